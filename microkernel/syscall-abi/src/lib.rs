@@ -1,0 +1,164 @@
+//! The system-call contract shared by the kernel and `libasi`.
+//!
+//! A system call is the `syscall` instruction with the call number in `rax` and up to six
+//! arguments in `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`. The kernel answers in `rax` (a
+//! [`SyscallError`] code, `0` for success) and `rdx` (a call-specific value). `rcx` and
+//! `r11` are clobbered by the instruction itself; every other register is preserved.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+/// The status code the kernel returns in `rax` when a call succeeded.
+pub const SUCCESS: u64 = 0;
+
+/// The first address above the user half of every address space (exclusive).
+///
+/// User pointers must lie wholly below it; the kernel owns everything at and above
+/// the canonical upper half.
+pub const USER_SPACE_END: u64 = 0x0000_8000_0000_0000;
+
+/// The longest byte string one `DebugWrite` call accepts.
+pub const DEBUG_WRITE_MAX: u64 = 4096;
+
+/// System-call numbers, passed in `rax`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Syscall {
+    /// Write `rsi` bytes at user address `rdi` to the kernel's debug console.
+    DebugWrite = 1,
+    /// End the calling thread; `rdi` is its exit code. Does not return.
+    ThreadExit = 2,
+    /// Copy the boot arguments of the calling task (its boot module's command line) into
+    /// the buffer at `rdi` of `rsi` bytes; `rdx` on return holds the full length.
+    BootArgs = 3,
+}
+
+impl Syscall {
+    /// Decodes a call number; `None` for numbers the kernel does not know.
+    pub const fn from_number(number: u64) -> Option<Self> {
+        match number {
+            1 => Some(Self::DebugWrite),
+            2 => Some(Self::ThreadExit),
+            3 => Some(Self::BootArgs),
+            _ => None,
+        }
+    }
+
+    /// The number placed in `rax` for this call.
+    pub const fn number(self) -> u64 {
+        self as u64
+    }
+}
+
+/// Why the kernel refused a call, returned in `rax`. Every refusal leaves all state as it
+/// was before the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum SyscallError {
+    /// `rax` held a number that names no system call.
+    UnknownSyscall = 1,
+    /// A pointer argument does not name memory the caller may access that way: it reaches
+    /// outside the user half, wraps around, or covers a page that is unmapped or lacks
+    /// the needed permission.
+    InvalidAddress = 2,
+    /// A length argument exceeds the call's limit.
+    InvalidLength = 3,
+    /// The caller's buffer is too small; `rdx` holds the length that is needed.
+    BufferTooSmall = 4,
+}
+
+impl SyscallError {
+    /// Decodes a status code; `None` for [`SUCCESS`] and for unknown codes.
+    pub const fn from_code(code: u64) -> Option<Self> {
+        match code {
+            1 => Some(Self::UnknownSyscall),
+            2 => Some(Self::InvalidAddress),
+            3 => Some(Self::InvalidLength),
+            4 => Some(Self::BufferTooSmall),
+            _ => None,
+        }
+    }
+
+    /// The code placed in `rax` for this error.
+    pub const fn code(self) -> u64 {
+        self as u64
+    }
+
+    /// A short human-readable name, for logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::UnknownSyscall => "unknown syscall",
+            Self::InvalidAddress => "invalid address",
+            Self::InvalidLength => "invalid length",
+            Self::BufferTooSmall => "buffer too small",
+        }
+    }
+}
+
+/// Decodes the `(rax, rdx)` pair a system call returns.
+pub const fn decode_result(rax: u64, rdx: u64) -> Result<u64, Option<SyscallError>> {
+    if rax == SUCCESS {
+        Ok(rdx)
+    } else {
+        Err(SyscallError::from_code(rax))
+    }
+}
+
+/// Codes the kernel writes to QEMU's `isa-debug-exit` device (port [`exit_code::PORT`]).
+///
+/// Not a system call: this is the kernel's contract with whoever booted it. QEMU exits with
+/// status `(code << 1) | 1`, so these can never be mistaken for QEMU's own 0 or 1.
+pub mod exit_code {
+    /// The I/O port of the `isa-debug-exit` device (`iobase=0xf4,iosize=0x04`).
+    pub const PORT: u16 = 0xf4;
+    /// The kernel shut down cleanly: every user thread ended and, in a test build, every
+    /// in-kernel test passed.
+    pub const SUCCESS: u32 = 0x10;
+    /// The kernel stopped on a panic, an unexpected kernel fault or a failed in-kernel test.
+    pub const FAILURE: u32 = 0x11;
+
+    /// The process exit status QEMU reports after the kernel wrote `code`.
+    pub const fn qemu_status(code: u32) -> i32 {
+        ((code << 1) | 1) as i32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syscall_numbers_round_trip() {
+        for call in [Syscall::DebugWrite, Syscall::ThreadExit, Syscall::BootArgs] {
+            assert_eq!(Syscall::from_number(call.number()), Some(call));
+        }
+        assert_eq!(Syscall::from_number(0), None);
+        assert_eq!(Syscall::from_number(u64::MAX), None);
+    }
+
+    #[test]
+    fn error_codes_round_trip_and_never_mean_success() {
+        let all = [
+            SyscallError::UnknownSyscall,
+            SyscallError::InvalidAddress,
+            SyscallError::InvalidLength,
+            SyscallError::BufferTooSmall,
+        ];
+        for error in all {
+            assert_ne!(error.code(), SUCCESS);
+            assert_eq!(SyscallError::from_code(error.code()), Some(error));
+            assert_eq!(decode_result(error.code(), 7), Err(Some(error)));
+        }
+        assert_eq!(decode_result(SUCCESS, 7), Ok(7));
+        assert_eq!(decode_result(999, 0), Err(None));
+    }
+
+    #[test]
+    fn exit_statuses_differ_from_qemus_own() {
+        let success = exit_code::qemu_status(exit_code::SUCCESS);
+        let failure = exit_code::qemu_status(exit_code::FAILURE);
+        assert_eq!((success, failure), (33, 35));
+        for status in [success, failure] {
+            assert!(status != 0 && status != 1);
+        }
+    }
+}
