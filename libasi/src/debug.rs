@@ -44,9 +44,9 @@ impl fmt::Write for Console {
     }
 }
 
-/// Formats `args` to the debug console, a line (up to a few hundred bytes) per system
-/// call so that lines of concurrent programs do not interleave. What the backend of
-/// [`print!`](crate::print) and [`println!`](crate::println) call.
+/// Formats `args` to the debug console, handing each line (up to a few hundred bytes) to
+/// the kernel in one system call so that lines of concurrent programs do not interleave.
+/// The backend of [`print!`](crate::print) and [`println!`](crate::println).
 ///
 /// A refused write is dropped: the console is where it would have been reported.
 pub fn print(args: fmt::Arguments<'_>) {

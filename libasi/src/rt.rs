@@ -8,9 +8,9 @@ pub fn start(main: fn() -> u64) -> ! {
 /// Makes `main` (a `fn() -> u64` returning the exit code) the program's entry point by
 /// defining the `_start` symbol the ELF entry names.
 ///
-/// The kernel enters `_start` with `rsp` 16-byte aligned and every other register zero,
-/// the state at the start of a call *before* the `call` pushed its return address. A
-/// Rust function expects to be entered just after that push, so `_start` is a naked
+/// The kernel enters `_start` with `rsp` 16-byte aligned and every other register zero:
+/// the state at a call site just *before* `call` pushes its return address. A Rust
+/// function expects to be entered just after that push, so `_start` is a naked
 /// trampoline that makes the `call` itself; the zero `rbp` it passes on ends the
 /// frame-pointer chain for debuggers and backtraces.
 ///
@@ -26,7 +26,12 @@ macro_rules! entry {
             #[unsafe(naked)]
             #[unsafe(no_mangle)]
             extern "C" fn _start() -> ! {
-        ::core::arch::naked_asm!("call {start}", "ud2", start = sym start)
+                ::core::arch::naked_asm!(
+                    "call {start}",
+                    // `start` never returns; this traps if it somehow did.
+                    "ud2",
+                    start = sym start,
+                )
             }
 
             extern "C" fn start() -> ! {

@@ -6,14 +6,12 @@
 
 use core::arch::asm;
 
-use syscall_abi::SyscallError;
-
 use crate::Error;
 
 /// What a system call left in `rax` and `rdx`, before interpretation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RawReturn {
-    /// `rax`: [`syscall_abi::SUCCESS`] or a [`SyscallError`] code.
+    /// `rax`: [`syscall_abi::SUCCESS`] or a [`SyscallError`](crate::SyscallError) code.
     pub status: u64,
     /// `rdx`: the call-specific value.
     pub value: u64,
@@ -27,11 +25,6 @@ impl RawReturn {
             Err(Some(error)) => Err(Error::Kernel(error)),
             Err(None) => Err(Error::UnknownCode(self.status)),
         }
-    }
-
-    /// Whether the kernel refused the call with `error`.
-    pub const fn is_error(self, error: SyscallError) -> bool {
-        self.status == error.code()
     }
 }
 
@@ -107,6 +100,8 @@ pub unsafe fn syscall1_noreturn(number: u64, a0: u64) -> ! {
 
 #[cfg(test)]
 mod tests {
+    use syscall_abi::SyscallError;
+
     use super::*;
 
     #[test]
@@ -128,8 +123,6 @@ mod tests {
             raw.result(),
             Err(Error::Kernel(SyscallError::InvalidAddress))
         );
-        assert!(raw.is_error(SyscallError::InvalidAddress));
-        assert!(!raw.is_error(SyscallError::InvalidLength));
     }
 
     #[test]
