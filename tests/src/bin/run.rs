@@ -1,0 +1,91 @@
+//! `just qemu`: builds the guest, boots it with the serial port on this terminal, and
+//! exits 0 only if the kernel reported success.
+//!
+//! ```text
+//! run [--release] [--smp <cpus>] [--icount] [--append "<kernel cmdline>"] [--module "<program> <args>"]...
+//! ```
+//!
+//! Without `--module` the kernel gets the `init` program with no arguments.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use tests::boot::{self, Exit};
+use tests::images::{self, Profile, USER_PROGRAMS};
+use tests::qemu::Qemu;
+
+struct Options {
+    profile: Profile,
+    cpus: u32,
+    icount: bool,
+    cmdline: String,
+    modules: Vec<String>,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut options = Options {
+        profile: Profile::Dev,
+        cpus: 1,
+        icount: false,
+        cmdline: String::new(),
+        modules: Vec::new(),
+    };
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--release" => options.profile = Profile::Release,
+            "--icount" => options.icount = true,
+            "--smp" => {
+                options.cpus = value()?
+                    .parse()
+                    .map_err(|_| "--smp needs a number of CPUs".to_owned())?
+            }
+            "--append" => options.cmdline = value()?,
+            "--module" => {
+                let module = value()?;
+                let program = module.split(' ').next().unwrap_or_default();
+                if !USER_PROGRAMS.contains(&program) {
+                    return Err(format!(
+                        "no user program `{program}`; there are: {}",
+                        USER_PROGRAMS.join(", ")
+                    ));
+                }
+                options.modules.push(module);
+            }
+            _ => return Err(format!("unknown argument `{arg}`")),
+        }
+    }
+    if options.modules.is_empty() {
+        options.modules.push("init".into());
+    }
+    Ok(options)
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    let timeout = boot::timeout_from_env()?;
+    eprintln!("run: building the guest images");
+    let images = images::build(options.profile).map_err(ToString::to_string)?;
+    let mut qemu = Qemu::new(images.kernel(), images.dir())
+        .cpus(options.cpus)
+        .icount(options.icount)
+        .append(&options.cmdline);
+    for module in &options.modules {
+        let (program, args) = module.split_once(' ').unwrap_or((module, ""));
+        qemu = qemu.module(program, args);
+    }
+    let boot = boot::run(&qemu, timeout, true)?;
+    match boot.exit {
+        Exit::KernelSuccess => Ok(()),
+        exit => Err(exit.to_string()),
+    }
+}
+
+fn main() -> ExitCode {
+    match parse(std::env::args().skip(1)).and_then(|options| run(&options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("run: {reason}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The guest tests: every scenario is one QEMU boot of the kernel with some user
+//! programs, checked from the serial log. See `tests/README.md` for adding one.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tests::boot::{self, Boot, Exit};
+use tests::expect::{self, Pattern};
+use tests::harness::{self, Scenario};
+use tests::images::{self, Profile};
+use tests::qemu::Qemu;
+use tests::suite;
+
+/// The CPUs the boot scenario asks for, and so the count the kernel must find in the MADT.
+const BOOT_CPUS: u32 = 2;
+
+/// The probe's fault kinds and the exception vector each must raise.
+const FAULTS: &[(&str, u8)] = &[("page", 14), ("gp", 13), ("ud", 6), ("div", 0)];
+
+fn main() -> ExitCode {
+    let timeout = match boot::timeout_from_env() {
+        Ok(timeout) => timeout,
+        Err(problem) => {
+            eprintln!("guest: {problem}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut scenarios = vec![
+        boot_to_init(timeout),
+        kernel_tests(timeout),
+        user_syscall_tests(timeout),
+    ];
+    scenarios.extend(
+        FAULTS
+            .iter()
+            .map(|&(kind, vector)| user_fault(kind, vector, timeout)),
+    );
+    harness::main(scenarios)
+}
+
+/// Which kernel image a scenario boots.
+#[derive(Clone, Copy)]
+enum Kernel {
+    Normal,
+    WithTests,
+}
+
+/// Boots `kernel` with one user program as its only module.
+fn boot_with(
+    kernel: Kernel,
+    cpus: u32,
+    program: &str,
+    args: &str,
+    timeout: Duration,
+) -> Result<Boot, String> {
+    let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
+    let kernel = match kernel {
+        Kernel::Normal => images.kernel(),
+        Kernel::WithTests => images::build_ktest_kernel()
+            .map_err(ToString::to_string)?
+            .to_path_buf(),
+    };
+    let qemu = Qemu::new(kernel, images.dir())
+        .cpus(cpus)
+        .module(program, args);
+    boot::run(&qemu, timeout, false)
+}
+
+fn boot_to_init(timeout: Duration) -> Scenario {
+    const REACHES_INIT: &str = "boot::reaches_init";
+    const LISTS_CPUS: &str = "boot::lists_cpus";
+    Scenario {
+        checks: vec![REACHES_INIT.into(), LISTS_CPUS.into()],
+        namespace: None,
+        run: Box::new(move || {
+            let boot = boot_with(Kernel::Normal, BOOT_CPUS, "init", "", timeout)?;
+            let reaches_init = expect::in_order(
+                &boot.lines,
+                &[
+                    Pattern::Line("init: hello from user mode"),
+                    Pattern::Line("kernel: thread init exited with code 0"),
+                    Pattern::Line("kernel: no runnable threads, shutting down"),
+                ],
+            )
+            .and_then(|()| boot.expect_exit(&Exit::KernelSuccess));
+            Ok(vec![
+                boot.check(REACHES_INIT, reaches_init),
+                boot.check(LISTS_CPUS, cpu_count(&boot, BOOT_CPUS)),
+            ])
+        }),
+    }
+}
+
+/// Checks the kernel's ACPI summary, `kernel: acpi: <n> CPUs ...`, against the CPUs QEMU has.
+fn cpu_count(boot: &Boot, cpus: u32) -> Result<(), String> {
+    const PREFIX: &str = "kernel: acpi: ";
+    let expected = format!("expected: a line like `{PREFIX}{cpus} CPUs (APIC ids ...)`");
+    let Some(line) = expect::find(&boot.lines, &Pattern::PrefixContaining(PREFIX, "CPU")) else {
+        return Err(format!("{expected}\nbut: there is none"));
+    };
+    let count = line[PREFIX.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|count| count.parse::<u32>().ok());
+    if count == Some(cpus) {
+        Ok(())
+    } else {
+        Err(format!("{expected}\nbut: the kernel printed `{line}`"))
+    }
+}
+
+fn kernel_tests(timeout: Duration) -> Scenario {
+    const COMPLETE: &str = "kernel::suite_complete";
+    Scenario {
+        checks: vec![COMPLETE.into()],
+        namespace: Some("kernel::"),
+        run: Box::new(move || {
+            let boot = boot_with(Kernel::WithTests, 1, "init", "", timeout)?;
+            Ok(suite::results(&boot, COMPLETE, Exit::KernelFailure))
+        }),
+    }
+}
+
+fn user_syscall_tests(timeout: Duration) -> Scenario {
+    const COMPLETE: &str = "user::suite_complete";
+    Scenario {
+        checks: vec![COMPLETE.into()],
+        namespace: Some("user::"),
+        run: Box::new(move || {
+            let boot = boot_with(Kernel::Normal, 1, "syscall-probe", "syscalls", timeout)?;
+            // A failing user test is the probe's verdict, not the kernel's: it still shuts down cleanly.
+            Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
+        }),
+    }
+}
+
+fn user_fault(kind: &'static str, vector: u8, timeout: Duration) -> Scenario {
+    let name = format!("user_fault::{kind}_stops_only_the_thread");
+    Scenario {
+        checks: vec![name.clone()],
+        namespace: None,
+        run: Box::new(move || {
+            let boot = boot_with(
+                Kernel::Normal,
+                1,
+                "syscall-probe",
+                &format!("fault={kind}"),
+                timeout,
+            )?;
+            let about_to_fault = format!("probe: about to fault ({kind})");
+            let vector = format!("vector={vector}");
+            let survived = expect::in_order(
+                &boot.lines,
+                &[
+                    Pattern::Line(&about_to_fault),
+                    Pattern::PrefixContaining(
+                        "kernel: user fault in thread syscall-probe:",
+                        &vector,
+                    ),
+                    Pattern::Line("kernel: no runnable threads, shutting down"),
+                ],
+            )
+            .and_then(|()| {
+                expect::absent(
+                    &boot.lines,
+                    &Pattern::Line("probe: still running after fault"),
+                )
+            })
+            .and_then(|()| boot.expect_exit(&Exit::KernelSuccess));
+            Ok(vec![boot.check(&name, survived)])
+        }),
+    }
+}
