@@ -1,0 +1,78 @@
+//! Finding the CPUs: the ACPI RSDP in the BIOS areas, then the MADT's processor entries.
+
+use super::phys;
+use acpi::madt::{Madt, MadtEntry};
+use acpi::{AcpiHandler, AcpiTables, PhysicalMapping};
+use core::ptr::NonNull;
+use kernel_core::memory::PhysRange;
+use x86_64::PhysAddr;
+
+/// The CPUs the firmware reports as usable.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuList {
+    apic_ids: [u32; super::percpu::MAX_CPUS],
+    count: usize,
+    /// CPUs beyond the kernel's limit, left out of the list.
+    pub ignored: usize,
+}
+
+impl CpuList {
+    pub fn apic_ids(&self) -> &[u32] {
+        &self.apic_ids[..self.count]
+    }
+
+    fn push(&mut self, apic_id: u32) {
+        match self.apic_ids.get_mut(self.count) {
+            Some(slot) => {
+                *slot = apic_id;
+                self.count += 1;
+            }
+            None => self.ignored += 1,
+        }
+    }
+}
+
+/// Reads ACPI tables through the physical window, which maps them already.
+#[derive(Clone, Copy, Debug)]
+struct WindowHandler;
+
+impl AcpiHandler for WindowHandler {
+    unsafe fn map_physical_region<T>(&self, physical_address: usize, size: usize) -> PhysicalMapping<Self, T> {
+        let range = PhysRange::from_start_len(physical_address as u64, size as u64);
+        assert!(phys::window_covers(range), "ACPI table at {range:x?} lies outside the physical window");
+        let virt = phys::window_address(PhysAddr::new(physical_address as u64));
+        let pointer = NonNull::new(virt.as_mut_ptr::<T>()).expect("the window never maps at address 0");
+        // SAFETY: the window maps the whole region (asserted) for the kernel's lifetime;
+        // the crate's contract is that a `T` lives at `physical_address`.
+        unsafe { PhysicalMapping::new(physical_address, pointer, size, size, *self) }
+    }
+
+    fn unmap_physical_region<T>(_region: &PhysicalMapping<Self, T>) {}
+}
+
+/// Why the CPUs could not be listed.
+#[derive(Debug)]
+pub struct AcpiUnavailable(pub acpi::AcpiError);
+
+/// Lists the enabled (or online-capable) processors of the MADT.
+pub fn cpus() -> Result<CpuList, AcpiUnavailable> {
+    // SAFETY: the kernel boots through Multiboot on a BIOS-compatible machine, where the
+    // RSDP lives in the EBDA or the BIOS read-only area; both are in the physical window.
+    let tables = unsafe { AcpiTables::search_for_rsdp_bios(WindowHandler) }.map_err(AcpiUnavailable)?;
+    let madt = tables.find_table::<Madt>().map_err(AcpiUnavailable)?;
+    let mut list = CpuList { apic_ids: [0; super::percpu::MAX_CPUS], count: 0, ignored: 0 };
+    const ENABLED: u32 = 1;
+    const ONLINE_CAPABLE: u32 = 2;
+    for entry in madt.get().entries() {
+        match entry {
+            MadtEntry::LocalApic(cpu) if cpu.flags & (ENABLED | ONLINE_CAPABLE) != 0 => {
+                list.push(u32::from(cpu.apic_id));
+            }
+            MadtEntry::LocalX2Apic(cpu) if cpu.flags & (ENABLED | ONLINE_CAPABLE) != 0 => {
+                list.push(cpu.x2apic_id);
+            }
+            _ => {}
+        }
+    }
+    Ok(list)
+}

@@ -1,0 +1,166 @@
+//! A user thread's saved registers, and the way back to user mode.
+//!
+//! Every entry from user mode — `syscall`, exception, interrupt — leaves the same
+//! [`TrapFrame`] on the kernel stack, so the kernel keeps one format of saved state per
+//! thread and can resume a thread however it entered.
+
+use super::percpu::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
+use core::arch::global_asm;
+
+/// The pseudo-vector number an entry through `syscall` records, above every real vector.
+pub const SYSCALL_VECTOR: u64 = 0x100;
+
+/// RFLAGS of a new user thread: interrupts enabled, reserved bit 1 set, nothing else.
+const INITIAL_USER_RFLAGS: u64 = 0x202;
+
+/// Registers of an interrupted user thread, in the order the entry code pushes them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct TrapFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    /// The vector that entered the kernel, or [`SYSCALL_VECTOR`].
+    pub vector: u64,
+    /// The exception's error code, or 0.
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+/// Offsets of the frame fields the assembly reads.
+pub const FRAME_GPR_BYTES: usize = 15 * 8;
+const _: () = {
+    assert!(core::mem::offset_of!(TrapFrame, vector) == FRAME_GPR_BYTES);
+    assert!(core::mem::offset_of!(TrapFrame, rip) == FRAME_GPR_BYTES + 16);
+    assert!(core::mem::offset_of!(TrapFrame, cs) == FRAME_GPR_BYTES + 24);
+    assert!(core::mem::offset_of!(TrapFrame, rflags) == FRAME_GPR_BYTES + 32);
+    assert!(core::mem::offset_of!(TrapFrame, rsp) == FRAME_GPR_BYTES + 40);
+    assert!(core::mem::size_of::<TrapFrame>() == FRAME_GPR_BYTES + 56);
+};
+
+impl TrapFrame {
+    /// The state of a thread about to run its first instruction at `entry` with stack
+    /// pointer `stack`; every general register is zero.
+    pub fn new_user(entry: u64, stack: u64) -> Self {
+        Self {
+            rip: entry,
+            rsp: stack,
+            cs: u64::from(USER_CODE_SELECTOR),
+            ss: u64::from(USER_DATA_SELECTOR),
+            rflags: INITIAL_USER_RFLAGS,
+            ..Self::default()
+        }
+    }
+
+    /// Whether the CPU was in user mode when this frame was saved.
+    pub fn from_user_mode(&self) -> bool {
+        self.cs & 3 == 3
+    }
+
+    /// Sets the values a system call returns: status in `rax`, value in `rdx`.
+    pub fn set_syscall_result(&mut self, status: u64, value: u64) {
+        self.rax = status;
+        self.rdx = value;
+    }
+}
+
+/// Whether `addr` is canonical (bits 63..47 all equal).
+fn is_canonical(addr: u64) -> bool {
+    let top = (addr as i64) >> 47;
+    top == 0 || top == -1
+}
+
+unsafe extern "C" {
+    fn exit_to_user_iret(frame: *const TrapFrame) -> !;
+    fn exit_to_user_sysret(frame: *const TrapFrame) -> !;
+}
+
+/// Leaves the kernel and resumes user code with the registers in `frame`, in the address
+/// space that is active now.
+///
+/// A frame saved by `syscall` returns by `sysret` (which clobbers `rcx` and `r11`, as the
+/// ABI allows); any other by `iretq`, which restores every register.
+pub fn enter_user(frame: &TrapFrame) -> ! {
+    assert!(
+        frame.from_user_mode() && is_canonical(frame.rip) && is_canonical(frame.rsp),
+        "refusing to enter user mode with {frame:x?}"
+    );
+    let copy = *frame;
+    if copy.vector == SYSCALL_VECTOR {
+        // SAFETY: `copy` is a user-mode frame with canonical rip (checked above), so
+        // `sysret` cannot fault in ring 0; the assembly consumes the frame from the kernel
+        // stack and never returns, so the stack below is never used again.
+        unsafe { exit_to_user_sysret(&copy) }
+    } else {
+        // SAFETY: as above, with the selectors of a user-mode frame for `iretq`.
+        unsafe { exit_to_user_iret(&copy) }
+    }
+}
+
+global_asm!(
+    r#"
+    .text
+    .global exit_to_user_iret
+exit_to_user_iret:
+    movq %rdi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp
+    swapgs
+    iretq
+
+    .global exit_to_user_sysret
+exit_to_user_sysret:
+    movq %rdi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    addq $8, %rsp
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    addq $8, %rsp
+    popq %rbx
+    popq %rax
+    movq 16(%rsp), %rcx
+    movq 32(%rsp), %r11
+    movq 40(%rsp), %rsp
+    swapgs
+    sysretq
+"#,
+    options(att_syntax)
+);

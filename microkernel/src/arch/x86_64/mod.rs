@@ -1,0 +1,63 @@
+//! x86_64: boot, CPU setup, page tables, entry and exit paths. All of the kernel's
+//! hardware access and nearly all of its `unsafe` lives under this directory.
+
+mod acpi;
+mod boot;
+mod context;
+mod cpu;
+mod entry;
+mod idt;
+mod paging;
+mod percpu;
+mod phys;
+mod pic;
+mod power;
+mod serial;
+mod stacks;
+mod syscall;
+mod usercopy;
+
+pub use acpi::{AcpiUnavailable, CpuList, cpus};
+pub use context::{TrapFrame as UserContext, enter_user};
+pub use cpu::CpuFeatures;
+pub use entry::Exception;
+pub use paging::{AddressSpace, FrameSource, MapError, UserAccess, kernel_mapping};
+pub use percpu::{MAX_CPUS, cpu_index};
+pub use phys::{boot_module_bytes, read as read_physical, window_address, window_covers, write as write_physical, zero_frame};
+pub use power::{exit_emulator, halt_forever};
+pub use serial::{write_bytes as console_write, write_bytes_forced as console_write_forced};
+pub use usercopy::{copy_from_user, copy_to_user};
+pub use x86_64::{PhysAddr, VirtAddr};
+
+/// Detects the CPU's features and turns on NX, SMEP, SMAP and UMIP where offered; sets up
+/// the console. The first thing the kernel does.
+pub fn early_init() -> CpuFeatures {
+    serial::init();
+    let features = CpuFeatures::detect();
+    cpu::enable_protections(&features);
+    features
+}
+
+/// Builds the kernel's page tables over `regions` and switches to them.
+pub fn init_kernel_space(
+    regions: &[kernel_core::memory::MemoryRegion],
+    features: &CpuFeatures,
+    frames: &mut dyn FrameSource,
+) {
+    paging::init_kernel_space(regions, features.nx, frames);
+}
+
+/// Sets up the bootstrap CPU for running user code: GDT, TSS, IDT, `syscall`, and the
+/// legacy interrupt controllers masked.
+pub fn init_bootstrap_cpu() {
+    percpu::init_bootstrap_cpu();
+    idt::load();
+    syscall::init();
+    usercopy::init();
+    pic::disable();
+}
+
+/// Whether SMAP guards user memory from the kernel on this CPU.
+pub fn smap_active() -> bool {
+    cpu::smap_enabled()
+}

@@ -1,0 +1,285 @@
+//! Four-level page tables: the kernel's own tables, built once at boot, and user address
+//! spaces, which share the kernel half.
+//!
+//! Kernel-half layout (identical in every address space, fixed after boot):
+//! - PML4 slots 256.. : the physical window, 2 MiB pages, tables allocated for every
+//!   pageblock up to the top of RAM so that changing one block's mapping later (address
+//!   space isolation) is a single entry update and never allocates;
+//! - PML4 slot 511   : the kernel image at its link address, 4 KiB pages with each
+//!   section's own permissions, stack guard pages left unmapped.
+
+use super::phys::{self, PHYS_WINDOW_BASE, WINDOW_MAX};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kernel_core::memory::{MemoryRegion, PAGE_SIZE, PAGEBLOCK_SIZE, window_blocks, window_top};
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::{PageTable, PageTableFlags as Flags, PhysFrame};
+use x86_64::{PhysAddr, VirtAddr};
+
+/// Where the kernel image is linked: virtual = this + physical.
+pub const KERNEL_VIRT_OFFSET: u64 = 0xFFFF_FFFF_8000_0000;
+const FIRST_KERNEL_SLOT: usize = 256;
+
+/// A source of zeroed frames for page tables and user pages.
+pub trait FrameSource {
+    /// A zeroed 4 KiB frame, or `None` when memory is exhausted.
+    fn allocate_zeroed(&mut self) -> Option<PhysAddr>;
+}
+
+/// Why a mapping could not be made. The address space is unchanged in every case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// The page is not page-aligned or not in the user half.
+    NotUserPage,
+    /// Something is already mapped there.
+    AlreadyMapped,
+    /// No frame for a page table.
+    OutOfMemory,
+}
+
+/// The access a user page grants beyond reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserAccess {
+    pub write: bool,
+    pub execute: bool,
+}
+
+static NX_ENABLED: AtomicBool = AtomicBool::new(false);
+static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
+
+fn no_execute() -> Flags {
+    if NX_ENABLED.load(Ordering::Relaxed) { Flags::NO_EXECUTE } else { Flags::empty() }
+}
+
+/// The page table in frame `frame`, through the physical window.
+///
+/// # Safety
+/// `frame` holds a page table that the caller has the right to change (it is not reached
+/// through any other live reference for as long as the result lives).
+unsafe fn table_mut<'a>(frame: PhysAddr) -> &'a mut PageTable {
+    // SAFETY: page-table frames are RAM inside the physical window; exclusivity is the
+    // caller's promise.
+    unsafe { &mut *phys::window_address(frame).as_mut_ptr::<PageTable>() }
+}
+
+/// The table an entry points to, allocating and linking a fresh one if it is empty.
+///
+/// # Safety
+/// As for [`table_mut`], for `parent` and every table below it.
+unsafe fn next_table<'a>(
+    parent: &mut PageTable,
+    index: usize,
+    link_flags: Flags,
+    frames: &mut dyn FrameSource,
+) -> Result<&'a mut PageTable, MapError> {
+    let entry = &mut parent[index];
+    if entry.is_unused() {
+        let frame = frames.allocate_zeroed().ok_or(MapError::OutOfMemory)?;
+        entry.set_addr(frame, link_flags);
+    } else if entry.flags().contains(Flags::HUGE_PAGE) {
+        return Err(MapError::AlreadyMapped);
+    }
+    // SAFETY: the entry links a page table owned by the same tree as `parent`.
+    Ok(unsafe { table_mut(entry.addr()) })
+}
+
+fn indices(addr: VirtAddr) -> [usize; 4] {
+    [
+        usize::from(addr.p4_index()),
+        usize::from(addr.p3_index()),
+        usize::from(addr.p2_index()),
+        usize::from(addr.p1_index()),
+    ]
+}
+
+/// Builds the kernel's page tables and switches to them. `nx` says whether EFER.NXE is on.
+pub fn init_kernel_space(regions: &[MemoryRegion], nx: bool, frames: &mut dyn FrameSource) {
+    NX_ENABLED.store(nx, Ordering::Relaxed);
+    let root = frames.allocate_zeroed().expect("no frame for the kernel's page-table root");
+    // SAFETY: `root` was just allocated and is reachable from nothing else.
+    let pml4 = unsafe { table_mut(root) };
+    map_physical_window(pml4, regions, frames);
+    map_kernel_image(pml4, frames);
+    KERNEL_ROOT.store(root.as_u64(), Ordering::Release);
+    // SAFETY: the new tables map the kernel image with the same virtual addresses as the
+    // boot tables, the stack this code runs on, and the physical window; nothing still in
+    // use lives only in the boot tables' identity map.
+    unsafe { Cr3::write(PhysFrame::containing_address(root), Cr3Flags::empty()) };
+    phys::mark_kernel_tables_active();
+}
+
+fn map_physical_window(pml4: &mut PageTable, regions: &[MemoryRegion], frames: &mut dyn FrameSource) {
+    let top = window_top(regions).min(WINDOW_MAX);
+    let link = Flags::PRESENT | Flags::WRITABLE;
+    for block in (0..top).step_by(PAGEBLOCK_SIZE as usize) {
+        let [p4, p3, _, _] = indices(VirtAddr::new(PHYS_WINDOW_BASE + block));
+        // SAFETY: the tables are the new kernel tree, reachable from nothing else yet.
+        let pdpt = unsafe { next_table(pml4, p4, link, frames) }.expect("out of memory for window tables");
+        // SAFETY: as above.
+        unsafe { next_table(pdpt, p3, link, frames) }.expect("out of memory for window tables");
+    }
+    let leaf = Flags::PRESENT | Flags::WRITABLE | Flags::HUGE_PAGE | no_execute();
+    for block in window_blocks(regions).take_while(|block| block.end <= top) {
+        let [p4, p3, p2, _] = indices(VirtAddr::new(PHYS_WINDOW_BASE + block.start));
+        // SAFETY: the tables were linked in the loop above and are still private.
+        let pd = unsafe { table_mut(table_mut(pml4[p4].addr())[p3].addr()) };
+        pd[p2].set_addr(PhysAddr::new(block.start), leaf);
+        phys::mapped_blocks().set(block.start);
+    }
+}
+
+unsafe extern "C" {
+    static __text_start: u8;
+    static __text_end: u8;
+    static __rodata_start: u8;
+    static __rodata_end: u8;
+    static __data_start: u8;
+    static __data_end: u8;
+}
+
+fn map_kernel_image(pml4: &mut PageTable, frames: &mut dyn FrameSource) {
+    let symbol = |s: &u8| VirtAddr::from_ptr(s);
+    // SAFETY: the linker script defines these symbols; only their addresses are used.
+    let sections = unsafe {
+        [
+            (symbol(&__text_start), symbol(&__text_end), Flags::PRESENT),
+            (symbol(&__rodata_start), symbol(&__rodata_end), Flags::PRESENT | no_execute()),
+            (symbol(&__data_start), symbol(&__data_end), Flags::PRESENT | Flags::WRITABLE | no_execute()),
+        ]
+    };
+    let guards = super::stacks::guard_pages();
+    for (start, end, flags) in sections {
+        for page in (start.as_u64()..end.as_u64()).step_by(PAGE_SIZE as usize) {
+            if guards.clone().any(|guard| guard.as_u64() == page) {
+                continue;
+            }
+            let frame = PhysAddr::new(page - KERNEL_VIRT_OFFSET);
+            // SAFETY: the tree is the new kernel tree, reachable from nothing else yet.
+            unsafe { map_4k(pml4, VirtAddr::new(page), frame, flags, Flags::PRESENT | Flags::WRITABLE, frames) }
+                .expect("cannot map the kernel image");
+        }
+    }
+}
+
+/// Maps one 4 KiB page.
+///
+/// # Safety
+/// As for [`table_mut`], for the whole tree under `pml4`.
+unsafe fn map_4k(
+    pml4: &mut PageTable,
+    page: VirtAddr,
+    frame: PhysAddr,
+    leaf_flags: Flags,
+    link_flags: Flags,
+    frames: &mut dyn FrameSource,
+) -> Result<(), MapError> {
+    let [p4, p3, p2, p1] = indices(page);
+    // SAFETY: every table reached belongs to the tree the caller may change.
+    let pt = unsafe {
+        let pdpt = next_table(pml4, p4, link_flags, frames)?;
+        let pd = next_table(pdpt, p3, link_flags, frames)?;
+        next_table(pd, p2, link_flags, frames)?
+    };
+    if !pt[p1].is_unused() {
+        return Err(MapError::AlreadyMapped);
+    }
+    pt[p1].set_addr(frame, leaf_flags);
+    Ok(())
+}
+
+/// An address space: a PML4 whose kernel half is the kernel's and whose user half is its
+/// own.
+#[derive(Debug)]
+pub struct AddressSpace {
+    root: PhysAddr,
+}
+
+impl AddressSpace {
+    /// A new address space with an empty user half.
+    pub fn new(frames: &mut dyn FrameSource) -> Option<Self> {
+        let root = frames.allocate_zeroed()?;
+        let kernel_root = PhysAddr::new(KERNEL_ROOT.load(Ordering::Acquire));
+        // SAFETY: `root` is fresh and private; the kernel root's kernel half is fixed
+        // after boot, so reading it races with nothing.
+        let (new, kernel) = unsafe { (table_mut(root), table_mut(kernel_root)) };
+        for slot in FIRST_KERNEL_SLOT..512 {
+            new[slot] = kernel[slot].clone();
+        }
+        Some(Self { root })
+    }
+
+    /// Maps the user page at `page` to `frame`, readable by user code, plus `access`.
+    /// W^X is the caller's policy; this maps what it is asked to.
+    pub fn map_user_page(
+        &mut self,
+        page: VirtAddr,
+        frame: PhysAddr,
+        access: UserAccess,
+        frames: &mut dyn FrameSource,
+    ) -> Result<(), MapError> {
+        if !page.is_aligned(PAGE_SIZE) || page.as_u64() >= syscall_abi::USER_SPACE_END {
+            return Err(MapError::NotUserPage);
+        }
+        let mut leaf = Flags::PRESENT | Flags::USER_ACCESSIBLE;
+        if access.write {
+            leaf |= Flags::WRITABLE;
+        }
+        if !access.execute {
+            leaf |= no_execute();
+        }
+        let link = Flags::PRESENT | Flags::WRITABLE | Flags::USER_ACCESSIBLE;
+        // SAFETY: `&mut self` owns this tree's user half; kernel-half tables are never
+        // reached because the page is in the user half.
+        unsafe { map_4k(table_mut(self.root), page, frame, leaf, link, frames) }
+    }
+
+    /// What user code may do with the page containing `addr`: `None` if it is not mapped
+    /// for user access at all.
+    pub fn user_access(&self, addr: VirtAddr) -> Option<UserAccess> {
+        let mut table_frame = self.root;
+        let mut writable = true;
+        let mut executable = true;
+        for (level, index) in indices(addr).into_iter().enumerate() {
+            // SAFETY: reading a table of this tree; `&self` keeps it from being changed.
+            let entry = unsafe { &table_mut(table_frame)[index] };
+            let flags = entry.flags();
+            if !flags.contains(Flags::PRESENT | Flags::USER_ACCESSIBLE) {
+                return None;
+            }
+            writable &= flags.contains(Flags::WRITABLE);
+            executable &= !flags.contains(Flags::NO_EXECUTE);
+            if level == 3 || flags.contains(Flags::HUGE_PAGE) {
+                return Some(UserAccess { write: writable, execute: executable });
+            }
+            table_frame = entry.addr();
+        }
+        None
+    }
+
+    /// Makes this the CPU's address space.
+    pub fn activate(&self) {
+        let frame = PhysFrame::containing_address(self.root);
+        if Cr3::read().0 != frame {
+            // SAFETY: the kernel half of every address space is the kernel's, so the code
+            // and data in use stay mapped at the same addresses.
+            unsafe { Cr3::write(frame, Cr3Flags::empty()) };
+        }
+    }
+}
+
+/// What the kernel's own tables say about `addr`: `Some((writable, executable))` if mapped.
+pub fn kernel_mapping(addr: VirtAddr) -> Option<(bool, bool)> {
+    let mut table_frame = PhysAddr::new(KERNEL_ROOT.load(Ordering::Acquire));
+    for (level, index) in indices(addr).into_iter().enumerate() {
+        // SAFETY: kernel tables are fixed after boot; this only reads them.
+        let entry = unsafe { &table_mut(table_frame)[index] };
+        let flags = entry.flags();
+        if !flags.contains(Flags::PRESENT) || flags.contains(Flags::USER_ACCESSIBLE) {
+            return None;
+        }
+        if level == 3 || flags.contains(Flags::HUGE_PAGE) {
+            return Some((flags.contains(Flags::WRITABLE), !flags.contains(Flags::NO_EXECUTE)));
+        }
+        table_frame = entry.addr();
+    }
+    None
+}

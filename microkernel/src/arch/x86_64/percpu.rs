@@ -1,0 +1,112 @@
+//! Per-CPU state of the arch layer, reached through the GS base.
+//!
+//! While the kernel runs, `IA32_GS_BASE` points at this CPU's [`CpuBlock`]; while user
+//! code runs, the kernel's value waits in `IA32_KERNEL_GS_BASE` and `swapgs` on every
+//! entry and exit exchanges the two. The entry assembly relies on the block's field
+//! offsets, which are fixed by `repr(C)` and checked below.
+
+use super::stacks::{BOOT_IST_STACKS, BOOT_STACK};
+use core::sync::atomic::{AtomicU64, Ordering};
+use spin::Once;
+use x86_64::VirtAddr;
+use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
+use x86_64::instructions::tables::load_tss;
+use x86_64::registers::model_specific::{GsBase, KernelGsBase};
+use x86_64::registers::segmentation::SegmentSelector;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable};
+use x86_64::structures::tss::TaskStateSegment;
+
+/// The most CPUs the kernel supports.
+pub const MAX_CPUS: usize = 64;
+
+/// Selectors fixed by the GDT layout, which `syscall`/`sysret` dictate: kernel code, then
+/// kernel data; a 32-bit user code slot (unused), user data, then 64-bit user code.
+pub const KERNEL_CODE_SELECTOR: u16 = 0x08;
+pub const KERNEL_DATA_SELECTOR: u16 = 0x10;
+pub const SYSRET_BASE_SELECTOR: u16 = 0x18;
+pub const USER_DATA_SELECTOR: u16 = 0x20 | 3;
+pub const USER_CODE_SELECTOR: u16 = 0x28 | 3;
+
+/// The part of a CPU's state that entry assembly reads through `gs:`.
+#[repr(C)]
+pub struct CpuBlock {
+    /// `gs:0`: where the block itself is, so Rust can find it from `gs`.
+    self_address: AtomicU64,
+    /// `gs:8`: the top of this CPU's kernel stack, loaded on `syscall`.
+    kernel_stack_top: AtomicU64,
+    /// `gs:16`: the user stack pointer, parked during `syscall` entry.
+    user_stack_scratch: AtomicU64,
+    /// `gs:24`: this CPU's index, 0 for the bootstrap CPU.
+    index: AtomicU64,
+}
+
+pub const CPU_BLOCK_KERNEL_STACK_OFFSET: usize = 8;
+pub const CPU_BLOCK_USER_STACK_OFFSET: usize = 16;
+const _: () = {
+    assert!(core::mem::offset_of!(CpuBlock, self_address) == 0);
+    assert!(core::mem::offset_of!(CpuBlock, kernel_stack_top) == CPU_BLOCK_KERNEL_STACK_OFFSET);
+    assert!(core::mem::offset_of!(CpuBlock, user_stack_scratch) == CPU_BLOCK_USER_STACK_OFFSET);
+    assert!(core::mem::offset_of!(CpuBlock, index) == 24);
+};
+
+static CPU_BLOCKS: [CpuBlock; MAX_CPUS] = [const {
+    CpuBlock {
+        self_address: AtomicU64::new(0),
+        kernel_stack_top: AtomicU64::new(0),
+        user_stack_scratch: AtomicU64::new(0),
+        index: AtomicU64::new(0),
+    }
+}; MAX_CPUS];
+static TSS: [Once<TaskStateSegment>; MAX_CPUS] = [const { Once::new() }; MAX_CPUS];
+static GDT: [Once<GlobalDescriptorTable<8>>; MAX_CPUS] = [const { Once::new() }; MAX_CPUS];
+
+/// Sets up the bootstrap CPU: its GDT and TSS, segment registers and GS base.
+pub fn init_bootstrap_cpu() {
+    let index = 0;
+    let block = &CPU_BLOCKS[index];
+    block.self_address.store(block as *const CpuBlock as u64, Ordering::Relaxed);
+    block.kernel_stack_top.store(BOOT_STACK.top().as_u64(), Ordering::Relaxed);
+    block.index.store(index as u64, Ordering::Relaxed);
+
+    let tss = TSS[index].call_once(|| {
+        let mut tss = TaskStateSegment::new();
+        tss.privilege_stack_table[0] = BOOT_STACK.top();
+        for (slot, stack) in BOOT_IST_STACKS.iter().enumerate() {
+            tss.interrupt_stack_table[slot] = stack.top();
+        }
+        tss
+    });
+    let gdt = GDT[index].call_once(|| {
+        let mut gdt = GlobalDescriptorTable::empty();
+        gdt.append(Descriptor::kernel_code_segment());
+        gdt.append(Descriptor::kernel_data_segment());
+        gdt.append(Descriptor::UserSegment(0));
+        gdt.append(Descriptor::user_data_segment());
+        gdt.append(Descriptor::user_code_segment());
+        gdt.append(Descriptor::tss_segment(tss));
+        gdt
+    });
+    gdt.load();
+    // SAFETY: the selectors index the GDT just loaded, whose layout is fixed above; the
+    // TSS descriptor is at 0x30 and its TSS lives for the kernel's lifetime.
+    unsafe {
+        CS::set_reg(SegmentSelector(KERNEL_CODE_SELECTOR));
+        DS::set_reg(SegmentSelector(KERNEL_DATA_SELECTOR));
+        ES::set_reg(SegmentSelector(KERNEL_DATA_SELECTOR));
+        SS::set_reg(SegmentSelector(KERNEL_DATA_SELECTOR));
+        load_tss(SegmentSelector(0x30));
+    }
+    GsBase::write(VirtAddr::new(block.self_address.load(Ordering::Relaxed)));
+    KernelGsBase::write(VirtAddr::zero());
+}
+
+/// The index of the CPU this runs on.
+pub fn cpu_index() -> usize {
+    let index: u64;
+    // SAFETY: GS base points at this CPU's block whenever kernel code runs (set at CPU
+    // bring-up, swapped on every user entry and exit); reading `gs:24` reads its index.
+    unsafe {
+        core::arch::asm!("mov {}, gs:[24]", out(reg) index, options(nostack, readonly, preserves_flags));
+    }
+    index as usize
+}

@@ -1,0 +1,124 @@
+//! The physical window: all RAM mapped at [`PHYS_WINDOW_BASE`], so the kernel reaches any
+//! frame at `PHYS_WINDOW_BASE + physical address` without mapping it first.
+//!
+//! Until the kernel's own tables are active the boot tables provide the first GiB of the
+//! window; afterwards the window covers the pageblocks in [`MappedBlocks`].
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel_core::memory::{PAGE_SIZE, PAGEBLOCK_SIZE, PhysRange};
+use x86_64::{PhysAddr, VirtAddr};
+
+/// Where physical address 0 appears in every address space (PML4 slot 256).
+pub const PHYS_WINDOW_BASE: u64 = 0xFFFF_8000_0000_0000;
+/// The most physical memory the window maps: 64 GiB.
+pub const WINDOW_MAX: u64 = 64 * 1024 * 1024 * 1024;
+const BLOCK_WORDS: usize = (WINDOW_MAX / PAGEBLOCK_SIZE / 64) as usize;
+/// What the boot page tables map of the window.
+const BOOT_WINDOW: u64 = 1024 * 1024 * 1024;
+
+/// One bit per pageblock of the window: set where the block is mapped.
+pub struct MappedBlocks {
+    words: [AtomicU64; BLOCK_WORDS],
+}
+
+impl MappedBlocks {
+    const fn new() -> Self {
+        Self { words: [const { AtomicU64::new(0) }; BLOCK_WORDS] }
+    }
+
+    pub fn set(&self, block_start: u64) {
+        let index = (block_start / PAGEBLOCK_SIZE) as usize;
+        self.words[index / 64].fetch_or(1 << (index % 64), Ordering::Relaxed);
+    }
+
+    pub fn contains(&self, addr: u64) -> bool {
+        let index = (addr / PAGEBLOCK_SIZE) as usize;
+        self.words
+            .get(index / 64)
+            .is_some_and(|word| word.load(Ordering::Relaxed) & (1 << (index % 64)) != 0)
+    }
+}
+
+static MAPPED: MappedBlocks = MappedBlocks::new();
+/// Zero while the boot tables are active: then the whole first GiB of the window works.
+static KERNEL_TABLES_ACTIVE: AtomicU64 = AtomicU64::new(0);
+
+/// Where `phys` appears in the window.
+pub fn window_address(phys: PhysAddr) -> VirtAddr {
+    VirtAddr::new(PHYS_WINDOW_BASE + phys.as_u64())
+}
+
+/// The window's pageblock map, filled as the kernel tables are built.
+pub(super) fn mapped_blocks() -> &'static MappedBlocks {
+    &MAPPED
+}
+
+pub(super) fn mark_kernel_tables_active() {
+    KERNEL_TABLES_ACTIVE.store(1, Ordering::Release);
+}
+
+/// Whether every byte of `range` is mapped in the window right now.
+pub fn window_covers(range: PhysRange) -> bool {
+    if range.is_empty() {
+        return true;
+    }
+    if KERNEL_TABLES_ACTIVE.load(Ordering::Acquire) == 0 {
+        return range.end <= BOOT_WINDOW;
+    }
+    let first = range.start - range.start % PAGEBLOCK_SIZE;
+    (first..range.end).step_by(PAGEBLOCK_SIZE as usize).all(|block| MAPPED.contains(block))
+}
+
+/// Copies physical memory at `phys` into `buffer`; `false`, copying nothing, where the
+/// window does not map all of it.
+pub fn read(phys: u64, buffer: &mut [u8]) -> bool {
+    if !window_covers(PhysRange::from_start_len(phys, buffer.len() as u64)) {
+        return false;
+    }
+    let source = window_address(PhysAddr::new(phys)).as_ptr::<u8>();
+    // SAFETY: the window maps every byte of the range (checked above) as ordinary
+    // write-back RAM or firmware tables, and `buffer` is a distinct kernel buffer.
+    unsafe { core::ptr::copy_nonoverlapping(source, buffer.as_mut_ptr(), buffer.len()) };
+    true
+}
+
+/// The bytes of a boot module, borrowed through the window; `None` where the window does
+/// not map all of it.
+///
+/// Boot modules are excluded from every allocator and nothing writes them after the
+/// loader, so a shared `'static` borrow of them is sound.
+pub fn boot_module_bytes(range: PhysRange) -> Option<&'static [u8]> {
+    if !window_covers(range) {
+        return None;
+    }
+    let start = window_address(PhysAddr::new(range.start)).as_ptr::<u8>();
+    // SAFETY: the window maps the whole range (checked above) for the kernel's lifetime,
+    // and the only callers pass boot-module memory, which the boot frame allocator never
+    // hands out and nothing writes.
+    Some(unsafe { core::slice::from_raw_parts(start, range.len() as usize) })
+}
+
+/// Fills the frame at `frame` with zeros.
+pub fn zero_frame(frame: PhysAddr) {
+    assert!(
+        window_covers(PhysRange::from_start_len(frame.as_u64(), PAGE_SIZE)),
+        "frame {frame:?} is outside the physical window"
+    );
+    let target = window_address(frame).as_mut_ptr::<u8>();
+    // SAFETY: the frame is mapped by the window (asserted) and is owned by the caller,
+    // which just took it from the frame allocator: nothing else refers to it.
+    unsafe { core::ptr::write_bytes(target, 0, PAGE_SIZE as usize) };
+}
+
+/// Copies `bytes` to physical memory at `phys`.
+///
+/// The caller owns the destination: a frame it just took from the frame allocator and
+/// that nothing else refers to yet.
+pub fn write(phys: PhysAddr, bytes: &[u8]) {
+    let range = PhysRange::from_start_len(phys.as_u64(), bytes.len() as u64);
+    assert!(window_covers(range), "{range:x?} is outside the physical window");
+    let target = window_address(phys).as_mut_ptr::<u8>();
+    // SAFETY: the window maps the range (asserted); the destination is memory the caller
+    // owns exclusively (documented contract), distinct from `bytes`.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), target, bytes.len()) };
+}

@@ -1,0 +1,72 @@
+//! The boot sequence, from the first Rust instruction to the first user instruction.
+
+use crate::arch;
+use crate::mem;
+use crate::thread::threads;
+use kernel_core::boot_info::BootInfo;
+use kernel_core::memory::PhysRange;
+
+/// Brings the machine up and starts the root task (or, in a test build, runs the
+/// in-kernel tests). Never returns.
+pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
+    let features = arch::early_init();
+    log!("booting");
+    let boot_info = BootInfo::from_multiboot(multiboot_magic, multiboot_info, &arch::read_physical)
+        .unwrap_or_else(|error| panic!("unusable boot information: {error:?}"));
+    log!("command line: {}", boot_info.command_line.as_str());
+    log_memory_map(&boot_info);
+
+    mem::init(mem::free_memory(&boot_info));
+    let regions: heapless::Vec<_, { kernel_core::boot_info::MAX_MEMORY_REGIONS }> =
+        boot_info.regions().copied().collect();
+    arch::init_kernel_space(&regions, &features, &mut mem::frames());
+    arch::init_bootstrap_cpu();
+    log!(
+        "cpu: nx={} smep={} smap={} umip={} pcid={}",
+        features.nx, features.smep, features.smap, features.umip, features.pcid
+    );
+    log_cpus();
+    let (used, free) = mem::frames().usage();
+    log!("memory: {} KiB used by the kernel at boot, {} MiB free", used * 4, free >> 20);
+
+    #[cfg(feature = "ktest")]
+    crate::ktest::run_all(&boot_info);
+
+    start_root_task(&boot_info)
+}
+
+fn log_memory_map(boot_info: &BootInfo) {
+    for region in boot_info.regions() {
+        log!("memory: {:#014x}..{:#014x} {:?}", region.range.start, region.range.end, region.kind);
+    }
+    for module in boot_info.modules() {
+        let PhysRange { start, end } = module.range;
+        log!("module: {start:#x}..{end:#x} '{}'", module.line.as_str());
+    }
+}
+
+fn log_cpus() {
+    match arch::cpus() {
+        Ok(cpus) => {
+            let mut ids = heapless::String::<256>::new();
+            for id in cpus.apic_ids() {
+                use core::fmt::Write;
+                let _ = write!(ids, " {id}");
+            }
+            log!("acpi: {} CPUs (APIC ids{ids})", cpus.apic_ids().len());
+            if cpus.ignored > 0 {
+                log!("acpi: {} more CPUs beyond the kernel's limit of {}", cpus.ignored, arch::MAX_CPUS);
+            }
+        }
+        Err(error) => log!("acpi: no CPU list ({error:?}); running on the bootstrap CPU only"),
+    }
+}
+
+fn start_root_task(boot_info: &BootInfo) -> ! {
+    let module = boot_info.modules().next().unwrap_or_else(|| panic!("no boot module: nothing to run as the root task"));
+    let thread = crate::loader::load(module, &mut mem::frames())
+        .unwrap_or_else(|error| panic!("cannot start the root task '{}': {error:?}", module.line.as_str()));
+    log!("starting root task {} (args '{}')", thread.name, thread.boot_args);
+    threads().add(thread).unwrap_or_else(|_| panic!("thread table full at boot"));
+    crate::sched::start()
+}

@@ -1,0 +1,34 @@
+//! Choosing what runs next: round-robin over runnable threads; when none is left, the
+//! kernel's work is done and it powers off.
+
+use crate::arch;
+use crate::cpu::this_cpu;
+use crate::thread::{ThreadTable, threads};
+use syscall_abi::exit_code;
+
+/// Leaves the kernel into the next runnable thread after the current one. Consumes the
+/// caller's lock on the thread table.
+pub fn run_next(mut table: spin::MutexGuard<'static, ThreadTable>) -> ! {
+    let cpu = this_cpu();
+    let Some(next) = table.next_runnable(cpu.current_thread()) else {
+        drop(table);
+        cpu.set_current_thread(None);
+        shut_down();
+    };
+    cpu.set_current_thread(Some(next));
+    let thread = table.get_mut(next).expect("next_runnable returns live threads");
+    thread.address_space.activate();
+    let context = thread.context;
+    drop(table);
+    arch::enter_user(&context)
+}
+
+/// Starts running user threads on this CPU.
+pub fn start() -> ! {
+    run_next(threads())
+}
+
+fn shut_down() -> ! {
+    log!("no runnable threads, shutting down");
+    arch::exit_emulator(exit_code::SUCCESS)
+}

@@ -1,0 +1,68 @@
+//! System calls: decode, check every argument, act, answer.
+
+use crate::cpu::this_cpu;
+use crate::sched;
+use crate::thread::{Thread, ThreadId, ThreadTable, threads};
+use spin::MutexGuard;
+use crate::usercopy::{UserReadable, UserWritable};
+use crate::arch::UserContext;
+use syscall_abi::{DEBUG_WRITE_MAX, Syscall, SyscallError};
+
+/// Handles the system call whose registers are in `frame` and returns to user mode.
+pub fn handle(frame: &mut UserContext) -> ! {
+    let mut table = threads();
+    let id = this_cpu().current_thread().expect("a system call comes from the current thread");
+    let (number, args) = (frame.rax, [frame.rdi, frame.rsi]);
+    let outcome = match Syscall::from_number(number) {
+        Some(Syscall::ThreadExit) => exit_thread(table, id, args[0]),
+        Some(Syscall::DebugWrite) => debug_write(caller(&mut table, id), args[0], args[1]).map(|()| 0),
+        Some(Syscall::BootArgs) => boot_args(caller(&mut table, id), args[0], args[1]),
+        None => Err(SyscallError::UnknownSyscall),
+    };
+    let thread = caller(&mut table, id);
+    thread.context = *frame;
+    match outcome {
+        Ok(value) => thread.context.set_syscall_result(syscall_abi::SUCCESS, value),
+        Err(error) => thread.context.set_syscall_result(error.code(), 0),
+    }
+    let context = thread.context;
+    drop(table);
+    crate::arch::enter_user(&context)
+}
+
+fn caller(table: &mut ThreadTable, id: ThreadId) -> &mut Thread {
+    table.get_mut(id).expect("the current thread is in the table")
+}
+
+fn debug_write(thread: &Thread, addr: u64, len: u64) -> Result<(), SyscallError> {
+    if len > DEBUG_WRITE_MAX {
+        return Err(SyscallError::InvalidLength);
+    }
+    let source = UserReadable::new(&thread.address_space, addr, len)?;
+    let mut chunk = [0u8; 256];
+    let mut offset = 0;
+    while offset < source.len() {
+        let count = source.read_into(offset, &mut chunk);
+        crate::arch::console_write(&chunk[..count]);
+        offset += count;
+    }
+    Ok(())
+}
+
+/// Copies the caller's boot arguments out; the value is their full length either way, so
+/// a caller with too small a buffer learns what it needs.
+fn boot_args(thread: &Thread, addr: u64, len: u64) -> Result<u64, SyscallError> {
+    let args = thread.boot_args.as_bytes();
+    let destination = UserWritable::new(&thread.address_space, addr, len)?;
+    if destination.len() < args.len() {
+        return Err(SyscallError::BufferTooSmall);
+    }
+    destination.write(args);
+    Ok(args.len() as u64)
+}
+
+fn exit_thread(mut table: MutexGuard<'static, ThreadTable>, id: ThreadId, code: u64) -> ! {
+    let thread = table.remove(id).expect("the caller is in the table");
+    log!("thread {} exited with code {code}", thread.name);
+    sched::run_next(table)
+}
