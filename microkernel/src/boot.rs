@@ -6,8 +6,8 @@ use crate::thread::threads;
 use kernel_core::boot_info::BootInfo;
 use kernel_core::memory::PhysRange;
 
-/// Brings the machine up and starts the root task (or, in a test build, runs the
-/// in-kernel tests). Never returns.
+/// Brings the machine up and starts the root task; a test build first runs the in-kernel
+/// tests and stops there if any failed. Never returns.
 pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
     let features = arch::early_init();
     log!("booting");
@@ -58,14 +58,14 @@ fn log_cpus() {
                 log!("acpi: {} more CPUs beyond the kernel's limit of {}", cpus.ignored, arch::MAX_CPUS);
             }
         }
-        Err(error) => log!("acpi: no CPU list ({error:?}); running on the bootstrap CPU only"),
+        Err(error) => log!("acpi: no CPU list ({error}); running on the bootstrap CPU only"),
     }
 }
 
 fn start_root_task(boot_info: &BootInfo) -> ! {
     let module = boot_info.modules().next().unwrap_or_else(|| panic!("no boot module: nothing to run as the root task"));
     let thread = crate::loader::load(module, &mut mem::frames())
-        .unwrap_or_else(|error| panic!("cannot start the root task '{}': {error:?}", module.line.as_str()));
+        .unwrap_or_else(|error| panic!("cannot start the root task '{}': {error}", module.line.as_str()));
     log!("starting root task {} (args '{}')", thread.name, thread.boot_args);
     threads().add(thread).unwrap_or_else(|_| panic!("thread table full at boot"));
     crate::sched::start()

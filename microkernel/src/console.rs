@@ -22,7 +22,8 @@ pub fn print(args: fmt::Arguments<'_>) {
     }
 }
 
-/// Prints a line exactly as given (test results, banners).
+/// Prints a line exactly as given: test results, which carry no `kernel:` prefix.
+#[cfg(feature = "ktest")]
 macro_rules! kprintln {
     ($($arg:tt)*) => {
         $crate::console::print(format_args!("{}\n", format_args!($($arg)*)))

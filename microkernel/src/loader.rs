@@ -2,7 +2,7 @@
 //! fresh address space and stack.
 
 use crate::arch::{self, AddressSpace, FrameSource, MapError, PhysAddr, UserAccess, UserContext, VirtAddr};
-use crate::thread::{MAX_BOOT_ARGS, MAX_NAME, Thread, ThreadState};
+use crate::thread::{Thread, ThreadState};
 use kernel_core::boot_info::BootModule;
 use kernel_core::cmdline::split_module_line;
 use kernel_core::elf::{ElfError, Executable, LoadSegment};
@@ -24,6 +24,19 @@ pub enum LoadError {
     NameTooLong,
     /// The module's arguments are longer than [`MAX_BOOT_ARGS`] bytes.
     ArgsTooLong,
+}
+
+impl core::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::ModuleUnreadable => f.write_str("the module lies outside the physical window"),
+            Self::BadImage(error) => write!(f, "not a loadable executable: {error:?}"),
+            Self::Map(error) => write!(f, "cannot map it: {error:?}"),
+            Self::OutOfMemory => f.write_str("out of memory"),
+            Self::NameTooLong => write!(f, "its name is longer than {} bytes", crate::thread::MAX_NAME),
+            Self::ArgsTooLong => write!(f, "its arguments are longer than {} bytes", crate::thread::MAX_BOOT_ARGS),
+        }
+    }
 }
 
 impl From<MapError> for LoadError {
@@ -82,3 +95,66 @@ fn fill_frame(frame: PhysAddr, offset: usize, bytes: &[u8]) {
     arch::write_physical(frame, &page);
 }
 
+
+#[cfg(feature = "ktest")]
+pub mod tests {
+    use super::*;
+    use crate::ktest::{KernelTest, TestResult, ensure};
+    use kernel_core::boot_info::{BootInfo, BootString};
+
+    pub const TESTS: &[KernelTest] = &[
+        KernelTest { name: "kernel::loader::root_task_maps_with_wx_separation", run: root_task_maps_with_wx_separation },
+        KernelTest { name: "kernel::loader::non_elf_module_is_refused", run: non_elf_module_is_refused },
+    ];
+
+    fn root_task_maps_with_wx_separation(boot_info: &BootInfo) -> TestResult {
+        let module = boot_info.modules().next();
+        ensure!(module.is_some(), "the test boot has no module");
+        let Some(module) = module else { return Ok(()) };
+        let thread = load(module, &mut crate::mem::frames());
+        ensure!(thread.is_ok(), "loading failed: {:?}", thread.err());
+        let Ok(thread) = thread else { return Ok(()) };
+        let image = arch::boot_module_bytes(module.range).unwrap_or_default();
+        let executable = Executable::parse(image);
+        let Ok(executable) = executable else { return Ok(()) };
+        let space = &thread.address_space;
+        for segment in executable.segments() {
+            let wanted = UserAccess { write: segment.access.write, execute: segment.access.execute };
+            for page in (segment.first_page()..segment.end_page()).step_by(PAGE_SIZE as usize) {
+                let access = space.user_access(VirtAddr::new(page));
+                ensure!(access == Some(wanted), "page {page:#x}: {access:?}, segment wants {wanted:?}");
+            }
+        }
+        let entry = space.user_access(VirtAddr::new(executable.entry));
+        ensure!(entry == Some(UserAccess { write: false, execute: true }), "entry page is {entry:?}");
+        let stack = UserAccess { write: true, execute: false };
+        for index in 1..=USER_STACK_PAGES {
+            let page = USER_STACK_TOP - index * PAGE_SIZE;
+            ensure!(space.user_access(VirtAddr::new(page)) == Some(stack), "stack page {page:#x} not RW/NX");
+        }
+        let guard = USER_STACK_TOP - (USER_STACK_PAGES + 1) * PAGE_SIZE;
+        ensure!(space.user_access(VirtAddr::new(guard)).is_none(), "stack guard page is mapped");
+        ensure!(space.user_access(VirtAddr::new(USER_STACK_TOP)).is_none(), "page above the stack is mapped");
+        ensure!(
+            thread.context.rip == executable.entry && thread.context.rsp == USER_STACK_TOP,
+            "initial context {:#x?}",
+            thread.context
+        );
+        Ok(())
+    }
+
+    fn non_elf_module_is_refused(_: &BootInfo) -> TestResult {
+        let kernel_start = crate::mem::kernel_image();
+        let fake = BootModule {
+            range: kernel_core::memory::PhysRange::from_start_len(kernel_start.start, PAGE_SIZE),
+            line: BootString::new("not-an-elf").unwrap_or(BootString::empty()),
+        };
+        let outcome = load(&fake, &mut crate::mem::frames());
+        ensure!(
+            matches!(outcome, Err(LoadError::BadImage(ElfError::NotX86_64Executable))),
+            "a Multiboot header loaded as {:?}",
+            outcome.map(|thread| thread.name)
+        );
+        Ok(())
+    }
+}

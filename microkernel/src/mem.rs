@@ -74,3 +74,62 @@ impl arch::FrameSource for BootFrames<'_> {
         Some(frame)
     }
 }
+
+#[cfg(feature = "ktest")]
+pub mod tests {
+    use super::*;
+    use crate::arch::FrameSource;
+    use crate::ktest::{KernelTest, TestResult, ensure};
+    use kernel_core::memory::PAGE_SIZE;
+
+    pub const TESTS: &[KernelTest] = &[
+        KernelTest { name: "kernel::mem::free_memory_excludes_what_is_in_use", run: free_memory_excludes_what_is_in_use },
+        KernelTest { name: "kernel::mem::frames_are_free_aligned_and_zeroed", run: frames_are_free_aligned_and_zeroed },
+    ];
+
+    fn in_use(boot_info: &BootInfo) -> impl Iterator<Item = PhysRange> + '_ {
+        [PhysRange::new(0, LOW_MEMORY_END), kernel_image()]
+            .into_iter()
+            .chain(boot_info.modules().map(|module| module.range))
+            .chain(boot_info.loader_data().iter().copied())
+    }
+
+    fn inside_usable_ram(boot_info: &BootInfo, range: PhysRange) -> bool {
+        boot_info
+            .regions()
+            .any(|r| r.kind == RegionKind::Usable && r.range.start <= range.start && range.end <= r.range.end)
+    }
+
+    fn free_memory_excludes_what_is_in_use(boot_info: &BootInfo) -> TestResult {
+        let free = free_memory(boot_info);
+        ensure!(free.total() > 0, "no free memory at all");
+        for range in free.as_slice() {
+            ensure!(inside_usable_ram(boot_info, *range), "free range {range:x?} is not usable RAM");
+            for used in in_use(boot_info) {
+                ensure!(!range.overlaps(&used), "free range {range:x?} overlaps {used:x?}, which is in use");
+            }
+        }
+        Ok(())
+    }
+
+    fn frames_are_free_aligned_and_zeroed(boot_info: &BootInfo) -> TestResult {
+        let mut taken: heapless::Vec<u64, 8> = heapless::Vec::new();
+        for _ in 0..8 {
+            let frame = frames().allocate_zeroed();
+            ensure!(frame.is_some(), "allocator ran dry after {} frames", taken.len());
+            let frame = frame.map_or(0, |f| f.as_u64());
+            let range = PhysRange::from_start_len(frame, PAGE_SIZE);
+            ensure!(frame % PAGE_SIZE == 0, "frame {frame:#x} is not page-aligned");
+            ensure!(!taken.contains(&frame), "frame {frame:#x} handed out twice");
+            ensure!(inside_usable_ram(boot_info, range), "frame {frame:#x} is not usable RAM");
+            for used in in_use(boot_info) {
+                ensure!(!range.overlaps(&used), "frame {frame:#x} overlaps {used:x?}, which is in use");
+            }
+            let mut contents = [0xffu8; PAGE_SIZE as usize];
+            ensure!(arch::read_physical(frame, &mut contents), "frame {frame:#x} unreadable through the window");
+            ensure!(contents.iter().all(|&byte| byte == 0), "frame {frame:#x} was not zeroed");
+            let _ = taken.push(frame);
+        }
+        Ok(())
+    }
+}

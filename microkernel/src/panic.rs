@@ -20,6 +20,12 @@ pub fn die(args: core::fmt::Arguments<'_>) -> ! {
     crate::arch::exit_emulator(exit_code::FAILURE)
 }
 
+/// Prints on the console even if the console lock is held (panic path), and goes on.
+#[cfg(feature = "ktest")]
+pub fn print_forced(args: core::fmt::Arguments<'_>) {
+    let _ = ForcedConsole.write_fmt(args);
+}
+
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
     #[cfg(feature = "ktest")]

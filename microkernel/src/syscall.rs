@@ -17,26 +17,39 @@ pub fn handle(frame: &mut UserContext) -> ! {
         Some(Syscall::ThreadExit) => exit_thread(table, id, args[0]),
         Some(Syscall::DebugWrite) => debug_write(caller(&mut table, id), args[0], args[1]).map(|()| 0),
         Some(Syscall::BootArgs) => boot_args(caller(&mut table, id), args[0], args[1]),
-        None => Err(SyscallError::UnknownSyscall),
+        None => Err(SyscallError::UnknownSyscall.into()),
     };
     let thread = caller(&mut table, id);
     thread.context = *frame;
     match outcome {
         Ok(value) => thread.context.set_syscall_result(syscall_abi::SUCCESS, value),
-        Err(error) => thread.context.set_syscall_result(error.code(), 0),
+        Err(Refusal { error, value }) => thread.context.set_syscall_result(error.code(), value),
     }
     let context = thread.context;
     drop(table);
     crate::arch::enter_user(&context)
 }
 
+/// A refused call: the error, and the value returned beside it (0 unless the error's
+/// documentation says otherwise).
+struct Refusal {
+    error: SyscallError,
+    value: u64,
+}
+
+impl From<SyscallError> for Refusal {
+    fn from(error: SyscallError) -> Self {
+        Self { error, value: 0 }
+    }
+}
+
 fn caller(table: &mut ThreadTable, id: ThreadId) -> &mut Thread {
     table.get_mut(id).expect("the current thread is in the table")
 }
 
-fn debug_write(thread: &Thread, addr: u64, len: u64) -> Result<(), SyscallError> {
+fn debug_write(thread: &Thread, addr: u64, len: u64) -> Result<(), Refusal> {
     if len > DEBUG_WRITE_MAX {
-        return Err(SyscallError::InvalidLength);
+        return Err(SyscallError::InvalidLength.into());
     }
     let source = UserReadable::new(&thread.address_space, addr, len)?;
     let mut chunk = [0u8; 256];
@@ -51,11 +64,11 @@ fn debug_write(thread: &Thread, addr: u64, len: u64) -> Result<(), SyscallError>
 
 /// Copies the caller's boot arguments out; the value is their full length either way, so
 /// a caller with too small a buffer learns what it needs.
-fn boot_args(thread: &Thread, addr: u64, len: u64) -> Result<u64, SyscallError> {
+fn boot_args(thread: &Thread, addr: u64, len: u64) -> Result<u64, Refusal> {
     let args = thread.boot_args.as_bytes();
     let destination = UserWritable::new(&thread.address_space, addr, len)?;
     if destination.len() < args.len() {
-        return Err(SyscallError::BufferTooSmall);
+        return Err(Refusal { error: SyscallError::BufferTooSmall, value: args.len() as u64 });
     }
     destination.write(args);
     Ok(args.len() as u64)

@@ -52,7 +52,13 @@ impl AcpiHandler for WindowHandler {
 
 /// Why the CPUs could not be listed.
 #[derive(Debug)]
-pub struct AcpiUnavailable(pub acpi::AcpiError);
+pub struct AcpiUnavailable(acpi::AcpiError);
+
+impl core::fmt::Display for AcpiUnavailable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "ACPI tables unusable: {:?}", self.0)
+    }
+}
 
 /// Lists the enabled (or online-capable) processors of the MADT.
 pub fn cpus() -> Result<CpuList, AcpiUnavailable> {

@@ -51,7 +51,7 @@ const _: () = {
     assert!(core::mem::offset_of!(TrapFrame, cs) == FRAME_GPR_BYTES + 24);
     assert!(core::mem::offset_of!(TrapFrame, rflags) == FRAME_GPR_BYTES + 32);
     assert!(core::mem::offset_of!(TrapFrame, rsp) == FRAME_GPR_BYTES + 40);
-    assert!(core::mem::size_of::<TrapFrame>() == FRAME_GPR_BYTES + 56);
+    assert!(size_of::<TrapFrame>() == FRAME_GPR_BYTES + 56);
 };
 
 impl TrapFrame {

@@ -84,7 +84,7 @@ pub fn load() {
         Idt(gates)
     });
     let pointer = DescriptorTablePointer {
-        limit: (core::mem::size_of::<Idt>() - 1) as u16,
+        limit: (size_of::<Idt>() - 1) as u16,
         base: VirtAddr::from_ptr(idt),
     };
     // SAFETY: the table is static and complete: every gate points at the entry stub for

@@ -7,6 +7,8 @@ mod context;
 mod cpu;
 mod entry;
 mod idt;
+#[cfg(feature = "ktest")]
+mod ktests;
 mod paging;
 mod percpu;
 mod phys;
@@ -17,14 +19,18 @@ mod stacks;
 mod syscall;
 mod usercopy;
 
-pub use acpi::{AcpiUnavailable, CpuList, cpus};
+pub use acpi::cpus;
 pub use context::{TrapFrame as UserContext, enter_user};
 pub use cpu::CpuFeatures;
 pub use entry::Exception;
-pub use paging::{AddressSpace, FrameSource, MapError, UserAccess, kernel_mapping};
+pub use paging::{AddressSpace, FrameSource, MapError, UserAccess};
+#[cfg(feature = "ktest")]
+pub use paging::activate_kernel_tables;
+#[cfg(feature = "ktest")]
+pub use ktests::TESTS as KERNEL_TESTS;
 pub use percpu::{MAX_CPUS, cpu_index};
-pub use phys::{boot_module_bytes, read as read_physical, window_address, window_covers, write as write_physical, zero_frame};
-pub use power::{exit_emulator, halt_forever};
+pub use phys::{boot_module_bytes, read as read_physical, write as write_physical, zero_frame};
+pub use power::exit_emulator;
 pub use serial::{write_bytes as console_write, write_bytes_forced as console_write_forced};
 pub use usercopy::{copy_from_user, copy_to_user};
 pub use x86_64::{PhysAddr, VirtAddr};
@@ -58,6 +64,7 @@ pub fn init_bootstrap_cpu() {
 }
 
 /// Whether SMAP guards user memory from the kernel on this CPU.
+#[cfg(feature = "ktest")]
 pub fn smap_active() -> bool {
     cpu::smap_enabled()
 }

@@ -266,6 +266,7 @@ impl AddressSpace {
     }
 }
 
+#[cfg(feature = "ktest")]
 /// What the kernel's own tables say about `addr`: `Some((writable, executable))` if mapped.
 pub fn kernel_mapping(addr: VirtAddr) -> Option<(bool, bool)> {
     let mut table_frame = PhysAddr::new(KERNEL_ROOT.load(Ordering::Acquire));
@@ -282,4 +283,13 @@ pub fn kernel_mapping(addr: VirtAddr) -> Option<(bool, bool)> {
         table_frame = entry.addr();
     }
     None
+}
+
+#[cfg(feature = "ktest")]
+/// Switches to the kernel's own tables (no user half).
+pub fn activate_kernel_tables() {
+    let root = PhysFrame::containing_address(PhysAddr::new(KERNEL_ROOT.load(Ordering::Acquire)));
+    // SAFETY: the kernel tables map everything the kernel uses, at the same addresses as
+    // every other address space's kernel half.
+    unsafe { Cr3::write(root, Cr3Flags::empty()) };
 }

@@ -1,0 +1,82 @@
+//! The in-kernel test suite, compiled in by the `ktest` feature.
+//!
+//! A test build boots as usual and runs every test just before starting the root task.
+//! Each test prints one line, `TEST PASS <name>` or `TEST FAIL <name> <message>`, and the
+//! suite ends with `TEST DONE <passed> <failed>`; if any failed the kernel stops with the
+//! failure code, otherwise the boot goes on. The host harness in `tests/` turns those
+//! lines into test results.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+use kernel_core::boot_info::BootInfo;
+use syscall_abi::exit_code;
+
+/// Why a test failed, in the guest's own words.
+pub type TestFailure = heapless::String<256>;
+pub type TestResult = Result<(), TestFailure>;
+
+/// A test function and the name it reports under.
+#[derive(Debug)]
+pub struct KernelTest {
+    pub name: &'static str,
+    pub run: fn(&BootInfo) -> TestResult,
+}
+
+/// Fails the current test with a formatted message unless `condition` holds.
+macro_rules! ensure {
+    ($condition:expr, $($message:tt)*) => {
+        if !$condition {
+            let mut failure = $crate::ktest::TestFailure::new();
+            let _ = core::fmt::Write::write_fmt(&mut failure, format_args!($($message)*));
+            return Err(failure);
+        }
+    };
+}
+pub(crate) use ensure;
+
+/// Every suite, by the module that owns it.
+const SUITES: &[&[KernelTest]] = &[
+    crate::mem::tests::TESTS,
+    crate::arch::KERNEL_TESTS,
+    crate::usercopy::tests::TESTS,
+    crate::loader::tests::TESTS,
+];
+
+const NO_TEST: usize = usize::MAX;
+/// The index (in suite order) of the test now running, for the panic handler.
+static RUNNING: AtomicUsize = AtomicUsize::new(NO_TEST);
+
+fn all_tests() -> impl Iterator<Item = &'static KernelTest> {
+    SUITES.iter().flat_map(|suite| suite.iter())
+}
+
+/// Runs every test and reports; stops the machine with the failure code if any failed,
+/// and otherwise returns so the boot goes on as usual.
+pub fn run_all(boot_info: &BootInfo) {
+    let (mut passed, mut failed) = (0, 0);
+    for (index, test) in all_tests().enumerate() {
+        RUNNING.store(index, Ordering::Relaxed);
+        match (test.run)(boot_info) {
+            Ok(()) => {
+                kprintln!("TEST PASS {}", test.name);
+                passed += 1;
+            }
+            Err(message) => {
+                kprintln!("TEST FAIL {} {message}", test.name);
+                failed += 1;
+            }
+        }
+    }
+    RUNNING.store(NO_TEST, Ordering::Relaxed);
+    kprintln!("TEST DONE {passed} {failed}");
+    if failed > 0 {
+        crate::arch::exit_emulator(exit_code::FAILURE);
+    }
+}
+
+/// Called by the panic handler: a panic inside a test fails that test by name.
+pub fn report_panic_in_test(info: &core::panic::PanicInfo<'_>) {
+    let index = RUNNING.load(Ordering::Relaxed);
+    if let Some(test) = all_tests().nth(index) {
+        crate::panic::print_forced(format_args!("TEST FAIL {} panicked: {}\n", test.name, info.message()));
+    }
+}
