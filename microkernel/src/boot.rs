@@ -4,6 +4,7 @@ use crate::arch;
 use crate::mem;
 use crate::thread::threads;
 use kernel_core::boot_info::BootInfo;
+use kernel_core::cmdline::kernel_options;
 use kernel_core::memory::PhysRange;
 
 /// Brings the machine up and starts the root task; a test build first runs the in-kernel
@@ -13,7 +14,12 @@ pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
     log!("booting");
     let boot_info = BootInfo::from_multiboot(multiboot_magic, multiboot_info, &arch::read_physical)
         .unwrap_or_else(|error| panic!("unusable boot information: {error:?}"));
-    log!("command line: {}", boot_info.command_line.as_str());
+    let mut options = heapless::String::<{ kernel_core::boot_info::MAX_COMMAND_LINE }>::new();
+    for option in kernel_options(boot_info.command_line.as_str()) {
+        let _ = options.push_str(option);
+        let _ = options.push(' ');
+    }
+    log!("command line: {}", options.trim_end());
     log_memory_map(&boot_info);
 
     mem::init(mem::free_memory(&boot_info));

@@ -71,6 +71,19 @@ pub fn run_all(boot_info: &BootInfo) {
     if failed > 0 {
         crate::arch::exit_emulator(exit_code::FAILURE);
     }
+    crash_if_asked(boot_info);
+}
+
+/// `ktest.crash=page-fault` or `ktest.crash=panic` on the command line makes the test
+/// kernel fail on purpose after its suite, so the harness can check how the kernel reports
+/// its own faults. Test builds only.
+fn crash_if_asked(boot_info: &BootInfo) {
+    match kernel_core::cmdline::kernel_option(boot_info.command_line.as_str(), "ktest.crash") {
+        Some("page-fault") => crate::arch::touch_unmapped_kernel_page(),
+        Some("panic") => panic!("panic requested by ktest.crash"),
+        Some(other) => log!("ktest.crash={other} is not a known crash; ignored"),
+        None => {}
+    }
 }
 
 /// Called by the panic handler: a panic inside a test fails that test by name.

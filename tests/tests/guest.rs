@@ -14,6 +14,12 @@ use tests::suite;
 /// The CPUs the boot scenario asks for, and so the count the kernel must find in the MADT.
 const BOOT_CPUS: u32 = 2;
 
+/// The test kernel's deliberate crashes (`ktest.crash=...`) and the report each must print.
+const KERNEL_CRASHES: &[(&str, &str)] = &[
+    ("page-fault", "KERNEL FAULT: #PF page fault (vector=14)"),
+    ("panic", "KERNEL PANIC: panicked at"),
+];
+
 /// The probe's fault kinds and the exception vector each must raise.
 const FAULTS: &[(&str, u8)] = &[("page", 14), ("gp", 13), ("ud", 6), ("div", 0)];
 
@@ -30,6 +36,11 @@ fn main() -> ExitCode {
         kernel_tests(timeout),
         user_syscall_tests(timeout),
     ];
+    scenarios.extend(
+        KERNEL_CRASHES
+            .iter()
+            .map(|&(crash, report)| kernel_crash(crash, report, timeout)),
+    );
     scenarios.extend(
         FAULTS
             .iter()
@@ -51,6 +62,7 @@ fn boot_with(
     cpus: u32,
     program: &str,
     args: &str,
+    append: &str,
     timeout: Duration,
 ) -> Result<Boot, String> {
     let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
@@ -62,6 +74,7 @@ fn boot_with(
     };
     let qemu = Qemu::new(kernel, images.dir())
         .cpus(cpus)
+        .append(append)
         .module(program, args);
     boot::run(&qemu, timeout, false)
 }
@@ -73,7 +86,7 @@ fn boot_to_init(timeout: Duration) -> Scenario {
         checks: vec![REACHES_INIT.into(), LISTS_CPUS.into()],
         namespace: None,
         run: Box::new(move || {
-            let boot = boot_with(Kernel::Normal, BOOT_CPUS, "init", "", timeout)?;
+            let boot = boot_with(Kernel::Normal, BOOT_CPUS, "init", "", "", timeout)?;
             let reaches_init = expect::in_order(
                 &boot.lines,
                 &[
@@ -115,7 +128,7 @@ fn kernel_tests(timeout: Duration) -> Scenario {
         checks: vec![COMPLETE.into()],
         namespace: Some("kernel::"),
         run: Box::new(move || {
-            let boot = boot_with(Kernel::WithTests, 1, "init", "", timeout)?;
+            let boot = boot_with(Kernel::WithTests, 1, "init", "", "", timeout)?;
             Ok(suite::results(&boot, COMPLETE, Exit::KernelFailure))
         }),
     }
@@ -127,9 +140,39 @@ fn user_syscall_tests(timeout: Duration) -> Scenario {
         checks: vec![COMPLETE.into()],
         namespace: Some("user::"),
         run: Box::new(move || {
-            let boot = boot_with(Kernel::Normal, 1, "syscall-probe", "syscalls", timeout)?;
+            let boot = boot_with(Kernel::Normal, 1, "syscall-probe", "syscalls", "", timeout)?;
             // A failing user test is the probe's verdict, not the kernel's: it still shuts down cleanly.
             Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
+        }),
+    }
+}
+
+fn kernel_crash(crash: &'static str, report: &'static str, timeout: Duration) -> Scenario {
+    let name = format!("kernel_fault::{}_is_reported_and_fails_the_boot", crash.replace('-', "_"));
+    Scenario {
+        checks: vec![name.clone()],
+        namespace: None,
+        run: Box::new(move || {
+            let append = format!("ktest.crash={crash}");
+            let boot = boot_with(Kernel::WithTests, 1, "init", "", &append, timeout)?;
+            let reported = expect::in_order(
+                &boot.lines,
+                &[Pattern::Prefix("TEST DONE "), Pattern::Prefix(report)],
+            )
+            .and_then(|()| match crash {
+                "page-fault" => expect::in_order(
+                    &boot.lines,
+                    &[
+                        Pattern::PrefixContaining(report, "address=0x"),
+                        Pattern::PrefixContaining("  rip=", "rsp="),
+                        Pattern::PrefixContaining("  rax=", "rdx="),
+                    ],
+                ),
+                _ => expect::in_order(&boot.lines, &[Pattern::Prefix("panic requested by ktest.crash")]),
+            })
+            .and_then(|()| expect::absent(&boot.lines, &Pattern::Line("init: hello from user mode")))
+            .and_then(|()| boot.expect_exit(&Exit::KernelFailure));
+            Ok(vec![boot.check(&name, reported)])
         }),
     }
 }
@@ -145,6 +188,7 @@ fn user_fault(kind: &'static str, vector: u8, timeout: Duration) -> Scenario {
                 1,
                 "syscall-probe",
                 &format!("fault={kind}"),
+                "",
                 timeout,
             )?;
             let about_to_fault = format!("probe: about to fault ({kind})");

@@ -151,12 +151,14 @@ impl BootInfo {
             let base = u64::from_le_bytes(entry[4..12].try_into().unwrap_or_default());
             let len = u64::from_le_bytes(entry[12..20].try_into().unwrap_or_default());
             let kind = u32::from_le_bytes(entry[20..24].try_into().unwrap_or_default());
-            let slot = self.regions.get_mut(count).ok_or(BootInfoError::TooMany)?;
-            *slot = Some(MemoryRegion {
-                range: PhysRange::from_start_len(base, len),
-                kind: RegionKind::from_e820(kind),
-            });
-            count += 1;
+            if len > 0 {
+                let slot = self.regions.get_mut(count).ok_or(BootInfoError::TooMany)?;
+                *slot = Some(MemoryRegion {
+                    range: PhysRange::from_start_len(base, len),
+                    kind: RegionKind::from_e820(kind),
+                });
+                count += 1;
+            }
             cursor = cursor.saturating_add(u64::from(size) + 4);
         }
         Ok(())
@@ -252,9 +254,9 @@ mod tests {
         memory.put32(0x4004, 0x10_8000);
         memory.put32(0x4008, 0x5000);
         memory.put(0x5000, b"/boot/init hello\0");
-        memory.put32(0x1000 + 44, 48);
+        memory.put32(0x1000 + 44, 72);
         memory.put32(0x1000 + 48, 0x2000);
-        for (index, (base, len, kind)) in [(0u64, 0x9fc00u64, 1u32), (0x10_0000, 0xff0_0000, 1)].iter().enumerate() {
+        for (index, (base, len, kind)) in [(0u64, 0x9fc00u64, 1u32), (0x10_0000, 0xff0_0000, 1), (0, 0, 2)].iter().enumerate() {
             let at = 0x2000 + index * 24;
             memory.put32(at, 20);
             memory.put(at + 4, &base.to_le_bytes());
@@ -269,13 +271,13 @@ mod tests {
         let memory = standard_memory();
         let info = BootInfo::from_multiboot(MULTIBOOT_BOOTLOADER_MAGIC, 0x1000, &memory.reader()).unwrap();
         let regions: Vec<_> = info.regions().collect();
-        assert_eq!(regions.len(), 2);
+        assert_eq!(regions.len(), 2, "the empty third entry is skipped");
         assert_eq!(regions[1].range, PhysRange::new(0x10_0000, 0x1000_0000));
         assert_eq!(info.command_line.as_str(), "asi=on");
         let modules: Vec<_> = info.modules().collect();
         assert_eq!(modules[0].range, PhysRange::new(0x10_0000, 0x10_8000));
         assert_eq!(modules[0].line.as_str(), "/boot/init hello");
-        assert!(info.loader_data().contains(&PhysRange::new(0x2000, 0x2030)));
+        assert!(info.loader_data().contains(&PhysRange::new(0x2000, 0x2048)));
         assert!(info.loader_data().contains(&PhysRange::new(0x5000, 0x5011)));
     }
 

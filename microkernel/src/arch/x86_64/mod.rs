@@ -63,6 +63,16 @@ pub fn init_bootstrap_cpu() {
     pic::disable();
 }
 
+/// Reads a kernel address that no page table maps, to test the kernel-fault report.
+#[cfg(feature = "ktest")]
+pub fn touch_unmapped_kernel_page() {
+    let guard = stacks::guard_pages().next().expect("the boot stack has a guard page");
+    // SAFETY: the guard page is deliberately unmapped; the read faults, and the kernel's
+    // fault handler reports it and stops the machine, so execution never continues.
+    let value = unsafe { core::ptr::read_volatile(guard.as_ptr::<u64>()) };
+    panic!("reading the unmapped guard page {guard:?} returned {value:#x}");
+}
+
 /// Whether SMAP guards user memory from the kernel on this CPU.
 #[cfg(feature = "ktest")]
 pub fn smap_active() -> bool {
