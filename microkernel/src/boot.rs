@@ -29,11 +29,19 @@ pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
     arch::init_bootstrap_cpu();
     log!(
         "cpu: nx={} smep={} smap={} umip={} pcid={}",
-        features.nx, features.smep, features.smap, features.umip, features.pcid
+        features.nx,
+        features.smep,
+        features.smap,
+        features.umip,
+        features.pcid
     );
     log_cpus();
     let (used, free) = mem::frames().usage();
-    log!("memory: {} KiB used by the kernel at boot, {} MiB free", used * 4, free >> 20);
+    log!(
+        "memory: {} KiB used by the kernel at boot, {} MiB free",
+        used * 4,
+        free >> 20
+    );
 
     #[cfg(feature = "ktest")]
     crate::ktest::run_all(&boot_info);
@@ -43,7 +51,12 @@ pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
 
 fn log_memory_map(boot_info: &BootInfo) {
     for region in boot_info.regions() {
-        log!("memory: {:#014x}..{:#014x} {:?}", region.range.start, region.range.end, region.kind);
+        log!(
+            "memory: {:#014x}..{:#014x} {:?}",
+            region.range.start,
+            region.range.end,
+            region.kind
+        );
     }
     for module in boot_info.modules() {
         let PhysRange { start, end } = module.range;
@@ -61,7 +74,11 @@ fn log_cpus() {
             }
             log!("acpi: {} CPUs (APIC ids{ids})", cpus.apic_ids().len());
             if cpus.ignored > 0 {
-                log!("acpi: {} more CPUs beyond the kernel's limit of {}", cpus.ignored, arch::MAX_CPUS);
+                log!(
+                    "acpi: {} more CPUs beyond the kernel's limit of {}",
+                    cpus.ignored,
+                    arch::MAX_CPUS
+                );
             }
         }
         Err(error) => log!("acpi: no CPU list ({error}); running on the bootstrap CPU only"),
@@ -69,10 +86,23 @@ fn log_cpus() {
 }
 
 fn start_root_task(boot_info: &BootInfo) -> ! {
-    let module = boot_info.modules().next().unwrap_or_else(|| panic!("no boot module: nothing to run as the root task"));
-    let thread = crate::loader::load(module, &mut mem::frames())
-        .unwrap_or_else(|error| panic!("cannot start the root task '{}': {error}", module.line.as_str()));
-    log!("starting root task {} (args '{}')", thread.name, thread.boot_args);
-    threads().add(thread).unwrap_or_else(|_| panic!("thread table full at boot"));
+    let module = boot_info
+        .modules()
+        .next()
+        .unwrap_or_else(|| panic!("no boot module: nothing to run as the root task"));
+    let thread = crate::loader::load(module, &mut mem::frames()).unwrap_or_else(|error| {
+        panic!(
+            "cannot start the root task '{}': {error}",
+            module.line.as_str()
+        )
+    });
+    log!(
+        "starting root task {} (args '{}')",
+        thread.name,
+        thread.boot_args
+    );
+    threads()
+        .add(thread)
+        .unwrap_or_else(|_| panic!("thread table full at boot"));
     crate::sched::start()
 }

@@ -22,11 +22,16 @@ impl Cpu {
     }
 
     pub fn set_current_thread(&self, thread: Option<ThreadId>) {
-        self.current.store(thread.map_or(NO_THREAD, |id| id.0), Ordering::Relaxed);
+        self.current
+            .store(thread.map_or(NO_THREAD, |id| id.0), Ordering::Relaxed);
     }
 }
 
-static CPUS: [Cpu; arch::MAX_CPUS] = [const { Cpu { current: AtomicUsize::new(NO_THREAD) } }; arch::MAX_CPUS];
+static CPUS: [Cpu; arch::MAX_CPUS] = [const {
+    Cpu {
+        current: AtomicUsize::new(NO_THREAD),
+    }
+}; arch::MAX_CPUS];
 
 /// The state of the CPU this code runs on.
 pub fn this_cpu() -> &'static Cpu {

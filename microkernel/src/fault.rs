@@ -10,8 +10,12 @@ use crate::thread::{ThreadState, threads};
 /// stops the thread; everything else keeps running.
 pub fn user_exception(frame: &UserContext, exception: Exception) -> ! {
     let mut table = threads();
-    let id = this_cpu().current_thread().expect("user code runs only as the current thread");
-    let thread = table.get_mut(id).expect("the current thread is in the table");
+    let id = this_cpu()
+        .current_thread()
+        .expect("user code runs only as the current thread");
+    let thread = table
+        .get_mut(id)
+        .expect("the current thread is in the table");
     thread.context = *frame;
     thread.state = ThreadState::Stopped;
     log!(
@@ -61,10 +65,30 @@ struct Registers<'a>(&'a UserContext);
 impl core::fmt::Display for Registers<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let r = self.0;
-        writeln!(f, "  rip={:#018x} cs={:#06x} rflags={:#010x} rsp={:#018x} ss={:#06x}", r.rip, r.cs, r.rflags, r.rsp, r.ss)?;
-        writeln!(f, "  rax={:#018x} rbx={:#018x} rcx={:#018x} rdx={:#018x}", r.rax, r.rbx, r.rcx, r.rdx)?;
-        writeln!(f, "  rsi={:#018x} rdi={:#018x} rbp={:#018x} r8 ={:#018x}", r.rsi, r.rdi, r.rbp, r.r8)?;
-        writeln!(f, "  r9 ={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}", r.r9, r.r10, r.r11, r.r12)?;
-        write!(f, "  r13={:#018x} r14={:#018x} r15={:#018x}", r.r13, r.r14, r.r15)
+        writeln!(
+            f,
+            "  rip={:#018x} cs={:#06x} rflags={:#010x} rsp={:#018x} ss={:#06x}",
+            r.rip, r.cs, r.rflags, r.rsp, r.ss
+        )?;
+        writeln!(
+            f,
+            "  rax={:#018x} rbx={:#018x} rcx={:#018x} rdx={:#018x}",
+            r.rax, r.rbx, r.rcx, r.rdx
+        )?;
+        writeln!(
+            f,
+            "  rsi={:#018x} rdi={:#018x} rbp={:#018x} r8 ={:#018x}",
+            r.rsi, r.rdi, r.rbp, r.r8
+        )?;
+        writeln!(
+            f,
+            "  r9 ={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}",
+            r.r9, r.r10, r.r11, r.r12
+        )?;
+        write!(
+            f,
+            "  r13={:#018x} r14={:#018x} r15={:#018x}",
+            r.r13, r.r14, r.r15
+        )
     }
 }

@@ -8,11 +8,28 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel_core::boot_info::BootInfo;
+use spin::Mutex;
 use syscall_abi::exit_code;
 
-/// Why a test failed, in the guest's own words.
-pub type TestFailure = heapless::String<256>;
-pub type TestResult = Result<(), TestFailure>;
+/// A test failed; its message waits in [`FAILURE_MESSAGE`].
+#[derive(Debug)]
+pub struct TestFailed;
+pub type TestResult = Result<(), TestFailed>;
+
+/// The failing test's message, in the guest's own words. Kept out of [`TestResult`] so a
+/// test's return value stays one word.
+static FAILURE_MESSAGE: Mutex<heapless::String<256>> = Mutex::new(heapless::String::new());
+
+/// Records why the running test fails; used by [`ensure!`].
+pub fn record_failure(message: core::fmt::Arguments<'_>) -> TestFailed {
+    let mut recorded = FAILURE_MESSAGE.lock();
+    recorded.clear();
+    if core::fmt::Write::write_fmt(&mut *recorded, message).is_err() {
+        recorded.clear();
+        let _ = recorded.push_str("(failure message longer than 256 bytes)");
+    }
+    TestFailed
+}
 
 /// A test function and the name it reports under.
 #[derive(Debug)]
@@ -25,9 +42,7 @@ pub struct KernelTest {
 macro_rules! ensure {
     ($condition:expr, $($message:tt)*) => {
         if !$condition {
-            let mut failure = $crate::ktest::TestFailure::new();
-            let _ = core::fmt::Write::write_fmt(&mut failure, format_args!($($message)*));
-            return Err(failure);
+            return Err($crate::ktest::record_failure(format_args!($($message)*)));
         }
     };
 }
@@ -60,8 +75,8 @@ pub fn run_all(boot_info: &BootInfo) {
                 kprintln!("TEST PASS {}", test.name);
                 passed += 1;
             }
-            Err(message) => {
-                kprintln!("TEST FAIL {} {message}", test.name);
+            Err(TestFailed) => {
+                kprintln!("TEST FAIL {} {}", test.name, FAILURE_MESSAGE.lock());
                 failed += 1;
             }
         }
@@ -90,6 +105,10 @@ fn crash_if_asked(boot_info: &BootInfo) {
 pub fn report_panic_in_test(info: &core::panic::PanicInfo<'_>) {
     let index = RUNNING.load(Ordering::Relaxed);
     if let Some(test) = all_tests().nth(index) {
-        crate::panic::print_forced(format_args!("TEST FAIL {} panicked: {}\n", test.name, info.message()));
+        crate::panic::print_forced(format_args!(
+            "TEST FAIL {} panicked: {}\n",
+            test.name,
+            info.message()
+        ));
     }
 }

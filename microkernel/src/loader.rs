@@ -1,7 +1,9 @@
 //! Starting the root task: its ELF image comes from the first boot module and gets a
 //! fresh address space and stack.
 
-use crate::arch::{self, AddressSpace, FrameSource, MapError, PhysAddr, UserAccess, UserContext, VirtAddr};
+use crate::arch::{
+    self, AddressSpace, FrameSource, MapError, PhysAddr, UserAccess, UserContext, VirtAddr,
+};
 use crate::thread::{Thread, ThreadState};
 use kernel_core::boot_info::BootModule;
 use kernel_core::cmdline::split_module_line;
@@ -33,8 +35,16 @@ impl core::fmt::Display for LoadError {
             Self::BadImage(error) => write!(f, "not a loadable executable: {error:?}"),
             Self::Map(error) => write!(f, "cannot map it: {error:?}"),
             Self::OutOfMemory => f.write_str("out of memory"),
-            Self::NameTooLong => write!(f, "its name is longer than {} bytes", crate::thread::MAX_NAME),
-            Self::ArgsTooLong => write!(f, "its arguments are longer than {} bytes", crate::thread::MAX_BOOT_ARGS),
+            Self::NameTooLong => write!(
+                f,
+                "its name is longer than {} bytes",
+                crate::thread::MAX_NAME
+            ),
+            Self::ArgsTooLong => write!(
+                f,
+                "its arguments are longer than {} bytes",
+                crate::thread::MAX_BOOT_ARGS
+            ),
         }
     }
 }
@@ -58,7 +68,10 @@ pub fn load(module: &BootModule, frames: &mut dyn FrameSource) -> Result<Thread,
     for segment in executable.segments() {
         map_segment(&mut address_space, segment, image, frames)?;
     }
-    let stack_access = UserAccess { write: true, execute: false };
+    let stack_access = UserAccess {
+        write: true,
+        execute: false,
+    };
     for index in 1..=USER_STACK_PAGES {
         let frame = frames.allocate_zeroed().ok_or(LoadError::OutOfMemory)?;
         let page = VirtAddr::new(USER_STACK_TOP - index * PAGE_SIZE);
@@ -79,7 +92,10 @@ fn map_segment(
     image: &[u8],
     frames: &mut dyn FrameSource,
 ) -> Result<(), LoadError> {
-    let access = UserAccess { write: segment.access.write, execute: segment.access.execute };
+    let access = UserAccess {
+        write: segment.access.write,
+        execute: segment.access.execute,
+    };
     for page in (segment.first_page()..segment.end_page()).step_by(PAGE_SIZE as usize) {
         let frame = frames.allocate_zeroed().ok_or(LoadError::OutOfMemory)?;
         let (bytes, offset_in_page) = segment.file_bytes_for_page(page);
@@ -95,7 +111,6 @@ fn fill_frame(frame: PhysAddr, offset: usize, bytes: &[u8]) {
     arch::write_physical(frame, &page);
 }
 
-
 #[cfg(feature = "ktest")]
 pub mod tests {
     use super::*;
@@ -103,8 +118,14 @@ pub mod tests {
     use kernel_core::boot_info::{BootInfo, BootString};
 
     pub const TESTS: &[KernelTest] = &[
-        KernelTest { name: "kernel::loader::root_task_maps_with_wx_separation", run: root_task_maps_with_wx_separation },
-        KernelTest { name: "kernel::loader::non_elf_module_is_refused", run: non_elf_module_is_refused },
+        KernelTest {
+            name: "kernel::loader::root_task_maps_with_wx_separation",
+            run: root_task_maps_with_wx_separation,
+        },
+        KernelTest {
+            name: "kernel::loader::non_elf_module_is_refused",
+            run: non_elf_module_is_refused,
+        },
     ];
 
     fn root_task_maps_with_wx_separation(boot_info: &BootInfo) -> TestResult {
@@ -116,25 +137,52 @@ pub mod tests {
         let Ok(thread) = thread else { return Ok(()) };
         let image = arch::boot_module_bytes(module.range).unwrap_or_default();
         let executable = Executable::parse(image);
-        let Ok(executable) = executable else { return Ok(()) };
+        let Ok(executable) = executable else {
+            return Ok(());
+        };
         let space = &thread.address_space;
         for segment in executable.segments() {
-            let wanted = UserAccess { write: segment.access.write, execute: segment.access.execute };
+            let wanted = UserAccess {
+                write: segment.access.write,
+                execute: segment.access.execute,
+            };
             for page in (segment.first_page()..segment.end_page()).step_by(PAGE_SIZE as usize) {
                 let access = space.user_access(VirtAddr::new(page));
-                ensure!(access == Some(wanted), "page {page:#x}: {access:?}, segment wants {wanted:?}");
+                ensure!(
+                    access == Some(wanted),
+                    "page {page:#x}: {access:?}, segment wants {wanted:?}"
+                );
             }
         }
         let entry = space.user_access(VirtAddr::new(executable.entry));
-        ensure!(entry == Some(UserAccess { write: false, execute: true }), "entry page is {entry:?}");
-        let stack = UserAccess { write: true, execute: false };
+        ensure!(
+            entry
+                == Some(UserAccess {
+                    write: false,
+                    execute: true
+                }),
+            "entry page is {entry:?}"
+        );
+        let stack = UserAccess {
+            write: true,
+            execute: false,
+        };
         for index in 1..=USER_STACK_PAGES {
             let page = USER_STACK_TOP - index * PAGE_SIZE;
-            ensure!(space.user_access(VirtAddr::new(page)) == Some(stack), "stack page {page:#x} not RW/NX");
+            ensure!(
+                space.user_access(VirtAddr::new(page)) == Some(stack),
+                "stack page {page:#x} not RW/NX"
+            );
         }
         let guard = USER_STACK_TOP - (USER_STACK_PAGES + 1) * PAGE_SIZE;
-        ensure!(space.user_access(VirtAddr::new(guard)).is_none(), "stack guard page is mapped");
-        ensure!(space.user_access(VirtAddr::new(USER_STACK_TOP)).is_none(), "page above the stack is mapped");
+        ensure!(
+            space.user_access(VirtAddr::new(guard)).is_none(),
+            "stack guard page is mapped"
+        );
+        ensure!(
+            space.user_access(VirtAddr::new(USER_STACK_TOP)).is_none(),
+            "page above the stack is mapped"
+        );
         ensure!(
             thread.context.rip == executable.entry && thread.context.rsp == USER_STACK_TOP,
             "initial context {:#x?}",
@@ -151,7 +199,10 @@ pub mod tests {
         };
         let outcome = load(&fake, &mut crate::mem::frames());
         ensure!(
-            matches!(outcome, Err(LoadError::BadImage(ElfError::NotX86_64Executable))),
+            matches!(
+                outcome,
+                Err(LoadError::BadImage(ElfError::NotX86_64Executable))
+            ),
             "a Multiboot header loaded as {:?}",
             outcome.map(|thread| thread.name)
         );

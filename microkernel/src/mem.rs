@@ -31,9 +31,12 @@ pub fn kernel_image() -> PhysRange {
 /// structures.
 pub fn free_memory(boot_info: &BootInfo) -> RangeSet<MAX_FREE_RANGES> {
     let mut free = RangeSet::new();
-    let usable = boot_info.regions().filter(|region| region.kind == RegionKind::Usable);
+    let usable = boot_info
+        .regions()
+        .filter(|region| region.kind == RegionKind::Usable);
     for region in usable {
-        free.insert(region.range).expect("memory map has too many usable regions");
+        free.insert(region.range)
+            .expect("memory map has too many usable regions");
     }
     let taken = [PhysRange::new(0, LOW_MEMORY_END), kernel_image()]
         .into_iter()
@@ -62,7 +65,10 @@ impl BootFrames<'_> {
     /// Frames handed out so far, and bytes still free.
     pub fn usage(&self) -> (u64, u64) {
         self.0.as_ref().map_or((0, 0), |frames| {
-            (frames.frames_handed_out(), frames.remaining().iter().map(PhysRange::len).sum())
+            (
+                frames.frames_handed_out(),
+                frames.remaining().iter().map(PhysRange::len).sum(),
+            )
         })
     }
 }
@@ -83,8 +89,14 @@ pub mod tests {
     use kernel_core::memory::PAGE_SIZE;
 
     pub const TESTS: &[KernelTest] = &[
-        KernelTest { name: "kernel::mem::free_memory_excludes_what_is_in_use", run: free_memory_excludes_what_is_in_use },
-        KernelTest { name: "kernel::mem::frames_are_free_aligned_and_zeroed", run: frames_are_free_aligned_and_zeroed },
+        KernelTest {
+            name: "kernel::mem::free_memory_excludes_what_is_in_use",
+            run: free_memory_excludes_what_is_in_use,
+        },
+        KernelTest {
+            name: "kernel::mem::frames_are_free_aligned_and_zeroed",
+            run: frames_are_free_aligned_and_zeroed,
+        },
     ];
 
     fn in_use(boot_info: &BootInfo) -> impl Iterator<Item = PhysRange> + '_ {
@@ -95,18 +107,24 @@ pub mod tests {
     }
 
     fn inside_usable_ram(boot_info: &BootInfo, range: PhysRange) -> bool {
-        boot_info
-            .regions()
-            .any(|r| r.kind == RegionKind::Usable && r.range.start <= range.start && range.end <= r.range.end)
+        boot_info.regions().any(|r| {
+            r.kind == RegionKind::Usable && r.range.start <= range.start && range.end <= r.range.end
+        })
     }
 
     fn free_memory_excludes_what_is_in_use(boot_info: &BootInfo) -> TestResult {
         let free = free_memory(boot_info);
         ensure!(free.total() > 0, "no free memory at all");
         for range in free.as_slice() {
-            ensure!(inside_usable_ram(boot_info, *range), "free range {range:x?} is not usable RAM");
+            ensure!(
+                inside_usable_ram(boot_info, *range),
+                "free range {range:x?} is not usable RAM"
+            );
             for used in in_use(boot_info) {
-                ensure!(!range.overlaps(&used), "free range {range:x?} overlaps {used:x?}, which is in use");
+                ensure!(
+                    !range.overlaps(&used),
+                    "free range {range:x?} overlaps {used:x?}, which is in use"
+                );
             }
         }
         Ok(())
@@ -116,18 +134,37 @@ pub mod tests {
         let mut taken: heapless::Vec<u64, 8> = heapless::Vec::new();
         for _ in 0..8 {
             let frame = frames().allocate_zeroed();
-            ensure!(frame.is_some(), "allocator ran dry after {} frames", taken.len());
+            ensure!(
+                frame.is_some(),
+                "allocator ran dry after {} frames",
+                taken.len()
+            );
             let frame = frame.map_or(0, |f| f.as_u64());
             let range = PhysRange::from_start_len(frame, PAGE_SIZE);
-            ensure!(frame % PAGE_SIZE == 0, "frame {frame:#x} is not page-aligned");
+            ensure!(
+                frame.is_multiple_of(PAGE_SIZE),
+                "frame {frame:#x} is not page-aligned"
+            );
             ensure!(!taken.contains(&frame), "frame {frame:#x} handed out twice");
-            ensure!(inside_usable_ram(boot_info, range), "frame {frame:#x} is not usable RAM");
+            ensure!(
+                inside_usable_ram(boot_info, range),
+                "frame {frame:#x} is not usable RAM"
+            );
             for used in in_use(boot_info) {
-                ensure!(!range.overlaps(&used), "frame {frame:#x} overlaps {used:x?}, which is in use");
+                ensure!(
+                    !range.overlaps(&used),
+                    "frame {frame:#x} overlaps {used:x?}, which is in use"
+                );
             }
             let mut contents = [0xffu8; PAGE_SIZE as usize];
-            ensure!(arch::read_physical(frame, &mut contents), "frame {frame:#x} unreadable through the window");
-            ensure!(contents.iter().all(|&byte| byte == 0), "frame {frame:#x} was not zeroed");
+            ensure!(
+                arch::read_physical(frame, &mut contents),
+                "frame {frame:#x} unreadable through the window"
+            );
+            ensure!(
+                contents.iter().all(|&byte| byte == 0),
+                "frame {frame:#x} was not zeroed"
+            );
             let _ = taken.push(frame);
         }
         Ok(())

@@ -16,7 +16,9 @@ pub fn run_next(mut table: spin::MutexGuard<'static, ThreadTable>) -> ! {
         shut_down();
     };
     cpu.set_current_thread(Some(next));
-    let thread = table.get_mut(next).expect("next_runnable returns live threads");
+    let thread = table
+        .get_mut(next)
+        .expect("next_runnable returns live threads");
     thread.address_space.activate();
     let context = thread.context;
     drop(table);

@@ -1,28 +1,34 @@
 //! System calls: decode, check every argument, act, answer.
 
+use crate::arch::UserContext;
 use crate::cpu::this_cpu;
 use crate::sched;
 use crate::thread::{Thread, ThreadId, ThreadTable, threads};
-use spin::MutexGuard;
 use crate::usercopy::{UserReadable, UserWritable};
-use crate::arch::UserContext;
+use spin::MutexGuard;
 use syscall_abi::{DEBUG_WRITE_MAX, Syscall, SyscallError};
 
 /// Handles the system call whose registers are in `frame` and returns to user mode.
 pub fn handle(frame: &mut UserContext) -> ! {
     let mut table = threads();
-    let id = this_cpu().current_thread().expect("a system call comes from the current thread");
+    let id = this_cpu()
+        .current_thread()
+        .expect("a system call comes from the current thread");
     let (number, args) = (frame.rax, [frame.rdi, frame.rsi]);
     let outcome = match Syscall::from_number(number) {
         Some(Syscall::ThreadExit) => exit_thread(table, id, args[0]),
-        Some(Syscall::DebugWrite) => debug_write(caller(&mut table, id), args[0], args[1]).map(|()| 0),
+        Some(Syscall::DebugWrite) => {
+            debug_write(caller(&mut table, id), args[0], args[1]).map(|()| 0)
+        }
         Some(Syscall::BootArgs) => boot_args(caller(&mut table, id), args[0], args[1]),
         None => Err(SyscallError::UnknownSyscall.into()),
     };
     let thread = caller(&mut table, id);
     thread.context = *frame;
     match outcome {
-        Ok(value) => thread.context.set_syscall_result(syscall_abi::SUCCESS, value),
+        Ok(value) => thread
+            .context
+            .set_syscall_result(syscall_abi::SUCCESS, value),
         Err(Refusal { error, value }) => thread.context.set_syscall_result(error.code(), value),
     }
     let context = thread.context;
@@ -44,7 +50,9 @@ impl From<SyscallError> for Refusal {
 }
 
 fn caller(table: &mut ThreadTable, id: ThreadId) -> &mut Thread {
-    table.get_mut(id).expect("the current thread is in the table")
+    table
+        .get_mut(id)
+        .expect("the current thread is in the table")
 }
 
 fn debug_write(thread: &Thread, addr: u64, len: u64) -> Result<(), Refusal> {
@@ -68,7 +76,10 @@ fn boot_args(thread: &Thread, addr: u64, len: u64) -> Result<u64, Refusal> {
     let args = thread.boot_args.as_bytes();
     let destination = UserWritable::new(&thread.address_space, addr, len)?;
     if destination.len() < args.len() {
-        return Err(Refusal { error: SyscallError::BufferTooSmall, value: args.len() as u64 });
+        return Err(Refusal {
+            error: SyscallError::BufferTooSmall,
+            value: args.len() as u64,
+        });
     }
     destination.write(args);
     Ok(args.len() as u64)

@@ -44,7 +44,11 @@ pub struct TooManyThreads;
 
 impl ThreadTable {
     pub fn add(&mut self, thread: Thread) -> Result<ThreadId, TooManyThreads> {
-        let index = self.slots.iter().position(Option::is_none).ok_or(TooManyThreads)?;
+        let index = self
+            .slots
+            .iter()
+            .position(Option::is_none)
+            .ok_or(TooManyThreads)?;
         self.slots[index] = Some(thread);
         Ok(ThreadId(index))
     }
@@ -64,12 +68,16 @@ impl ThreadTable {
         let start = after.map_or(0, |id| id.0 + 1);
         (0..MAX_THREADS)
             .map(|offset| (start + offset) % MAX_THREADS)
-            .find(|&index| matches!(&self.slots[index], Some(t) if t.state == ThreadState::Runnable))
+            .find(
+                |&index| matches!(&self.slots[index], Some(t) if t.state == ThreadState::Runnable),
+            )
             .map(ThreadId)
     }
 }
 
-static THREADS: Mutex<ThreadTable> = Mutex::new(ThreadTable { slots: [const { None }; MAX_THREADS] });
+static THREADS: Mutex<ThreadTable> = Mutex::new(ThreadTable {
+    slots: [const { None }; MAX_THREADS],
+});
 
 /// Locks the thread table. The kernel runs with interrupts off, so the lock is held only
 /// against other CPUs.

@@ -23,7 +23,11 @@ fn check(
     let all_pages_allowed = range
         .pages()
         .all(|page| space.user_access(VirtAddr::new(page)).is_some_and(&allowed));
-    if all_pages_allowed { Ok(range) } else { Err(SyscallError::InvalidAddress) }
+    if all_pages_allowed {
+        Ok(range)
+    } else {
+        Err(SyscallError::InvalidAddress)
+    }
 }
 
 impl UserReadable {
@@ -60,7 +64,10 @@ impl UserWritable {
     /// Copies `bytes` to the start of the range; `bytes` must fit. The checked address
     /// space must be the active one.
     pub fn write(&self, bytes: &[u8]) {
-        assert!(bytes.len() <= self.len(), "user write larger than the checked range");
+        assert!(
+            bytes.len() <= self.len(),
+            "user write larger than the checked range"
+        );
         arch::copy_to_user(self.0.start(), bytes);
     }
 }
@@ -73,8 +80,14 @@ pub mod tests {
     use kernel_core::boot_info::BootInfo;
 
     pub const TESTS: &[KernelTest] = &[
-        KernelTest { name: "kernel::usercopy::checks_refuse_bad_ranges", run: checks_refuse_bad_ranges },
-        KernelTest { name: "kernel::usercopy::copies_round_trip_under_smap", run: copies_round_trip_under_smap },
+        KernelTest {
+            name: "kernel::usercopy::checks_refuse_bad_ranges",
+            run: checks_refuse_bad_ranges,
+        },
+        KernelTest {
+            name: "kernel::usercopy::copies_round_trip_under_smap",
+            run: copies_round_trip_under_smap,
+        },
     ];
 
     const READ_ONLY: u64 = 0x40_0000;
@@ -87,7 +100,15 @@ pub mod tests {
         for (page, write) in [(READ_ONLY, false), (READ_WRITE, true)] {
             let frame = frames.allocate_zeroed().expect("memory for a test page");
             space
-                .map_user_page(VirtAddr::new(page), frame, UserAccess { write, execute: false }, &mut frames)
+                .map_user_page(
+                    VirtAddr::new(page),
+                    frame,
+                    UserAccess {
+                        write,
+                        execute: false,
+                    },
+                    &mut frames,
+                )
                 .expect("fresh pages map");
         }
         space
@@ -96,15 +117,39 @@ pub mod tests {
     fn checks_refuse_bad_ranges(_: &BootInfo) -> TestResult {
         let space = test_space();
         let invalid = Err(SyscallError::InvalidAddress);
-        ensure!(UserReadable::new(&space, READ_ONLY, 0x2000).is_ok(), "two mapped pages not readable");
-        ensure!(UserReadable::new(&space, READ_WRITE + 8, 0x1000).map(|_| ()) == invalid, "range into an unmapped page accepted");
-        ensure!(UserReadable::new(&space, UNMAPPED, 1).map(|_| ()) == invalid, "unmapped page accepted");
-        ensure!(UserWritable::new(&space, READ_ONLY, 8).map(|_| ()) == invalid, "read-only page accepted for writing");
-        ensure!(UserWritable::new(&space, READ_WRITE, 0x1000).is_ok(), "writable page refused");
-        ensure!(UserWritable::new(&space, READ_ONLY + 0xff8, 16).map(|_| ()) == invalid, "write range half read-only accepted");
+        ensure!(
+            UserReadable::new(&space, READ_ONLY, 0x2000).is_ok(),
+            "two mapped pages not readable"
+        );
+        ensure!(
+            UserReadable::new(&space, READ_WRITE + 8, 0x1000).map(|_| ()) == invalid,
+            "range into an unmapped page accepted"
+        );
+        ensure!(
+            UserReadable::new(&space, UNMAPPED, 1).map(|_| ()) == invalid,
+            "unmapped page accepted"
+        );
+        ensure!(
+            UserWritable::new(&space, READ_ONLY, 8).map(|_| ()) == invalid,
+            "read-only page accepted for writing"
+        );
+        ensure!(
+            UserWritable::new(&space, READ_WRITE, 0x1000).is_ok(),
+            "writable page refused"
+        );
+        ensure!(
+            UserWritable::new(&space, READ_ONLY + 0xff8, 16).map(|_| ()) == invalid,
+            "write range half read-only accepted"
+        );
         let kernel_text = crate::mem::kernel_image().start + 0xffff_ffff_8000_0000;
-        ensure!(UserReadable::new(&space, kernel_text, 8).map(|_| ()) == invalid, "kernel address accepted");
-        ensure!(UserReadable::new(&space, u64::MAX - 4, 8).map(|_| ()) == invalid, "wrapping range accepted");
+        ensure!(
+            UserReadable::new(&space, kernel_text, 8).map(|_| ()) == invalid,
+            "kernel address accepted"
+        );
+        ensure!(
+            UserReadable::new(&space, u64::MAX - 4, 8).map(|_| ()) == invalid,
+            "wrapping range accepted"
+        );
         Ok(())
     }
 
@@ -121,7 +166,10 @@ pub mod tests {
         }
         arch::activate_kernel_tables();
         ensure!(read_back == message, "read back {read_back:?}");
-        ensure!(arch::smap_active() == arch::CpuFeatures::detect().smap, "SMAP state differs from CPUID");
+        ensure!(
+            arch::smap_active() == arch::CpuFeatures::detect().smap,
+            "SMAP state differs from CPUID"
+        );
         Ok(())
     }
 }

@@ -148,7 +148,10 @@ fn user_syscall_tests(timeout: Duration) -> Scenario {
 }
 
 fn kernel_crash(crash: &'static str, report: &'static str, timeout: Duration) -> Scenario {
-    let name = format!("kernel_fault::{}_is_reported_and_fails_the_boot", crash.replace('-', "_"));
+    let name = format!(
+        "kernel_fault::{}_is_reported_and_fails_the_boot",
+        crash.replace('-', "_")
+    );
     Scenario {
         checks: vec![name.clone()],
         namespace: None,
@@ -168,9 +171,14 @@ fn kernel_crash(crash: &'static str, report: &'static str, timeout: Duration) ->
                         Pattern::PrefixContaining("  rax=", "rdx="),
                     ],
                 ),
-                _ => expect::in_order(&boot.lines, &[Pattern::Prefix("panic requested by ktest.crash")]),
+                _ => expect::in_order(
+                    &boot.lines,
+                    &[Pattern::Prefix("panic requested by ktest.crash")],
+                ),
             })
-            .and_then(|()| expect::absent(&boot.lines, &Pattern::Line("init: hello from user mode")))
+            .and_then(|()| {
+                expect::absent(&boot.lines, &Pattern::Line("init: hello from user mode"))
+            })
             .and_then(|()| boot.expect_exit(&Exit::KernelFailure));
             Ok(vec![boot.check(&name, reported)])
         }),

@@ -43,13 +43,19 @@ pub struct BootString {
 
 impl BootString {
     pub const fn empty() -> Self {
-        Self { bytes: [0; MAX_COMMAND_LINE], len: 0 }
+        Self {
+            bytes: [0; MAX_COMMAND_LINE],
+            len: 0,
+        }
     }
 
     /// Copies `text`; `None` if it does not fit.
     pub fn new(text: &str) -> Option<Self> {
         let mut string = Self::empty();
-        string.bytes.get_mut(..text.len())?.copy_from_slice(text.as_bytes());
+        string
+            .bytes
+            .get_mut(..text.len())?
+            .copy_from_slice(text.as_bytes());
         string.len = text.len();
         Some(string)
     }
@@ -109,7 +115,9 @@ impl BootInfo {
         }
         let mut header = [0u8; INFO_SIZE];
         read_exact(read, info, &mut header)?;
-        let field = |offset: usize| u32::from_le_bytes(header[offset..offset + 4].try_into().unwrap_or_default());
+        let field = |offset: usize| {
+            u32::from_le_bytes(header[offset..offset + 4].try_into().unwrap_or_default())
+        };
         let flags = field(0);
         if flags & FLAG_MEMORY_MAP == 0 {
             return Err(BootInfoError::NoMemoryMap);
@@ -177,17 +185,26 @@ impl BootInfo {
         for index in 0..count {
             let mut entry = [0u8; MODULE_ENTRY_SIZE as usize];
             read_exact(read, list + index * MODULE_ENTRY_SIZE, &mut entry)?;
-            let word = |offset: usize| u64::from(u32::from_le_bytes(entry[offset..offset + 4].try_into().unwrap_or_default()));
+            let word = |offset: usize| {
+                u64::from(u32::from_le_bytes(
+                    entry[offset..offset + 4].try_into().unwrap_or_default(),
+                ))
+            };
             let line_addr = word(8);
             let line = read_string(read, line_addr)?;
             let line_range = PhysRange::from_start_len(line_addr, line.len as u64 + 1);
             strings = if strings.is_empty() {
                 line_range
             } else {
-                PhysRange::new(strings.start.min(line_range.start), strings.end.max(line_range.end))
+                PhysRange::new(
+                    strings.start.min(line_range.start),
+                    strings.end.max(line_range.end),
+                )
             };
-            self.modules[index as usize] =
-                Some(BootModule { range: PhysRange::new(word(0), word(4)), line });
+            self.modules[index as usize] = Some(BootModule {
+                range: PhysRange::new(word(0), word(4)),
+                line,
+            });
         }
         self.loader_data[3] = strings;
         Ok(())
@@ -199,15 +216,23 @@ fn read_exact(
     addr: u64,
     buffer: &mut [u8],
 ) -> Result<(), BootInfoError> {
-    if read(addr, buffer) { Ok(()) } else { Err(BootInfoError::Unreadable(addr)) }
+    if read(addr, buffer) {
+        Ok(())
+    } else {
+        Err(BootInfoError::Unreadable(addr))
+    }
 }
 
-fn read_string(read: &dyn Fn(u64, &mut [u8]) -> bool, addr: u64) -> Result<BootString, BootInfoError> {
+fn read_string(
+    read: &dyn Fn(u64, &mut [u8]) -> bool,
+    addr: u64,
+) -> Result<BootString, BootInfoError> {
     let mut bytes = [0u8; MAX_COMMAND_LINE + 1];
     for (index, byte) in bytes.iter_mut().enumerate() {
         read_exact(read, addr + index as u64, core::slice::from_mut(byte))?;
         if *byte == 0 {
-            let text = core::str::from_utf8(&bytes[..index]).map_err(|_| BootInfoError::BadString)?;
+            let text =
+                core::str::from_utf8(&bytes[..index]).map_err(|_| BootInfoError::BadString)?;
             return BootString::new(text).ok_or(BootInfoError::BadString);
         }
     }
@@ -256,7 +281,14 @@ mod tests {
         memory.put(0x5000, b"/boot/init hello\0");
         memory.put32(0x1000 + 44, 72);
         memory.put32(0x1000 + 48, 0x2000);
-        for (index, (base, len, kind)) in [(0u64, 0x9fc00u64, 1u32), (0x10_0000, 0xff0_0000, 1), (0, 0, 2)].iter().enumerate() {
+        for (index, (base, len, kind)) in [
+            (0u64, 0x9fc00u64, 1u32),
+            (0x10_0000, 0xff0_0000, 1),
+            (0, 0, 2),
+        ]
+        .iter()
+        .enumerate()
+        {
             let at = 0x2000 + index * 24;
             memory.put32(at, 20);
             memory.put(at + 4, &base.to_le_bytes());
@@ -269,7 +301,8 @@ mod tests {
     #[test]
     fn reads_memory_map_modules_and_command_line() {
         let memory = standard_memory();
-        let info = BootInfo::from_multiboot(MULTIBOOT_BOOTLOADER_MAGIC, 0x1000, &memory.reader()).unwrap();
+        let info =
+            BootInfo::from_multiboot(MULTIBOOT_BOOTLOADER_MAGIC, 0x1000, &memory.reader()).unwrap();
         let regions: Vec<_> = info.regions().collect();
         assert_eq!(regions.len(), 2, "the empty third entry is skipped");
         assert_eq!(regions[1].range, PhysRange::new(0x10_0000, 0x1000_0000));
@@ -289,12 +322,14 @@ mod tests {
             BootInfoError::BadMagic(0x1234)
         );
         assert_eq!(
-            BootInfo::from_multiboot(MULTIBOOT_BOOTLOADER_MAGIC, 0xffff_0000, &memory.reader()).unwrap_err(),
+            BootInfo::from_multiboot(MULTIBOOT_BOOTLOADER_MAGIC, 0xffff_0000, &memory.reader())
+                .unwrap_err(),
             BootInfoError::Unreadable(0xffff_0000)
         );
         memory.put32(0x1000, FLAG_MODULES);
         assert_eq!(
-            BootInfo::from_multiboot(MULTIBOOT_BOOTLOADER_MAGIC, 0x1000, &memory.reader()).unwrap_err(),
+            BootInfo::from_multiboot(MULTIBOOT_BOOTLOADER_MAGIC, 0x1000, &memory.reader())
+                .unwrap_err(),
             BootInfoError::NoMemoryMap
         );
     }
@@ -304,13 +339,15 @@ mod tests {
         let memory = standard_memory();
         memory.put(0x3000, &[b'x'; MAX_COMMAND_LINE + 8]);
         assert_eq!(
-            BootInfo::from_multiboot(MULTIBOOT_BOOTLOADER_MAGIC, 0x1000, &memory.reader()).unwrap_err(),
+            BootInfo::from_multiboot(MULTIBOOT_BOOTLOADER_MAGIC, 0x1000, &memory.reader())
+                .unwrap_err(),
             BootInfoError::BadString
         );
         let memory = standard_memory();
         memory.put32(0x1000 + 20, MAX_MODULES as u32 + 1);
         assert_eq!(
-            BootInfo::from_multiboot(MULTIBOOT_BOOTLOADER_MAGIC, 0x1000, &memory.reader()).unwrap_err(),
+            BootInfo::from_multiboot(MULTIBOOT_BOOTLOADER_MAGIC, 0x1000, &memory.reader())
+                .unwrap_err(),
             BootInfoError::TooMany
         );
     }

@@ -16,7 +16,10 @@ pub struct PhysRange {
 impl PhysRange {
     /// The range `[start, end)`; an `end` below `start` gives the empty range at `start`.
     pub const fn new(start: u64, end: u64) -> Self {
-        Self { start, end: if end < start { start } else { end } }
+        Self {
+            start,
+            end: if end < start { start } else { end },
+        }
     }
 
     /// The range of `len` bytes from `start`, cut at the top of the address space.
@@ -58,7 +61,7 @@ impl PhysRange {
 pub const fn align_up(value: u64, align: u64) -> u64 {
     match value.checked_add(align - 1) {
         Some(bumped) => bumped & !(align - 1),
-        None => u64::MAX & !(align - 1),
+        None => !(align - 1),
     }
 }
 
@@ -139,7 +142,10 @@ mod tests {
     const MIB: u64 = 1024 * 1024;
 
     fn region(start: u64, end: u64, kind: RegionKind) -> MemoryRegion {
-        MemoryRegion { range: PhysRange::new(start, end), kind }
+        MemoryRegion {
+            range: PhysRange::new(start, end),
+            kind,
+        }
     }
 
     #[test]
@@ -147,7 +153,7 @@ mod tests {
         assert_eq!(align_up(1, 4096), 4096);
         assert_eq!(align_up(4096, 4096), 4096);
         assert_eq!(align_down(4097, 4096), 4096);
-        assert_eq!(align_up(u64::MAX - 5, 4096), u64::MAX & !4095);
+        assert_eq!(align_up(u64::MAX - 5, 4096), !4095);
         let range = PhysRange::new(0x1001, 0x5fff);
         assert_eq!(range.align_inward(4096), PhysRange::new(0x2000, 0x5000));
         assert_eq!(range.align_outward(4096), PhysRange::new(0x1000, 0x6000));
@@ -190,7 +196,9 @@ mod tests {
             region(0, 2 * MIB, RegionKind::Usable),
             region(6 * MIB, 7 * MIB, RegionKind::Usable),
         ];
-        let starts: Vec<_> = window_blocks(&regions).map(|block| block.start / MIB).collect();
+        let starts: Vec<_> = window_blocks(&regions)
+            .map(|block| block.start / MIB)
+            .collect();
         assert_eq!(starts, [0, 6]);
         assert_eq!(window_top(&regions), 8 * MIB);
         assert_eq!(window_top(&[]), 0);

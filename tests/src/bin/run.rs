@@ -2,10 +2,11 @@
 //! exits 0 only if the kernel reported success.
 //!
 //! ```text
-//! run [--release] [--smp <cpus>] [--icount] [--append "<kernel cmdline>"] [--module "<program> <args>"]...
+//! run [--release] [--build-only] [--smp <cpus>] [--icount] [--append "<kernel cmdline>"] [--module "<program> <args>"]...
 //! ```
 //!
-//! Without `--module` the kernel gets the `init` program with no arguments.
+//! Without `--module` the kernel gets the `init` program with no arguments. `--build-only`
+//! stops after building (`just build`), so the build is defined in one place.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ use tests::qemu::Qemu;
 
 struct Options {
     profile: Profile,
+    build_only: bool,
     cpus: u32,
     icount: bool,
     cmdline: String,
@@ -25,6 +27,7 @@ struct Options {
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
         profile: Profile::Dev,
+        build_only: false,
         cpus: 1,
         icount: false,
         cmdline: String::new(),
@@ -34,6 +37,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--release" => options.profile = Profile::Release,
+            "--build-only" => options.build_only = true,
             "--icount" => options.icount = true,
             "--smp" => {
                 options.cpus = value()?
@@ -65,6 +69,10 @@ fn run(options: &Options) -> Result<(), String> {
     let timeout = boot::timeout_from_env()?;
     eprintln!("run: building the guest images");
     let images = images::build(options.profile).map_err(ToString::to_string)?;
+    if options.build_only {
+        eprintln!("run: images are in {}", images.dir().display());
+        return Ok(());
+    }
     let mut qemu = Qemu::new(images.kernel(), images.dir())
         .cpus(options.cpus)
         .icount(options.icount)

@@ -37,11 +37,19 @@ impl CpuList {
 struct WindowHandler;
 
 impl AcpiHandler for WindowHandler {
-    unsafe fn map_physical_region<T>(&self, physical_address: usize, size: usize) -> PhysicalMapping<Self, T> {
+    unsafe fn map_physical_region<T>(
+        &self,
+        physical_address: usize,
+        size: usize,
+    ) -> PhysicalMapping<Self, T> {
         let range = PhysRange::from_start_len(physical_address as u64, size as u64);
-        assert!(phys::window_covers(range), "ACPI table at {range:x?} lies outside the physical window");
+        assert!(
+            phys::window_covers(range),
+            "ACPI table at {range:x?} lies outside the physical window"
+        );
         let virt = phys::window_address(PhysAddr::new(physical_address as u64));
-        let pointer = NonNull::new(virt.as_mut_ptr::<T>()).expect("the window never maps at address 0");
+        let pointer =
+            NonNull::new(virt.as_mut_ptr::<T>()).expect("the window never maps at address 0");
         // SAFETY: the window maps the whole region (asserted) for the kernel's lifetime;
         // the crate's contract is that a `T` lives at `physical_address`.
         unsafe { PhysicalMapping::new(physical_address, pointer, size, size, *self) }
@@ -64,9 +72,14 @@ impl core::fmt::Display for AcpiUnavailable {
 pub fn cpus() -> Result<CpuList, AcpiUnavailable> {
     // SAFETY: the kernel boots through Multiboot on a BIOS-compatible machine, where the
     // RSDP lives in the EBDA or the BIOS read-only area; both are in the physical window.
-    let tables = unsafe { AcpiTables::search_for_rsdp_bios(WindowHandler) }.map_err(AcpiUnavailable)?;
+    let tables =
+        unsafe { AcpiTables::search_for_rsdp_bios(WindowHandler) }.map_err(AcpiUnavailable)?;
     let madt = tables.find_table::<Madt>().map_err(AcpiUnavailable)?;
-    let mut list = CpuList { apic_ids: [0; super::percpu::MAX_CPUS], count: 0, ignored: 0 };
+    let mut list = CpuList {
+        apic_ids: [0; super::percpu::MAX_CPUS],
+        count: 0,
+        ignored: 0,
+    };
     const ENABLED: u32 = 1;
     const ONLINE_CAPABLE: u32 = 2;
     for entry in madt.get().entries() {

@@ -69,7 +69,7 @@ impl TrapFrame {
     }
 
     /// Whether the CPU was in user mode when this frame was saved.
-    pub fn from_user_mode(&self) -> bool {
+    pub fn came_from_user_mode(&self) -> bool {
         self.cs & 3 == 3
     }
 
@@ -98,7 +98,7 @@ unsafe extern "C" {
 /// ABI allows); any other by `iretq`, which restores every register.
 pub fn enter_user(frame: &TrapFrame) -> ! {
     assert!(
-        frame.from_user_mode() && is_canonical(frame.rip) && is_canonical(frame.rsp),
+        frame.came_from_user_mode() && is_canonical(frame.rip) && is_canonical(frame.rsp),
         "refusing to enter user mode with {frame:x?}"
     );
     let copy = *frame;

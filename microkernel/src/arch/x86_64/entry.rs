@@ -20,16 +20,43 @@ impl Exception {
     /// The conventional mnemonic of the exception.
     pub fn name(&self) -> &'static str {
         const NAMES: [&str; 32] = [
-            "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
-            "#BR bound range", "#UD invalid opcode", "#NM device not available", "#DF double fault",
-            "coprocessor segment overrun", "#TS invalid TSS", "#NP segment not present",
-            "#SS stack fault", "#GP general protection", "#PF page fault", "reserved",
-            "#MF x87 floating point", "#AC alignment check", "#MC machine check",
-            "#XM SIMD floating point", "#VE virtualization", "#CP control protection",
-            "reserved", "reserved", "reserved", "reserved", "reserved", "reserved",
-            "#HV hypervisor injection", "#VC VMM communication", "#SX security", "reserved",
+            "#DE divide error",
+            "#DB debug",
+            "NMI",
+            "#BP breakpoint",
+            "#OF overflow",
+            "#BR bound range",
+            "#UD invalid opcode",
+            "#NM device not available",
+            "#DF double fault",
+            "coprocessor segment overrun",
+            "#TS invalid TSS",
+            "#NP segment not present",
+            "#SS stack fault",
+            "#GP general protection",
+            "#PF page fault",
+            "reserved",
+            "#MF x87 floating point",
+            "#AC alignment check",
+            "#MC machine check",
+            "#XM SIMD floating point",
+            "#VE virtualization",
+            "#CP control protection",
+            "reserved",
+            "reserved",
+            "reserved",
+            "reserved",
+            "reserved",
+            "reserved",
+            "#HV hypervisor injection",
+            "#VC VMM communication",
+            "#SX security",
+            "reserved",
         ];
-        NAMES.get(usize::from(self.vector)).copied().unwrap_or("interrupt")
+        NAMES
+            .get(usize::from(self.vector))
+            .copied()
+            .unwrap_or("interrupt")
     }
 }
 
@@ -43,15 +70,15 @@ pub extern "C" fn rust_boot_entry(multiboot_magic: u32, multiboot_info: u32) -> 
 pub fn rust_trap(frame: &mut TrapFrame) {
     let is_exception = frame.vector < FIRST_INTERRUPT && frame.vector != u64::from(NMI);
     if !is_exception {
-        crate::fault::unexpected_interrupt(frame.vector, frame.from_user_mode());
+        crate::fault::unexpected_interrupt(frame.vector, frame.came_from_user_mode());
         return;
     }
     let exception = Exception {
         vector: frame.vector as u8,
         error_code: frame.error_code,
-        fault_address: (frame.vector == u64::from(PAGE_FAULT)).then(|| Cr2::read_raw()),
+        fault_address: (frame.vector == u64::from(PAGE_FAULT)).then(Cr2::read_raw),
     };
-    if frame.from_user_mode() {
+    if frame.came_from_user_mode() {
         crate::fault::user_exception(frame, exception)
     } else {
         crate::fault::kernel_exception(frame, exception)

@@ -17,25 +17,67 @@ use x86_64::registers::model_specific::{Efer, EferFlags, GsBase, LStar, Msr, SFM
 use x86_64::registers::rflags::RFlags;
 
 pub const TESTS: &[KernelTest] = &[
-    KernelTest { name: "kernel::paging::window_maps_ram_and_firmware_tables", run: window_maps_ram_and_firmware_tables },
-    KernelTest { name: "kernel::paging::kernel_sections_have_their_permissions", run: kernel_sections_have_their_permissions },
-    KernelTest { name: "kernel::cpu::protections_match_cpuid", run: protections_match_cpuid },
-    KernelTest { name: "kernel::cpu::syscall_msrs_point_at_the_entry", run: syscall_msrs_point_at_the_entry },
-    KernelTest { name: "kernel::cpu::gs_base_points_at_this_cpu", run: gs_base_points_at_this_cpu },
-    KernelTest { name: "kernel::idt::gates_point_at_their_stubs", run: gates_point_at_their_stubs },
-    KernelTest { name: "kernel::acpi::bootstrap_cpu_is_listed", run: bootstrap_cpu_is_listed },
+    KernelTest {
+        name: "kernel::paging::window_maps_ram_and_firmware_tables",
+        run: window_maps_ram_and_firmware_tables,
+    },
+    KernelTest {
+        name: "kernel::paging::kernel_sections_have_their_permissions",
+        run: kernel_sections_have_their_permissions,
+    },
+    KernelTest {
+        name: "kernel::cpu::protections_match_cpuid",
+        run: protections_match_cpuid,
+    },
+    KernelTest {
+        name: "kernel::cpu::syscall_msrs_point_at_the_entry",
+        run: syscall_msrs_point_at_the_entry,
+    },
+    KernelTest {
+        name: "kernel::cpu::gs_base_points_at_this_cpu",
+        run: gs_base_points_at_this_cpu,
+    },
+    KernelTest {
+        name: "kernel::idt::gates_point_at_their_stubs",
+        run: gates_point_at_their_stubs,
+    },
+    KernelTest {
+        name: "kernel::acpi::bootstrap_cpu_is_listed",
+        run: bootstrap_cpu_is_listed,
+    },
 ];
 
 fn window_maps_ram_and_firmware_tables(boot_info: &BootInfo) -> TestResult {
-    for region in boot_info.regions().filter(|r| r.kind.in_physical_window() && !r.range.is_empty()) {
-        ensure!(window_covers(region.range), "window misses {:x?} ({:?})", region.range, region.kind);
+    for region in boot_info
+        .regions()
+        .filter(|r| r.kind.in_physical_window() && !r.range.is_empty())
+    {
+        ensure!(
+            window_covers(region.range),
+            "window misses {:x?} ({:?})",
+            region.range,
+            region.kind
+        );
         let mut first_and_last = [0u8; 1];
-        ensure!(read(region.range.start, &mut first_and_last), "cannot read {:#x}", region.range.start);
-        ensure!(read(region.range.end - 1, &mut first_and_last), "cannot read {:#x}", region.range.end - 1);
+        ensure!(
+            read(region.range.start, &mut first_and_last),
+            "cannot read {:#x}",
+            region.range.start
+        );
+        ensure!(
+            read(region.range.end - 1, &mut first_and_last),
+            "cannot read {:#x}",
+            region.range.end - 1
+        );
     }
     let io_apic = PhysRange::from_start_len(0xfec0_0000, 0x1000);
-    let mapped_as_ram = boot_info.regions().any(|r| r.kind.in_physical_window() && r.range.overlaps(&io_apic));
-    ensure!(mapped_as_ram || !window_covers(io_apic), "device memory at {io_apic:x?} is in the window");
+    let mapped_as_ram = boot_info
+        .regions()
+        .any(|r| r.kind.in_physical_window() && r.range.overlaps(&io_apic));
+    ensure!(
+        mapped_as_ram || !window_covers(io_apic),
+        "device memory at {io_apic:x?} is in the window"
+    );
     Ok(())
 }
 
@@ -48,19 +90,49 @@ unsafe extern "C" {
 fn kernel_sections_have_their_permissions(_: &BootInfo) -> TestResult {
     let address = |symbol: &u8| VirtAddr::from_ptr(symbol);
     // SAFETY: only the linker symbols' addresses are taken.
-    let (text, rodata, data) = unsafe { (address(&__text_start), address(&__rodata_start), address(&__data_start)) };
+    let (text, rodata, data) = unsafe {
+        (
+            address(&__text_start),
+            address(&__rodata_start),
+            address(&__data_start),
+        )
+    };
     let nx = Efer::read().contains(EferFlags::NO_EXECUTE_ENABLE);
-    ensure!(kernel_mapping(text) == Some((false, true)), "text maps as {:?}", kernel_mapping(text));
-    ensure!(kernel_mapping(rodata) == Some((false, !nx)), "rodata maps as {:?}", kernel_mapping(rodata));
-    ensure!(kernel_mapping(data) == Some((true, !nx)), "data maps as {:?}", kernel_mapping(data));
+    ensure!(
+        kernel_mapping(text) == Some((false, true)),
+        "text maps as {:?}",
+        kernel_mapping(text)
+    );
+    ensure!(
+        kernel_mapping(rodata) == Some((false, !nx)),
+        "rodata maps as {:?}",
+        kernel_mapping(rodata)
+    );
+    ensure!(
+        kernel_mapping(data) == Some((true, !nx)),
+        "data maps as {:?}",
+        kernel_mapping(data)
+    );
     for guard in super::stacks::guard_pages() {
-        ensure!(kernel_mapping(guard).is_none(), "stack guard page {guard:?} is mapped");
+        ensure!(
+            kernel_mapping(guard).is_none(),
+            "stack guard page {guard:?} is mapped"
+        );
     }
     let boot_identity = VirtAddr::new(0x20_0000);
-    ensure!(kernel_mapping(boot_identity).is_none(), "the boot identity map survived");
+    ensure!(
+        kernel_mapping(boot_identity).is_none(),
+        "the boot identity map survived"
+    );
     let image_start = VirtAddr::new(KERNEL_VIRT_OFFSET + crate::mem::kernel_image().start);
-    ensure!(kernel_mapping(image_start).is_none(), "the 32-bit boot code is still mapped");
-    ensure!(Cr0::read().contains(Cr0Flags::WRITE_PROTECT), "CR0.WP is off: the kernel could write read-only pages");
+    ensure!(
+        kernel_mapping(image_start).is_none(),
+        "the 32-bit boot code is still mapped"
+    );
+    ensure!(
+        Cr0::read().contains(Cr0Flags::WRITE_PROTECT),
+        "CR0.WP is off: the kernel could write read-only pages"
+    );
     Ok(())
 }
 
@@ -68,15 +140,37 @@ fn protections_match_cpuid(_: &BootInfo) -> TestResult {
     let features = CpuFeatures::detect();
     let cr4 = Cr4::read();
     let checks = [
-        ("NXE", Efer::read().contains(EferFlags::NO_EXECUTE_ENABLE), features.nx),
-        ("SMEP", cr4.contains(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION), features.smep),
-        ("SMAP", cr4.contains(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION), features.smap),
-        ("UMIP", cr4.contains(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION), features.umip),
+        (
+            "NXE",
+            Efer::read().contains(EferFlags::NO_EXECUTE_ENABLE),
+            features.nx,
+        ),
+        (
+            "SMEP",
+            cr4.contains(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION),
+            features.smep,
+        ),
+        (
+            "SMAP",
+            cr4.contains(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION),
+            features.smap,
+        ),
+        (
+            "UMIP",
+            cr4.contains(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION),
+            features.umip,
+        ),
     ];
     for (name, enabled, offered) in checks {
-        ensure!(enabled == offered, "{name} is {enabled} but CPUID offers {offered}");
+        ensure!(
+            enabled == offered,
+            "{name} is {enabled} but CPUID offers {offered}"
+        );
     }
-    ensure!(!cr4.contains(Cr4Flags::PCID), "CR4.PCIDE is set; nothing uses PCIDs yet");
+    ensure!(
+        !cr4.contains(Cr4Flags::PCID),
+        "CR4.PCIDE is set; nothing uses PCIDs yet"
+    );
     Ok(())
 }
 
@@ -86,28 +180,53 @@ fn syscall_msrs_point_at_the_entry(_: &BootInfo) -> TestResult {
     }
     // SAFETY: only the symbol's address is taken.
     let entry = VirtAddr::from_ptr(unsafe { &syscall_entry });
-    ensure!(LStar::read() == entry, "LSTAR is {:?}, entry is {entry:?}", LStar::read());
+    ensure!(
+        LStar::read() == entry,
+        "LSTAR is {:?}, entry is {entry:?}",
+        LStar::read()
+    );
     // SAFETY: STAR exists on every CPU with long mode; reading it has no side effect.
     let star = unsafe { Msr::new(0xC000_0081).read() };
     let wanted = (u64::from(SYSRET_BASE_SELECTOR) << 48) | (u64::from(KERNEL_CODE_SELECTOR) << 32);
     ensure!(star == wanted, "STAR is {star:#x}, wanted {wanted:#x}");
     let mask = SFMask::read();
-    for flag in [RFlags::INTERRUPT_FLAG, RFlags::ALIGNMENT_CHECK, RFlags::DIRECTION_FLAG, RFlags::TRAP_FLAG] {
-        ensure!(mask.contains(flag), "SFMASK {mask:?} lets user code keep {flag:?} on entry");
+    for flag in [
+        RFlags::INTERRUPT_FLAG,
+        RFlags::ALIGNMENT_CHECK,
+        RFlags::DIRECTION_FLAG,
+        RFlags::TRAP_FLAG,
+    ] {
+        ensure!(
+            mask.contains(flag),
+            "SFMASK {mask:?} lets user code keep {flag:?} on entry"
+        );
     }
-    ensure!(Efer::read().contains(EferFlags::SYSTEM_CALL_EXTENSIONS), "EFER.SCE is off");
-    ensure!(SYSCALL_VECTOR > 255, "the syscall marker collides with a real vector");
+    ensure!(
+        Efer::read().contains(EferFlags::SYSTEM_CALL_EXTENSIONS),
+        "EFER.SCE is off"
+    );
+    ensure!(
+        SYSCALL_VECTOR > 255,
+        "the syscall marker collides with a real vector"
+    );
     Ok(())
 }
 
 fn gs_base_points_at_this_cpu(_: &BootInfo) -> TestResult {
-    ensure!(cpu_index() == 0, "bootstrap CPU reports index {}", cpu_index());
+    ensure!(
+        cpu_index() == 0,
+        "bootstrap CPU reports index {}",
+        cpu_index()
+    );
     let base = GsBase::read();
     let mut self_address = [0u8; 8];
     // SAFETY: the GS base points at this CPU's block, whose first word is its address.
     let first_word = unsafe { base.as_ptr::<u64>().read() };
     self_address.copy_from_slice(&first_word.to_le_bytes());
-    ensure!(u64::from_le_bytes(self_address) == base.as_u64(), "gs:0 does not hold the block's address");
+    ensure!(
+        u64::from_le_bytes(self_address) == base.as_u64(),
+        "gs:0 does not hold the block's address"
+    );
     Ok(())
 }
 
@@ -118,7 +237,11 @@ fn gates_point_at_their_stubs(_: &BootInfo) -> TestResult {
     // SAFETY: only the symbol's address is taken.
     let stubs = VirtAddr::from_ptr(unsafe { &trap_stubs }).as_u64();
     let table = sidt();
-    ensure!(usize::from(table.limit) == 256 * 16 - 1, "IDT limit {}", table.limit);
+    ensure!(
+        usize::from(table.limit) == 256 * 16 - 1,
+        "IDT limit {}",
+        table.limit
+    );
     for vector in 0..256u64 {
         let mut gate = [0u8; 16];
         // SAFETY: the IDT register names the loaded, static table of 256 gates.
@@ -127,7 +250,10 @@ fn gates_point_at_their_stubs(_: &BootInfo) -> TestResult {
         let offset = u64::from(u16::from_le_bytes([gate[0], gate[1]]))
             | u64::from(u16::from_le_bytes([gate[6], gate[7]])) << 16
             | u64::from(u32::from_le_bytes([gate[8], gate[9], gate[10], gate[11]])) << 32;
-        ensure!(offset == stubs + vector * 16, "gate {vector} points at {offset:#x}");
+        ensure!(
+            offset == stubs + vector * 16,
+            "gate {vector} points at {offset:#x}"
+        );
         let ist = gate[4] & 7;
         let wanted_ist = match vector {
             2 => 2,
@@ -135,7 +261,10 @@ fn gates_point_at_their_stubs(_: &BootInfo) -> TestResult {
             18 => 3,
             _ => 0,
         };
-        ensure!(ist == wanted_ist, "gate {vector} uses IST {ist}, wanted {wanted_ist}");
+        ensure!(
+            ist == wanted_ist,
+            "gate {vector} uses IST {ist}, wanted {wanted_ist}"
+        );
         ensure!(gate[5] == 0x8e, "gate {vector} attributes {:#x}", gate[5]);
     }
     Ok(())
@@ -145,7 +274,12 @@ fn bootstrap_cpu_is_listed(_: &BootInfo) -> TestResult {
     let apic_id = __cpuid(1).ebx >> 24;
     let cpus = super::acpi::cpus();
     ensure!(cpus.is_ok(), "no MADT: {:?}", cpus.err());
-    let listed = cpus.map(|list| list.apic_ids().contains(&apic_id)).unwrap_or(false);
-    ensure!(listed, "APIC id {apic_id} of the bootstrap CPU is not in the MADT");
+    let listed = cpus
+        .map(|list| list.apic_ids().contains(&apic_id))
+        .unwrap_or(false);
+    ensure!(
+        listed,
+        "APIC id {apic_id} of the bootstrap CPU is not in the MADT"
+    );
     Ok(())
 }

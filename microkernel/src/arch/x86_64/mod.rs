@@ -23,11 +23,11 @@ pub use acpi::cpus;
 pub use context::{TrapFrame as UserContext, enter_user};
 pub use cpu::CpuFeatures;
 pub use entry::Exception;
-pub use paging::{AddressSpace, FrameSource, MapError, UserAccess};
-#[cfg(feature = "ktest")]
-pub use paging::activate_kernel_tables;
 #[cfg(feature = "ktest")]
 pub use ktests::TESTS as KERNEL_TESTS;
+#[cfg(feature = "ktest")]
+pub use paging::activate_kernel_tables;
+pub use paging::{AddressSpace, FrameSource, MapError, UserAccess};
 pub use percpu::{MAX_CPUS, cpu_index};
 pub use phys::{boot_module_bytes, read as read_physical, write as write_physical, zero_frame};
 pub use power::exit_emulator;
@@ -66,7 +66,9 @@ pub fn init_bootstrap_cpu() {
 /// Reads a kernel address that no page table maps, to test the kernel-fault report.
 #[cfg(feature = "ktest")]
 pub fn touch_unmapped_kernel_page() {
-    let guard = stacks::guard_pages().next().expect("the boot stack has a guard page");
+    let guard = stacks::guard_pages()
+        .next()
+        .expect("the boot stack has a guard page");
     // SAFETY: the guard page is deliberately unmapped; the read faults, and the kernel's
     // fault handler reports it and stops the machine, so execution never continues.
     let value = unsafe { core::ptr::read_volatile(guard.as_ptr::<u64>()) };

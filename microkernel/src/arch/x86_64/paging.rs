@@ -47,7 +47,11 @@ static NX_ENABLED: AtomicBool = AtomicBool::new(false);
 static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
 
 fn no_execute() -> Flags {
-    if NX_ENABLED.load(Ordering::Relaxed) { Flags::NO_EXECUTE } else { Flags::empty() }
+    if NX_ENABLED.load(Ordering::Relaxed) {
+        Flags::NO_EXECUTE
+    } else {
+        Flags::empty()
+    }
 }
 
 /// The page table in frame `frame`, through the physical window.
@@ -94,7 +98,9 @@ fn indices(addr: VirtAddr) -> [usize; 4] {
 /// Builds the kernel's page tables and switches to them. `nx` says whether EFER.NXE is on.
 pub fn init_kernel_space(regions: &[MemoryRegion], nx: bool, frames: &mut dyn FrameSource) {
     NX_ENABLED.store(nx, Ordering::Relaxed);
-    let root = frames.allocate_zeroed().expect("no frame for the kernel's page-table root");
+    let root = frames
+        .allocate_zeroed()
+        .expect("no frame for the kernel's page-table root");
     // SAFETY: `root` was just allocated and is reachable from nothing else.
     let pml4 = unsafe { table_mut(root) };
     map_physical_window(pml4, regions, frames);
@@ -107,13 +113,18 @@ pub fn init_kernel_space(regions: &[MemoryRegion], nx: bool, frames: &mut dyn Fr
     phys::mark_kernel_tables_active();
 }
 
-fn map_physical_window(pml4: &mut PageTable, regions: &[MemoryRegion], frames: &mut dyn FrameSource) {
+fn map_physical_window(
+    pml4: &mut PageTable,
+    regions: &[MemoryRegion],
+    frames: &mut dyn FrameSource,
+) {
     let top = window_top(regions).min(WINDOW_MAX);
     let link = Flags::PRESENT | Flags::WRITABLE;
     for block in (0..top).step_by(PAGEBLOCK_SIZE as usize) {
         let [p4, p3, _, _] = indices(VirtAddr::new(PHYS_WINDOW_BASE + block));
         // SAFETY: the tables are the new kernel tree, reachable from nothing else yet.
-        let pdpt = unsafe { next_table(pml4, p4, link, frames) }.expect("out of memory for window tables");
+        let pdpt =
+            unsafe { next_table(pml4, p4, link, frames) }.expect("out of memory for window tables");
         // SAFETY: as above.
         unsafe { next_table(pdpt, p3, link, frames) }.expect("out of memory for window tables");
     }
@@ -142,8 +153,16 @@ fn map_kernel_image(pml4: &mut PageTable, frames: &mut dyn FrameSource) {
     let sections = unsafe {
         [
             (symbol(&__text_start), symbol(&__text_end), Flags::PRESENT),
-            (symbol(&__rodata_start), symbol(&__rodata_end), Flags::PRESENT | no_execute()),
-            (symbol(&__data_start), symbol(&__data_end), Flags::PRESENT | Flags::WRITABLE | no_execute()),
+            (
+                symbol(&__rodata_start),
+                symbol(&__rodata_end),
+                Flags::PRESENT | no_execute(),
+            ),
+            (
+                symbol(&__data_start),
+                symbol(&__data_end),
+                Flags::PRESENT | Flags::WRITABLE | no_execute(),
+            ),
         ]
     };
     let guards = super::stacks::guard_pages();
@@ -154,8 +173,17 @@ fn map_kernel_image(pml4: &mut PageTable, frames: &mut dyn FrameSource) {
             }
             let frame = PhysAddr::new(page - KERNEL_VIRT_OFFSET);
             // SAFETY: the tree is the new kernel tree, reachable from nothing else yet.
-            unsafe { map_4k(pml4, VirtAddr::new(page), frame, flags, Flags::PRESENT | Flags::WRITABLE, frames) }
-                .expect("cannot map the kernel image");
+            unsafe {
+                map_4k(
+                    pml4,
+                    VirtAddr::new(page),
+                    frame,
+                    flags,
+                    Flags::PRESENT | Flags::WRITABLE,
+                    frames,
+                )
+            }
+            .expect("cannot map the kernel image");
         }
     }
 }
@@ -248,7 +276,10 @@ impl AddressSpace {
             writable &= flags.contains(Flags::WRITABLE);
             executable &= !flags.contains(Flags::NO_EXECUTE);
             if level == 3 || flags.contains(Flags::HUGE_PAGE) {
-                return Some(UserAccess { write: writable, execute: executable });
+                return Some(UserAccess {
+                    write: writable,
+                    execute: executable,
+                });
             }
             table_frame = entry.addr();
         }
@@ -278,7 +309,10 @@ pub fn kernel_mapping(addr: VirtAddr) -> Option<(bool, bool)> {
             return None;
         }
         if level == 3 || flags.contains(Flags::HUGE_PAGE) {
-            return Some((flags.contains(Flags::WRITABLE), !flags.contains(Flags::NO_EXECUTE)));
+            return Some((
+                flags.contains(Flags::WRITABLE),
+                !flags.contains(Flags::NO_EXECUTE),
+            ));
         }
         table_frame = entry.addr();
     }

@@ -48,10 +48,14 @@ pub static BOOT_STACK: GuardedStack<KERNEL_STACK_SIZE> = GuardedStack::new();
 pub const BOOT_STACK_TOP_OFFSET: usize = PAGE_SIZE as usize + KERNEL_STACK_SIZE;
 
 /// Interrupt stacks of the bootstrap CPU, indexed by [`super::idt::IstSlot`].
-pub static BOOT_IST_STACKS: [GuardedStack<IST_STACK_SIZE>; 3] =
-    [GuardedStack::new(), GuardedStack::new(), GuardedStack::new()];
+pub static BOOT_IST_STACKS: [GuardedStack<IST_STACK_SIZE>; 3] = [
+    GuardedStack::new(),
+    GuardedStack::new(),
+    GuardedStack::new(),
+];
 
 /// Every guard page, for the page-table builder to leave unmapped.
 pub fn guard_pages() -> impl Iterator<Item = VirtAddr> + Clone {
-    core::iter::once(BOOT_STACK.guard_page()).chain(BOOT_IST_STACKS.iter().map(GuardedStack::guard_page))
+    core::iter::once(BOOT_STACK.guard_page())
+        .chain(BOOT_IST_STACKS.iter().map(GuardedStack::guard_page))
 }

@@ -1,0 +1,39 @@
+# The everyday commands: `just qemu` boots the system, `just test` runs every test.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Crates built and tested on the host.
+host_crates := "-p syscall-abi -p kernel-core -p libasi -p memsrv -p tests"
+# Crates built for x86_64-unknown-none: the kernel and the user programs.
+guest_crates := "-p microkernel -p init -p syscall-probe"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install what is missing: QEMU and the Rust target.
+deps:
+    scripts/install-deps
+
+# Boot the kernel with init in QEMU (TCG). Extra arguments go to the runner, e.g.
+# `just qemu --smp 2 --append "..."`; ASI_KVM=1 uses KVM on a host with real VT-x/SVM.
+qemu *ARGS: deps
+    cargo run -q -p tests --bin run -- {{ARGS}}
+
+# Build the kernel and the user programs (into target/guest).
+build: deps
+    cargo run -q -p tests --bin run -- --build-only
+
+# Run every test: host unit tests, then the in-kernel and user-mode tests in QEMU.
+test: deps
+    cargo test -q {{host_crates}} --lib --bins
+    cargo test -q -p tests --test guest
+
+# Lint host and guest crates with warnings as errors.
+clippy: deps
+    cargo clippy -q {{host_crates}} --all-targets -- -D warnings
+    cargo clippy -q --target x86_64-unknown-none {{guest_crates}} -- -D warnings
+    cargo clippy -q --target x86_64-unknown-none -p microkernel --features ktest -- -D warnings
+
+# Check formatting.
+fmt-check:
+    cargo fmt --all --check
