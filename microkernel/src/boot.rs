@@ -2,6 +2,7 @@
 
 use crate::arch;
 use crate::mem;
+use crate::sched;
 use crate::thread::threads;
 use kernel_core::boot_info::BootInfo;
 use kernel_core::cmdline::kernel_options;
@@ -26,7 +27,7 @@ pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
     let regions: heapless::Vec<_, { kernel_core::boot_info::MAX_MEMORY_REGIONS }> =
         boot_info.regions().copied().collect();
     arch::init_kernel_space(&regions, &features, &mut mem::frames());
-    arch::init_bootstrap_cpu();
+    arch::init_bootstrap_cpu(&mut mem::frames());
     log!(
         "cpu: nx={} smep={} smap={} umip={} pcid={}",
         features.nx,
@@ -36,6 +37,14 @@ pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
         features.pcid
     );
     log_cpus();
+    match arch::start_preemption_timer(sched::TIMESLICE_MS) {
+        Ok(timer) => log!(
+            "timer: local APIC timer at {} ticks/ms, timeslice {} ms",
+            timer.ticks_per_ms,
+            sched::TIMESLICE_MS
+        ),
+        Err(error) => log!("timer: unavailable ({error:?}); user threads are not preempted"),
+    }
     let (used, free) = mem::frames().usage();
     log!(
         "memory: {} KiB used by the kernel at boot, {} MiB free",
@@ -104,5 +113,5 @@ fn start_root_task(boot_info: &BootInfo) -> ! {
     threads()
         .add(thread)
         .unwrap_or_else(|_| panic!("thread table full at boot"));
-    crate::sched::start()
+    sched::start()
 }

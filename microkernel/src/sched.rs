@@ -1,7 +1,7 @@
 //! Choosing what runs next: round-robin over runnable threads; when none is left, the
 //! kernel's work is done and it powers off.
 
-use crate::arch;
+use crate::arch::{self, UserContext};
 use crate::cpu::this_cpu;
 use crate::thread::{ThreadTable, threads};
 use syscall_abi::exit_code;
@@ -23,6 +23,22 @@ pub fn run_next(mut table: spin::MutexGuard<'static, ThreadTable>) -> ! {
     let context = thread.context;
     drop(table);
     arch::enter_user(&context)
+}
+
+/// How long a user thread runs before the timer lets the next one in.
+pub const TIMESLICE_MS: u64 = 5;
+
+/// The timer interrupted user code: the thread goes to the back of the line.
+pub fn preempt(frame: &UserContext) -> ! {
+    let mut table = threads();
+    let id = this_cpu()
+        .current_thread()
+        .expect("user code runs only as the current thread");
+    table
+        .get_mut(id)
+        .expect("the current thread is in the table")
+        .context = *frame;
+    run_next(table)
 }
 
 /// Starts running user threads on this CPU.

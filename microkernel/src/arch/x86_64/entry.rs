@@ -1,6 +1,7 @@
 //! Where the assembly entry points land in Rust, and the hand-over to generic code.
 
 use super::context::TrapFrame;
+use super::lapic;
 use x86_64::registers::control::Cr2;
 
 /// A CPU exception as generic code sees it.
@@ -68,10 +69,23 @@ pub extern "C" fn rust_boot_entry(multiboot_magic: u32, multiboot_info: u32) -> 
 
 /// Every exception and interrupt, from user or kernel mode.
 pub fn rust_trap(frame: &mut TrapFrame) {
-    let is_exception = frame.vector < FIRST_INTERRUPT && frame.vector != u64::from(NMI);
-    if !is_exception {
-        crate::fault::unexpected_interrupt(frame.vector, frame.came_from_user_mode());
-        return;
+    match frame.vector {
+        vector if vector == u64::from(lapic::TIMER_VECTOR) => {
+            lapic::timer_interrupt();
+            if frame.came_from_user_mode() {
+                crate::sched::preempt(frame);
+            }
+            return;
+        }
+        vector if vector == u64::from(lapic::SPURIOUS_VECTOR) => return,
+        vector if vector >= FIRST_INTERRUPT || vector == u64::from(NMI) => {
+            crate::fault::unexpected_interrupt(frame.vector, frame.came_from_user_mode());
+            if vector >= FIRST_INTERRUPT {
+                lapic::end_of_interrupt();
+            }
+            return;
+        }
+        _ => {}
     }
     let exception = Exception {
         vector: frame.vector as u8,

@@ -3,6 +3,7 @@
 
 use super::context::SYSCALL_VECTOR;
 use super::cpu::CpuFeatures;
+use super::lapic;
 use super::paging::{KERNEL_VIRT_OFFSET, kernel_mapping};
 use super::percpu::{KERNEL_CODE_SELECTOR, SYSRET_BASE_SELECTOR, cpu_index};
 use super::phys::{read, window_covers};
@@ -40,6 +41,10 @@ pub const TESTS: &[KernelTest] = &[
     KernelTest {
         name: "kernel::idt::gates_point_at_their_stubs",
         run: gates_point_at_their_stubs,
+    },
+    KernelTest {
+        name: "kernel::timer::ticks_arrive_and_return_to_the_kernel",
+        run: ticks_arrive_and_return_to_the_kernel,
     },
     KernelTest {
         name: "kernel::acpi::bootstrap_cpu_is_listed",
@@ -280,6 +285,32 @@ fn bootstrap_cpu_is_listed(_: &BootInfo) -> TestResult {
     ensure!(
         listed,
         "APIC id {apic_id} of the bootstrap CPU is not in the MADT"
+    );
+    Ok(())
+}
+
+fn ticks_arrive_and_return_to_the_kernel(_: &BootInfo) -> TestResult {
+    ensure!(lapic::timer_running(), "the local APIC timer did not start");
+    let apic_id = __cpuid(1).ebx >> 24;
+    ensure!(
+        lapic::id() == apic_id,
+        "APIC id register says {}, CPUID says {apic_id}",
+        lapic::id()
+    );
+    let start = lapic::ticks();
+    for _ in 0..1000 {
+        if lapic::ticks() >= start + 3 {
+            break;
+        }
+        // SAFETY: interrupts are enabled only for the `hlt`: the timer interrupt returns to
+        // this kernel code through `trap_common`, and they are off again before anything
+        // else runs.
+        unsafe { core::arch::asm!("sti", "hlt", "cli", options(nomem, nostack)) };
+    }
+    ensure!(
+        lapic::ticks() >= start + 3,
+        "only {} timer ticks while halting",
+        lapic::ticks() - start
     );
     Ok(())
 }

@@ -9,10 +9,12 @@ mod entry;
 mod idt;
 #[cfg(feature = "ktest")]
 mod ktests;
+mod lapic;
 mod paging;
 mod percpu;
 mod phys;
 mod pic;
+mod pit;
 mod power;
 mod serial;
 mod stacks;
@@ -25,6 +27,7 @@ pub use cpu::CpuFeatures;
 pub use entry::Exception;
 #[cfg(feature = "ktest")]
 pub use ktests::TESTS as KERNEL_TESTS;
+pub use lapic::{TimerInfo, TimerUnavailable};
 #[cfg(feature = "ktest")]
 pub use paging::activate_kernel_tables;
 pub use paging::{AddressSpace, FrameSource, MapError, UserAccess};
@@ -53,14 +56,21 @@ pub fn init_kernel_space(
     paging::init_kernel_space(regions, features.nx, frames);
 }
 
-/// Sets up the bootstrap CPU for running user code: GDT, TSS, IDT, `syscall`, and the
-/// legacy interrupt controllers masked.
-pub fn init_bootstrap_cpu() {
+/// Sets up the bootstrap CPU for running user code: GDT, TSS, IDT, `syscall`, the legacy
+/// interrupt controllers masked and the local APIC on (its timer still stopped).
+pub fn init_bootstrap_cpu(frames: &mut dyn FrameSource) {
     percpu::init_bootstrap_cpu();
     idt::load();
     syscall::init();
     usercopy::init();
     pic::disable();
+    lapic::init(frames);
+}
+
+/// Calibrates this CPU's local APIC timer against the PIT and starts it: from now on user
+/// code is preempted every `period_ms`.
+pub fn start_preemption_timer(period_ms: u64) -> Result<TimerInfo, TimerUnavailable> {
+    lapic::start_timer(period_ms)
 }
 
 /// Reads a kernel address that no page table maps, to test the kernel-fault report.

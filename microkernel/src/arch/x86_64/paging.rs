@@ -327,3 +327,35 @@ pub fn activate_kernel_tables() {
     // every other address space's kernel half.
     unsafe { Cr3::write(root, Cr3Flags::empty()) };
 }
+
+/// Where device registers are mapped in the kernel half, uncached, one page each.
+const DEVICE_MAPPINGS_BASE: u64 = 0xFFFF_FFFF_C000_0000;
+const DEVICE_MAPPINGS_PAGES: u64 = 512;
+static NEXT_DEVICE_PAGE: AtomicU64 = AtomicU64::new(0);
+
+/// Maps the device-register page at `phys` into the kernel half, uncached, and returns
+/// its virtual address. The mapping is shared by every address space: it lies under a
+/// kernel PML4 entry that each address space copies by reference.
+pub fn map_device_page(phys: PhysAddr, frames: &mut dyn FrameSource) -> VirtAddr {
+    let index = NEXT_DEVICE_PAGE.fetch_add(1, Ordering::Relaxed);
+    assert!(index < DEVICE_MAPPINGS_PAGES, "too many device mappings");
+    let page = VirtAddr::new(DEVICE_MAPPINGS_BASE + index * PAGE_SIZE);
+    let leaf =
+        Flags::PRESENT | Flags::WRITABLE | Flags::NO_CACHE | Flags::WRITE_THROUGH | no_execute();
+    let root = PhysAddr::new(KERNEL_ROOT.load(Ordering::Acquire));
+    // SAFETY: the kernel tables are changed only at boot, on the bootstrap CPU, by this
+    // function and `init_kernel_space`; `page` is a fresh slot of the device area, so no
+    // existing translation changes and no TLB entry can be stale.
+    unsafe {
+        map_4k(
+            table_mut(root),
+            page,
+            phys.align_down(PAGE_SIZE),
+            leaf,
+            Flags::PRESENT | Flags::WRITABLE,
+            frames,
+        )
+    }
+    .expect("cannot map device registers");
+    page + phys.as_u64() % PAGE_SIZE
+}
