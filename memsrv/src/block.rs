@@ -10,6 +10,8 @@ pub const PAGEBLOCK_ORDER: u8 = 9;
 pub const ORDERS: usize = PAGEBLOCK_ORDER as usize + 1;
 /// The granularity of sensitivity: 2 MiB.
 pub const PAGEBLOCK_SIZE: u64 = FRAME_SIZE << PAGEBLOCK_ORDER;
+/// Frames in one pageblock.
+pub(crate) const FRAMES_PER_PAGEBLOCK: usize = 1 << PAGEBLOCK_ORDER;
 
 /// The size in bytes of a block of `order`, or `None` if no such order exists.
 pub const fn order_bytes(order: u8) -> Option<u64> {
