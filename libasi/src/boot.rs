@@ -38,13 +38,8 @@ impl core::error::Error for BootArgsError {}
 pub fn args(buf: &mut [u8]) -> Result<&str, BootArgsError> {
     // SAFETY: BootArgs writes at most `buf.len()` bytes at `buf`, which we borrow
     // exclusively for the call, and reads nothing from it.
-    let raw = unsafe {
-        syscall2(
-            Syscall::BootArgs.number(),
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-        )
-    };
+    let raw =
+        unsafe { syscall2(Syscall::BootArgs.number(), buf.as_mut_ptr() as u64, buf.len() as u64) };
     interpret(raw, buf)
 }
 
@@ -56,14 +51,12 @@ fn interpret(raw: RawReturn, buf: &[u8]) -> Result<&str, BootArgsError> {
             // caller's remedy is the same as for an honest refusal.
             let bytes = buf
                 .get(..len as usize)
-                .ok_or(BootArgsError::BufferTooSmall {
-                    needed: len as usize,
-                })?;
+                .ok_or(BootArgsError::BufferTooSmall { needed: len as usize })?;
             core::str::from_utf8(bytes).map_err(BootArgsError::InvalidUtf8)
         }
-        Err(Error::Kernel(SyscallError::BufferTooSmall)) => Err(BootArgsError::BufferTooSmall {
-            needed: raw.value as usize,
-        }),
+        Err(Error::Kernel(SyscallError::BufferTooSmall)) => {
+            Err(BootArgsError::BufferTooSmall { needed: raw.value as usize })
+        }
         Err(error) => Err(BootArgsError::Kernel(error)),
     }
 }
@@ -73,10 +66,7 @@ mod tests {
     use super::*;
 
     fn ok(len: u64) -> RawReturn {
-        RawReturn {
-            status: syscall_abi::SUCCESS,
-            value: len,
-        }
+        RawReturn { status: syscall_abi::SUCCESS, value: len }
     }
 
     #[test]
@@ -87,47 +77,26 @@ mod tests {
 
     #[test]
     fn too_small_reports_the_needed_length() {
-        let raw = RawReturn {
-            status: SyscallError::BufferTooSmall.code(),
-            value: 300,
-        };
-        assert_eq!(
-            interpret(raw, &[0; 4]),
-            Err(BootArgsError::BufferTooSmall { needed: 300 })
-        );
+        let raw = RawReturn { status: SyscallError::BufferTooSmall.code(), value: 300 };
+        assert_eq!(interpret(raw, &[0; 4]), Err(BootArgsError::BufferTooSmall { needed: 300 }));
     }
 
     #[test]
     fn success_beyond_the_buffer_is_too_small() {
-        assert_eq!(
-            interpret(ok(9), b"abc"),
-            Err(BootArgsError::BufferTooSmall { needed: 9 })
-        );
+        assert_eq!(interpret(ok(9), b"abc"), Err(BootArgsError::BufferTooSmall { needed: 9 }));
     }
 
     #[test]
     fn invalid_utf8_is_its_own_error() {
-        assert!(matches!(
-            interpret(ok(2), b"\xff\xfe"),
-            Err(BootArgsError::InvalidUtf8(_))
-        ));
+        assert!(matches!(interpret(ok(2), b"\xff\xfe"), Err(BootArgsError::InvalidUtf8(_))));
     }
 
     #[test]
     fn other_refusals_pass_through() {
-        let raw = RawReturn {
-            status: SyscallError::InvalidAddress.code(),
-            value: 0,
-        };
+        let raw = RawReturn { status: SyscallError::InvalidAddress.code(), value: 0 };
         let expected = BootArgsError::Kernel(Error::Kernel(SyscallError::InvalidAddress));
         assert_eq!(interpret(raw, &[0; 4]), Err(expected));
-        let raw = RawReturn {
-            status: 99,
-            value: 0,
-        };
-        assert_eq!(
-            interpret(raw, &[]),
-            Err(BootArgsError::Kernel(Error::UnknownCode(99)))
-        );
+        let raw = RawReturn { status: 99, value: 0 };
+        assert_eq!(interpret(raw, &[]), Err(BootArgsError::Kernel(Error::UnknownCode(99))));
     }
 }

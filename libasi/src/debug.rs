@@ -17,11 +17,7 @@ pub fn write(bytes: &[u8]) -> Result<(), Error> {
         // SAFETY: DebugWrite only reads `chunk.len()` bytes at `chunk`, a live shared
         // borrow that nothing can change during the call.
         let raw = unsafe {
-            syscall2(
-                Syscall::DebugWrite.number(),
-                chunk.as_ptr() as u64,
-                chunk.len() as u64,
-            )
+            syscall2(Syscall::DebugWrite.number(), chunk.as_ptr() as u64, chunk.len() as u64)
         };
         raw.result()?;
     }

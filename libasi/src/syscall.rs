@@ -106,31 +106,19 @@ mod tests {
 
     #[test]
     fn success_yields_the_value() {
-        let raw = RawReturn {
-            status: syscall_abi::SUCCESS,
-            value: 42,
-        };
+        let raw = RawReturn { status: syscall_abi::SUCCESS, value: 42 };
         assert_eq!(raw.result(), Ok(42));
     }
 
     #[test]
     fn known_codes_become_kernel_errors() {
-        let raw = RawReturn {
-            status: SyscallError::InvalidAddress.code(),
-            value: 9,
-        };
-        assert_eq!(
-            raw.result(),
-            Err(Error::Kernel(SyscallError::InvalidAddress))
-        );
+        let raw = RawReturn { status: SyscallError::InvalidAddress.code(), value: 9 };
+        assert_eq!(raw.result(), Err(Error::Kernel(SyscallError::InvalidAddress)));
     }
 
     #[test]
     fn unknown_codes_are_kept() {
-        let raw = RawReturn {
-            status: 77,
-            value: 0,
-        };
+        let raw = RawReturn { status: 77, value: 0 };
         assert_eq!(raw.result(), Err(Error::UnknownCode(77)));
     }
 }

@@ -49,25 +49,17 @@ impl<const PAGEBLOCKS: usize> Allocator<PAGEBLOCKS> {
         let mut slots = [unused; PAGEBLOCKS];
         let mut len = 0;
         for (base, sensitivity) in pageblocks {
-            let slot = slots.get_mut(len).ok_or(InitError::TooManyPageblocks {
-                capacity: PAGEBLOCKS,
-            })?;
+            let slot =
+                slots.get_mut(len).ok_or(InitError::TooManyPageblocks { capacity: PAGEBLOCKS })?;
             *slot = Pageblock::new(base, sensitivity);
             len += 1;
         }
         slots[..len].sort_unstable_by_key(Pageblock::base);
-        if let Some(pair) = slots[..len]
-            .windows(2)
-            .find(|pair| pair[0].base() == pair[1].base())
-        {
+        if let Some(pair) = slots[..len].windows(2).find(|pair| pair[0].base() == pair[1].base()) {
             return Err(InitError::DuplicatePageblock(pair[0].base()));
         }
-        let mut allocator = Self {
-            pageblocks: slots,
-            len,
-            lists: PageblockLists::new(),
-            stats: Stats::default(),
-        };
+        let mut allocator =
+            Self { pageblocks: slots, len, lists: PageblockLists::new(), stats: Stats::default() };
         // Pushed highest first so that the lowest-addressed pageblock is used first.
         for index in (0..len).rev() {
             let sensitivity = allocator.pageblocks[index].sensitivity();
@@ -97,10 +89,7 @@ impl<const PAGEBLOCKS: usize> Allocator<PAGEBLOCKS> {
         let order = usize::from(order);
         if let Some((index, from, block)) = self.find_free(sensitivity, order) {
             let block = self.take(index, from, block, order);
-            return Ok(Allocation {
-                block,
-                flipped: None,
-            });
+            return Ok(Allocation { block, flipped: None });
         }
         let index = self
             .lists
@@ -113,10 +102,7 @@ impl<const PAGEBLOCKS: usize> Allocator<PAGEBLOCKS> {
             .map_err(|error| AllocError::FlipRefused { pageblock, error })?;
         self.flip(index, sensitivity);
         let block = self.take(index, TOP, 0, order);
-        Ok(Allocation {
-            block,
-            flipped: Some(pageblock),
-        })
+        Ok(Allocation { block, flipped: Some(pageblock) })
     }
 
     /// Gives `block` back, merging it with its free buddies.
@@ -153,19 +139,13 @@ impl<const PAGEBLOCKS: usize> Allocator<PAGEBLOCKS> {
     /// statistics match. Costs O(pageblocks); meant for tests and debugging.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
         let managed = &self.pageblocks[..self.len];
-        if managed
-            .windows(2)
-            .any(|pair| pair[0].base() >= pair[1].base())
-        {
+        if managed.windows(2).any(|pair| pair[0].base() >= pair[1].base()) {
             return Err(InvariantViolation {
                 pageblock: None,
                 reason: "pageblocks are not sorted by address",
             });
         }
-        let mut recomputed = Stats {
-            flips: self.stats.flips,
-            ..Stats::default()
-        };
+        let mut recomputed = Stats { flips: self.stats.flips, ..Stats::default() };
         for pageblock in managed {
             pageblock.check().map_err(|reason| InvariantViolation {
                 pageblock: Some(pageblock.base()),
@@ -197,10 +177,7 @@ impl<const PAGEBLOCKS: usize> Allocator<PAGEBLOCKS> {
                     pageblock.sensitivity() == list.sensitivity()
                         && pageblock.free_counts()[order] > 0
                 })
-                .map_err(|reason| InvariantViolation {
-                    pageblock: None,
-                    reason,
-                })?;
+                .map_err(|reason| InvariantViolation { pageblock: None, reason })?;
         }
         Ok(())
     }
@@ -222,10 +199,7 @@ impl<const PAGEBLOCKS: usize> Allocator<PAGEBLOCKS> {
         self.sync(index, before);
         let pageblock = &self.pageblocks[index];
         self.stats.allocated_bytes[pageblock.sensitivity().index()] += FRAME_SIZE << order;
-        Block {
-            addr: pageblock.base().get() + ((frame as u64) << FRAME_SHIFT),
-            order: order as u8,
-        }
+        Block { addr: pageblock.base().get() + ((frame as u64) << FRAME_SHIFT), order: order as u8 }
     }
 
     /// Brings the free lists and counters in line with pageblock `index`'s free counts,
@@ -272,9 +246,7 @@ impl<const PAGEBLOCKS: usize> Allocator<PAGEBLOCKS> {
     }
 
     fn pageblock_index(&self, base: PageblockAddr) -> Option<usize> {
-        self.pageblocks[..self.len]
-            .binary_search_by_key(&base, Pageblock::base)
-            .ok()
+        self.pageblocks[..self.len].binary_search_by_key(&base, Pageblock::base).ok()
     }
 
     /// The free lists of `sensitivity`, smallest order first.

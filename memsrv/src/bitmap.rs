@@ -19,11 +19,7 @@ pub(crate) const fn words_of_order(order: usize) -> usize {
 /// The mask of the bits of one word of `order` that name real blocks.
 pub(crate) const fn valid_bits(order: usize) -> u64 {
     let blocks = blocks_of_order(order);
-    if blocks >= 64 {
-        u64::MAX
-    } else {
-        (1 << blocks) - 1
-    }
+    if blocks >= 64 { u64::MAX } else { (1 << blocks) - 1 }
 }
 
 const fn first_words() -> [usize; ORDERS] {
@@ -116,11 +112,7 @@ mod tests {
             assert!(bitmap.get(order, last));
             assert_eq!(bitmap.first(order), Some(last));
             for other in (0..ORDERS).filter(|&o| o != order) {
-                assert_eq!(
-                    bitmap.first(other),
-                    None,
-                    "order {order} leaked into {other}"
-                );
+                assert_eq!(bitmap.first(other), None, "order {order} leaked into {other}");
             }
             bitmap.clear(order, last);
             assert_eq!(bitmap, OrderBitmap::EMPTY);
@@ -130,9 +122,8 @@ mod tests {
     #[test]
     fn spread_doubles_every_bit() {
         for x in [0, 1, 0x8000_0000, 0xdead_beef, u32::MAX, 0x5555_5555] {
-            let naive = (0..32)
-                .filter(|i| x & (1 << i) != 0)
-                .fold(0u64, |acc, i| acc | 0b11 << (2 * i));
+            let naive =
+                (0..32).filter(|i| x & (1 << i) != 0).fold(0u64, |acc, i| acc | 0b11 << (2 * i));
             assert_eq!(spread(x), naive, "{x:#x}");
         }
     }

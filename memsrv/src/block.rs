@@ -15,11 +15,7 @@ pub(crate) const FRAMES_PER_PAGEBLOCK: usize = 1 << PAGEBLOCK_ORDER;
 
 /// The size in bytes of a block of `order`, or `None` if no such order exists.
 pub const fn order_bytes(order: u8) -> Option<u64> {
-    if order <= PAGEBLOCK_ORDER {
-        Some(FRAME_SIZE << order)
-    } else {
-        None
-    }
+    if order <= PAGEBLOCK_ORDER { Some(FRAME_SIZE << order) } else { None }
 }
 
 /// The physical address of a pageblock: always a multiple of [`PAGEBLOCK_SIZE`].
@@ -29,11 +25,7 @@ pub struct PageblockAddr(u64);
 impl PageblockAddr {
     /// The pageblock starting at `addr`, if `addr` is 2 MiB-aligned.
     pub const fn new(addr: u64) -> Option<Self> {
-        if addr.is_multiple_of(PAGEBLOCK_SIZE) {
-            Some(Self(addr))
-        } else {
-            None
-        }
+        if addr.is_multiple_of(PAGEBLOCK_SIZE) { Some(Self(addr)) } else { None }
     }
 
     /// The pageblock that contains `addr`.
@@ -46,9 +38,8 @@ impl PageblockAddr {
     /// Untyped regions need not be 2 MiB-aligned; only the pageblocks they cover entirely
     /// can have their sensitivity flipped, so only those are worth managing.
     pub fn all_within(start: u64, end: u64) -> impl Iterator<Item = Self> {
-        let first = start
-            .checked_add(PAGEBLOCK_SIZE - 1)
-            .map_or(u64::MAX, |s| s & !(PAGEBLOCK_SIZE - 1));
+        let first =
+            start.checked_add(PAGEBLOCK_SIZE - 1).map_or(u64::MAX, |s| s & !(PAGEBLOCK_SIZE - 1));
         let last_end = end & !(PAGEBLOCK_SIZE - 1);
         (first..last_end).step_by(PAGEBLOCK_SIZE as usize).map(Self)
     }
@@ -85,19 +76,15 @@ mod tests {
 
     #[test]
     fn pageblock_addresses_are_aligned() {
-        assert_eq!(
-            PageblockAddr::new(0x40_0000).map(PageblockAddr::get),
-            Some(0x40_0000)
-        );
+        assert_eq!(PageblockAddr::new(0x40_0000).map(PageblockAddr::get), Some(0x40_0000));
         assert_eq!(PageblockAddr::new(0x40_1000), None);
         assert_eq!(PageblockAddr::containing(0x5f_ffff).get(), 0x40_0000);
     }
 
     #[test]
     fn all_within_yields_only_whole_pageblocks() {
-        let whole: Vec<u64> = PageblockAddr::all_within(0x1000, 0x80_0000)
-            .map(PageblockAddr::get)
-            .collect();
+        let whole: Vec<u64> =
+            PageblockAddr::all_within(0x1000, 0x80_0000).map(PageblockAddr::get).collect();
         assert_eq!(whole, [0x20_0000, 0x40_0000, 0x60_0000]);
         assert_eq!(PageblockAddr::all_within(0x20_0000, 0x3f_ffff).count(), 0);
         assert_eq!(PageblockAddr::all_within(u64::MAX - 5, u64::MAX).count(), 0);

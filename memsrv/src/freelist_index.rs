@@ -19,19 +19,12 @@ impl FreeList {
 
     /// The list for `sensitivity` and `order`, if `order` exists.
     pub const fn new(sensitivity: Sensitivity, order: u8) -> Option<Self> {
-        if order <= PAGEBLOCK_ORDER {
-            Some(Self { sensitivity, order })
-        } else {
-            None
-        }
+        if order <= PAGEBLOCK_ORDER { Some(Self { sensitivity, order }) } else { None }
     }
 
     /// The list of whole free pageblocks of `sensitivity`: the ones a flip may take.
     pub const fn pageblocks(sensitivity: Sensitivity) -> Self {
-        Self {
-            sensitivity,
-            order: PAGEBLOCK_ORDER,
-        }
+        Self { sensitivity, order: PAGEBLOCK_ORDER }
     }
 
     /// The list with dense index `index`, if `index < COUNT`.
@@ -40,10 +33,7 @@ impl FreeList {
             return None;
         }
         let sensitivity = Sensitivity::ALL[index / ORDERS];
-        Some(Self {
-            sensitivity,
-            order: (index % ORDERS) as u8,
-        })
+        Some(Self { sensitivity, order: (index % ORDERS) as u8 })
     }
 
     /// The dense index in `0..COUNT`.
@@ -99,20 +89,14 @@ mod tests {
     fn out_of_range_inputs_are_rejected() {
         assert_eq!(FreeList::from_index(FreeList::COUNT), None);
         assert_eq!(FreeList::from_index(usize::MAX), None);
-        assert_eq!(
-            FreeList::new(Sensitivity::Sensitive, PAGEBLOCK_ORDER + 1),
-            None
-        );
+        assert_eq!(FreeList::new(Sensitivity::Sensitive, PAGEBLOCK_ORDER + 1), None);
         assert_eq!(FreeList::new(Sensitivity::Nonsensitive, u8::MAX), None);
     }
 
     #[test]
     fn pageblocks_is_the_top_order_list() {
         for s in Sensitivity::ALL {
-            assert_eq!(
-                FreeList::pageblocks(s),
-                FreeList::new(s, PAGEBLOCK_ORDER).unwrap()
-            );
+            assert_eq!(FreeList::pageblocks(s), FreeList::new(s, PAGEBLOCK_ORDER).unwrap());
         }
     }
 }

@@ -30,13 +30,7 @@ impl Pageblock {
         free.set(TOP, 0);
         let mut free_counts = [0; ORDERS];
         free_counts[TOP] = 1;
-        Self {
-            base,
-            sensitivity,
-            free,
-            allocated: OrderBitmap::EMPTY,
-            free_counts,
-        }
+        Self { base, sensitivity, free, allocated: OrderBitmap::EMPTY, free_counts }
     }
 
     pub(crate) fn base(&self) -> PageblockAddr {
@@ -113,9 +107,7 @@ impl Pageblock {
         // Blocks never overlap, so at most one allocated block starts at `frame`.
         let mut aligned_orders = (0..ORDERS).filter(|o| frame.is_multiple_of(1 << o));
         if let Some(other) = aligned_orders.find(|&o| self.allocated.get(o, frame >> o)) {
-            return FreeError::WrongOrder {
-                allocated_order: other as u8,
-            };
+            return FreeError::WrongOrder { allocated_order: other as u8 };
         }
         if (order..ORDERS).any(|o| self.free.get(o, frame >> o)) {
             FreeError::AlreadyFree
@@ -208,9 +200,8 @@ mod tests {
         let mut rng = XorShift::new(0x9e37_79b9);
         for _ in 0..4 {
             let mut pb = fresh();
-            let mut frames: Vec<usize> = (0..FRAMES_PER_PAGEBLOCK)
-                .map(|_| allocate(&mut pb, 0).unwrap())
-                .collect();
+            let mut frames: Vec<usize> =
+                (0..FRAMES_PER_PAGEBLOCK).map(|_| allocate(&mut pb, 0).unwrap()).collect();
             assert_eq!(allocate(&mut pb, 0), None);
             assert_eq!(pb.check(), Ok(()));
             rng.shuffle(&mut frames);
@@ -227,16 +218,10 @@ mod tests {
         let mut pb = fresh();
         let big = allocate(&mut pb, 3).unwrap();
         let before = pb;
-        assert_eq!(
-            pb.free(big, 2),
-            Err(FreeError::WrongOrder { allocated_order: 3 })
-        );
+        assert_eq!(pb.free(big, 2), Err(FreeError::WrongOrder { allocated_order: 3 }));
         assert_eq!(pb.free(big + 1, 0), Err(FreeError::NotAllocated));
         assert_eq!(pb.free(big + 8, 3), Err(FreeError::AlreadyFree));
-        assert_eq!(
-            pb.free(0, TOP),
-            Err(FreeError::WrongOrder { allocated_order: 3 })
-        );
+        assert_eq!(pb.free(0, TOP), Err(FreeError::WrongOrder { allocated_order: 3 }));
         assert_eq!(pb, before);
         pb.free(big, 3).unwrap();
         assert_eq!(pb.free(big, 3), Err(FreeError::AlreadyFree));
@@ -257,18 +242,12 @@ mod tests {
     fn check_catches_corruption() {
         let mut pb = fresh();
         pb.free.set(0, 5);
-        assert_eq!(
-            pb.check(),
-            Err("a block lies inside a larger free or allocated block")
-        );
+        assert_eq!(pb.check(), Err("a block lies inside a larger free or allocated block"));
 
         let mut pb = fresh();
         allocate(&mut pb, 0).unwrap();
         pb.free_counts[0] += 1;
-        assert_eq!(
-            pb.check(),
-            Err("a free count disagrees with the free bitmap")
-        );
+        assert_eq!(pb.check(), Err("a free count disagrees with the free bitmap"));
 
         let mut pb = fresh();
         allocate(&mut pb, 0).unwrap();

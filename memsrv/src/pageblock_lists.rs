@@ -23,10 +23,7 @@ pub(crate) struct PageblockLists<const N: usize> {
 
 impl<const N: usize> PageblockLists<N> {
     pub(crate) fn new() -> Self {
-        Self {
-            heads: [None; FreeList::COUNT],
-            links: [[Link::default(); ORDERS]; N],
-        }
+        Self { heads: [None; FreeList::COUNT], links: [[Link::default(); ORDERS]; N] }
     }
 
     pub(crate) fn first(&self, list: FreeList) -> Option<u32> {
@@ -37,10 +34,7 @@ impl<const N: usize> PageblockLists<N> {
     pub(crate) fn push(&mut self, list: FreeList, pageblock: u32) {
         let order = usize::from(list.order());
         let old_head = self.heads[list.index()];
-        self.links[pageblock as usize][order] = Link {
-            prev: None,
-            next: old_head,
-        };
+        self.links[pageblock as usize][order] = Link { prev: None, next: old_head };
         if let Some(old) = old_head {
             self.links[old as usize][order].prev = Some(pageblock);
         }

@@ -27,14 +27,16 @@ pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
     let regions: heapless::Vec<_, { kernel_core::boot_info::MAX_MEMORY_REGIONS }> =
         boot_info.regions().copied().collect();
     arch::init_kernel_space(&regions, &features, &mut mem::frames());
-    arch::init_bootstrap_cpu(&mut mem::frames());
+    let fpu = arch::init_bootstrap_cpu(&mut mem::frames());
     log!(
-        "cpu: nx={} smep={} smap={} umip={} pcid={}",
+        "cpu: nx={} smep={} smap={} umip={} pcid={} xsave={} avx={}",
         features.nx,
         features.smep,
         features.smap,
         features.umip,
-        features.pcid
+        features.pcid,
+        fpu.xsave,
+        fpu.avx
     );
     log_cpus();
     match arch::start_preemption_timer(sched::TIMESLICE_MS) {
@@ -46,11 +48,7 @@ pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
         Err(error) => log!("timer: unavailable ({error:?}); user threads are not preempted"),
     }
     let (used, free) = mem::frames().usage();
-    log!(
-        "memory: {} KiB used by the kernel at boot, {} MiB free",
-        used * 4,
-        free >> 20
-    );
+    log!("memory: {} KiB used by the kernel at boot, {} MiB free", used * 4, free >> 20);
 
     #[cfg(feature = "ktest")]
     crate::ktest::run_all(&boot_info);
@@ -60,12 +58,7 @@ pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
 
 fn log_memory_map(boot_info: &BootInfo) {
     for region in boot_info.regions() {
-        log!(
-            "memory: {:#014x}..{:#014x} {:?}",
-            region.range.start,
-            region.range.end,
-            region.kind
-        );
+        log!("memory: {:#014x}..{:#014x} {:?}", region.range.start, region.range.end, region.kind);
     }
     for module in boot_info.modules() {
         let PhysRange { start, end } = module.range;
@@ -100,18 +93,9 @@ fn start_root_task(boot_info: &BootInfo) -> ! {
         .next()
         .unwrap_or_else(|| panic!("no boot module: nothing to run as the root task"));
     let thread = crate::loader::load(module, &mut mem::frames()).unwrap_or_else(|error| {
-        panic!(
-            "cannot start the root task '{}': {error}",
-            module.line.as_str()
-        )
+        panic!("cannot start the root task '{}': {error}", module.line.as_str())
     });
-    log!(
-        "starting root task {} (args '{}')",
-        thread.name,
-        thread.boot_args
-    );
-    threads()
-        .add(thread)
-        .unwrap_or_else(|_| panic!("thread table full at boot"));
+    log!("starting root task {} (args '{}')", thread.name, thread.boot_args);
+    threads().add(thread).unwrap_or_else(|_| panic!("thread table full at boot"));
     sched::start()
 }

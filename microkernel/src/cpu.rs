@@ -10,6 +10,8 @@ const NO_THREAD: usize = usize::MAX;
 #[derive(Debug)]
 pub struct Cpu {
     current: AtomicUsize,
+    /// The thread whose FPU/SIMD registers are loaded on this CPU.
+    fpu_owner: AtomicUsize,
 }
 
 impl Cpu {
@@ -22,15 +24,24 @@ impl Cpu {
     }
 
     pub fn set_current_thread(&self, thread: Option<ThreadId>) {
-        self.current
-            .store(thread.map_or(NO_THREAD, |id| id.0), Ordering::Relaxed);
+        self.current.store(thread.map_or(NO_THREAD, |id| id.0), Ordering::Relaxed);
+    }
+
+    /// The thread whose FPU registers this CPU holds, if any.
+    pub fn fpu_owner(&self) -> Option<ThreadId> {
+        match self.fpu_owner.load(Ordering::Relaxed) {
+            NO_THREAD => None,
+            index => Some(ThreadId(index)),
+        }
+    }
+
+    pub fn set_fpu_owner(&self, thread: Option<ThreadId>) {
+        self.fpu_owner.store(thread.map_or(NO_THREAD, |id| id.0), Ordering::Relaxed);
     }
 }
 
 static CPUS: [Cpu; arch::MAX_CPUS] = [const {
-    Cpu {
-        current: AtomicUsize::new(NO_THREAD),
-    }
+    Cpu { current: AtomicUsize::new(NO_THREAD), fpu_owner: AtomicUsize::new(NO_THREAD) }
 }; arch::MAX_CPUS];
 
 /// The state of the CPU this code runs on.

@@ -10,12 +10,8 @@ use crate::thread::{ThreadState, threads};
 /// stops the thread; everything else keeps running.
 pub fn user_exception(frame: &UserContext, exception: Exception) -> ! {
     let mut table = threads();
-    let id = this_cpu()
-        .current_thread()
-        .expect("user code runs only as the current thread");
-    let thread = table
-        .get_mut(id)
-        .expect("the current thread is in the table");
+    let id = this_cpu().current_thread().expect("user code runs only as the current thread");
+    let thread = table.get_mut(id).expect("the current thread is in the table");
     thread.context = *frame;
     thread.state = ThreadState::Stopped;
     log!(
@@ -85,10 +81,6 @@ impl core::fmt::Display for Registers<'_> {
             "  r9 ={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}",
             r.r9, r.r10, r.r11, r.r12
         )?;
-        write!(
-            f,
-            "  r13={:#018x} r14={:#018x} r15={:#018x}",
-            r.r13, r.r14, r.r15
-        )
+        write!(f, "  r13={:#018x} r14={:#018x} r15={:#018x}", r.r13, r.r14, r.r15)
     }
 }

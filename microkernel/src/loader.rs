@@ -2,7 +2,8 @@
 //! fresh address space and stack.
 
 use crate::arch::{
-    self, AddressSpace, FrameSource, MapError, PhysAddr, UserAccess, UserContext, VirtAddr,
+    self, AddressSpace, FpuState, FrameSource, MapError, PhysAddr, UserAccess, UserContext,
+    VirtAddr,
 };
 use crate::thread::{Thread, ThreadState};
 use kernel_core::boot_info::BootModule;
@@ -35,16 +36,12 @@ impl core::fmt::Display for LoadError {
             Self::BadImage(error) => write!(f, "not a loadable executable: {error:?}"),
             Self::Map(error) => write!(f, "cannot map it: {error:?}"),
             Self::OutOfMemory => f.write_str("out of memory"),
-            Self::NameTooLong => write!(
-                f,
-                "its name is longer than {} bytes",
-                crate::thread::MAX_NAME
-            ),
-            Self::ArgsTooLong => write!(
-                f,
-                "its arguments are longer than {} bytes",
-                crate::thread::MAX_BOOT_ARGS
-            ),
+            Self::NameTooLong => {
+                write!(f, "its name is longer than {} bytes", crate::thread::MAX_NAME)
+            }
+            Self::ArgsTooLong => {
+                write!(f, "its arguments are longer than {} bytes", crate::thread::MAX_BOOT_ARGS)
+            }
         }
     }
 }
@@ -68,10 +65,7 @@ pub fn load(module: &BootModule, frames: &mut dyn FrameSource) -> Result<Thread,
     for segment in executable.segments() {
         map_segment(&mut address_space, segment, image, frames)?;
     }
-    let stack_access = UserAccess {
-        write: true,
-        execute: false,
-    };
+    let stack_access = UserAccess { write: true, execute: false };
     for index in 1..=USER_STACK_PAGES {
         let frame = frames.allocate_zeroed().ok_or(LoadError::OutOfMemory)?;
         let page = VirtAddr::new(USER_STACK_TOP - index * PAGE_SIZE);
@@ -82,6 +76,7 @@ pub fn load(module: &BootModule, frames: &mut dyn FrameSource) -> Result<Thread,
         boot_args,
         state: ThreadState::Runnable,
         context: UserContext::new_user(executable.entry, USER_STACK_TOP),
+        fpu: FpuState::initial(),
         address_space,
     })
 }
@@ -92,10 +87,7 @@ fn map_segment(
     image: &[u8],
     frames: &mut dyn FrameSource,
 ) -> Result<(), LoadError> {
-    let access = UserAccess {
-        write: segment.access.write,
-        execute: segment.access.execute,
-    };
+    let access = UserAccess { write: segment.access.write, execute: segment.access.execute };
     for page in (segment.first_page()..segment.end_page()).step_by(PAGE_SIZE as usize) {
         let frame = frames.allocate_zeroed().ok_or(LoadError::OutOfMemory)?;
         let (bytes, offset_in_page) = segment.file_bytes_for_page(page);
@@ -142,10 +134,8 @@ pub mod tests {
         };
         let space = &thread.address_space;
         for segment in executable.segments() {
-            let wanted = UserAccess {
-                write: segment.access.write,
-                execute: segment.access.execute,
-            };
+            let wanted =
+                UserAccess { write: segment.access.write, execute: segment.access.execute };
             for page in (segment.first_page()..segment.end_page()).step_by(PAGE_SIZE as usize) {
                 let access = space.user_access(VirtAddr::new(page));
                 ensure!(
@@ -156,17 +146,10 @@ pub mod tests {
         }
         let entry = space.user_access(VirtAddr::new(executable.entry));
         ensure!(
-            entry
-                == Some(UserAccess {
-                    write: false,
-                    execute: true
-                }),
+            entry == Some(UserAccess { write: false, execute: true }),
             "entry page is {entry:?}"
         );
-        let stack = UserAccess {
-            write: true,
-            execute: false,
-        };
+        let stack = UserAccess { write: true, execute: false };
         for index in 1..=USER_STACK_PAGES {
             let page = USER_STACK_TOP - index * PAGE_SIZE;
             ensure!(
@@ -175,10 +158,7 @@ pub mod tests {
             );
         }
         let guard = USER_STACK_TOP - (USER_STACK_PAGES + 1) * PAGE_SIZE;
-        ensure!(
-            space.user_access(VirtAddr::new(guard)).is_none(),
-            "stack guard page is mapped"
-        );
+        ensure!(space.user_access(VirtAddr::new(guard)).is_none(), "stack guard page is mapped");
         ensure!(
             space.user_access(VirtAddr::new(USER_STACK_TOP)).is_none(),
             "page above the stack is mapped"
@@ -199,10 +179,7 @@ pub mod tests {
         };
         let outcome = load(&fake, &mut crate::mem::frames());
         ensure!(
-            matches!(
-                outcome,
-                Err(LoadError::BadImage(ElfError::NotX86_64Executable))
-            ),
+            matches!(outcome, Err(LoadError::BadImage(ElfError::NotX86_64Executable))),
             "a Multiboot header loaded as {:?}",
             outcome.map(|thread| thread.name)
         );

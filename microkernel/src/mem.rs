@@ -31,12 +31,9 @@ pub fn kernel_image() -> PhysRange {
 /// structures.
 pub fn free_memory(boot_info: &BootInfo) -> RangeSet<MAX_FREE_RANGES> {
     let mut free = RangeSet::new();
-    let usable = boot_info
-        .regions()
-        .filter(|region| region.kind == RegionKind::Usable);
+    let usable = boot_info.regions().filter(|region| region.kind == RegionKind::Usable);
     for region in usable {
-        free.insert(region.range)
-            .expect("memory map has too many usable regions");
+        free.insert(region.range).expect("memory map has too many usable regions");
     }
     let taken = [PhysRange::new(0, LOW_MEMORY_END), kernel_image()]
         .into_iter()
@@ -65,10 +62,7 @@ impl BootFrames<'_> {
     /// Frames handed out so far, and bytes still free.
     pub fn usage(&self) -> (u64, u64) {
         self.0.as_ref().map_or((0, 0), |frames| {
-            (
-                frames.frames_handed_out(),
-                frames.remaining().iter().map(PhysRange::len).sum(),
-            )
+            (frames.frames_handed_out(), frames.remaining().iter().map(PhysRange::len).sum())
         })
     }
 }
@@ -134,22 +128,12 @@ pub mod tests {
         let mut taken: heapless::Vec<u64, 8> = heapless::Vec::new();
         for _ in 0..8 {
             let frame = frames().allocate_zeroed();
-            ensure!(
-                frame.is_some(),
-                "allocator ran dry after {} frames",
-                taken.len()
-            );
+            ensure!(frame.is_some(), "allocator ran dry after {} frames", taken.len());
             let frame = frame.map_or(0, |f| f.as_u64());
             let range = PhysRange::from_start_len(frame, PAGE_SIZE);
-            ensure!(
-                frame.is_multiple_of(PAGE_SIZE),
-                "frame {frame:#x} is not page-aligned"
-            );
+            ensure!(frame.is_multiple_of(PAGE_SIZE), "frame {frame:#x} is not page-aligned");
             ensure!(!taken.contains(&frame), "frame {frame:#x} handed out twice");
-            ensure!(
-                inside_usable_ram(boot_info, range),
-                "frame {frame:#x} is not usable RAM"
-            );
+            ensure!(inside_usable_ram(boot_info, range), "frame {frame:#x} is not usable RAM");
             for used in in_use(boot_info) {
                 ensure!(
                     !range.overlaps(&used),
@@ -161,10 +145,7 @@ pub mod tests {
                 arch::read_physical(frame, &mut contents),
                 "frame {frame:#x} unreadable through the window"
             );
-            ensure!(
-                contents.iter().all(|&byte| byte == 0),
-                "frame {frame:#x} was not zeroed"
-            );
+            ensure!(contents.iter().all(|&byte| byte == 0), "frame {frame:#x} was not zeroed");
             let _ = taken.push(frame);
         }
         Ok(())

@@ -11,9 +11,7 @@ use syscall_abi::{DEBUG_WRITE_MAX, Syscall, SyscallError};
 /// Handles the system call whose registers are in `frame` and returns to user mode.
 pub fn handle(frame: &mut UserContext) -> ! {
     let mut table = threads();
-    let id = this_cpu()
-        .current_thread()
-        .expect("a system call comes from the current thread");
+    let id = this_cpu().current_thread().expect("a system call comes from the current thread");
     let (number, args) = (frame.rax, [frame.rdi, frame.rsi]);
     let outcome = match Syscall::from_number(number) {
         Some(Syscall::ThreadExit) => exit_thread(table, id, args[0]),
@@ -26,9 +24,7 @@ pub fn handle(frame: &mut UserContext) -> ! {
     let thread = caller(&mut table, id);
     thread.context = *frame;
     match outcome {
-        Ok(value) => thread
-            .context
-            .set_syscall_result(syscall_abi::SUCCESS, value),
+        Ok(value) => thread.context.set_syscall_result(syscall_abi::SUCCESS, value),
         Err(Refusal { error, value }) => thread.context.set_syscall_result(error.code(), value),
     }
     let context = thread.context;
@@ -50,9 +46,7 @@ impl From<SyscallError> for Refusal {
 }
 
 fn caller(table: &mut ThreadTable, id: ThreadId) -> &mut Thread {
-    table
-        .get_mut(id)
-        .expect("the current thread is in the table")
+    table.get_mut(id).expect("the current thread is in the table")
 }
 
 fn debug_write(thread: &Thread, addr: u64, len: u64) -> Result<(), Refusal> {
@@ -76,10 +70,7 @@ fn boot_args(thread: &Thread, addr: u64, len: u64) -> Result<u64, Refusal> {
     let args = thread.boot_args.as_bytes();
     let destination = UserWritable::new(&thread.address_space, addr, len)?;
     if destination.len() < args.len() {
-        return Err(Refusal {
-            error: SyscallError::BufferTooSmall,
-            value: args.len() as u64,
-        });
+        return Err(Refusal { error: SyscallError::BufferTooSmall, value: args.len() as u64 });
     }
     destination.write(args);
     Ok(args.len() as u64)
@@ -87,6 +78,7 @@ fn boot_args(thread: &Thread, addr: u64, len: u64) -> Result<u64, Refusal> {
 
 fn exit_thread(mut table: MutexGuard<'static, ThreadTable>, id: ThreadId, code: u64) -> ! {
     let thread = table.remove(id).expect("the caller is in the table");
+    sched::forget_fpu_owner(id);
     log!("thread {} exited with code {code}", thread.name);
     sched::run_next(table)
 }

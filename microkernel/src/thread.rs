@@ -1,7 +1,7 @@
 //! User threads, as the foundation kernel knows them: a name, saved registers, an address
 //! space, and boot arguments. (Capability-based TCBs replace this table later.)
 
-use crate::arch::{AddressSpace, UserContext};
+use crate::arch::{AddressSpace, FpuState, UserContext};
 use spin::{Mutex, MutexGuard};
 
 /// The most threads the kernel runs at once.
@@ -29,6 +29,8 @@ pub struct Thread {
     pub boot_args: heapless::String<MAX_BOOT_ARGS>,
     pub state: ThreadState,
     pub context: UserContext,
+    /// FPU/SIMD registers while another thread's are loaded on the CPU.
+    pub fpu: FpuState,
     pub address_space: AddressSpace,
 }
 
@@ -44,11 +46,7 @@ pub struct TooManyThreads;
 
 impl ThreadTable {
     pub fn add(&mut self, thread: Thread) -> Result<ThreadId, TooManyThreads> {
-        let index = self
-            .slots
-            .iter()
-            .position(Option::is_none)
-            .ok_or(TooManyThreads)?;
+        let index = self.slots.iter().position(Option::is_none).ok_or(TooManyThreads)?;
         self.slots[index] = Some(thread);
         Ok(ThreadId(index))
     }
@@ -75,9 +73,8 @@ impl ThreadTable {
     }
 }
 
-static THREADS: Mutex<ThreadTable> = Mutex::new(ThreadTable {
-    slots: [const { None }; MAX_THREADS],
-});
+static THREADS: Mutex<ThreadTable> =
+    Mutex::new(ThreadTable { slots: [const { None }; MAX_THREADS] });
 
 /// Locks the thread table. The kernel runs with interrupts off, so the lock is held only
 /// against other CPUs.

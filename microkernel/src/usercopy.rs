@@ -20,14 +20,9 @@ fn check(
     allowed: impl Fn(UserAccess) -> bool,
 ) -> Result<UserRange, SyscallError> {
     let range = UserRange::new(addr, len)?;
-    let all_pages_allowed = range
-        .pages()
-        .all(|page| space.user_access(VirtAddr::new(page)).is_some_and(&allowed));
-    if all_pages_allowed {
-        Ok(range)
-    } else {
-        Err(SyscallError::InvalidAddress)
-    }
+    let all_pages_allowed =
+        range.pages().all(|page| space.user_access(VirtAddr::new(page)).is_some_and(&allowed));
+    if all_pages_allowed { Ok(range) } else { Err(SyscallError::InvalidAddress) }
 }
 
 impl UserReadable {
@@ -64,10 +59,7 @@ impl UserWritable {
     /// Copies `bytes` to the start of the range; `bytes` must fit. The checked address
     /// space must be the active one.
     pub fn write(&self, bytes: &[u8]) {
-        assert!(
-            bytes.len() <= self.len(),
-            "user write larger than the checked range"
-        );
+        assert!(bytes.len() <= self.len(), "user write larger than the checked range");
         arch::copy_to_user(self.0.start(), bytes);
     }
 }
@@ -103,10 +95,7 @@ pub mod tests {
                 .map_user_page(
                     VirtAddr::new(page),
                     frame,
-                    UserAccess {
-                        write,
-                        execute: false,
-                    },
+                    UserAccess { write, execute: false },
                     &mut frames,
                 )
                 .expect("fresh pages map");
@@ -133,10 +122,7 @@ pub mod tests {
             UserWritable::new(&space, READ_ONLY, 8).map(|_| ()) == invalid,
             "read-only page accepted for writing"
         );
-        ensure!(
-            UserWritable::new(&space, READ_WRITE, 0x1000).is_ok(),
-            "writable page refused"
-        );
+        ensure!(UserWritable::new(&space, READ_WRITE, 0x1000).is_ok(), "writable page refused");
         ensure!(
             UserWritable::new(&space, READ_ONLY + 0xff8, 16).map(|_| ()) == invalid,
             "write range half read-only accepted"

@@ -125,14 +125,9 @@ pub fn format_lines(lines: &[String]) -> String {
 /// kept for the [`Exit`] description. Errs only when QEMU cannot be started at all.
 pub fn run(qemu: &Qemu, timeout: Duration, echo: bool) -> Result<Boot, String> {
     let mut command = qemu.command()?;
-    command.stdout(Stdio::piped()).stderr(if echo {
-        Stdio::inherit()
-    } else {
-        Stdio::piped()
-    });
-    let mut child = command
-        .spawn()
-        .map_err(|error| format!("could not start {}: {error}", qemu.describe()))?;
+    command.stdout(Stdio::piped()).stderr(if echo { Stdio::inherit() } else { Stdio::piped() });
+    let mut child =
+        command.spawn().map_err(|error| format!("could not start {}: {error}", qemu.describe()))?;
     let started = Instant::now();
 
     let stdout = child.stdout.take().expect("stdout is piped");
@@ -140,9 +135,7 @@ pub fn run(qemu: &Qemu, timeout: Duration, echo: bool) -> Result<Boot, String> {
     let reader = thread::spawn(move || {
         for line in BufReader::new(stdout).split(b'\n') {
             let Ok(line) = line else { break };
-            let line = String::from_utf8_lossy(&line)
-                .trim_end_matches('\r')
-                .to_owned();
+            let line = String::from_utf8_lossy(&line).trim_end_matches('\r').to_owned();
             if echo {
                 let mut out = std::io::stdout().lock();
                 // The echo is a convenience; a closed terminal must not stop the log.
@@ -178,9 +171,7 @@ pub fn run(qemu: &Qemu, timeout: Duration, echo: bool) -> Result<Boot, String> {
             }
         }
     }
-    let status = child
-        .wait()
-        .map_err(|error| format!("lost track of QEMU: {error}"))?;
+    let status = child.wait().map_err(|error| format!("lost track of QEMU: {error}"))?;
     reader.join().expect("the serial reader does not panic");
     lines.extend(receiver.try_iter());
     let stderr =
@@ -199,10 +190,7 @@ mod tests {
     use super::*;
 
     fn boot(exit: Exit, count: usize) -> Boot {
-        Boot {
-            exit,
-            lines: (0..count).map(|n| format!("line {n}")).collect(),
-        }
+        Boot { exit, lines: (0..count).map(|n| format!("line {n}")).collect() }
     }
 
     #[test]
@@ -228,12 +216,7 @@ mod tests {
             result.failure.as_deref(),
             Some("expected: a\nlast 1 serial lines:\n  | line 0")
         );
-        assert_eq!(
-            boot(Exit::KernelSuccess, 0)
-                .check("boot::x", Ok(()))
-                .failure,
-            None
-        );
+        assert_eq!(boot(Exit::KernelSuccess, 0).check("boot::x", Ok(())).failure, None);
     }
 
     #[cfg(unix)]
@@ -247,14 +230,8 @@ mod tests {
         else {
             panic!("status 1 is QEMU's own failure");
         };
-        assert!(
-            description.ends_with("status: 1: qemu: could not load kernel"),
-            "{description}"
-        );
-        assert!(matches!(
-            Exit::from_status(ExitStatus::from_raw(9), ""),
-            Exit::Qemu(_)
-        ));
+        assert!(description.ends_with("status: 1: qemu: could not load kernel"), "{description}");
+        assert!(matches!(Exit::from_status(ExitStatus::from_raw(9), ""), Exit::Qemu(_)));
         let Exit::Qemu(description) = Exit::from_status(exited(0), "") else {
             panic!("status 0 is a reset")
         };
@@ -263,9 +240,7 @@ mod tests {
 
     #[test]
     fn exit_expectation_names_both_sides() {
-        let failed = boot(Exit::KernelFailure, 0)
-            .expect_exit(&Exit::KernelSuccess)
-            .unwrap_err();
+        let failed = boot(Exit::KernelFailure, 0).expect_exit(&Exit::KernelSuccess).unwrap_err();
         assert_eq!(
             failed,
             "expected: the kernel reported success\nbut: the kernel reported failure"

@@ -20,9 +20,9 @@ impl Pattern<'_> {
         match *self {
             Self::Line(text) => line.trim_end() == text,
             Self::Prefix(prefix) => line.starts_with(prefix),
-            Self::PrefixContaining(prefix, needle) => line
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.contains(needle)),
+            Self::PrefixContaining(prefix, needle) => {
+                line.strip_prefix(prefix).is_some_and(|rest| rest.contains(needle))
+            }
         }
     }
 }
@@ -41,10 +41,7 @@ impl fmt::Display for Pattern<'_> {
 
 /// The first line matching `pattern`.
 pub fn find<'l>(lines: &'l [String], pattern: &Pattern<'_>) -> Option<&'l str> {
-    lines
-        .iter()
-        .map(String::as_str)
-        .find(|line| pattern.matches(line))
+    lines.iter().map(String::as_str).find(|line| pattern.matches(line))
 }
 
 /// Checks that lines matching `patterns` appear in this order, each after the previous.
@@ -71,11 +68,9 @@ pub fn in_order(lines: &[String], patterns: &[Pattern<'_>]) -> Result<(), String
 pub fn absent(lines: &[String], pattern: &Pattern<'_>) -> Result<(), String> {
     match lines.iter().position(|line| pattern.matches(line)) {
         None => Ok(()),
-        Some(at) => Err(format!(
-            "expected: no {pattern}\nbut: serial line {} is `{}`",
-            at + 1,
-            lines[at]
-        )),
+        Some(at) => {
+            Err(format!("expected: no {pattern}\nbut: serial line {} is `{}`", at + 1, lines[at]))
+        }
     }
 }
 
@@ -109,10 +104,7 @@ mod tests {
     #[test]
     fn order_is_enforced() {
         let lines = log(&["a", "b", "c"]);
-        assert_eq!(
-            in_order(&lines, &[Pattern::Line("a"), Pattern::Line("c")]),
-            Ok(())
-        );
+        assert_eq!(in_order(&lines, &[Pattern::Line("a"), Pattern::Line("c")]), Ok(()));
         assert_eq!(
             in_order(&lines, &[Pattern::Line("b"), Pattern::Line("a")]),
             Err("expected: a line `a` after `b`\nbut: it only appears before".into())

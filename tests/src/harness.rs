@@ -23,18 +23,12 @@ pub struct TestResult {
 impl TestResult {
     /// A passed test.
     pub fn pass(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            failure: None,
-        }
+        Self { name: name.into(), failure: None }
     }
 
     /// A failed test.
     pub fn fail(name: impl Into<String>, failure: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            failure: Some(failure.into()),
-        }
+        Self { name: name.into(), failure: Some(failure.into()) }
     }
 }
 
@@ -96,10 +90,7 @@ impl Filter {
     /// Whether a test of this name is to be reported.
     pub fn matches(&self, name: &str) -> bool {
         self.patterns.is_empty()
-            || self
-                .patterns
-                .iter()
-                .any(|pattern| name.contains(pattern.as_str()))
+            || self.patterns.iter().any(|pattern| name.contains(pattern.as_str()))
     }
 
     /// Whether the scenario may report a test the filter selects. Guest-reported names are
@@ -120,9 +111,8 @@ impl Filter {
 pub fn main(scenarios: Vec<Scenario>) -> ExitCode {
     let filter = Filter::from_args(std::env::args().skip(1));
     let started = Instant::now();
-    let (selected, skipped): (Vec<_>, Vec<_>) = scenarios
-        .into_iter()
-        .partition(|scenario| filter.selects(scenario));
+    let (selected, skipped): (Vec<_>, Vec<_>) =
+        scenarios.into_iter().partition(|scenario| filter.selects(scenario));
     let mut filtered_out: usize = skipped.iter().map(|scenario| scenario.checks.len()).sum();
     let mut results = Vec::new();
     for result in run_all(&selected).into_iter().flatten() {
@@ -134,11 +124,7 @@ pub fn main(scenarios: Vec<Scenario>) -> ExitCode {
     }
     let (report, ok) = render(&results, filtered_out, started.elapsed());
     print!("{report}");
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 /// Runs every scenario, [`PARALLEL_BOOTS`] at a time; returns their results in the order
@@ -163,9 +149,7 @@ fn run_all(scenarios: &[Scenario]) -> Vec<Vec<TestResult>> {
                             .map(|name| TestResult::fail(name, reason.clone()))
                             .collect()
                     });
-                    sender
-                        .send((index, results))
-                        .expect("the receiver outlives the workers");
+                    sender.send((index, results)).expect("the receiver outlives the workers");
                 }
             });
         }
@@ -180,17 +164,9 @@ fn run_all(scenarios: &[Scenario]) -> Vec<Vec<TestResult>> {
 pub fn render(results: &[TestResult], filtered_out: usize, elapsed: Duration) -> (String, bool) {
     let mut out = String::new();
     let count = results.len();
-    let _ = writeln!(
-        out,
-        "\nrunning {count} test{}",
-        if count == 1 { "" } else { "s" }
-    );
+    let _ = writeln!(out, "\nrunning {count} test{}", if count == 1 { "" } else { "s" });
     for result in results {
-        let verdict = if result.failure.is_some() {
-            "FAILED"
-        } else {
-            "ok"
-        };
+        let verdict = if result.failure.is_some() { "FAILED" } else { "ok" };
         let _ = writeln!(out, "test {} ... {verdict}", result.name);
     }
     let failures: Vec<_> = results
@@ -238,21 +214,12 @@ mod tests {
     #[test]
     fn libtest_flags_are_not_taken_for_filters() {
         assert_eq!(
-            args(&[
-                "--nocapture",
-                "--test-threads",
-                "1",
-                "-q",
-                "--quiet",
-                "--color=never"
-            ]),
+            args(&["--nocapture", "--test-threads", "1", "-q", "--quiet", "--color=never"]),
             Filter::default()
         );
         assert_eq!(
             args(&["--test-threads", "4", "boot"]),
-            Filter {
-                patterns: vec!["boot".into()]
-            }
+            Filter { patterns: vec!["boot".into()] }
         );
     }
 
@@ -281,10 +248,7 @@ mod tests {
             scenarios.push(s);
         }
         let failing = scenario(&["x::a", "x::b"], None);
-        scenarios.push(Scenario {
-            run: Box::new(|| Err("cargo said no".into())),
-            ..failing
-        });
+        scenarios.push(Scenario { run: Box::new(|| Err("cargo said no".into())), ..failing });
         let names: Vec<_> = run_all(&scenarios)
             .into_iter()
             .flatten()

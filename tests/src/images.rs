@@ -64,12 +64,7 @@ pub struct BuildError {
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "building the guest images failed: {}\n{}",
-            self.command,
-            self.stderr.trim_end()
-        )
+        write!(f, "building the guest images failed: {}\n{}", self.command, self.stderr.trim_end())
     }
 }
 
@@ -102,9 +97,7 @@ pub fn build(profile: Profile) -> Result<&'static Images, &'static BuildError> {
             args.extend(["-p", package]);
         }
         cargo_build(&args)?;
-        Ok(Images {
-            dir: guest_target_dir().join(TARGET).join(profile.output_dir()),
-        })
+        Ok(Images { dir: guest_target_dir().join(TARGET).join(profile.output_dir()) })
     })
     .as_ref()
 }
@@ -209,10 +202,7 @@ mod tests {
             "RUSTC_BOOTSTRAP",
             "__CARGO_FIX_PLZ",
         ] {
-            assert!(
-                confuses_guest_build(OsStr::new(key)),
-                "{key} should be removed"
-            );
+            assert!(confuses_guest_build(OsStr::new(key)), "{key} should be removed");
         }
     }
 
@@ -226,10 +216,7 @@ mod tests {
             "RUSTC_WRAPPER",
             "PATH",
         ] {
-            assert!(
-                !confuses_guest_build(OsStr::new(key)),
-                "{key} should be kept"
-            );
+            assert!(!confuses_guest_build(OsStr::new(key)), "{key} should be kept");
         }
     }
 }

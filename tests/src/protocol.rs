@@ -73,46 +73,20 @@ mod tests {
     fn results_are_parsed() {
         assert_eq!(
             parse("TEST PASS kernel::paging::window_maps_ram"),
-            Some(Report::Pass {
-                name: "kernel::paging::window_maps_ram"
-            })
+            Some(Report::Pass { name: "kernel::paging::window_maps_ram" })
         );
         assert_eq!(
             parse("TEST FAIL user::x expected 2, got 3"),
-            Some(Report::Fail {
-                name: "user::x",
-                message: "expected 2, got 3"
-            })
+            Some(Report::Fail { name: "user::x", message: "expected 2, got 3" })
         );
-        assert_eq!(
-            parse("TEST FAIL user::x"),
-            Some(Report::Fail {
-                name: "user::x",
-                message: ""
-            })
-        );
-        assert_eq!(
-            parse("TEST DONE 10 1"),
-            Some(Report::Done {
-                passed: 10,
-                failed: 1
-            })
-        );
+        assert_eq!(parse("TEST FAIL user::x"), Some(Report::Fail { name: "user::x", message: "" }));
+        assert_eq!(parse("TEST DONE 10 1"), Some(Report::Done { passed: 10, failed: 1 }));
     }
 
     #[test]
     fn carriage_returns_are_ignored() {
-        assert_eq!(
-            parse("TEST PASS a::b\r"),
-            Some(Report::Pass { name: "a::b" })
-        );
-        assert_eq!(
-            parse("\rTEST DONE 0 0\r"),
-            Some(Report::Done {
-                passed: 0,
-                failed: 0
-            })
-        );
+        assert_eq!(parse("TEST PASS a::b\r"), Some(Report::Pass { name: "a::b" }));
+        assert_eq!(parse("\rTEST DONE 0 0\r"), Some(Report::Done { passed: 0, failed: 0 }));
     }
 
     #[test]

@@ -53,11 +53,7 @@ impl Qemu {
     /// Adds a boot module: the file `name` in the module directory, whose Multiboot command
     /// line becomes `name args`.
     pub fn module(mut self, name: &str, args: &str) -> Self {
-        let entry = if args.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{name} {args}")
-        };
+        let entry = if args.is_empty() { name.to_owned() } else { format!("{name} {args}") };
         self.modules.push(entry);
         self
     }
@@ -105,20 +101,14 @@ impl Qemu {
     /// A ready-to-spawn command with stdin closed, so the guest never waits on a terminal.
     pub fn command(&self) -> Result<Command, String> {
         let mut command = Command::new(PROGRAM);
-        command
-            .args(self.args()?)
-            .current_dir(&self.module_dir)
-            .stdin(Stdio::null());
+        command.args(self.args()?).current_dir(&self.module_dir).stdin(Stdio::null());
         Ok(command)
     }
 
     /// The command line as a shell would show it, for error messages.
     pub fn describe(&self) -> String {
         let args = self.args().unwrap_or_default();
-        let shown: Vec<_> = args
-            .iter()
-            .map(|arg| shell_quote(&arg.to_string_lossy()))
-            .collect();
+        let shown: Vec<_> = args.iter().map(|arg| shell_quote(&arg.to_string_lossy())).collect();
         format!(
             "(cd {} && {PROGRAM} {})",
             shell_quote(&self.module_dir.to_string_lossy()),
@@ -143,9 +133,7 @@ fn initrd_arg(modules: &[String]) -> Result<String, String> {
     let mut escaped = Vec::with_capacity(modules.len());
     for entry in modules {
         if entry.starts_with(char::is_whitespace) || entry.is_empty() {
-            return Err(format!(
-                "module entry `{entry}` does not start with a file name"
-            ));
+            return Err(format!("module entry `{entry}` does not start with a file name"));
         }
         escaped.push(entry.replace(',', ",,"));
     }
@@ -158,20 +146,14 @@ mod tests {
 
     fn arg_after(args: &[OsString], flag: &str) -> Option<String> {
         let at = args.iter().position(|arg| arg == flag)?;
-        args.get(at + 1)
-            .map(|arg| arg.to_string_lossy().into_owned())
+        args.get(at + 1).map(|arg| arg.to_string_lossy().into_owned())
     }
 
     #[test]
     fn modules_are_comma_separated_with_inner_commas_doubled() {
-        let qemu = Qemu::new("/k", "/m")
-            .module("init", "")
-            .module("syscall-probe", "a=1,b=2");
+        let qemu = Qemu::new("/k", "/m").module("init", "").module("syscall-probe", "a=1,b=2");
         let args = qemu.args().unwrap();
-        assert_eq!(
-            arg_after(&args, "-initrd").as_deref(),
-            Some("init,syscall-probe a=1,,b=2")
-        );
+        assert_eq!(arg_after(&args, "-initrd").as_deref(), Some("init,syscall-probe a=1,,b=2"));
     }
 
     #[test]
@@ -199,18 +181,12 @@ mod tests {
         let plain = Qemu::new("/k", "/m").args().unwrap();
         assert_eq!(arg_after(&plain, "-icount"), None);
         let counted = Qemu::new("/k", "/m").icount(true).args().unwrap();
-        assert_eq!(
-            arg_after(&counted, "-icount").as_deref(),
-            Some("shift=0,align=off,sleep=off")
-        );
+        assert_eq!(arg_after(&counted, "-icount").as_deref(), Some("shift=0,align=off,sleep=off"));
     }
 
     #[test]
     fn described_commands_can_be_pasted_into_a_shell() {
-        let description = Qemu::new("/k", "/m")
-            .append("a b")
-            .module("init", "x='y'")
-            .describe();
+        let description = Qemu::new("/k", "/m").append("a b").module("init", "x='y'").describe();
         assert!(
             description.starts_with("(cd /m && qemu-system-x86_64 -M microvm,acpi=on "),
             "{description}"

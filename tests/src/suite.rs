@@ -38,10 +38,8 @@ pub fn results(boot: &Boot, complete_check: &str, exit_when_failing: Exit) -> Ve
                 continue;
             }
             Some(Report::Malformed) => {
-                problems.push(format!(
-                    "serial line {} breaks the test protocol: `{line}`",
-                    index + 1
-                ));
+                problems
+                    .push(format!("serial line {} breaks the test protocol: `{line}`", index + 1));
                 continue;
             }
         };
@@ -59,19 +57,11 @@ pub fn results(boot: &Boot, complete_check: &str, exit_when_failing: Exit) -> Ve
         )),
         _ => problems.push(format!("expected: one line `TEST DONE ...`\nbut: the guest printed {}", summaries.len())),
     }
-    let wanted = if failed == 0 {
-        Exit::KernelSuccess
-    } else {
-        exit_when_failing
-    };
+    let wanted = if failed == 0 { Exit::KernelSuccess } else { exit_when_failing };
     if let Err(problem) = boot.expect_exit(&wanted) {
         problems.push(problem);
     }
-    let verdict = if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("\n"))
-    };
+    let verdict = if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) };
     results.push(boot.check(complete_check, verdict));
     results
 }
@@ -83,17 +73,11 @@ mod tests {
     use super::*;
 
     fn boot(exit: Exit, lines: &[&str]) -> Boot {
-        Boot {
-            exit,
-            lines: lines.iter().map(|line| line.to_string()).collect(),
-        }
+        Boot { exit, lines: lines.iter().map(|line| line.to_string()).collect() }
     }
 
     fn verdicts(results: &[TestResult]) -> Vec<(&str, bool)> {
-        results
-            .iter()
-            .map(|result| (result.name.as_str(), result.failure.is_none()))
-            .collect()
+        results.iter().map(|result| (result.name.as_str(), result.failure.is_none())).collect()
     }
 
     #[test]
@@ -114,79 +98,46 @@ mod tests {
             [("k::a", true), ("k::b", false), ("k::suite_complete", true)]
         );
         let failure = results[1].failure.as_deref().unwrap();
-        assert!(
-            failure.starts_with("guest: 2 != 3\nlast 4 serial lines:"),
-            "{failure}"
-        );
+        assert!(failure.starts_with("guest: 2 != 3\nlast 4 serial lines:"), "{failure}");
         assert!(failure.ends_with("| TEST FAIL k::b 2 != 3"), "{failure}");
     }
 
     #[test]
     fn a_missing_summary_fails_the_suite() {
-        let run = boot(
-            Exit::KernelFailure,
-            &["TEST PASS k::a", "KERNEL PANIC at x"],
-        );
+        let run = boot(Exit::KernelFailure, &["TEST PASS k::a", "KERNEL PANIC at x"]);
         let results = results(&run, "k::suite_complete", Exit::KernelFailure);
-        assert_eq!(
-            verdicts(&results),
-            [("k::a", true), ("k::suite_complete", false)]
-        );
+        assert_eq!(verdicts(&results), [("k::a", true), ("k::suite_complete", false)]);
         let failure = results[1].failure.as_deref().unwrap();
-        assert!(
-            failure.contains("expected: a line `TEST DONE 1 0`"),
-            "{failure}"
-        );
-        assert!(
-            failure.contains("expected: the kernel reported success"),
-            "{failure}"
-        );
+        assert!(failure.contains("expected: a line `TEST DONE 1 0`"), "{failure}");
+        assert!(failure.contains("expected: the kernel reported success"), "{failure}");
         assert!(failure.contains("| KERNEL PANIC at x"), "{failure}");
     }
 
     #[test]
     fn a_summary_that_disagrees_fails_the_suite() {
         let run = boot(Exit::KernelSuccess, &["TEST PASS k::a", "TEST DONE 2 0"]);
-        let failure = results(&run, "k::suite_complete", Exit::KernelFailure)
-            .pop()
-            .unwrap()
-            .failure
-            .unwrap();
-        assert!(
-            failure.contains("but: the guest printed `TEST DONE 2 0`"),
-            "{failure}"
-        );
+        let failure =
+            results(&run, "k::suite_complete", Exit::KernelFailure).pop().unwrap().failure.unwrap();
+        assert!(failure.contains("but: the guest printed `TEST DONE 2 0`"), "{failure}");
     }
 
     #[test]
     fn the_kernel_must_end_as_the_results_demand() {
         let failing = ["TEST FAIL u::a no", "TEST DONE 0 1"];
         assert!(
-            results(
-                &boot(Exit::KernelSuccess, &failing),
-                "c",
-                Exit::KernelSuccess
-            )[1]
-            .failure
-            .is_none()
+            results(&boot(Exit::KernelSuccess, &failing), "c", Exit::KernelSuccess)[1]
+                .failure
+                .is_none()
         );
         assert!(
-            results(
-                &boot(Exit::KernelSuccess, &failing),
-                "c",
-                Exit::KernelFailure
-            )[1]
-            .failure
-            .is_some()
+            results(&boot(Exit::KernelSuccess, &failing), "c", Exit::KernelFailure)[1]
+                .failure
+                .is_some()
         );
         assert!(
-            results(
-                &boot(Exit::KernelFailure, &["TEST DONE 0 0"]),
-                "c",
-                Exit::KernelFailure
-            )[0]
-            .failure
-            .is_some()
+            results(&boot(Exit::KernelFailure, &["TEST DONE 0 0"]), "c", Exit::KernelFailure)[0]
+                .failure
+                .is_some()
         );
     }
 
@@ -196,15 +147,8 @@ mod tests {
             Exit::KernelSuccess,
             &["TEST PASS a", "TEST PASS a", "TEST PAS b", "TEST DONE 2 0"],
         );
-        let failure = results(&run, "c", Exit::KernelFailure)
-            .pop()
-            .unwrap()
-            .failure
-            .unwrap();
-        assert!(
-            failure.contains("test `a` is reported more than once"),
-            "{failure}"
-        );
+        let failure = results(&run, "c", Exit::KernelFailure).pop().unwrap().failure.unwrap();
+        assert!(failure.contains("test `a` is reported more than once"), "{failure}");
         assert!(
             failure.contains("serial line 3 breaks the test protocol: `TEST PAS b`"),
             "{failure}"
@@ -216,12 +160,6 @@ mod tests {
         let run = boot(Exit::Hung(Duration::from_secs(5)), &["TEST PASS a"]);
         let results = results(&run, "c", Exit::KernelFailure);
         assert_eq!(verdicts(&results), [("a", true), ("c", false)]);
-        assert!(
-            results[1]
-                .failure
-                .as_deref()
-                .unwrap()
-                .starts_with("guest hung after 5s")
-        );
+        assert!(results[1].failure.as_deref().unwrap().starts_with("guest hung after 5s"));
     }
 }

@@ -31,21 +31,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut scenarios = vec![
-        boot_to_init(timeout),
-        kernel_tests(timeout),
-        user_syscall_tests(timeout),
-    ];
-    scenarios.extend(
-        KERNEL_CRASHES
-            .iter()
-            .map(|&(crash, report)| kernel_crash(crash, report, timeout)),
-    );
-    scenarios.extend(
-        FAULTS
-            .iter()
-            .map(|&(kind, vector)| user_fault(kind, vector, timeout)),
-    );
+    let mut scenarios =
+        vec![boot_to_init(timeout), kernel_tests(timeout), user_syscall_tests(timeout)];
+    scenarios
+        .extend(KERNEL_CRASHES.iter().map(|&(crash, report)| kernel_crash(crash, report, timeout)));
+    scenarios.extend(FAULTS.iter().map(|&(kind, vector)| user_fault(kind, vector, timeout)));
     harness::main(scenarios)
 }
 
@@ -68,14 +58,11 @@ fn boot_with(
     let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
     let kernel = match kernel {
         Kernel::Normal => images.kernel(),
-        Kernel::WithTests => images::build_ktest_kernel()
-            .map_err(ToString::to_string)?
-            .to_path_buf(),
+        Kernel::WithTests => {
+            images::build_ktest_kernel().map_err(ToString::to_string)?.to_path_buf()
+        }
     };
-    let qemu = Qemu::new(kernel, images.dir())
-        .cpus(cpus)
-        .append(append)
-        .module(program, args);
+    let qemu = Qemu::new(kernel, images.dir()).cpus(cpus).append(append).module(program, args);
     boot::run(&qemu, timeout, false)
 }
 
@@ -111,10 +98,8 @@ fn cpu_count(boot: &Boot, cpus: u32) -> Result<(), String> {
     let Some(line) = expect::find(&boot.lines, &Pattern::PrefixContaining(PREFIX, "CPU")) else {
         return Err(format!("{expected}\nbut: there is none"));
     };
-    let count = line[PREFIX.len()..]
-        .split_whitespace()
-        .next()
-        .and_then(|count| count.parse::<u32>().ok());
+    let count =
+        line[PREFIX.len()..].split_whitespace().next().and_then(|count| count.parse::<u32>().ok());
     if count == Some(cpus) {
         Ok(())
     } else {
@@ -148,10 +133,7 @@ fn user_syscall_tests(timeout: Duration) -> Scenario {
 }
 
 fn kernel_crash(crash: &'static str, report: &'static str, timeout: Duration) -> Scenario {
-    let name = format!(
-        "kernel_fault::{}_is_reported_and_fails_the_boot",
-        crash.replace('-', "_")
-    );
+    let name = format!("kernel_fault::{}_is_reported_and_fails_the_boot", crash.replace('-', "_"));
     Scenario {
         checks: vec![name.clone()],
         namespace: None,
@@ -213,10 +195,7 @@ fn user_fault(kind: &'static str, vector: u8, timeout: Duration) -> Scenario {
                 ],
             )
             .and_then(|()| {
-                expect::absent(
-                    &boot.lines,
-                    &Pattern::Line("probe: still running after fault"),
-                )
+                expect::absent(&boot.lines, &Pattern::Line("probe: still running after fault"))
             })
             .and_then(|()| boot.expect_exit(&Exit::KernelSuccess));
             Ok(vec![boot.check(&name, survived)])

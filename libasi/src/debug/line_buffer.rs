@@ -15,11 +15,7 @@ pub(super) struct LineBuffer<F> {
 
 impl<F: FnMut(&[u8]) -> Result<(), Error>> LineBuffer<F> {
     pub(super) fn new(sink: F) -> Self {
-        Self {
-            sink,
-            bytes: [0; CAPACITY],
-            len: 0,
-        }
+        Self { sink, bytes: [0; CAPACITY], len: 0 }
     }
 
     /// Hands everything gathered so far to the sink.

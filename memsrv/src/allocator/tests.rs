@@ -45,29 +45,22 @@ fn free_at_or_above(stats: &Stats, sensitivity: Sensitivity, order: u8) -> u64 {
 
 fn all_wholly_free<const P: usize>(allocator: &Allocator<P>, pageblocks: u64) -> bool {
     let stats = allocator.stats();
-    let top: u64 = Sensitivity::ALL
-        .iter()
-        .map(|&s| stats.free_blocks(FreeList::pageblocks(s)))
-        .sum();
+    let top: u64 =
+        Sensitivity::ALL.iter().map(|&s| stats.free_blocks(FreeList::pageblocks(s))).sum();
     let lower: u64 = FreeList::all()
         .filter(|list| list.order() < PAGEBLOCK_ORDER)
         .map(|list| stats.free_blocks(list))
         .sum();
     top == pageblocks
         && lower == 0
-        && Sensitivity::ALL
-            .iter()
-            .all(|&s| stats.allocated_bytes(s) == 0)
+        && Sensitivity::ALL.iter().all(|&s| stats.allocated_bytes(s) == 0)
 }
 
 #[test]
 fn construction_sorts_counts_and_rejects_bad_sets() {
     let allocator: Allocator<4> = allocator(&[S, N, S]);
     let stats = allocator.stats();
-    assert_eq!(
-        (stats.pageblocks(S), stats.pageblocks(N), stats.flips()),
-        (2, 1, 0)
-    );
+    assert_eq!((stats.pageblocks(S), stats.pageblocks(N), stats.flips()), (2, 1, 0));
     assert_eq!(stats.free_blocks(FreeList::pageblocks(S)), 2);
     assert_eq!(stats.free_bytes_total(N), PAGEBLOCK_SIZE);
     assert_eq!(allocator.sensitivity_of(base(1) + 0x1234), Some(N));
@@ -107,9 +100,8 @@ fn all_frames_of_a_pageblock_freed_in_random_order_merge_to_one_block() {
     let mut rng = XorShift::new(0x5eed);
     let mut allocator: Allocator<1> = allocator(&[S]);
     for _ in 0..3 {
-        let mut blocks: Vec<Block> = (0..FRAMES)
-            .map(|_| alloc(&mut allocator, 0, S).unwrap().block)
-            .collect();
+        let mut blocks: Vec<Block> =
+            (0..FRAMES).map(|_| alloc(&mut allocator, 0, S).unwrap().block).collect();
         assert_eq!(alloc(&mut allocator, 0, S), Err(AllocError::OutOfMemory));
         assert_eq!(allocator.stats().allocated_bytes(S), PAGEBLOCK_SIZE);
         rng.shuffle(&mut blocks);
@@ -134,11 +126,7 @@ impl Live {
     }
 
     fn bytes(&self, sensitivity: Sensitivity) -> u64 {
-        self.blocks
-            .values()
-            .filter(|(_, s)| *s == sensitivity)
-            .map(|(b, _)| bytes(b.order))
-            .sum()
+        self.blocks.values().filter(|(_, s)| *s == sensitivity).map(|(b, _)| bytes(b.order)).sum()
     }
 }
 
@@ -150,28 +138,12 @@ fn random_order(rng: &mut XorShift) -> u8 {
 /// Tries a request that must fail and checks that it changed nothing.
 fn bad_request<const P: usize>(allocator: &mut Allocator<P>, live: &Live, rng: &mut XorShift) {
     let before = allocator.clone();
-    let (&addr, &(block, _)) = live
-        .blocks
-        .iter()
-        .nth(rng.below(live.blocks.len()))
-        .unwrap();
+    let (&addr, &(block, _)) = live.blocks.iter().nth(rng.below(live.blocks.len())).unwrap();
     let bad = match rng.below(4) {
-        0 => Block {
-            addr,
-            order: PAGEBLOCK_ORDER + 1 + rng.below(10) as u8,
-        },
-        1 => Block {
-            addr: addr + FRAME_SIZE / 2,
-            order: 0,
-        },
-        2 => Block {
-            addr: base(P + rng.below(4)),
-            order: 0,
-        },
-        _ => Block {
-            addr,
-            order: (block.order + 1 + rng.below(9) as u8) % ORDERS as u8,
-        },
+        0 => Block { addr, order: PAGEBLOCK_ORDER + 1 + rng.below(10) as u8 },
+        1 => Block { addr: addr + FRAME_SIZE / 2, order: 0 },
+        2 => Block { addr: base(P + rng.below(4)), order: 0 },
+        _ => Block { addr, order: (block.order + 1 + rng.below(9) as u8) % ORDERS as u8 },
     };
     // Every case differs from the live block at `addr` in address or order.
     assert!(!allocator.is_allocated(bad));
@@ -188,9 +160,7 @@ fn random_workload(seed: u64, ops: usize) {
     let mut rng = XorShift::new(seed);
     let initial: Vec<Sensitivity> = (0..P).map(|_| Sensitivity::ALL[rng.below(2)]).collect();
     let mut allocator: Allocator<P> = allocator(&initial);
-    let mut live = Live {
-        blocks: BTreeMap::new(),
-    };
+    let mut live = Live { blocks: BTreeMap::new() };
     let (mut successes, mut ooms, mut flips) = (0, 0, 0);
     let (mut alloc_percent, mut nonsensitive_percent) = (0, 0);
     for op in 0..ops {
@@ -204,11 +174,7 @@ fn random_workload(seed: u64, ops: usize) {
         if roll < 5 && !live.blocks.is_empty() {
             bad_request(&mut allocator, &live, &mut rng);
         } else if roll < alloc_percent || live.blocks.is_empty() {
-            let sensitivity = if rng.below(100) < nonsensitive_percent {
-                N
-            } else {
-                S
-            };
+            let sensitivity = if rng.below(100) < nonsensitive_percent { N } else { S };
             let order = random_order(&mut rng);
             let before = *allocator.stats();
             match alloc(&mut allocator, order, sensitivity) {
@@ -234,19 +200,12 @@ fn random_workload(seed: u64, ops: usize) {
                     ooms += 1;
                     assert_eq!(error, AllocError::OutOfMemory);
                     assert_eq!(free_at_or_above(&before, sensitivity, order), 0);
-                    assert_eq!(
-                        before.free_blocks(FreeList::pageblocks(sensitivity.other())),
-                        0
-                    );
+                    assert_eq!(before.free_blocks(FreeList::pageblocks(sensitivity.other())), 0);
                     assert_eq!(*allocator.stats(), before);
                 }
             }
         } else {
-            let addr = *live
-                .blocks
-                .keys()
-                .nth(rng.below(live.blocks.len()))
-                .unwrap();
+            let addr = *live.blocks.keys().nth(rng.below(live.blocks.len())).unwrap();
             let (block, _) = live.blocks.remove(&addr).unwrap();
             allocator.free(block).unwrap();
             assert!(!allocator.is_allocated(block));
@@ -254,10 +213,7 @@ fn random_workload(seed: u64, ops: usize) {
         allocator.check_invariants().unwrap();
         assert_eq!(allocator.stats().flips(), flips);
         for sensitivity in Sensitivity::ALL {
-            assert_eq!(
-                allocator.stats().allocated_bytes(sensitivity),
-                live.bytes(sensitivity)
-            );
+            assert_eq!(allocator.stats().allocated_bytes(sensitivity), live.bytes(sensitivity));
         }
         for (block, sensitivity) in live.blocks.values() {
             assert_eq!(allocator.sensitivity_of(block.addr), Some(*sensitivity));
@@ -310,10 +266,7 @@ fn allocation_only_workloads_flip_once_per_pageblock_they_fill() {
         let mut allocator: Allocator<8> = allocator(&[S; 8]);
         let mut flips = 0;
         while let Ok(allocation) = alloc(&mut allocator, random_order(&mut rng), N) {
-            let minimum = allocator
-                .stats()
-                .allocated_bytes(N)
-                .div_ceil(PAGEBLOCK_SIZE);
+            let minimum = allocator.stats().allocated_bytes(N).div_ceil(PAGEBLOCK_SIZE);
             assert_eq!(allocator.stats().flips(), minimum);
             assert_eq!(allocation.flipped.is_some(), minimum > flips);
             flips = minimum;
@@ -327,9 +280,8 @@ fn allocation_only_workloads_flip_once_per_pageblock_they_fill() {
 fn freeing_and_reallocating_the_same_sensitivity_does_not_flip_again() {
     let mut allocator: Allocator<4> = allocator(&[S; 4]);
     for _ in 0..3 {
-        let blocks: Vec<Block> = (0..700)
-            .map(|_| alloc(&mut allocator, 0, N).unwrap().block)
-            .collect();
+        let blocks: Vec<Block> =
+            (0..700).map(|_| alloc(&mut allocator, 0, N).unwrap().block).collect();
         assert_eq!(allocator.stats().flips(), 2);
         for block in blocks {
             allocator.free(block).unwrap();
@@ -401,13 +353,7 @@ fn a_refused_flip_changes_nothing() {
     let refused = allocator.allocate(0, N, |_, _| Err(Busy));
     let pageblock = PageblockAddr::new(base(1)).unwrap();
     assert_ne!(PageblockAddr::containing(used.addr), pageblock);
-    assert_eq!(
-        refused,
-        Err(AllocError::FlipRefused {
-            pageblock,
-            error: Busy
-        })
-    );
+    assert_eq!(refused, Err(AllocError::FlipRefused { pageblock, error: Busy }));
     assert!(allocator == before);
     allocator.check_invariants().unwrap();
     let accepted = allocator.allocate(0, N, |_, _| Ok::<(), Busy>(())).unwrap();
@@ -424,83 +370,23 @@ fn every_bad_request_is_rejected_and_changes_nothing() {
     let before = allocator.clone();
     let cases = [
         (
-            Block {
-                addr: big.addr,
-                order: PAGEBLOCK_ORDER + 1,
-            },
+            Block { addr: big.addr, order: PAGEBLOCK_ORDER + 1 },
             FreeError::InvalidOrder { order: 10 },
         ),
-        (
-            Block {
-                addr: big.addr,
-                order: u8::MAX,
-            },
-            FreeError::InvalidOrder { order: u8::MAX },
-        ),
-        (
-            Block {
-                addr: big.addr + FRAME_SIZE,
-                order: 4,
-            },
-            FreeError::Misaligned,
-        ),
-        (
-            Block {
-                addr: big.addr + 1,
-                order: 0,
-            },
-            FreeError::Misaligned,
-        ),
-        (
-            Block {
-                addr: base(0) - FRAME_SIZE,
-                order: 0,
-            },
-            FreeError::NotManaged,
-        ),
-        (
-            Block {
-                addr: base(0) + PAGEBLOCK_SIZE,
-                order: 0,
-            },
-            FreeError::NotManaged,
-        ),
-        (
-            Block {
-                addr: base(2),
-                order: PAGEBLOCK_ORDER,
-            },
-            FreeError::NotManaged,
-        ),
-        (
-            Block {
-                addr: !(FRAME_SIZE - 1),
-                order: 0,
-            },
-            FreeError::NotManaged,
-        ),
+        (Block { addr: big.addr, order: u8::MAX }, FreeError::InvalidOrder { order: u8::MAX }),
+        (Block { addr: big.addr + FRAME_SIZE, order: 4 }, FreeError::Misaligned),
+        (Block { addr: big.addr + 1, order: 0 }, FreeError::Misaligned),
+        (Block { addr: base(0) - FRAME_SIZE, order: 0 }, FreeError::NotManaged),
+        (Block { addr: base(0) + PAGEBLOCK_SIZE, order: 0 }, FreeError::NotManaged),
+        (Block { addr: base(2), order: PAGEBLOCK_ORDER }, FreeError::NotManaged),
+        (Block { addr: !(FRAME_SIZE - 1), order: 0 }, FreeError::NotManaged),
         (small, FreeError::AlreadyFree),
+        (Block { addr: big.addr, order: 3 }, FreeError::WrongOrder { allocated_order: 4 }),
         (
-            Block {
-                addr: big.addr,
-                order: 3,
-            },
+            Block { addr: big.addr, order: PAGEBLOCK_ORDER },
             FreeError::WrongOrder { allocated_order: 4 },
         ),
-        (
-            Block {
-                addr: big.addr,
-                order: PAGEBLOCK_ORDER,
-            },
-            FreeError::WrongOrder { allocated_order: 4 },
-        ),
-        (
-            Block {
-                addr: big.addr + FRAME_SIZE,
-                order: 0,
-            },
-            FreeError::NotAllocated,
-        ),
+        (Block { addr: big.addr + FRAME_SIZE, order: 0 }, FreeError::NotAllocated),
     ];
     for (block, error) in cases {
         assert!(!allocator.is_allocated(block), "{block:?}");
@@ -508,10 +394,7 @@ fn every_bad_request_is_rejected_and_changes_nothing() {
         assert!(allocator == before, "{block:?} changed the allocator");
     }
     for order in [PAGEBLOCK_ORDER + 1, u8::MAX] {
-        assert_eq!(
-            alloc(&mut allocator, order, N),
-            Err(AllocError::InvalidOrder { order })
-        );
+        assert_eq!(alloc(&mut allocator, order, N), Err(AllocError::InvalidOrder { order }));
     }
     assert!(allocator == before);
     allocator.check_invariants().unwrap();
@@ -527,10 +410,7 @@ fn out_of_memory_when_everything_is_allocated() {
     let before = allocator.clone();
     for order in 0..=PAGEBLOCK_ORDER {
         for sensitivity in Sensitivity::ALL {
-            assert_eq!(
-                alloc(&mut allocator, order, sensitivity),
-                Err(AllocError::OutOfMemory)
-            );
+            assert_eq!(alloc(&mut allocator, order, sensitivity), Err(AllocError::OutOfMemory));
         }
     }
     assert!(allocator == before);

@@ -96,11 +96,7 @@ impl SyscallError {
 
 /// Decodes the `(rax, rdx)` pair a system call returns.
 pub const fn decode_result(rax: u64, rdx: u64) -> Result<u64, Option<SyscallError>> {
-    if rax == SUCCESS {
-        Ok(rdx)
-    } else {
-        Err(SyscallError::from_code(rax))
-    }
+    if rax == SUCCESS { Ok(rdx) } else { Err(SyscallError::from_code(rax)) }
 }
 
 /// Codes the kernel writes to QEMU's `isa-debug-exit` device (port [`exit_code::PORT`]).

@@ -40,9 +40,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--build-only" => options.build_only = true,
             "--icount" => options.icount = true,
             "--smp" => {
-                options.cpus = value()?
-                    .parse()
-                    .map_err(|_| "--smp needs a number of CPUs".to_owned())?
+                options.cpus =
+                    value()?.parse().map_err(|_| "--smp needs a number of CPUs".to_owned())?
             }
             "--append" => options.cmdline = value()?,
             "--module" => {

@@ -75,11 +75,7 @@ pub fn cpus() -> Result<CpuList, AcpiUnavailable> {
     let tables =
         unsafe { AcpiTables::search_for_rsdp_bios(WindowHandler) }.map_err(AcpiUnavailable)?;
     let madt = tables.find_table::<Madt>().map_err(AcpiUnavailable)?;
-    let mut list = CpuList {
-        apic_ids: [0; super::percpu::MAX_CPUS],
-        count: 0,
-        ignored: 0,
-    };
+    let mut list = CpuList { apic_ids: [0; super::percpu::MAX_CPUS], count: 0, ignored: 0 };
     const ENABLED: u32 = 1;
     const ONLINE_CAPABLE: u32 = 2;
     for entry in madt.get().entries() {

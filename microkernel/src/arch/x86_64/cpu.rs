@@ -32,22 +32,12 @@ impl CpuFeatures {
         let leaf7 = if max_leaf >= 7 {
             cpuid(7, 0)
         } else {
-            CpuidResult {
-                eax: 0,
-                ebx: 0,
-                ecx: 0,
-                edx: 0,
-            }
+            CpuidResult { eax: 0, ebx: 0, ecx: 0, edx: 0 }
         };
         let extended1 = if max_extended_leaf >= 0x8000_0001 {
             cpuid(0x8000_0001, 0)
         } else {
-            CpuidResult {
-                eax: 0,
-                ebx: 0,
-                ecx: 0,
-                edx: 0,
-            }
+            CpuidResult { eax: 0, ebx: 0, ecx: 0, edx: 0 }
         };
         Self {
             nx: extended1.edx & (1 << 20) != 0,
@@ -68,10 +58,7 @@ pub fn enable_protections(features: &CpuFeatures) {
         unsafe { Efer::update(|flags| flags.insert(EferFlags::NO_EXECUTE_ENABLE)) };
     }
     let mut wanted = Cr4Flags::empty();
-    wanted.set(
-        Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION,
-        features.smep,
-    );
+    wanted.set(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION, features.smep);
     wanted.set(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION, features.smap);
     wanted.set(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION, features.umip);
     // SAFETY: these bits only restrict what the kernel may do with user pages (execute,

@@ -54,10 +54,7 @@ impl Exception {
             "#SX security",
             "reserved",
         ];
-        NAMES
-            .get(usize::from(self.vector))
-            .copied()
-            .unwrap_or("interrupt")
+        NAMES.get(usize::from(self.vector)).copied().unwrap_or("interrupt")
     }
 }
 

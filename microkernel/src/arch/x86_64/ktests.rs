@@ -3,6 +3,7 @@
 
 use super::context::SYSCALL_VECTOR;
 use super::cpu::CpuFeatures;
+use super::fpu::FpuState;
 use super::lapic;
 use super::paging::{KERNEL_VIRT_OFFSET, kernel_mapping};
 use super::percpu::{KERNEL_CODE_SELECTOR, SYSRET_BASE_SELECTOR, cpu_index};
@@ -26,36 +27,26 @@ pub const TESTS: &[KernelTest] = &[
         name: "kernel::paging::kernel_sections_have_their_permissions",
         run: kernel_sections_have_their_permissions,
     },
-    KernelTest {
-        name: "kernel::cpu::protections_match_cpuid",
-        run: protections_match_cpuid,
-    },
+    KernelTest { name: "kernel::cpu::protections_match_cpuid", run: protections_match_cpuid },
     KernelTest {
         name: "kernel::cpu::syscall_msrs_point_at_the_entry",
         run: syscall_msrs_point_at_the_entry,
     },
-    KernelTest {
-        name: "kernel::cpu::gs_base_points_at_this_cpu",
-        run: gs_base_points_at_this_cpu,
-    },
-    KernelTest {
-        name: "kernel::idt::gates_point_at_their_stubs",
-        run: gates_point_at_their_stubs,
-    },
+    KernelTest { name: "kernel::cpu::gs_base_points_at_this_cpu", run: gs_base_points_at_this_cpu },
+    KernelTest { name: "kernel::idt::gates_point_at_their_stubs", run: gates_point_at_their_stubs },
     KernelTest {
         name: "kernel::timer::ticks_arrive_and_return_to_the_kernel",
         run: ticks_arrive_and_return_to_the_kernel,
     },
     KernelTest {
-        name: "kernel::acpi::bootstrap_cpu_is_listed",
-        run: bootstrap_cpu_is_listed,
+        name: "kernel::fpu::state_round_trips_between_threads",
+        run: fpu_state_round_trips_between_threads,
     },
+    KernelTest { name: "kernel::acpi::bootstrap_cpu_is_listed", run: bootstrap_cpu_is_listed },
 ];
 
 fn window_maps_ram_and_firmware_tables(boot_info: &BootInfo) -> TestResult {
-    for region in boot_info
-        .regions()
-        .filter(|r| r.kind.in_physical_window() && !r.range.is_empty())
+    for region in boot_info.regions().filter(|r| r.kind.in_physical_window() && !r.range.is_empty())
     {
         ensure!(
             window_covers(region.range),
@@ -76,9 +67,8 @@ fn window_maps_ram_and_firmware_tables(boot_info: &BootInfo) -> TestResult {
         );
     }
     let io_apic = PhysRange::from_start_len(0xfec0_0000, 0x1000);
-    let mapped_as_ram = boot_info
-        .regions()
-        .any(|r| r.kind.in_physical_window() && r.range.overlaps(&io_apic));
+    let mapped_as_ram =
+        boot_info.regions().any(|r| r.kind.in_physical_window() && r.range.overlaps(&io_apic));
     ensure!(
         mapped_as_ram || !window_covers(io_apic),
         "device memory at {io_apic:x?} is in the window"
@@ -95,45 +85,23 @@ unsafe extern "C" {
 fn kernel_sections_have_their_permissions(_: &BootInfo) -> TestResult {
     let address = |symbol: &u8| VirtAddr::from_ptr(symbol);
     // SAFETY: only the linker symbols' addresses are taken.
-    let (text, rodata, data) = unsafe {
-        (
-            address(&__text_start),
-            address(&__rodata_start),
-            address(&__data_start),
-        )
-    };
+    let (text, rodata, data) =
+        unsafe { (address(&__text_start), address(&__rodata_start), address(&__data_start)) };
     let nx = Efer::read().contains(EferFlags::NO_EXECUTE_ENABLE);
-    ensure!(
-        kernel_mapping(text) == Some((false, true)),
-        "text maps as {:?}",
-        kernel_mapping(text)
-    );
+    ensure!(kernel_mapping(text) == Some((false, true)), "text maps as {:?}", kernel_mapping(text));
     ensure!(
         kernel_mapping(rodata) == Some((false, !nx)),
         "rodata maps as {:?}",
         kernel_mapping(rodata)
     );
-    ensure!(
-        kernel_mapping(data) == Some((true, !nx)),
-        "data maps as {:?}",
-        kernel_mapping(data)
-    );
+    ensure!(kernel_mapping(data) == Some((true, !nx)), "data maps as {:?}", kernel_mapping(data));
     for guard in super::stacks::guard_pages() {
-        ensure!(
-            kernel_mapping(guard).is_none(),
-            "stack guard page {guard:?} is mapped"
-        );
+        ensure!(kernel_mapping(guard).is_none(), "stack guard page {guard:?} is mapped");
     }
     let boot_identity = VirtAddr::new(0x20_0000);
-    ensure!(
-        kernel_mapping(boot_identity).is_none(),
-        "the boot identity map survived"
-    );
+    ensure!(kernel_mapping(boot_identity).is_none(), "the boot identity map survived");
     let image_start = VirtAddr::new(KERNEL_VIRT_OFFSET + crate::mem::kernel_image().start);
-    ensure!(
-        kernel_mapping(image_start).is_none(),
-        "the 32-bit boot code is still mapped"
-    );
+    ensure!(kernel_mapping(image_start).is_none(), "the 32-bit boot code is still mapped");
     ensure!(
         Cr0::read().contains(Cr0Flags::WRITE_PROTECT),
         "CR0.WP is off: the kernel could write read-only pages"
@@ -145,37 +113,15 @@ fn protections_match_cpuid(_: &BootInfo) -> TestResult {
     let features = CpuFeatures::detect();
     let cr4 = Cr4::read();
     let checks = [
-        (
-            "NXE",
-            Efer::read().contains(EferFlags::NO_EXECUTE_ENABLE),
-            features.nx,
-        ),
-        (
-            "SMEP",
-            cr4.contains(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION),
-            features.smep,
-        ),
-        (
-            "SMAP",
-            cr4.contains(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION),
-            features.smap,
-        ),
-        (
-            "UMIP",
-            cr4.contains(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION),
-            features.umip,
-        ),
+        ("NXE", Efer::read().contains(EferFlags::NO_EXECUTE_ENABLE), features.nx),
+        ("SMEP", cr4.contains(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION), features.smep),
+        ("SMAP", cr4.contains(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION), features.smap),
+        ("UMIP", cr4.contains(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION), features.umip),
     ];
     for (name, enabled, offered) in checks {
-        ensure!(
-            enabled == offered,
-            "{name} is {enabled} but CPUID offers {offered}"
-        );
+        ensure!(enabled == offered, "{name} is {enabled} but CPUID offers {offered}");
     }
-    ensure!(
-        !cr4.contains(Cr4Flags::PCID),
-        "CR4.PCIDE is set; nothing uses PCIDs yet"
-    );
+    ensure!(!cr4.contains(Cr4Flags::PCID), "CR4.PCIDE is set; nothing uses PCIDs yet");
     Ok(())
 }
 
@@ -185,44 +131,24 @@ fn syscall_msrs_point_at_the_entry(_: &BootInfo) -> TestResult {
     }
     // SAFETY: only the symbol's address is taken.
     let entry = VirtAddr::from_ptr(unsafe { &syscall_entry });
-    ensure!(
-        LStar::read() == entry,
-        "LSTAR is {:?}, entry is {entry:?}",
-        LStar::read()
-    );
+    ensure!(LStar::read() == entry, "LSTAR is {:?}, entry is {entry:?}", LStar::read());
     // SAFETY: STAR exists on every CPU with long mode; reading it has no side effect.
     let star = unsafe { Msr::new(0xC000_0081).read() };
     let wanted = (u64::from(SYSRET_BASE_SELECTOR) << 48) | (u64::from(KERNEL_CODE_SELECTOR) << 32);
     ensure!(star == wanted, "STAR is {star:#x}, wanted {wanted:#x}");
     let mask = SFMask::read();
-    for flag in [
-        RFlags::INTERRUPT_FLAG,
-        RFlags::ALIGNMENT_CHECK,
-        RFlags::DIRECTION_FLAG,
-        RFlags::TRAP_FLAG,
-    ] {
-        ensure!(
-            mask.contains(flag),
-            "SFMASK {mask:?} lets user code keep {flag:?} on entry"
-        );
+    for flag in
+        [RFlags::INTERRUPT_FLAG, RFlags::ALIGNMENT_CHECK, RFlags::DIRECTION_FLAG, RFlags::TRAP_FLAG]
+    {
+        ensure!(mask.contains(flag), "SFMASK {mask:?} lets user code keep {flag:?} on entry");
     }
-    ensure!(
-        Efer::read().contains(EferFlags::SYSTEM_CALL_EXTENSIONS),
-        "EFER.SCE is off"
-    );
-    ensure!(
-        SYSCALL_VECTOR > 255,
-        "the syscall marker collides with a real vector"
-    );
+    ensure!(Efer::read().contains(EferFlags::SYSTEM_CALL_EXTENSIONS), "EFER.SCE is off");
+    ensure!(SYSCALL_VECTOR > 255, "the syscall marker collides with a real vector");
     Ok(())
 }
 
 fn gs_base_points_at_this_cpu(_: &BootInfo) -> TestResult {
-    ensure!(
-        cpu_index() == 0,
-        "bootstrap CPU reports index {}",
-        cpu_index()
-    );
+    ensure!(cpu_index() == 0, "bootstrap CPU reports index {}", cpu_index());
     let base = GsBase::read();
     let mut self_address = [0u8; 8];
     // SAFETY: the GS base points at this CPU's block, whose first word is its address.
@@ -242,11 +168,7 @@ fn gates_point_at_their_stubs(_: &BootInfo) -> TestResult {
     // SAFETY: only the symbol's address is taken.
     let stubs = VirtAddr::from_ptr(unsafe { &trap_stubs }).as_u64();
     let table = sidt();
-    ensure!(
-        usize::from(table.limit) == 256 * 16 - 1,
-        "IDT limit {}",
-        table.limit
-    );
+    ensure!(usize::from(table.limit) == 256 * 16 - 1, "IDT limit {}", table.limit);
     for vector in 0..256u64 {
         let mut gate = [0u8; 16];
         // SAFETY: the IDT register names the loaded, static table of 256 gates.
@@ -255,10 +177,7 @@ fn gates_point_at_their_stubs(_: &BootInfo) -> TestResult {
         let offset = u64::from(u16::from_le_bytes([gate[0], gate[1]]))
             | u64::from(u16::from_le_bytes([gate[6], gate[7]])) << 16
             | u64::from(u32::from_le_bytes([gate[8], gate[9], gate[10], gate[11]])) << 32;
-        ensure!(
-            offset == stubs + vector * 16,
-            "gate {vector} points at {offset:#x}"
-        );
+        ensure!(offset == stubs + vector * 16, "gate {vector} points at {offset:#x}");
         let ist = gate[4] & 7;
         let wanted_ist = match vector {
             2 => 2,
@@ -266,10 +185,7 @@ fn gates_point_at_their_stubs(_: &BootInfo) -> TestResult {
             18 => 3,
             _ => 0,
         };
-        ensure!(
-            ist == wanted_ist,
-            "gate {vector} uses IST {ist}, wanted {wanted_ist}"
-        );
+        ensure!(ist == wanted_ist, "gate {vector} uses IST {ist}, wanted {wanted_ist}");
         ensure!(gate[5] == 0x8e, "gate {vector} attributes {:#x}", gate[5]);
     }
     Ok(())
@@ -279,24 +195,15 @@ fn bootstrap_cpu_is_listed(_: &BootInfo) -> TestResult {
     let apic_id = __cpuid(1).ebx >> 24;
     let cpus = super::acpi::cpus();
     ensure!(cpus.is_ok(), "no MADT: {:?}", cpus.err());
-    let listed = cpus
-        .map(|list| list.apic_ids().contains(&apic_id))
-        .unwrap_or(false);
-    ensure!(
-        listed,
-        "APIC id {apic_id} of the bootstrap CPU is not in the MADT"
-    );
+    let listed = cpus.map(|list| list.apic_ids().contains(&apic_id)).unwrap_or(false);
+    ensure!(listed, "APIC id {apic_id} of the bootstrap CPU is not in the MADT");
     Ok(())
 }
 
 fn ticks_arrive_and_return_to_the_kernel(_: &BootInfo) -> TestResult {
     ensure!(lapic::timer_running(), "the local APIC timer did not start");
     let apic_id = __cpuid(1).ebx >> 24;
-    ensure!(
-        lapic::id() == apic_id,
-        "APIC id register says {}, CPUID says {apic_id}",
-        lapic::id()
-    );
+    ensure!(lapic::id() == apic_id, "APIC id register says {}, CPUID says {apic_id}", lapic::id());
     let start = lapic::ticks();
     for _ in 0..1000 {
         if lapic::ticks() >= start + 3 {
@@ -312,5 +219,55 @@ fn ticks_arrive_and_return_to_the_kernel(_: &BootInfo) -> TestResult {
         "only {} timer ticks while halting",
         lapic::ticks() - start
     );
+    Ok(())
+}
+
+/// Puts `value` in both 64-bit halves of xmm0 and, with AVX, in the upper half of ymm0.
+fn set_vector_register(value: u64, avx: bool) {
+    // SAFETY: writes only xmm0/ymm0, which the kernel's own (soft-float) code never uses;
+    // the FPU is enabled for SSE (and AVX when `avx`) by `fpu::init`.
+    unsafe {
+        core::arch::asm!("movq xmm0, {}", "punpcklqdq xmm0, xmm0", in(reg) value, options(nomem, nostack));
+        if avx {
+            core::arch::asm!("vinserti128 ymm0, ymm0, xmm0, 1", options(nomem, nostack));
+        }
+    }
+}
+
+/// The low 64 bits of xmm0 and, with AVX, of ymm0's upper half (else 0).
+fn vector_register(avx: bool) -> [u64; 2] {
+    let low: u64;
+    let mut high = 0;
+    // SAFETY: reads xmm0/ymm0 into general registers, clobbering only xmm1/ymm1, which
+    // kernel code never uses.
+    unsafe {
+        core::arch::asm!("movq {}, xmm0", out(reg) low, options(nomem, nostack));
+        if avx {
+            core::arch::asm!("vextracti128 xmm1, ymm0, 1", "movq {}, xmm1", out(reg) high, options(nomem, nostack));
+        }
+    }
+    [low, high]
+}
+
+fn fpu_state_round_trips_between_threads(_: &BootInfo) -> TestResult {
+    let mode = super::fpu::init_mode();
+    let cr4 = Cr4::read();
+    ensure!(cr4.contains(Cr4Flags::OSFXSR), "CR4.OSFXSR is off: user SSE would fault");
+    ensure!(cr4.contains(Cr4Flags::OSXSAVE) == mode.xsave, "CR4.OSXSAVE disagrees with {mode:?}");
+    let wanted = |value: u64| [value, if mode.avx { value } else { 0 }];
+    let (mut first, mut second) = (FpuState::initial(), FpuState::initial());
+    set_vector_register(0x1111_1111_1111_1111, mode.avx);
+    first.save();
+    set_vector_register(0x2222_2222_2222_2222, mode.avx);
+    second.save();
+    first.restore();
+    let after_first = vector_register(mode.avx);
+    second.restore();
+    let after_second = vector_register(mode.avx);
+    FpuState::initial().restore();
+    let initial = vector_register(mode.avx);
+    ensure!(after_first == wanted(0x1111_1111_1111_1111), "first thread got {after_first:x?}");
+    ensure!(after_second == wanted(0x2222_2222_2222_2222), "second thread got {after_second:x?}");
+    ensure!(initial == [0, 0], "a new thread would start with {initial:x?}");
     Ok(())
 }

@@ -44,11 +44,7 @@ fn read(register: usize) -> u32 {
 fn write(register: usize, value: u32) {
     let base = *REGISTERS.get().expect("local APIC used before init");
     // SAFETY: as in `read`; writing a register programs the APIC, which touches no memory.
-    unsafe {
-        (base + register as u64)
-            .as_mut_ptr::<u32>()
-            .write_volatile(value)
-    }
+    unsafe { (base + register as u64).as_mut_ptr::<u32>().write_volatile(value) }
 }
 
 /// What the timer measured at boot.
@@ -104,10 +100,7 @@ pub fn start_timer(period_ms: u64) -> Result<TimerInfo, TimerUnavailable> {
     let ticks_per_ms = (u64::from(elapsed) / CALIBRATION_MS).max(1);
     TICKS_PER_MS.store(ticks_per_ms, Ordering::Relaxed);
     write(REG_LVT_TIMER, TIMER_PERIODIC | u32::from(TIMER_VECTOR));
-    write(
-        REG_TIMER_INITIAL,
-        (ticks_per_ms * period_ms).min(u64::from(u32::MAX)) as u32,
-    );
+    write(REG_TIMER_INITIAL, (ticks_per_ms * period_ms).min(u64::from(u32::MAX)) as u32);
     Ok(TimerInfo { ticks_per_ms })
 }
 

@@ -6,6 +6,7 @@ mod boot;
 mod context;
 mod cpu;
 mod entry;
+mod fpu;
 mod idt;
 #[cfg(feature = "ktest")]
 mod ktests;
@@ -25,6 +26,7 @@ pub use acpi::cpus;
 pub use context::{TrapFrame as UserContext, enter_user};
 pub use cpu::CpuFeatures;
 pub use entry::Exception;
+pub use fpu::{FpuMode, FpuState};
 #[cfg(feature = "ktest")]
 pub use ktests::TESTS as KERNEL_TESTS;
 pub use lapic::{TimerInfo, TimerUnavailable};
@@ -56,15 +58,17 @@ pub fn init_kernel_space(
     paging::init_kernel_space(regions, features.nx, frames);
 }
 
-/// Sets up the bootstrap CPU for running user code: GDT, TSS, IDT, `syscall`, the legacy
-/// interrupt controllers masked and the local APIC on (its timer still stopped).
-pub fn init_bootstrap_cpu(frames: &mut dyn FrameSource) {
+/// Sets up the bootstrap CPU for running user code: GDT, TSS, IDT, `syscall`, FPU and
+/// SIMD state for user threads, the legacy interrupt controllers masked and the local
+/// APIC on (its timer still stopped).
+pub fn init_bootstrap_cpu(frames: &mut dyn FrameSource) -> FpuMode {
     percpu::init_bootstrap_cpu();
     idt::load();
     syscall::init();
     usercopy::init();
     pic::disable();
     lapic::init(frames);
+    fpu::init()
 }
 
 /// Calibrates this CPU's local APIC timer against the PIT and starts it: from now on user
@@ -76,9 +80,7 @@ pub fn start_preemption_timer(period_ms: u64) -> Result<TimerInfo, TimerUnavaila
 /// Reads a kernel address that no page table maps, to test the kernel-fault report.
 #[cfg(feature = "ktest")]
 pub fn touch_unmapped_kernel_page() {
-    let guard = stacks::guard_pages()
-        .next()
-        .expect("the boot stack has a guard page");
+    let guard = stacks::guard_pages().next().expect("the boot stack has a guard page");
     // SAFETY: the guard page is deliberately unmapped; the read faults, and the kernel's
     // fault handler reports it and stops the machine, so execution never continues.
     let value = unsafe { core::ptr::read_volatile(guard.as_ptr::<u64>()) };

@@ -47,11 +47,7 @@ static NX_ENABLED: AtomicBool = AtomicBool::new(false);
 static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
 
 fn no_execute() -> Flags {
-    if NX_ENABLED.load(Ordering::Relaxed) {
-        Flags::NO_EXECUTE
-    } else {
-        Flags::empty()
-    }
+    if NX_ENABLED.load(Ordering::Relaxed) { Flags::NO_EXECUTE } else { Flags::empty() }
 }
 
 /// The page table in frame `frame`, through the physical window.
@@ -98,9 +94,7 @@ fn indices(addr: VirtAddr) -> [usize; 4] {
 /// Builds the kernel's page tables and switches to them. `nx` says whether EFER.NXE is on.
 pub fn init_kernel_space(regions: &[MemoryRegion], nx: bool, frames: &mut dyn FrameSource) {
     NX_ENABLED.store(nx, Ordering::Relaxed);
-    let root = frames
-        .allocate_zeroed()
-        .expect("no frame for the kernel's page-table root");
+    let root = frames.allocate_zeroed().expect("no frame for the kernel's page-table root");
     // SAFETY: `root` was just allocated and is reachable from nothing else.
     let pml4 = unsafe { table_mut(root) };
     map_physical_window(pml4, regions, frames);
@@ -153,11 +147,7 @@ fn map_kernel_image(pml4: &mut PageTable, frames: &mut dyn FrameSource) {
     let sections = unsafe {
         [
             (symbol(&__text_start), symbol(&__text_end), Flags::PRESENT),
-            (
-                symbol(&__rodata_start),
-                symbol(&__rodata_end),
-                Flags::PRESENT | no_execute(),
-            ),
+            (symbol(&__rodata_start), symbol(&__rodata_end), Flags::PRESENT | no_execute()),
             (
                 symbol(&__data_start),
                 symbol(&__data_end),
@@ -276,10 +266,7 @@ impl AddressSpace {
             writable &= flags.contains(Flags::WRITABLE);
             executable &= !flags.contains(Flags::NO_EXECUTE);
             if level == 3 || flags.contains(Flags::HUGE_PAGE) {
-                return Some(UserAccess {
-                    write: writable,
-                    execute: executable,
-                });
+                return Some(UserAccess { write: writable, execute: executable });
             }
             table_frame = entry.addr();
         }
@@ -309,10 +296,7 @@ pub fn kernel_mapping(addr: VirtAddr) -> Option<(bool, bool)> {
             return None;
         }
         if level == 3 || flags.contains(Flags::HUGE_PAGE) {
-            return Some((
-                flags.contains(Flags::WRITABLE),
-                !flags.contains(Flags::NO_EXECUTE),
-            ));
+            return Some((flags.contains(Flags::WRITABLE), !flags.contains(Flags::NO_EXECUTE)));
         }
         table_frame = entry.addr();
     }

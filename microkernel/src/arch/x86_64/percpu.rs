@@ -64,12 +64,8 @@ static GDT: [Once<GlobalDescriptorTable<8>>; MAX_CPUS] = [const { Once::new() };
 pub fn init_bootstrap_cpu() {
     let index = 0;
     let block = &CPU_BLOCKS[index];
-    block
-        .self_address
-        .store(block as *const CpuBlock as u64, Ordering::Relaxed);
-    block
-        .kernel_stack_top
-        .store(BOOT_STACK.top().as_u64(), Ordering::Relaxed);
+    block.self_address.store(block as *const CpuBlock as u64, Ordering::Relaxed);
+    block.kernel_stack_top.store(BOOT_STACK.top().as_u64(), Ordering::Relaxed);
     block.index.store(index as u64, Ordering::Relaxed);
 
     let tss = TSS[index].call_once(|| {

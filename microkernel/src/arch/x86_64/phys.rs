@@ -23,9 +23,7 @@ pub struct MappedBlocks {
 
 impl MappedBlocks {
     const fn new() -> Self {
-        Self {
-            words: [const { AtomicU64::new(0) }; BLOCK_WORDS],
-        }
+        Self { words: [const { AtomicU64::new(0) }; BLOCK_WORDS] }
     }
 
     pub fn set(&self, block_start: u64) {
@@ -68,9 +66,7 @@ pub fn window_covers(range: PhysRange) -> bool {
         return range.end <= BOOT_WINDOW;
     }
     let first = range.start - range.start % PAGEBLOCK_SIZE;
-    (first..range.end)
-        .step_by(PAGEBLOCK_SIZE as usize)
-        .all(|block| MAPPED.contains(block))
+    (first..range.end).step_by(PAGEBLOCK_SIZE as usize).all(|block| MAPPED.contains(block))
 }
 
 /// Copies physical memory at `phys` into `buffer`; `false`, copying nothing, where the
@@ -120,10 +116,7 @@ pub fn zero_frame(frame: PhysAddr) {
 /// that nothing else refers to yet.
 pub fn write(phys: PhysAddr, bytes: &[u8]) {
     let range = PhysRange::from_start_len(phys.as_u64(), bytes.len() as u64);
-    assert!(
-        window_covers(range),
-        "{range:x?} is outside the physical window"
-    );
+    assert!(window_covers(range), "{range:x?} is outside the physical window");
     let target = window_address(phys).as_mut_ptr::<u8>();
     // SAFETY: the window maps the range (asserted); the destination is memory the caller
     // owns exclusively (documented contract), distinct from `bytes`.

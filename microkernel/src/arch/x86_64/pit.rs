@@ -58,10 +58,7 @@ pub fn time_interval<T>(
     measure_end: impl FnOnce() -> T,
 ) -> Result<T, NoPit> {
     let wanted = PIT_FREQUENCY * millis / 1000;
-    let mut channel = Channel0 {
-        command: Port::new(COMMAND),
-        data: Port::new(CHANNEL0_DATA),
-    };
+    let mut channel = Channel0 { command: Port::new(COMMAND), data: Port::new(CHANNEL0_DATA) };
     channel.start_free_running();
     let mut last = channel.count();
     measure_start();

@@ -23,10 +23,7 @@ unsafe impl<const SIZE: usize> Sync for GuardedStack<SIZE> {}
 
 impl<const SIZE: usize> GuardedStack<SIZE> {
     pub const fn new() -> Self {
-        Self {
-            guard: UnsafeCell::new([0; PAGE_SIZE as usize]),
-            stack: UnsafeCell::new([0; SIZE]),
-        }
+        Self { guard: UnsafeCell::new([0; PAGE_SIZE as usize]), stack: UnsafeCell::new([0; SIZE]) }
     }
 
     /// The initial stack pointer: one past the highest byte.
@@ -48,11 +45,8 @@ pub static BOOT_STACK: GuardedStack<KERNEL_STACK_SIZE> = GuardedStack::new();
 pub const BOOT_STACK_TOP_OFFSET: usize = PAGE_SIZE as usize + KERNEL_STACK_SIZE;
 
 /// Interrupt stacks of the bootstrap CPU, indexed by [`super::idt::IstSlot`].
-pub static BOOT_IST_STACKS: [GuardedStack<IST_STACK_SIZE>; 3] = [
-    GuardedStack::new(),
-    GuardedStack::new(),
-    GuardedStack::new(),
-];
+pub static BOOT_IST_STACKS: [GuardedStack<IST_STACK_SIZE>; 3] =
+    [GuardedStack::new(), GuardedStack::new(), GuardedStack::new()];
 
 /// Every guard page, for the page-table builder to leave unmapped.
 pub fn guard_pages() -> impl Iterator<Item = VirtAddr> + Clone {

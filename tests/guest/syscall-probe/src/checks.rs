@@ -19,26 +19,10 @@ const UNKNOWN_NUMBERS: [(&str, u64); 4] = [
 
 /// Ranges DebugWrite must refuse as an invalid address: `(name, pointer, length)`.
 const BAD_RANGES: [(&str, u64, u64); 7] = [
-    (
-        "user::debug_write_kernel_half_rejected",
-        0xffff_8000_0000_0000,
-        8,
-    ),
-    (
-        "user::debug_write_kernel_image_rejected",
-        0xffff_ffff_8000_0000,
-        8,
-    ),
-    (
-        "user::debug_write_non_canonical_rejected",
-        0x0000_8000_0000_0000,
-        8,
-    ),
-    (
-        "user::debug_write_crossing_user_end_rejected",
-        USER_SPACE_END - 8,
-        16,
-    ),
+    ("user::debug_write_kernel_half_rejected", 0xffff_8000_0000_0000, 8),
+    ("user::debug_write_kernel_image_rejected", 0xffff_ffff_8000_0000, 8),
+    ("user::debug_write_non_canonical_rejected", 0x0000_8000_0000_0000, 8),
+    ("user::debug_write_crossing_user_end_rejected", USER_SPACE_END - 8, 16),
     ("user::debug_write_wrapping_rejected", u64::MAX - 7, 16),
     ("user::debug_write_null_page_rejected", 0x10, 8),
     ("user::debug_write_unmapped_rejected", 0x7000_0000_0000, 8),
@@ -63,41 +47,23 @@ pub fn run() {
         tally.record(name, unknown_syscall(number));
     }
     for (name, pointer, len) in BAD_RANGES {
-        tally.record(
-            name,
-            debug_write(pointer, len, Want::Refused(InvalidAddress)),
-        );
+        tally.record(name, debug_write(pointer, len, Want::Refused(InvalidAddress)));
     }
     tally.record(
         "user::debug_write_too_long_rejected",
-        debug_write(
-            TOO_LONG.as_ptr() as u64,
-            TOO_LONG.len() as u64,
-            Want::Refused(InvalidLength),
-        ),
+        debug_write(TOO_LONG.as_ptr() as u64, TOO_LONG.len() as u64, Want::Refused(InvalidLength)),
     );
-    tally.record(
-        "user::debug_write_empty_accepted",
-        debug_write(ARGS.as_ptr() as u64, 0, Want::Ok),
-    );
+    tally
+        .record("user::debug_write_empty_accepted", debug_write(ARGS.as_ptr() as u64, 0, Want::Ok));
     let line = b"probe: a valid DebugWrite\n";
     tally.record(
         "user::debug_write_accepted",
         debug_write(line.as_ptr() as u64, line.len() as u64, Want::Ok),
     );
-    tally.record(
-        "user::boot_args_read_only_buffer_rejected",
-        boot_args_read_only(),
-    );
-    tally.record(
-        "user::boot_args_small_buffer_rejected",
-        boot_args_small_buffer(),
-    );
+    tally.record("user::boot_args_read_only_buffer_rejected", boot_args_read_only());
+    tally.record("user::boot_args_small_buffer_rejected", boot_args_small_buffer());
     tally.record("user::boot_args_read", boot_args_read());
-    tally.record(
-        "user::registers_preserved_across_syscall",
-        registers::preserved_across_syscall(),
-    );
+    tally.record("user::registers_preserved_across_syscall", registers::preserved_across_syscall());
     tally.finish();
 }
 
@@ -125,11 +91,7 @@ fn boot_args_read_only() -> Result<(), Failure> {
     // change, and the buffer is longer than the arguments, so only the permission is
     // at fault.
     let got = unsafe {
-        syscall2(
-            Syscall::BootArgs.number(),
-            READ_ONLY.as_ptr() as u64,
-            READ_ONLY.len() as u64,
-        )
+        syscall2(Syscall::BootArgs.number(), READ_ONLY.as_ptr() as u64, READ_ONLY.len() as u64)
     };
     Want::Refused(InvalidAddress).check(got)
 }
@@ -142,10 +104,7 @@ fn boot_args_small_buffer() -> Result<(), Failure> {
     let got = unsafe { syscall2(Syscall::BootArgs.number(), buf.as_mut_ptr() as u64, short) };
     Want::RefusedWith(BufferTooSmall, ARGS.len() as u64).check(got)?;
     match buf.iter().position(|&byte| byte != UNTOUCHED) {
-        Some(index) => Err(Failure::BufferWritten {
-            index,
-            byte: buf[index],
-        }),
+        Some(index) => Err(Failure::BufferWritten { index, byte: buf[index] }),
         None => Ok(()),
     }
 }
@@ -154,17 +113,8 @@ fn boot_args_read() -> Result<(), Failure> {
     let mut buf = [0; 16];
     // SAFETY: BootArgs writes at most `buf.len()` bytes at `buf`, a local array we borrow
     // exclusively.
-    let got = unsafe {
-        syscall2(
-            Syscall::BootArgs.number(),
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-        )
-    };
+    let got =
+        unsafe { syscall2(Syscall::BootArgs.number(), buf.as_mut_ptr() as u64, buf.len() as u64) };
     Want::OkWith(ARGS.len() as u64).check(got)?;
-    if buf.starts_with(ARGS.as_bytes()) {
-        Ok(())
-    } else {
-        Err(Failure::ReadBack(buf))
-    }
+    if buf.starts_with(ARGS.as_bytes()) { Ok(()) } else { Err(Failure::ReadBack(buf)) }
 }

@@ -59,11 +59,7 @@ pub enum Failure {
     /// BootArgs succeeded but the buffer holds other text.
     ReadBack([u8; 16]),
     /// A register other than rax, rdx, rcx and r11 changed across a call.
-    Register {
-        name: &'static str,
-        sent: u64,
-        got: u64,
-    },
+    Register { name: &'static str, sent: u64, got: u64 },
 }
 
 impl fmt::Display for Failure {
