@@ -12,4 +12,5 @@ pub mod elf;
 pub mod frame_alloc;
 pub mod memory;
 pub mod range_set;
+pub mod untyped_split;
 pub mod user_range;
