@@ -7,6 +7,8 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod boot_info;
+
 /// The status code the kernel returns in `rax` when a call succeeded.
 pub const SUCCESS: u64 = 0;
 
