@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod boot_info;
+pub mod ipc;
 
 /// The status code the kernel returns in `rax` when a call succeeded.
 pub const SUCCESS: u64 = 0;
