@@ -86,6 +86,23 @@ fn is_canonical(addr: u64) -> bool {
     top == 0 || top == -1
 }
 
+/// Assembly that pushes the general registers so that, with the vector, error code and
+/// hardware frame above them, the stack holds a [`TrapFrame`] (r15 at the lowest address).
+macro_rules! push_general_registers {
+    () => {
+        "pushq %rax; pushq %rbx; pushq %rcx; pushq %rdx; pushq %rsi; pushq %rdi; pushq %rbp; pushq %r8; pushq %r9; pushq %r10; pushq %r11; pushq %r12; pushq %r13; pushq %r14; pushq %r15"
+    };
+}
+
+/// The inverse of [`push_general_registers`].
+macro_rules! pop_general_registers {
+    () => {
+        "popq %r15; popq %r14; popq %r13; popq %r12; popq %r11; popq %r10; popq %r9; popq %r8; popq %rbp; popq %rdi; popq %rsi; popq %rdx; popq %rcx; popq %rbx; popq %rax"
+    };
+}
+
+pub(super) use {pop_general_registers, push_general_registers};
+
 unsafe extern "C" {
     fn exit_to_user_iret(frame: *const TrapFrame) -> !;
     fn exit_to_user_sysret(frame: *const TrapFrame) -> !;
@@ -119,24 +136,7 @@ global_asm!(
     .global exit_to_user_iret
 exit_to_user_iret:
     movq %rdi, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
-    addq $16, %rsp
-    swapgs
-    iretq
+    jmp trap_exit
 
     .global exit_to_user_sysret
 exit_to_user_sysret:

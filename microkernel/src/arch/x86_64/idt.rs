@@ -4,7 +4,7 @@
 //! where the CPU pushes no error code, then the vector number) and jumps to `trap_common`,
 //! which saves the general registers into a [`TrapFrame`] and calls [`super::entry::rust_trap`].
 
-use super::context::TrapFrame;
+use super::context::{TrapFrame, pop_general_registers, push_general_registers};
 use core::arch::global_asm;
 use spin::Once;
 use x86_64::VirtAddr;
@@ -116,39 +116,17 @@ trap_common:
     jz 1f
     swapgs
 1:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+"#,
+    push_general_registers!(),
+    r#"
     cld
     movq %rsp, %rdi
     call {rust_trap}
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    .global trap_exit
+trap_exit:
+"#,
+    pop_general_registers!(),
+    r#"
     testb $3, 24(%rsp)
     jz 2f
     swapgs

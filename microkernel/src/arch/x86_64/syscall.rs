@@ -1,6 +1,6 @@
 //! The `syscall` instruction's entry path.
 
-use super::context::SYSCALL_VECTOR;
+use super::context::{SYSCALL_VECTOR, push_general_registers};
 use super::percpu::{
     CPU_BLOCK_KERNEL_STACK_OFFSET, CPU_BLOCK_USER_STACK_OFFSET, KERNEL_CODE_SELECTOR,
     SYSRET_BASE_SELECTOR, USER_CODE_SELECTOR, USER_DATA_SELECTOR,
@@ -57,21 +57,9 @@ syscall_entry:
     pushq %rcx
     pushq $0
     pushq ${syscall_vector}
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+"#,
+    push_general_registers!(),
+    r#"
     movq %rsp, %rdi
     call {rust_syscall}
     ud2
