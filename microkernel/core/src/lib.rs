@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod boot_info;
+pub mod cap;
 pub mod cmdline;
 pub mod elf;
 pub mod frame_alloc;

@@ -1,0 +1,66 @@
+//! Capabilities: the kernel's access control and memory ownership, after seL4.
+//!
+//! # The model
+//!
+//! Every kernel object lives in memory that user space retyped from an *untyped*
+//! capability; the kernel allocates nothing after boot. A thread names objects through
+//! capabilities kept in *slots* of *CNodes*, which form its CSpace. What is here is the
+//! hardware-free part, generic over where slots live ([`SlotStore`]): the kernel implements
+//! the store over physical memory, the tests over a map.
+//!
+//! - [`capability`]: the [`Capability`] values, 32 bytes each, and the rules for deriving
+//!   one from another (rights only shrink, a badge is set once).
+//! - [`object`]: object types and their sizes; a slot is 64 bytes, a TCB 2 KiB.
+//! - [`cspace`]: resolving a capability pointer through guarded CNodes to a slot.
+//! - [`mdb`]: the derivation tree, a linked list in pre-order per tree, through the slots.
+//! - [`ops`]: copy, mint, move, mutate, delete, revoke.
+//! - [`retype`]: carving objects out of untyped memory, with a watermark that starts over
+//!   once every child is gone.
+//!
+//! # Where it follows seL4 and where it differs
+//!
+//! It follows seL4's classic (non-MCS) kernel: the same derivation tree (`isMDBParentOf`
+//! with revocable and first-badged flags, `isFinalCapability` from the neighbours, the
+//! first-badged flag passed on when a slot empties), the same guarded-page-table lookup,
+//! the same derivation rules (`deriveCap`: frame copies are unmapped, unmapped page tables
+//! and reply capabilities are not copied, untyped capabilities only without children, and
+//! the copied-from untyped becomes full), implicit reply capabilities placed in the
+//! receiver's TCB by Call, and retype's reset of a childless untyped.
+//!
+//! It differs in a few places, each for a reason given where it is done:
+//! - copies of an untyped capability are the same object, so only the last deletion is
+//!   final ([`Capability::is_same_object`]);
+//! - running out of bits inside a guard is a depth mismatch, not a guard mismatch
+//!   ([`cspace`]);
+//! - mutate may reduce rights (except of a mapped frame), not only change a guard;
+//! - badge 0 cannot be minted explicitly ([`CapData::None`] says "keep the badge");
+//! - there are no zombies: deleting a final CNode or TCB returns its capability, and the
+//!   kernel deletes the slots inside before reusing the memory ([`ops::delete`]);
+//! - [`AsiControl`](Capability::AsiControl) is new: the one authority over memory
+//!   sensitivity, as IRQ control is over interrupts.
+
+pub mod capability;
+pub mod cspace;
+pub mod error;
+pub mod mdb;
+pub mod object;
+pub mod ops;
+pub mod retype;
+pub mod rights;
+
+#[cfg(test)]
+mod ops_tests;
+#[cfg(test)]
+mod test_store;
+
+pub use capability::{Asid, CapData, Capability, Mapping, Region};
+pub use cspace::{LookupError, resolve, resolve_cap};
+pub use error::CapError;
+pub use mdb::{MdbNode, SlotStore, has_children, is_final, is_parent_of};
+pub use object::{FrameSize, ObjectType, PtLevel};
+pub use ops::{
+    DeleteOutcome, Revoked, copy, delete, insert_child, insert_root, mint, move_cap, mutate,
+    revoke, revoke_next,
+};
+pub use retype::{RetypeError, RetypePlan, plan_retype};
+pub use rights::Rights;
