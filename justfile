@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # Crates built and tested on the host.
 host_crates := "-p syscall-abi -p kernel-core -p libasi -p memsrv -p tests"
 # Crates built for x86_64-unknown-none: the kernel and the user programs.
-guest_crates := "-p microkernel -p init -p syscall-probe"
+guest_crates := "-p microkernel -p init -p syscall-probe -p bench"
 
 # List the recipes.
 default:
@@ -22,6 +22,11 @@ qemu *ARGS: deps
 # Build the kernel and the user programs (into target/guest).
 build: deps
     cargo run -q -p tests --bin run -- --build-only
+
+# Release images, TCG with icount; e.g. `just bench --iterations 5000 --json out.json`.
+# Time kernel operations in guest instructions: a table, and target/bench/results.json.
+bench *ARGS: deps
+    cargo run -q -p tests --bin bench -- {{ARGS}}
 
 # Run every test: host unit tests, then the in-kernel and user-mode tests in QEMU.
 test: deps

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tests::bench;
 use tests::boot::{self, Boot, Exit};
 use tests::expect::{self, Pattern};
 use tests::harness::{self, Scenario};
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     scenarios
         .extend(KERNEL_CRASHES.iter().map(|&(crash, report)| kernel_crash(crash, report, timeout)));
     scenarios.extend(FAULTS.iter().map(|&(kind, vector)| user_fault(kind, vector, timeout)));
+    scenarios.push(bench_program(timeout));
     harness::main(scenarios)
 }
 
@@ -199,6 +201,39 @@ fn user_fault(kind: &'static str, vector: u8, timeout: Duration) -> Scenario {
             })
             .and_then(|()| boot.expect_exit(&Exit::KernelSuccess));
             Ok(vec![boot.check(&name, survived)])
+        }),
+    }
+}
+
+/// The benchmark program, with too few iterations for figures worth reading, on the normal
+/// debug images without icount: only that it still reports every benchmark and exits.
+fn bench_program(timeout: Duration) -> Scenario {
+    const NAME: &str = "bench::program_reports_every_benchmark";
+    Scenario {
+        checks: vec![NAME.into()],
+        namespace: None,
+        run: Box::new(move || {
+            let boot = boot_with(Kernel::Normal, 1, "bench", "iterations=10", "", timeout)?;
+            let reported = bench::collect(&boot.lines, bench::EXPECTED)
+                .and_then(|results| match results.benchmarks.iter().find(|b| b.iterations != 10) {
+                    Some(figures) => Err(format!(
+                        "expected: iterations=10 on every line\nbut: `{}` has {}",
+                        figures.name, figures.iterations
+                    )),
+                    None => Ok(()),
+                })
+                .and_then(|()| {
+                    expect::in_order(
+                        &boot.lines,
+                        &[
+                            Pattern::Line("BENCH DONE"),
+                            Pattern::Line("kernel: thread bench exited with code 0"),
+                            Pattern::Line("kernel: no runnable threads, shutting down"),
+                        ],
+                    )
+                })
+                .and_then(|()| boot.expect_exit(&Exit::KernelSuccess));
+            Ok(vec![boot.check(NAME, reported)])
         }),
     }
 }

@@ -1,0 +1,90 @@
+//! A guest benchmark program: times kernel operations with the time-stamp counter and
+//! prints one line per benchmark for the host's `bench` binary (`just bench`).
+//!
+//! Boot arguments, space-separated, all optional:
+//!
+//! - `iterations=<n>`: timed iterations per benchmark (default 1000, at most
+//!   [`MAX_ITERATIONS`]); reported figures use at least 1000, the harness scenario 10.
+//! - `warmup=<n>`: untimed iterations before them (default 100).
+//!
+//! Output, after a `bench:` log line naming the settings:
+//!
+//! ```text
+//! BENCH <name> median=<ticks> min=<ticks> max=<ticks> p90=<ticks> iterations=<n> [<key>=<n>]...
+//! BENCH DONE
+//! ```
+//!
+//! Ticks are raw differences of two time-stamp counter reads around one iteration; under
+//! QEMU's `-icount shift=0` one tick is one guest instruction. Nothing is subtracted:
+//! `rdtsc_overhead` is reported as a benchmark of its own, and `calibration_loop` carries
+//! `instructions=<n>`, the exact count its loop adds over `rdtsc_overhead`. Exit code 0
+//! after `BENCH DONE`; 1 if a benchmark's operation returned something unexpected (after a
+//! `bench: <name>: ...` line, and without `BENCH DONE`); 2 for bad arguments.
+#![no_std]
+#![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod benchmarks;
+mod measure;
+mod tsc;
+
+use libasi::println;
+
+use measure::Bench;
+
+/// The most timed iterations one run can hold: the samples live on the 64 KiB user stack,
+/// four bytes each.
+pub const MAX_ITERATIONS: usize = 10_000;
+
+const DEFAULT_ITERATIONS: usize = 1000;
+const DEFAULT_WARMUP: usize = 100;
+
+libasi::entry!(main);
+
+fn main() -> u64 {
+    let mut buf = [0; 128];
+    let args = match libasi::boot::args(&mut buf) {
+        Ok(args) => args,
+        Err(error) => {
+            println!("bench: {error}");
+            return 2;
+        }
+    };
+    let (iterations, warmup) = match parse_args(args) {
+        Ok(settings) => settings,
+        Err(problem) => {
+            println!("bench: {problem}");
+            return 2;
+        }
+    };
+    println!("bench: iterations={iterations} warmup={warmup}");
+    let mut samples = [0_u32; MAX_ITERATIONS];
+    let mut bench = Bench::new(&mut samples[..iterations], warmup);
+    for benchmark in benchmarks::ALL {
+        match (benchmark.run)(&mut bench) {
+            Ok(summary) => println!("BENCH {} {summary}", benchmark.name),
+            Err(unexpected) => {
+                println!("bench: {}: {unexpected}", benchmark.name);
+                return 1;
+            }
+        }
+    }
+    println!("BENCH DONE");
+    0
+}
+
+/// Reads `iterations=<n>` and `warmup=<n>`; anything else is refused.
+fn parse_args(args: &str) -> Result<(usize, usize), &'static str> {
+    let (mut iterations, mut warmup) = (DEFAULT_ITERATIONS, DEFAULT_WARMUP);
+    for arg in args.split_whitespace() {
+        let (key, value) = arg.split_once('=').ok_or("arguments are key=value")?;
+        let value = value.parse::<usize>().map_err(|_| "argument values are numbers")?;
+        match key {
+            "iterations" if (1..=MAX_ITERATIONS).contains(&value) => iterations = value,
+            "iterations" => return Err("iterations must be between 1 and 10000"),
+            "warmup" => warmup = value,
+            _ => return Err("unknown argument; there are iterations=<n> and warmup=<n>"),
+        }
+    }
+    Ok((iterations, warmup))
+}
