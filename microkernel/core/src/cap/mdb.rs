@@ -91,7 +91,7 @@ pub fn is_final<S: SlotStore>(store: &S, slot: S::Slot) -> bool {
     !same(node.prev) && !same(node.next)
 }
 
-/// Puts `cap` into the empty `dst` as the first node after `parent`, with the given node
+/// Puts `cap` into the empty `dst` as the node right after `parent`, with the given node
 /// flags.
 pub(super) fn link_after<S: SlotStore>(
     store: &mut S,
@@ -110,6 +110,27 @@ pub(super) fn link_after<S: SlotStore>(
         dst,
         MdbNode { prev: Some(parent), next: parent_node.next, revocable, first_badged: revocable },
     );
+}
+
+/// Puts the original capability `cap` into the empty `dst` as a child of `parent`, after
+/// the parent's plain copies: those must stay next to it, since finality is read from
+/// neighbours (a handler issued by IRQ control must not separate it from its copies).
+/// Plain copies have no children, so the new child still descends from `parent`.
+pub(super) fn link_new_child<S: SlotStore>(
+    store: &mut S,
+    parent: S::Slot,
+    dst: S::Slot,
+    cap: Capability,
+) {
+    let parent_cap = store.cap(parent);
+    let mut after = parent;
+    while let Some(next) = store.mdb(after).next
+        && !store.mdb(next).revocable
+        && store.cap(next).is_same_object(&parent_cap)
+    {
+        after = next;
+    }
+    link_after(store, after, dst, cap, true);
 }
 
 /// Takes `slot` out of its list and empties it (seL4's `emptySlot`). If it started a badge

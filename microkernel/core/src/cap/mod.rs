@@ -49,6 +49,8 @@ pub mod retype;
 pub mod rights;
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod ops_tests;
 #[cfg(test)]
 mod test_store;

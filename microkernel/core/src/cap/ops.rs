@@ -61,7 +61,7 @@ pub fn insert_child<S: SlotStore>(
     if !store.mdb(parent).revocable || !parent_cap.same_region_as(&cap) {
         return Err(CapError::NotParent);
     }
-    mdb::link_after(store, parent, dst, cap, true);
+    mdb::link_new_child(store, parent, dst, cap);
     Ok(())
 }
 

@@ -476,3 +476,16 @@ fn separate_trees_do_not_touch() {
     assert_eq!(revoked(&mut store, slot(2)), [(slot(3), false)]);
     assert_eq!(revoked(&mut store, slot(1)), [(slot(4), false)]);
 }
+
+#[test]
+fn a_new_child_goes_after_the_parents_copies() {
+    let mut store = TestStore::new();
+    insert_root(&mut store, slot(0), Capability::IrqControl).unwrap();
+    copy(&mut store, slot(0), slot(1)).unwrap();
+    insert_child(&mut store, slot(0), slot(2), Capability::IrqHandler { irq: 1 }).unwrap();
+    assert_eq!(store.lists(), [vec![slot(0), slot(1), slot(2)]]);
+    assert!(!is_final(&store, slot(1)));
+    assert!(is_parent_of(&store, slot(0), slot(2)));
+    assert_eq!(deleted(&mut store, slot(0)), (Capability::IrqControl, false));
+    assert_eq!(deleted(&mut store, slot(1)), (Capability::IrqControl, true));
+}

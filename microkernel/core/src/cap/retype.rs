@@ -191,8 +191,261 @@ impl RetypePlan {
         for index in 0..self.count {
             // What `ops::insert_child` checks holds: the destination is empty, and the
             // object lies inside the untyped region, which is revocable.
-            mdb::link_after(store, untyped_slot, dest(index), self.capability(index), true);
+            mdb::link_new_child(store, untyped_slot, dest(index), self.capability(index));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cap::object::{FrameSize, PtLevel};
+    use crate::cap::ops::{self, insert_root};
+    use crate::cap::test_store::TestStore;
+
+    const BASE: u64 = 0x4000_0000;
+    const UT: u64 = 0x100_0000;
+
+    fn untyped(size_bits: u8, device: bool, watermark: u64) -> Capability {
+        Capability::Untyped { base: BASE, size_bits, device, watermark }
+    }
+
+    fn plan(
+        cap: &Capability,
+        has_children: bool,
+        object_type: ObjectType,
+        user: u8,
+        count: usize,
+    ) -> Result<RetypePlan, RetypeError> {
+        plan_retype(cap, has_children, object_type, user, count, |_| true)
+    }
+
+    fn dest(index: usize) -> u64 {
+        UT + 64 * (1 + index as u64)
+    }
+
+    fn booted(size_bits: u8, device: bool) -> TestStore {
+        let mut store = TestStore::new();
+        insert_root(&mut store, UT, untyped(size_bits, device, 0)).unwrap();
+        store
+    }
+
+    fn retype(
+        store: &mut TestStore,
+        object_type: ObjectType,
+        user: u8,
+        count: usize,
+    ) -> RetypePlan {
+        let cap = store.cap(UT);
+        let plan = plan(&cap, mdb::has_children(store, UT), object_type, user, count).unwrap();
+        let free: Vec<u64> =
+            (0..).map(dest).filter(|&slot| store.cap(slot).is_null()).take(count).collect();
+        plan.apply(store, UT, |index| free[index]).unwrap();
+        plan
+    }
+
+    #[test]
+    fn objects_are_contiguous_from_the_base() {
+        let plan = plan(&untyped(16, false, 0), false, ObjectType::Endpoint, 0, 3).unwrap();
+        assert_eq!(plan.count(), 3);
+        assert_eq!(plan.object_type(), ObjectType::Endpoint);
+        let bases: Vec<_> = (0..3).map(|index| plan.object(index).base).collect();
+        assert_eq!(bases, [BASE, BASE + 16, BASE + 32]);
+        assert_eq!(plan.new_watermark(), 48);
+        assert_eq!(plan.memory(), PhysRange::new(BASE, BASE + 48));
+        assert!(plan.reset());
+    }
+
+    #[test]
+    fn objects_are_aligned_to_their_size_after_the_watermark() {
+        let plan = plan(&untyped(16, false, 16), true, ObjectType::Tcb, 0, 2).unwrap();
+        assert_eq!(plan.object(0), Region { base: BASE + 2048, size_bits: 11 });
+        assert_eq!(plan.object(1).base, BASE + 4096);
+        assert_eq!(plan.new_watermark(), 6144);
+        assert!(!plan.reset());
+    }
+
+    #[test]
+    fn a_region_without_children_starts_over() {
+        let plan = plan(&untyped(16, false, 0x8000), false, ObjectType::Endpoint, 0, 1).unwrap();
+        assert_eq!(plan.object(0).base, BASE);
+    }
+
+    #[test]
+    fn the_capabilities_are_fresh_originals() {
+        let region = untyped(22, false, 0);
+        let cases = [
+            (
+                ObjectType::Untyped,
+                12,
+                Capability::Untyped { base: BASE, size_bits: 12, device: false, watermark: 0 },
+            ),
+            (ObjectType::Tcb, 0, Capability::Tcb { object: BASE }),
+            (
+                ObjectType::Endpoint,
+                0,
+                Capability::Endpoint { object: BASE, badge: 0, rights: Rights::ALL },
+            ),
+            (
+                ObjectType::Notification,
+                0,
+                Capability::Notification { object: BASE, badge: 0, rights: Rights::ALL },
+            ),
+            (
+                ObjectType::CNode,
+                5,
+                Capability::CNode { object: BASE, radix_bits: 5, guard: 0, guard_bits: 0 },
+            ),
+            (
+                ObjectType::Frame(FrameSize::Large2M),
+                0,
+                Capability::Frame {
+                    base: BASE,
+                    size: FrameSize::Large2M,
+                    rights: Rights::ALL,
+                    device: false,
+                    mapping: None,
+                },
+            ),
+            (
+                ObjectType::PageTable(PtLevel::Pdpt),
+                0,
+                Capability::PageTable { object: BASE, level: PtLevel::Pdpt, mapping: None },
+            ),
+            (ObjectType::VSpace, 0, Capability::VSpace { object: BASE, asid: None }),
+        ];
+        for (object_type, user, expected) in cases {
+            let plan = plan(&region, false, object_type, user, 1).unwrap();
+            assert_eq!(plan.capability(0), expected);
+            assert_eq!(plan.capability(0).region(), Some(plan.object(0)));
+        }
+    }
+
+    #[test]
+    fn refusals_in_order() {
+        let region = untyped(16, false, 0);
+        let endpoint = ObjectType::Endpoint;
+        assert_eq!(
+            plan(&Capability::IrqControl, false, endpoint, 0, 1),
+            Err(RetypeError::NotUntyped)
+        );
+        assert_eq!(plan(&region, false, ObjectType::Untyped, 3, 1), Err(RetypeError::InvalidSize));
+        assert_eq!(plan(&region, false, ObjectType::CNode, 0, 1), Err(RetypeError::InvalidSize));
+        assert_eq!(plan(&region, false, endpoint, 0, 0), Err(RetypeError::InvalidCount));
+        assert_eq!(
+            plan(&region, false, endpoint, 0, MAX_RETYPE_COUNT + 1),
+            Err(RetypeError::InvalidCount)
+        );
+        assert_eq!(
+            plan_retype(&region, false, endpoint, 0, 4, |index| index != 2),
+            Err(RetypeError::DeleteFirst { index: 2 })
+        );
+    }
+
+    #[test]
+    fn objects_must_fit() {
+        let region = untyped(12, false, 0);
+        assert!(plan(&region, false, ObjectType::Frame(FrameSize::Small4K), 0, 1).is_ok());
+        assert_eq!(
+            plan(&region, false, ObjectType::Frame(FrameSize::Small4K), 0, 2),
+            Err(RetypeError::NotEnoughMemory)
+        );
+        assert_eq!(
+            plan(&region, false, ObjectType::Frame(FrameSize::Large2M), 0, 1),
+            Err(RetypeError::NotEnoughMemory)
+        );
+        assert_eq!(
+            plan(&region, false, ObjectType::Endpoint, 0, 256).map(|p| p.new_watermark()),
+            Ok(4096)
+        );
+        let used = untyped(12, false, 4096 - 16);
+        assert!(plan(&used, true, ObjectType::Endpoint, 0, 1).is_ok());
+        assert_eq!(
+            plan(&used, true, ObjectType::Endpoint, 0, 2),
+            Err(RetypeError::NotEnoughMemory)
+        );
+        assert_eq!(
+            plan(&used, true, ObjectType::Notification, 0, 1),
+            Err(RetypeError::NotEnoughMemory)
+        );
+    }
+
+    #[test]
+    fn device_memory_holds_only_frames_and_device_untyped() {
+        let device = untyped(22, true, 0);
+        for object_type in
+            [ObjectType::Tcb, ObjectType::CNode, ObjectType::VSpace, ObjectType::Endpoint]
+        {
+            assert_eq!(
+                plan(&device, false, object_type, 4, 1),
+                Err(RetypeError::DeviceMemoryNotFrames)
+            );
+        }
+        let frames = plan(&device, false, ObjectType::Frame(FrameSize::Small4K), 0, 1).unwrap();
+        assert!(matches!(frames.capability(0), Capability::Frame { device: true, .. }));
+        let part = plan(&device, false, ObjectType::Untyped, 21, 1).unwrap();
+        assert!(matches!(part.capability(0), Capability::Untyped { device: true, .. }));
+    }
+
+    #[test]
+    fn apply_records_children_and_the_watermark() {
+        let mut store = booted(16, false);
+        retype(&mut store, ObjectType::Endpoint, 0, 2);
+        assert_eq!(store.cap(UT), untyped(16, false, 32));
+        assert_eq!(store.lists(), [vec![UT, dest(1), dest(0)]]);
+        for index in 0..2 {
+            assert!(mdb::is_parent_of(&store, UT, dest(index)));
+            assert!(store.mdb(dest(index)).revocable);
+        }
+        let tcbs = retype(&mut store, ObjectType::Tcb, 0, 1);
+        assert_eq!(tcbs.object(0).base, BASE + 2048);
+        assert_eq!(store.cap(dest(2)), Capability::Tcb { object: BASE + 2048 });
+    }
+
+    #[test]
+    fn memory_is_reused_once_every_child_is_revoked() {
+        let mut store = booted(16, false);
+        retype(&mut store, ObjectType::Tcb, 0, 2);
+        ops::delete(&mut store, dest(0));
+        // A child remains: the watermark holds.
+        assert_eq!(retype(&mut store, ObjectType::Tcb, 0, 1).object(0).base, BASE + 4096);
+        let mut finals = 0;
+        ops::revoke(&mut store, UT, |_, _, is_final| finals += usize::from(is_final));
+        assert_eq!(finals, 2);
+        let again = retype(&mut store, ObjectType::Tcb, 0, 1);
+        assert!(again.reset());
+        assert_eq!(again.object(0).base, BASE);
+        assert_eq!(store.cap(UT), untyped(16, false, 2048));
+    }
+
+    #[test]
+    fn apply_checks_again_and_changes_nothing_on_error() {
+        let mut store = booted(16, false);
+        let cap = store.cap(UT);
+        let stale = plan(&cap, false, ObjectType::Endpoint, 0, 2).unwrap();
+        let before = store.clone();
+        assert_eq!(
+            stale.apply(&mut store, UT, |_| dest(0)),
+            Err(RetypeError::DeleteFirst { index: 1 })
+        );
+        assert_eq!(store, before);
+        store.set_cap(dest(1), Capability::IrqControl);
+        let before = store.clone();
+        assert_eq!(stale.apply(&mut store, UT, dest), Err(RetypeError::DeleteFirst { index: 1 }));
+        assert_eq!(store, before);
+        // The region gained a child after planning a reset: applying would overlap it.
+        let mut store = booted(16, false);
+        retype(&mut store, ObjectType::Endpoint, 0, 1);
+        store.set_cap(UT, cap);
+        let before = store.clone();
+        assert_eq!(stale.apply(&mut store, UT, |i| dest(4 + i)), Err(RetypeError::UntypedChanged));
+        assert_eq!(store, before);
+        // The capability itself changed.
+        assert_eq!(
+            stale.apply(&mut store, dest(0), |i| dest(4 + i)),
+            Err(RetypeError::UntypedChanged)
+        );
+        assert_eq!(store, before);
     }
 }
