@@ -36,8 +36,33 @@
 //! - badge 0 cannot be minted explicitly ([`CapData::None`] says "keep the badge");
 //! - there are no zombies: deleting a final CNode or TCB returns its capability, and the
 //!   kernel deletes the slots inside before reusing the memory ([`ops::delete`]);
+//! - a new original (a retyped object, an IRQ handler) goes after its parent's plain
+//!   copies rather than right after the parent, so that all capabilities to one object
+//!   stay adjacent and finality read from neighbours is exact even for IRQ control;
+//! - a reply capability has no master reply capability above it: the kernel inserts it as
+//!   a root ([`ops::insert_root`]) into the receiver's caller slot and remembers, in the
+//!   caller's TCB, which slot holds it, so that deleting the caller can delete it;
 //! - [`AsiControl`](Capability::AsiControl) is new: the one authority over memory
 //!   sensitivity, as IRQ control is over interrupts.
+//!
+//! # What the kernel does around it
+//!
+//! - Implements [`SlotStore`] over physical memory: a slot is the 64-byte-aligned address
+//!   of a CNode entry or of one of a TCB's slots; `cnode_slot` is `object + 64 * index`.
+//! - At boot, [`ops::insert_root`]s one untyped capability per free block, IRQ control,
+//!   ASI control and the root task's own objects.
+//! - Decodes system calls into [`resolve`] (with the caller's CSpace root) and the
+//!   operations here, and maps [`CapError`], [`LookupError`] and [`RetypeError`] to
+//!   error codes.
+//! - Between [`plan_retype`] and [`RetypePlan::apply`], zeroes [`RetypePlan::memory`] and
+//!   initialises the objects; under ASI it first refuses kernel objects in sensitive
+//!   memory ([`ObjectType::is_kernel_object`]).
+//! - On every deletion (from [`ops::delete`] or [`ops::revoke`]) undoes the capability's
+//!   own mapping, and on a final one destroys the object: empties a CNode's or TCB's slots
+//!   first, cancels IPC on an endpoint or notification, frees the ASID of a VSpace, the
+//!   IRQ of a handler.
+//! - Issues IRQ handlers with [`ops::insert_child`] under IRQ control, at most one per
+//!   IRQ, and records mappings by rewriting the frame or page-table capability in place.
 
 pub mod capability;
 pub mod cspace;

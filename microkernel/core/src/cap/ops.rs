@@ -1,5 +1,5 @@
 //! Operations on slots: inserting, copying, minting, moving, mutating, deleting and
-//! revoking capabilities, keeping the derivation tree ([`mdb`](super::mdb)) consistent.
+//! revoking capabilities, keeping the derivation tree ([`mdb`]) consistent.
 //!
 //! Every operation checks all its preconditions before it writes anything, so an error
 //! leaves every slot as it was.
