@@ -43,19 +43,13 @@ pub struct BootString {
 
 impl BootString {
     pub const fn empty() -> Self {
-        Self {
-            bytes: [0; MAX_COMMAND_LINE],
-            len: 0,
-        }
+        Self { bytes: [0; MAX_COMMAND_LINE], len: 0 }
     }
 
     /// Copies `text`; `None` if it does not fit.
     pub fn new(text: &str) -> Option<Self> {
         let mut string = Self::empty();
-        string
-            .bytes
-            .get_mut(..text.len())?
-            .copy_from_slice(text.as_bytes());
+        string.bytes.get_mut(..text.len())?.copy_from_slice(text.as_bytes());
         string.len = text.len();
         Some(string)
     }
@@ -196,15 +190,10 @@ impl BootInfo {
             strings = if strings.is_empty() {
                 line_range
             } else {
-                PhysRange::new(
-                    strings.start.min(line_range.start),
-                    strings.end.max(line_range.end),
-                )
+                PhysRange::new(strings.start.min(line_range.start), strings.end.max(line_range.end))
             };
-            self.modules[index as usize] = Some(BootModule {
-                range: PhysRange::new(word(0), word(4)),
-                line,
-            });
+            self.modules[index as usize] =
+                Some(BootModule { range: PhysRange::new(word(0), word(4)), line });
         }
         self.loader_data[3] = strings;
         Ok(())
@@ -216,11 +205,7 @@ fn read_exact(
     addr: u64,
     buffer: &mut [u8],
 ) -> Result<(), BootInfoError> {
-    if read(addr, buffer) {
-        Ok(())
-    } else {
-        Err(BootInfoError::Unreadable(addr))
-    }
+    if read(addr, buffer) { Ok(()) } else { Err(BootInfoError::Unreadable(addr)) }
 }
 
 fn read_string(
@@ -281,13 +266,8 @@ mod tests {
         memory.put(0x5000, b"/boot/init hello\0");
         memory.put32(0x1000 + 44, 72);
         memory.put32(0x1000 + 48, 0x2000);
-        for (index, (base, len, kind)) in [
-            (0u64, 0x9fc00u64, 1u32),
-            (0x10_0000, 0xff0_0000, 1),
-            (0, 0, 2),
-        ]
-        .iter()
-        .enumerate()
+        for (index, (base, len, kind)) in
+            [(0u64, 0x9fc00u64, 1u32), (0x10_0000, 0xff0_0000, 1), (0, 0, 2)].iter().enumerate()
         {
             let at = 0x2000 + index * 24;
             memory.put32(at, 20);

@@ -31,10 +31,7 @@ mod tests {
     #[test]
     fn module_lines_split_into_name_and_args() {
         assert_eq!(split_module_line("/a/b/init"), ("init", ""));
-        assert_eq!(
-            split_module_line(" target/probe  fault=page  x "),
-            ("probe", "fault=page  x")
-        );
+        assert_eq!(split_module_line(" target/probe  fault=page  x "), ("probe", "fault=page  x"));
         assert_eq!(split_module_line(""), ("", ""));
         assert_eq!(split_module_line("dir/"), ("", ""));
     }
@@ -42,10 +39,7 @@ mod tests {
     #[test]
     fn kernel_options_skip_the_kernel_path() {
         let line = "/boot/microkernel asi=on verbose asi=off";
-        assert_eq!(
-            kernel_options(line).collect::<Vec<_>>(),
-            ["asi=on", "verbose", "asi=off"]
-        );
+        assert_eq!(kernel_options(line).collect::<Vec<_>>(), ["asi=on", "verbose", "asi=off"]);
         assert_eq!(kernel_option(line, "asi"), Some("off"));
         assert_eq!(kernel_option(line, "verbose"), None);
         assert_eq!(kernel_option("asi=on", "asi"), None);

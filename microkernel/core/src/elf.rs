@@ -82,10 +82,7 @@ impl LoadSegment {
         }
         let from = self.file_offset + (copy_start - self.vaddr);
         let len = copy_end - copy_start;
-        (
-            from as usize..(from + len) as usize,
-            (copy_start - page) as usize,
-        )
+        (from as usize..(from + len) as usize, (copy_start - page) as usize)
     }
 }
 
@@ -255,10 +252,7 @@ mod tests {
         let segments: Vec<_> = executable.segments().collect();
         assert_eq!(segments.len(), 2);
         assert!(segments[0].access.execute && !segments[0].access.write);
-        assert_eq!(
-            (segments[1].first_page(), segments[1].end_page()),
-            (0x202000, 0x205000)
-        );
+        assert_eq!((segments[1].first_page(), segments[1].end_page()), (0x202000, 0x205000));
     }
 
     #[test]
@@ -271,47 +265,28 @@ mod tests {
 
     #[test]
     fn corrupt_images_are_refused() {
-        assert_eq!(
-            Executable::parse(&[0; 10]).unwrap_err(),
-            ElfError::Truncated
-        );
+        assert_eq!(Executable::parse(&[0; 10]).unwrap_err(), ElfError::Truncated);
         let mut not_elf = image(0x201010, &[TEXT]);
         not_elf[0] = 0;
-        assert_eq!(
-            Executable::parse(&not_elf).unwrap_err(),
-            ElfError::NotX86_64Executable
-        );
+        assert_eq!(Executable::parse(&not_elf).unwrap_err(), ElfError::NotX86_64Executable);
         let mut huge_table = image(0x201010, &[TEXT]);
         huge_table[56..58].copy_from_slice(&u16::MAX.to_le_bytes());
-        assert_eq!(
-            Executable::parse(&huge_table).unwrap_err(),
-            ElfError::Truncated
-        );
+        assert_eq!(Executable::parse(&huge_table).unwrap_err(), ElfError::Truncated);
     }
 
     #[test]
     fn segments_must_stay_inside_file_and_user_half() {
-        let past_file = Segment {
-            file_size: 0x10_0000,
-            mem_size: 0x10_0000,
-            ..TEXT
-        };
+        let past_file = Segment { file_size: 0x10_0000, mem_size: 0x10_0000, ..TEXT };
         assert_eq!(
             Executable::parse(&image(0x201010, &[past_file])).unwrap_err(),
             ElfError::SegmentOutsideFile
         );
-        let kernel_half = Segment {
-            vaddr: 0xffff_8000_0000_0000,
-            ..TEXT
-        };
+        let kernel_half = Segment { vaddr: 0xffff_8000_0000_0000, ..TEXT };
         assert_eq!(
             Executable::parse(&image(0x201010, &[kernel_half])).unwrap_err(),
             ElfError::SegmentOutsideUserSpace
         );
-        let wrapping = Segment {
-            vaddr: u64::MAX - 0x10,
-            ..TEXT
-        };
+        let wrapping = Segment { vaddr: u64::MAX - 0x10, ..TEXT };
         assert_eq!(
             Executable::parse(&image(0x201010, &[wrapping])).unwrap_err(),
             ElfError::SegmentOutsideUserSpace
@@ -320,18 +295,12 @@ mod tests {
 
     #[test]
     fn writable_code_overlaps_and_bad_entries_are_refused() {
-        let wx = Segment {
-            flags: PF_R | PF_W | PF_X,
-            ..TEXT
-        };
+        let wx = Segment { flags: PF_R | PF_W | PF_X, ..TEXT };
         assert_eq!(
             Executable::parse(&image(0x201010, &[wx])).unwrap_err(),
             ElfError::WritableAndExecutable
         );
-        let shares_page = Segment {
-            vaddr: 0x201800,
-            ..DATA
-        };
+        let shares_page = Segment { vaddr: 0x201800, ..DATA };
         assert_eq!(
             Executable::parse(&image(0x201010, &[TEXT, shares_page])).unwrap_err(),
             ElfError::OverlappingSegments

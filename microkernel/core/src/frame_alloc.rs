@@ -21,18 +21,13 @@ impl BootFrameAllocator {
     /// An allocator over `free`, trimmed to whole frames.
     pub fn new(mut free: RangeSet<MAX_FREE_RANGES>) -> Self {
         free.align_inward(PAGE_SIZE);
-        Self {
-            free,
-            handed_out: 0,
-        }
+        Self { free, handed_out: 0 }
     }
 
     /// The lowest free frame, taken out of the free set.
     pub fn allocate(&mut self) -> Option<u64> {
         let frame = self.free.as_slice().first()?.start;
-        self.free
-            .remove(PhysRange::from_start_len(frame, PAGE_SIZE))
-            .ok()?;
+        self.free.remove(PhysRange::from_start_len(frame, PAGE_SIZE)).ok()?;
         self.handed_out += 1;
         Some(frame)
     }

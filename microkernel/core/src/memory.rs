@@ -16,10 +16,7 @@ pub struct PhysRange {
 impl PhysRange {
     /// The range `[start, end)`; an `end` below `start` gives the empty range at `start`.
     pub const fn new(start: u64, end: u64) -> Self {
-        Self {
-            start,
-            end: if end < start { start } else { end },
-        }
+        Self { start, end: if end < start { start } else { end } }
     }
 
     /// The range of `len` bytes from `start`, cut at the top of the address space.
@@ -142,10 +139,7 @@ mod tests {
     const MIB: u64 = 1024 * 1024;
 
     fn region(start: u64, end: u64, kind: RegionKind) -> MemoryRegion {
-        MemoryRegion {
-            range: PhysRange::new(start, end),
-            kind,
-        }
+        MemoryRegion { range: PhysRange::new(start, end), kind }
     }
 
     #[test]
@@ -192,13 +186,9 @@ mod tests {
 
     #[test]
     fn window_leaves_blocks_without_ram_unmapped() {
-        let regions = [
-            region(0, 2 * MIB, RegionKind::Usable),
-            region(6 * MIB, 7 * MIB, RegionKind::Usable),
-        ];
-        let starts: Vec<_> = window_blocks(&regions)
-            .map(|block| block.start / MIB)
-            .collect();
+        let regions =
+            [region(0, 2 * MIB, RegionKind::Usable), region(6 * MIB, 7 * MIB, RegionKind::Usable)];
+        let starts: Vec<_> = window_blocks(&regions).map(|block| block.start / MIB).collect();
         assert_eq!(starts, [0, 6]);
         assert_eq!(window_top(&regions), 8 * MIB);
         assert_eq!(window_top(&[]), 0);

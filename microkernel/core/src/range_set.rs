@@ -22,10 +22,7 @@ impl<const N: usize> Default for RangeSet<N> {
 
 impl<const N: usize> RangeSet<N> {
     pub const fn new() -> Self {
-        Self {
-            ranges: [PhysRange { start: 0, end: 0 }; N],
-            len: 0,
-        }
+        Self { ranges: [PhysRange { start: 0, end: 0 }; N], len: 0 }
     }
 
     pub fn as_slice(&self) -> &[PhysRange] {
@@ -50,19 +47,14 @@ impl<const N: usize> RangeSet<N> {
                 kept[kept_len] = *existing;
                 kept_len += 1;
             } else {
-                merged = PhysRange::new(
-                    merged.start.min(existing.start),
-                    merged.end.max(existing.end),
-                );
+                merged =
+                    PhysRange::new(merged.start.min(existing.start), merged.end.max(existing.end));
             }
         }
         if kept_len == N {
             return Err(RangeSetFull);
         }
-        let position = kept[..kept_len]
-            .iter()
-            .take_while(|r| r.start < merged.start)
-            .count();
+        let position = kept[..kept_len].iter().take_while(|r| r.start < merged.start).count();
         kept.copy_within(position..kept_len, position + 1);
         kept[position] = merged;
         self.ranges = kept;

@@ -32,7 +32,8 @@ pub fn split(range: PhysRange) -> impl Iterator<Item = UntypedBlock> {
         if cursor >= range.end {
             return None;
         }
-        let alignment_bits = if cursor == 0 { MAX_UNTYPED_BITS } else { cursor.trailing_zeros() as u8 };
+        let alignment_bits =
+            if cursor == 0 { MAX_UNTYPED_BITS } else { cursor.trailing_zeros() as u8 };
         let remaining_bits = (63 - (range.end - cursor).leading_zeros()) as u8;
         let size_bits = alignment_bits.min(remaining_bits).min(MAX_UNTYPED_BITS);
         let block = UntypedBlock { base: cursor, size_bits };
@@ -56,7 +57,12 @@ mod tests {
 
     #[test]
     fn ragged_ranges_tile_exactly_with_aligned_blocks() {
-        let cases = [(0x1000, 0x9_f000), (0x10_0000, 0x1000_0000), (0x23_4000, 0xfed_c000), (0x1000, 0x2000)];
+        let cases = [
+            (0x1000, 0x9_f000),
+            (0x10_0000, 0x1000_0000),
+            (0x23_4000, 0xfed_c000),
+            (0x1000, 0x2000),
+        ];
         for (start, end) in cases {
             let mut cursor = start;
             for (base, bits) in blocks(start, end) {
