@@ -13,6 +13,8 @@
 //! - [`object`]: object types and their sizes; a slot is 64 bytes, a TCB 2 KiB.
 //! - [`cspace`]: resolving a capability pointer through guarded CNodes to a slot.
 //! - [`mdb`]: the derivation tree, a linked list in pre-order per tree, through the slots.
+//! - [`encoding`]: slots as the raw 64-bit words the kernel keeps them in, decoded with
+//!   every field checked.
 //! - [`ops`]: copy, mint, move, mutate, delete, revoke.
 //! - [`retype`]: carving objects out of untyped memory, with a watermark that starts over
 //!   once every child is gone.
@@ -66,6 +68,7 @@
 
 pub mod capability;
 pub mod cspace;
+pub mod encoding;
 pub mod error;
 pub mod mdb;
 pub mod object;
@@ -82,6 +85,10 @@ mod test_store;
 
 pub use capability::{Asid, CapData, Capability, Mapping, Region};
 pub use cspace::{LookupError, resolve, resolve_cap};
+pub use encoding::{
+    CorruptReason, CorruptSlot, decode_capability, decode_links, decode_slot, encode_capability,
+    encode_links, encode_slot,
+};
 pub use error::CapError;
 pub use mdb::{MdbNode, SlotStore, has_children, is_final, is_parent_of};
 pub use object::{FrameSize, ObjectType, PtLevel};
