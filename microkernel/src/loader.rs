@@ -7,6 +7,7 @@ use crate::arch::{
 };
 use crate::thread::{Thread, ThreadState};
 use kernel_core::boot_info::BootModule;
+use kernel_core::cap::Capability;
 use kernel_core::cmdline::split_module_line;
 use kernel_core::elf::{ElfError, Executable, LoadSegment};
 use kernel_core::memory::PAGE_SIZE;
@@ -15,6 +16,9 @@ use kernel_core::memory::PAGE_SIZE;
 pub const USER_STACK_TOP: u64 = 0x0000_7fff_ffff_0000;
 /// Pages of initial user stack; the page below them stays unmapped as a guard.
 pub const USER_STACK_PAGES: u64 = 16;
+/// Where the root task's IPC buffer is mapped: the page below the stack's guard page
+/// has its own guard below it.
+pub const IPC_BUFFER_ADDRESS: u64 = USER_STACK_TOP - (USER_STACK_PAGES + 2) * PAGE_SIZE;
 
 /// Why the root task could not be started.
 #[derive(Debug)]
@@ -71,12 +75,22 @@ pub fn load(module: &BootModule, frames: &mut dyn FrameSource) -> Result<Thread,
         let page = VirtAddr::new(USER_STACK_TOP - index * PAGE_SIZE);
         address_space.map_user_page(page, frame, stack_access, frames)?;
     }
+    let ipc_buffer = frames.allocate_zeroed().ok_or(LoadError::OutOfMemory)?;
+    address_space.map_user_page(
+        VirtAddr::new(IPC_BUFFER_ADDRESS),
+        ipc_buffer,
+        stack_access,
+        frames,
+    )?;
     Ok(Thread {
         name,
         boot_args,
         state: ThreadState::Runnable,
         context: UserContext::new_user(executable.entry, USER_STACK_TOP),
         fpu: FpuState::initial(),
+        cspace_root: Capability::Null,
+        ipc_buffer: Some(ipc_buffer),
+        boot_info: None,
         address_space,
     })
 }

@@ -17,6 +17,7 @@ mod fault;
 mod ktest;
 mod loader;
 mod mem;
+mod object;
 mod panic;
 mod sched;
 mod syscall;

@@ -59,6 +59,23 @@ pub fn frames() -> BootFrames<'static> {
 }
 
 impl BootFrames<'_> {
+    /// A block of `2^size_bits` bytes aligned to its size (not zeroed), for objects the
+    /// kernel makes at boot that span several frames; the caller initialises it.
+    pub fn allocate_aligned(&mut self, size_bits: u8) -> Option<u64> {
+        self.0.as_mut()?.allocate_aligned(size_bits)
+    }
+
+    /// Ends boot-time allocation and returns the memory never handed out, which becomes
+    /// user space's untyped memory. Any later allocation fails.
+    pub fn retire(&mut self) -> RangeSet<MAX_FREE_RANGES> {
+        let allocator = self.0.take().expect("boot allocation already retired");
+        let mut left = RangeSet::new();
+        for range in allocator.remaining() {
+            left.insert(*range).expect("the allocator's own ranges fit");
+        }
+        left
+    }
+
     /// Frames handed out so far, and bytes still free.
     pub fn usage(&self) -> (u64, u64) {
         self.0.as_ref().map_or((0, 0), |frames| {

@@ -1,7 +1,8 @@
 //! User threads, as the foundation kernel knows them: a name, saved registers, an address
 //! space, and boot arguments. (Capability-based TCBs replace this table later.)
 
-use crate::arch::{AddressSpace, FpuState, UserContext};
+use crate::arch::{AddressSpace, FpuState, PhysAddr, UserContext};
+use kernel_core::cap::Capability;
 use spin::{Mutex, MutexGuard};
 
 /// The most threads the kernel runs at once.
@@ -32,6 +33,12 @@ pub struct Thread {
     /// FPU/SIMD registers while another thread's are loaded on the CPU.
     pub fpu: FpuState,
     pub address_space: AddressSpace,
+    /// The root of the thread's CSpace, where its capability pointers are resolved.
+    pub cspace_root: Capability,
+    /// The frame of the thread's IPC buffer, if it has one.
+    pub ipc_buffer: Option<PhysAddr>,
+    /// The encoded boot information, for the root task.
+    pub boot_info: Option<&'static [u8]>,
 }
 
 /// Every thread, by [`ThreadId`].

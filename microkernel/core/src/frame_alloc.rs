@@ -32,6 +32,20 @@ impl BootFrameAllocator {
         Some(frame)
     }
 
+    /// The lowest free block of `2^size_bits` bytes aligned to its size (at least a page),
+    /// taken out of the free set: for objects the kernel creates at boot that span
+    /// several frames.
+    pub fn allocate_aligned(&mut self, size_bits: u8) -> Option<u64> {
+        let size = 1u64.checked_shl(u32::from(size_bits.max(12)))?;
+        let base = self.free.as_slice().iter().find_map(|range| {
+            let base = crate::memory::align_up(range.start, size);
+            (base.checked_add(size)? <= range.end).then_some(base)
+        })?;
+        self.free.remove(PhysRange::from_start_len(base, size)).ok()?;
+        self.handed_out += size / PAGE_SIZE;
+        Some(base)
+    }
+
     /// How many frames were handed out so far.
     pub fn frames_handed_out(&self) -> u64 {
         self.handed_out
@@ -57,6 +71,27 @@ mod tests {
         assert_eq!(frames, [0x2000, 0x3000, 0x10000, 0x11000]);
         assert_eq!(allocator.frames_handed_out(), 4);
         assert!(allocator.remaining().is_empty());
+    }
+
+    #[test]
+    fn aligned_blocks_come_from_the_first_range_that_holds_one() {
+        let mut free = RangeSet::new();
+        free.insert(PhysRange::new(0x1000, 0x3000)).unwrap();
+        free.insert(PhysRange::new(0x5000, 0x20000)).unwrap();
+        let mut allocator = BootFrameAllocator::new(free);
+        assert_eq!(allocator.allocate_aligned(14), Some(0x8000));
+        assert_eq!(allocator.frames_handed_out(), 4);
+        assert_eq!(
+            allocator.remaining(),
+            [
+                PhysRange::new(0x1000, 0x3000),
+                PhysRange::new(0x5000, 0x8000),
+                PhysRange::new(0xc000, 0x20000)
+            ]
+        );
+        assert_eq!(allocator.allocate_aligned(20), None);
+        assert_eq!(allocator.allocate_aligned(70), None);
+        assert_eq!(allocator.allocate_aligned(0), Some(0x1000), "sizes below a page round up");
     }
 
     #[test]

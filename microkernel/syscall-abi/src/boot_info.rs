@@ -9,18 +9,14 @@
 pub mod slot {
     /// Always empty: capability pointer 0 names nothing.
     pub const NULL: u64 = 0;
-    /// The root task's own thread.
-    pub const TCB: u64 = 1;
     /// The root CNode itself.
-    pub const CNODE: u64 = 2;
-    /// The root task's address space.
-    pub const VSPACE: u64 = 3;
+    pub const CNODE: u64 = 1;
     /// The authority to create IRQ handler capabilities.
-    pub const IRQ_CONTROL: u64 = 4;
+    pub const IRQ_CONTROL: u64 = 2;
     /// The authority to change memory's sensitivity.
-    pub const ASI_CONTROL: u64 = 5;
+    pub const ASI_CONTROL: u64 = 3;
     /// The first slot the kernel fills per boot (modules, untyped memory).
-    pub const FIRST_FREE: u64 = 6;
+    pub const FIRST_FREE: u64 = 4;
 }
 
 /// The most untyped capabilities the boot information lists.
@@ -35,7 +31,7 @@ pub const ENCODED_MAX: usize =
 
 const MAGIC: u32 = 0x4153_4942; // "BISA"
 const VERSION: u32 = 1;
-const HEADER_BYTES: usize = 4 + 4 + 1 + 7 + 8 * 4 + 4 + 4;
+const HEADER_BYTES: usize = 4 + 4 + 1 + 7 + 8 * 5 + 4 + 4;
 const UNTYPED_BYTES: usize = 8 + 1 + 1 + 6;
 const MODULE_BYTES: usize = 8 + 8 + 8 + 1 + MAX_MODULE_NAME + 7;
 
@@ -97,6 +93,8 @@ impl ModuleDescriptor {
 pub struct BootInfo {
     /// The root CNode has `2^cnode_radix_bits` slots.
     pub cnode_radix_bits: u8,
+    /// Where the root task's IPC buffer is mapped ([`crate::ipc::ipc_buffer`]).
+    pub ipc_buffer: u64,
     /// Slots the root task may fill.
     pub empty: SlotRange,
     /// Slots holding untyped capabilities, described in the same order by `untyped()`.
@@ -127,6 +125,7 @@ impl BootInfo {
     pub const fn new(cnode_radix_bits: u8) -> Self {
         Self {
             cnode_radix_bits,
+            ipc_buffer: 0,
             empty: SlotRange { start: 0, end: 0 },
             untyped_slots: SlotRange { start: 0, end: 0 },
             untyped: [UntypedDescriptor { base: 0, size_bits: 0, device: false }; MAX_UNTYPED],
@@ -169,9 +168,13 @@ impl BootInfo {
         writer.u32(VERSION)?;
         writer.u8(self.cnode_radix_bits)?;
         writer.bytes(&[0; 7])?;
-        for value in
-            [self.empty.start, self.empty.end, self.untyped_slots.start, self.untyped_slots.end]
-        {
+        for value in [
+            self.ipc_buffer,
+            self.empty.start,
+            self.empty.end,
+            self.untyped_slots.start,
+            self.untyped_slots.end,
+        ] {
             writer.u64(value)?;
         }
         writer.u32(self.untyped_count as u32)?;
@@ -201,6 +204,7 @@ impl BootInfo {
         }
         let mut info = Self::new(reader.u8()?);
         reader.skip(7)?;
+        info.ipc_buffer = reader.u64()?;
         info.empty = SlotRange { start: reader.u64()?, end: reader.u64()? };
         info.untyped_slots = SlotRange { start: reader.u64()?, end: reader.u64()? };
         let untyped_count = reader.u32()? as usize;
@@ -296,6 +300,7 @@ mod tests {
 
     fn sample() -> BootInfo {
         let mut info = BootInfo::new(12);
+        info.ipc_buffer = 0x7fff_f000_0000;
         info.empty = SlotRange { start: 300, end: 4096 };
         info.untyped_slots = SlotRange { start: 100, end: 102 };
         info.push_untyped(UntypedDescriptor { base: 0x40_0000, size_bits: 22, device: false })

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod boot_info;
+pub mod invocation;
 pub mod ipc;
 
 /// The status code the kernel returns in `rax` when a call succeeded.
@@ -33,6 +34,12 @@ pub enum Syscall {
     /// Copy the boot arguments of the calling task (its boot module's command line) into
     /// the buffer at `rdi` of `rsi` bytes; `rdx` on return holds the full length.
     BootArgs = 3,
+    /// Copy the root task's [`boot_info::BootInfo`], encoded, into the buffer at `rdi` of
+    /// `rsi` bytes; `rdx` on return holds the encoded length.
+    BootInfo = 4,
+    /// Invoke the capability at pointer `rdi` with the message in `rsi` and the message
+    /// registers ([`ipc`]); see [`invocation`].
+    Call = 5,
 }
 
 impl Syscall {
@@ -42,6 +49,8 @@ impl Syscall {
             1 => Some(Self::DebugWrite),
             2 => Some(Self::ThreadExit),
             3 => Some(Self::BootArgs),
+            4 => Some(Self::BootInfo),
+            5 => Some(Self::Call),
             _ => None,
         }
     }
@@ -67,6 +76,41 @@ pub enum SyscallError {
     InvalidLength = 3,
     /// The caller's buffer is too small; `rdx` holds the length that is needed.
     BufferTooSmall = 4,
+    /// A capability pointer did not resolve to a slot: a guard did not match or the depth
+    /// did not fit the CNodes on the way. `rdx` holds the bits left unresolved.
+    LookupFailed = 5,
+    /// The slot named holds no capability.
+    EmptySlot = 6,
+    /// The capability is of the wrong type for the call or argument. `rdx` holds the
+    /// argument's message-word index, or `u64::MAX` for the invoked capability.
+    InvalidCapability = 7,
+    /// The invoked capability has no such invocation (the message label).
+    IllegalOperation = 8,
+    /// The capability lacks a right the operation needs.
+    InsufficientRights = 9,
+    /// An argument is malformed (a bad badge, guard or rights mask). `rdx` holds its
+    /// message-word index.
+    InvalidArgument = 10,
+    /// An argument is outside its range (a size, a count, a slot index). `rdx` holds its
+    /// message-word index.
+    RangeError = 11,
+    /// An address or size is not aligned as it must be.
+    AlignmentError = 12,
+    /// A destination slot holds a capability; delete it first. `rdx` holds the offset of
+    /// the occupied slot within the destination range.
+    DeleteFirst = 13,
+    /// The capability has derived capabilities (children) that must be revoked first.
+    RevokeFirst = 14,
+    /// The untyped memory has no room left for the objects asked for.
+    NotEnoughMemory = 15,
+    /// The message carries fewer words than the invocation needs; `rdx` holds the number
+    /// it needs.
+    TruncatedMessage = 16,
+    /// Kernel objects cannot be made from device memory.
+    DeviceMemory = 17,
+    /// The capability cannot be copied this way (a reply capability, an unmapped page
+    /// table); move it instead.
+    NotDerivable = 18,
 }
 
 impl SyscallError {
@@ -77,6 +121,20 @@ impl SyscallError {
             2 => Some(Self::InvalidAddress),
             3 => Some(Self::InvalidLength),
             4 => Some(Self::BufferTooSmall),
+            5 => Some(Self::LookupFailed),
+            6 => Some(Self::EmptySlot),
+            7 => Some(Self::InvalidCapability),
+            8 => Some(Self::IllegalOperation),
+            9 => Some(Self::InsufficientRights),
+            10 => Some(Self::InvalidArgument),
+            11 => Some(Self::RangeError),
+            12 => Some(Self::AlignmentError),
+            13 => Some(Self::DeleteFirst),
+            14 => Some(Self::RevokeFirst),
+            15 => Some(Self::NotEnoughMemory),
+            16 => Some(Self::TruncatedMessage),
+            17 => Some(Self::DeviceMemory),
+            18 => Some(Self::NotDerivable),
             _ => None,
         }
     }
@@ -93,6 +151,20 @@ impl SyscallError {
             Self::InvalidAddress => "invalid address",
             Self::InvalidLength => "invalid length",
             Self::BufferTooSmall => "buffer too small",
+            Self::LookupFailed => "lookup failed",
+            Self::EmptySlot => "empty slot",
+            Self::InvalidCapability => "invalid capability",
+            Self::IllegalOperation => "illegal operation",
+            Self::InsufficientRights => "insufficient rights",
+            Self::InvalidArgument => "invalid argument",
+            Self::RangeError => "range error",
+            Self::AlignmentError => "alignment error",
+            Self::DeleteFirst => "delete first",
+            Self::RevokeFirst => "revoke first",
+            Self::NotEnoughMemory => "not enough memory",
+            Self::TruncatedMessage => "truncated message",
+            Self::DeviceMemory => "device memory",
+            Self::NotDerivable => "not derivable",
         }
     }
 }
@@ -127,7 +199,14 @@ mod tests {
 
     #[test]
     fn syscall_numbers_round_trip() {
-        for call in [Syscall::DebugWrite, Syscall::ThreadExit, Syscall::BootArgs] {
+        let all = [
+            Syscall::DebugWrite,
+            Syscall::ThreadExit,
+            Syscall::BootArgs,
+            Syscall::BootInfo,
+            Syscall::Call,
+        ];
+        for call in all {
             assert_eq!(Syscall::from_number(call.number()), Some(call));
         }
         assert_eq!(Syscall::from_number(0), None);
@@ -136,12 +215,12 @@ mod tests {
 
     #[test]
     fn error_codes_round_trip_and_never_mean_success() {
-        let all = [
-            SyscallError::UnknownSyscall,
-            SyscallError::InvalidAddress,
-            SyscallError::InvalidLength,
-            SyscallError::BufferTooSmall,
-        ];
+        let all: Vec<_> = (1..=18).map(|code| SyscallError::from_code(code).unwrap()).collect();
+        assert_eq!(SyscallError::from_code(19), None);
+        let mut names: Vec<_> = all.iter().map(|error| error.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len(), "two errors share a name");
         for error in all {
             assert_ne!(error.code(), SUCCESS);
             assert_eq!(SyscallError::from_code(error.code()), Some(error));

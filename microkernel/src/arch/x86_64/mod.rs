@@ -32,9 +32,12 @@ pub use ktests::TESTS as KERNEL_TESTS;
 pub use lapic::{TimerInfo, TimerUnavailable};
 #[cfg(feature = "ktest")]
 pub use paging::activate_kernel_tables;
-pub use paging::{AddressSpace, FrameSource, MapError, UserAccess};
+pub use paging::{AddressSpace, FrameSource, MapError, UserAccess, install_kernel_half};
 pub use percpu::{MAX_CPUS, cpu_index};
-pub use phys::{boot_module_bytes, read as read_physical, write as write_physical, zero_frame};
+pub use phys::{
+    boot_module_bytes, object_words, read as read_physical, write as write_physical,
+    zero as zero_physical, zero_frame,
+};
 pub use power::exit_emulator;
 pub use serial::{write_bytes as console_write, write_bytes_forced as console_write_forced};
 pub use usercopy::{copy_from_user, copy_to_user};

@@ -215,13 +215,7 @@ impl AddressSpace {
     /// A new address space with an empty user half.
     pub fn new(frames: &mut dyn FrameSource) -> Option<Self> {
         let root = frames.allocate_zeroed()?;
-        let kernel_root = PhysAddr::new(KERNEL_ROOT.load(Ordering::Acquire));
-        // SAFETY: `root` is fresh and private; the kernel root's kernel half is fixed
-        // after boot, so reading it races with nothing.
-        let (new, kernel) = unsafe { (table_mut(root), table_mut(kernel_root)) };
-        for slot in FIRST_KERNEL_SLOT..512 {
-            new[slot] = kernel[slot].clone();
-        }
+        install_kernel_half(root);
         Some(Self { root })
     }
 
@@ -342,4 +336,17 @@ pub fn map_device_page(phys: PhysAddr, frames: &mut dyn FrameSource) -> VirtAddr
     }
     .expect("cannot map device registers");
     page + phys.as_u64() % PAGE_SIZE
+}
+
+/// Makes the fresh, zeroed top-level table at `root` an address space: copies in the
+/// kernel half, which every address space shares.
+pub fn install_kernel_half(root: PhysAddr) {
+    let kernel_root = PhysAddr::new(KERNEL_ROOT.load(Ordering::Acquire));
+    // SAFETY: `root` is the memory of a VSpace object being created, which nothing refers
+    // to yet; the kernel root's kernel half is fixed after boot, so reading it races with
+    // nothing.
+    let (new, kernel) = unsafe { (table_mut(root), table_mut(kernel_root)) };
+    for slot in FIRST_KERNEL_SLOT..512 {
+        new[slot] = kernel[slot].clone();
+    }
 }

@@ -4,6 +4,7 @@
 //! Until the kernel's own tables are active the boot tables provide the first GiB of the
 //! window; afterwards the window covers the pageblocks in [`MappedBlocks`].
 
+use core::cell::Cell;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel_core::memory::{PAGE_SIZE, PAGEBLOCK_SIZE, PhysRange};
 use x86_64::{PhysAddr, VirtAddr};
@@ -98,6 +99,17 @@ pub fn boot_module_bytes(range: PhysRange) -> Option<&'static [u8]> {
     Some(unsafe { core::slice::from_raw_parts(start, range.len() as usize) })
 }
 
+/// Fills `range` with zeros: memory the caller has just taken for new objects (a retype),
+/// which nothing else refers to.
+pub fn zero(range: PhysRange) {
+    assert!(window_covers(range), "{range:x?} is outside the physical window");
+    let target = window_address(PhysAddr::new(range.start)).as_mut_ptr::<u8>();
+    // SAFETY: the window maps the range (asserted); the memory belongs to objects being
+    // created, which nothing refers to yet (the capability system guarantees the untyped
+    // region had no live objects there).
+    unsafe { core::ptr::write_bytes(target, 0, range.len() as usize) };
+}
+
 /// Fills the frame at `frame` with zeros.
 pub fn zero_frame(frame: PhysAddr) {
     assert!(
@@ -121,4 +133,26 @@ pub fn write(phys: PhysAddr, bytes: &[u8]) {
     // SAFETY: the window maps the range (asserted); the destination is memory the caller
     // owns exclusively (documented contract), distinct from `bytes`.
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), target, bytes.len()) };
+}
+
+/// The `count` words of kernel-object memory at `phys`.
+///
+/// Kernel objects (CNodes, and the objects to come) live in untyped memory inside the
+/// physical window, and the kernel reaches them only through these cells. That is sound
+/// for whatever the memory holds: every bit pattern is a valid `u64`, the kernel forms no
+/// other reference to object memory, and kernel code runs on one CPU at a time (interrupts
+/// off; SMP will add the kernel lock). The capability system keeps object memory apart
+/// from frames that user space maps, so nothing else writes it.
+pub fn object_words(phys: PhysAddr, count: usize) -> &'static [Cell<u64>] {
+    let range = PhysRange::from_start_len(phys.as_u64(), count as u64 * 8);
+    assert!(
+        phys.is_aligned(8u64) && window_covers(range),
+        "object memory {range:x?} outside the window"
+    );
+    let start = window_address(phys).as_ptr::<Cell<u64>>();
+    // SAFETY: the window maps the range (asserted) for the kernel's lifetime, aligned for
+    // u64; `Cell<u64>` has the layout of `u64` and every bit pattern is valid; aliasing is
+    // harmless because every access goes through these `Cell`s on the one CPU in the
+    // kernel (see above).
+    unsafe { core::slice::from_raw_parts(start, count) }
 }

@@ -12,7 +12,7 @@ pub const ARGS: &str = "syscalls";
 
 const UNKNOWN_NUMBERS: [(&str, u64); 4] = [
     ("user::unknown_syscall_0_rejected", 0),
-    ("user::unknown_syscall_4_rejected", 4),
+    ("user::unknown_syscall_64_rejected", 64),
     ("user::unknown_syscall_1000_rejected", 1000),
     ("user::unknown_syscall_max_rejected", u64::MAX),
 ];

@@ -1,0 +1,241 @@
+//! Invocations: `Call` on a kernel object's capability, decoded and checked in full
+//! before anything changes.
+
+use super::cspace;
+use super::destroy::destroy;
+use super::slots::Slots;
+use crate::arch;
+use crate::syscall::{Message, Refusal};
+use kernel_core::cap::object::{FrameSize, PtLevel, SLOT_SIZE_BITS};
+use kernel_core::cap::ops::{DeleteOutcome, delete, mint, move_cap, mutate, revoke};
+use kernel_core::cap::retype::{MAX_RETYPE_COUNT, RetypeError, RetypePlan, plan_retype};
+use kernel_core::cap::{
+    CapData, CapError, Capability, ObjectType, Rights, SlotStore, has_children,
+};
+use syscall_abi::SyscallError;
+use syscall_abi::invocation::{Invocation, ObjectKind, cap_data};
+
+/// The message word that held a malformed argument, for the error's detail.
+type WordIndex = u64;
+
+/// Performs the invocation `message` asks of the capability `cptr` names in the CSpace
+/// under `root`. Returns the value for `rdx`.
+pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<u64, Refusal> {
+    let (slot, cap) = cspace::capability(root, cptr)?;
+    let invocation =
+        Invocation::from_label(message.info.label).ok_or(SyscallError::IllegalOperation)?;
+    let needed = invocation.words();
+    if usize::from(message.info.length) < needed {
+        return Err(Refusal::new(SyscallError::TruncatedMessage, needed as u64));
+    }
+    let mut words = [0u64; 7];
+    for (index, word) in words.iter_mut().enumerate().take(needed) {
+        *word = message.word(index)?;
+    }
+    match (invocation, &cap) {
+        (Invocation::UntypedRetype, Capability::Untyped { .. }) => retype(root, slot, &cap, &words),
+        (Invocation::UntypedRetype, _) => Err(SyscallError::IllegalOperation.into()),
+        (_, Capability::CNode { .. }) => cnode_operation(root, &cap, invocation, &words),
+        _ => Err(SyscallError::IllegalOperation.into()),
+    }
+}
+
+fn object_type(kind: ObjectKind) -> ObjectType {
+    match kind {
+        ObjectKind::Untyped => ObjectType::Untyped,
+        ObjectKind::Tcb => ObjectType::Tcb,
+        ObjectKind::Endpoint => ObjectType::Endpoint,
+        ObjectKind::Notification => ObjectType::Notification,
+        ObjectKind::CNode => ObjectType::CNode,
+        ObjectKind::Frame4K => ObjectType::Frame(FrameSize::Small4K),
+        ObjectKind::Frame2M => ObjectType::Frame(FrameSize::Large2M),
+        ObjectKind::PageDirectoryPointerTable => ObjectType::PageTable(PtLevel::Pdpt),
+        ObjectKind::PageDirectory => ObjectType::PageTable(PtLevel::Pd),
+        ObjectKind::PageTable => ObjectType::PageTable(PtLevel::Pt),
+        ObjectKind::VSpace => ObjectType::VSpace,
+    }
+}
+
+fn retype_refusal(error: RetypeError) -> Refusal {
+    match error {
+        RetypeError::NotUntyped => Refusal::new(SyscallError::InvalidCapability, u64::MAX),
+        RetypeError::InvalidCount => Refusal::new(SyscallError::RangeError, 5),
+        RetypeError::InvalidSize => Refusal::new(SyscallError::RangeError, 1),
+        RetypeError::DeviceMemoryNotFrames => SyscallError::DeviceMemory.into(),
+        RetypeError::DeleteFirst { index } => Refusal::new(SyscallError::DeleteFirst, index as u64),
+        RetypeError::NotEnoughMemory => SyscallError::NotEnoughMemory.into(),
+        RetypeError::UntypedChanged => SyscallError::RevokeFirst.into(),
+    }
+}
+
+/// Words: object kind, size bits, destination CNode, its depth, first slot, count.
+fn retype(
+    root: &Capability,
+    untyped_slot: u64,
+    untyped: &Capability,
+    words: &[u64; 7],
+) -> Result<u64, Refusal> {
+    let kind =
+        ObjectKind::from_code(words[0]).ok_or(Refusal::new(SyscallError::InvalidArgument, 0))?;
+    let size_bits =
+        u8::try_from(words[1]).map_err(|_| Refusal::new(SyscallError::RangeError, 1))?;
+    let destination = destination_cnode(root, words[2], words[3])?;
+    let (first, count) = (words[4], words[5]);
+    if count == 0 || count > MAX_RETYPE_COUNT as u64 {
+        return Err(Refusal::new(SyscallError::RangeError, 5));
+    }
+    if first.checked_add(count).is_none_or(|end| end > destination.slots) {
+        return Err(Refusal::new(SyscallError::RangeError, 4));
+    }
+    let slot = |index: usize| destination.base + ((first + index as u64) << SLOT_SIZE_BITS);
+    let plan = plan_retype(
+        untyped,
+        has_children(&Slots, untyped_slot),
+        object_type(kind),
+        size_bits,
+        count as usize,
+        |index| Slots.cap(slot(index)) == Capability::Null,
+    )
+    .map_err(retype_refusal)?;
+    initialise(&plan);
+    plan.apply(&mut Slots, untyped_slot, slot).map_err(retype_refusal)?;
+    Ok(0)
+}
+
+/// A CNode named by an argument: base address and slot count.
+struct DestinationCNode {
+    base: u64,
+    slots: u64,
+}
+
+fn destination_cnode(
+    root: &Capability,
+    cptr: u64,
+    depth: u64,
+) -> Result<DestinationCNode, Refusal> {
+    let slot = cspace::slot(root, cptr, depth)?;
+    match Slots.cap(slot) {
+        Capability::CNode { object, radix_bits, .. } => {
+            Ok(DestinationCNode { base: object, slots: 1 << radix_bits })
+        }
+        Capability::Null => Err(SyscallError::EmptySlot.into()),
+        _ => Err(Refusal::new(SyscallError::InvalidCapability, 2)),
+    }
+}
+
+/// Makes the memory of new objects what a fresh object of their type is: zeroed (a zeroed
+/// CNode is all empty slots, a zeroed table maps nothing), an address space with the
+/// kernel half installed. Device frames are left alone: their memory is a device's.
+fn initialise(plan: &RetypePlan) {
+    let device = matches!(
+        plan.capability(0),
+        Capability::Frame { device: true, .. } | Capability::Untyped { device: true, .. }
+    );
+    if device || plan.object_type() == ObjectType::Untyped {
+        return;
+    }
+    arch::zero_physical(plan.memory());
+    if plan.object_type() == ObjectType::VSpace {
+        for index in 0..plan.count() {
+            arch::install_kernel_half(arch::PhysAddr::new(plan.object(index).base));
+        }
+    }
+}
+
+fn rights(word: u64, index: WordIndex) -> Result<Rights, Refusal> {
+    u8::try_from(word)
+        .ok()
+        .and_then(Rights::from_bits)
+        .ok_or(Refusal::new(SyscallError::InvalidArgument, index))
+}
+
+fn cap_refusal(error: CapError, data_word: WordIndex) -> Refusal {
+    match error {
+        CapError::SourceEmpty | CapError::NullCapability => SyscallError::EmptySlot.into(),
+        CapError::DestinationOccupied => SyscallError::DeleteFirst.into(),
+        CapError::NotDerivable => SyscallError::NotDerivable.into(),
+        CapError::RevokeFirst => SyscallError::RevokeFirst.into(),
+        CapError::NotBadgeable
+        | CapError::AlreadyBadged
+        | CapError::ZeroBadge
+        | CapError::CannotBadgeInPlace
+        | CapError::NotACNode
+        | CapError::InvalidGuard => Refusal::new(SyscallError::InvalidArgument, data_word),
+        CapError::MappedFrameRights | CapError::NotParent => SyscallError::IllegalOperation.into(),
+    }
+}
+
+/// The cap data word for the capability in `source`: a guard for a CNode, else a badge.
+fn cap_data_for(source: &Capability, word: u64) -> CapData {
+    match source {
+        Capability::CNode { .. } => {
+            let (guard, guard_bits) = cap_data::split_guard(word);
+            CapData::Guard { guard, guard_bits }
+        }
+        _ if word == 0 => CapData::None,
+        _ => CapData::Badge(word),
+    }
+}
+
+/// Deletes `slot`'s capability and destroys its object if it was the last.
+fn delete_and_destroy(slot: u64) {
+    if let DeleteOutcome::Deleted { cap, is_final: true } = delete(&mut Slots, slot) {
+        destroy(&cap);
+    }
+}
+
+/// Words: destination index and depth (in the invoked CNode), then for two-slot
+/// operations source CNode, index, depth, and rights and cap data where the operation
+/// takes them.
+fn cnode_operation(
+    root: &Capability,
+    cnode: &Capability,
+    invocation: Invocation,
+    words: &[u64; 7],
+) -> Result<u64, Refusal> {
+    let destination = cspace::slot(cnode, words[0], words[1])?;
+    match invocation {
+        Invocation::CNodeDelete => {
+            delete_and_destroy(destination);
+            return Ok(0);
+        }
+        Invocation::CNodeRevoke => {
+            revoke(&mut Slots, destination, |_, cap, is_final| {
+                if is_final {
+                    destroy(&cap);
+                }
+            });
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let (_, source_root) = cspace::capability(root, words[2])?;
+    if !matches!(source_root, Capability::CNode { .. }) {
+        return Err(Refusal::new(SyscallError::InvalidCapability, 2));
+    }
+    let source = cspace::slot(&source_root, words[3], words[4])?;
+    let source_cap = Slots.cap(source);
+    let outcome = match invocation {
+        Invocation::CNodeCopy => {
+            mint(&mut Slots, source, destination, rights(words[5], 5)?, CapData::None)
+        }
+        Invocation::CNodeMint => {
+            let data = cap_data_for(&source_cap, words[6]);
+            mint(&mut Slots, source, destination, rights(words[5], 5)?, data)
+        }
+        Invocation::CNodeMove => move_cap(&mut Slots, source, destination),
+        Invocation::CNodeMutate => {
+            let data = match source_cap {
+                Capability::CNode { .. } => cap_data_for(&source_cap, words[6]),
+                _ if words[6] == 0 => CapData::None,
+                _ => CapData::Badge(words[6]),
+            };
+            mutate(&mut Slots, source, destination, rights(words[5], 5)?, data)
+        }
+        Invocation::UntypedRetype | Invocation::CNodeDelete | Invocation::CNodeRevoke => {
+            return Err(SyscallError::IllegalOperation.into());
+        }
+    };
+    outcome.map_err(|error| cap_refusal(error, 6))?;
+    Ok(0)
+}

@@ -1,0 +1,12 @@
+//! Kernel objects in untyped memory, reached through capabilities.
+//!
+//! The capability logic itself (lookup, derivation tree, retype bookkeeping) is
+//! `kernel_core::cap`, tested on the host; this module gives it its storage — CNode slots
+//! in physical memory — and does what only the kernel can: create objects in memory,
+//! destroy them when their last capability goes, and decode invocations.
+
+pub mod cspace;
+pub mod destroy;
+pub mod invoke;
+pub mod root;
+pub mod slots;

@@ -1,0 +1,139 @@
+//! The root task's CSpace: made at boot from memory the kernel takes before handing
+//! the rest out, and described to the root task by its boot information.
+
+use super::slots::Slots;
+use crate::arch;
+use crate::mem::BootFrames;
+use kernel_core::boot_info::BootInfo as LoaderInfo;
+use kernel_core::cap::object::SLOT_SIZE_BITS;
+use kernel_core::cap::ops::insert_root;
+use kernel_core::cap::{Capability, FrameSize, Rights, SlotStore};
+use kernel_core::cmdline::split_module_line;
+use kernel_core::memory::{PAGE_SIZE, PhysRange};
+use kernel_core::range_set::RangeSet;
+use kernel_core::untyped_split::split;
+use syscall_abi::boot_info::{BootInfo, ModuleDescriptor, SlotRange, UntypedDescriptor, slot};
+
+/// The root CNode has 2^12 = 4096 slots.
+pub const ROOT_CNODE_RADIX: u8 = 12;
+/// Device memory handed out as device untyped: the gaps in the memory map between the
+/// first MiB and the interrupt controllers, which the kernel keeps.
+const DEVICE_WINDOW: PhysRange = PhysRange { start: 0x10_0000, end: 0xfec0_0000 };
+
+/// The root CNode capability: 2^12 slots, with a guard of 52 zero bits so that a
+/// capability pointer resolves through it at the full depth of 64.
+fn root_cnode_cap(base: u64) -> Capability {
+    Capability::CNode {
+        object: base,
+        radix_bits: ROOT_CNODE_RADIX,
+        guard: 0,
+        guard_bits: 64 - ROOT_CNODE_RADIX,
+    }
+}
+
+/// What building the root CSpace produced.
+#[derive(Debug)]
+pub struct RootCSpace {
+    pub root: Capability,
+    pub boot_info: BootInfo,
+}
+
+struct SlotCursor {
+    cnode: Capability,
+    next: u64,
+}
+
+impl SlotCursor {
+    /// Puts `cap` in the next slot; `None` once the CNode is full.
+    fn insert(&mut self, cap: Capability) -> Option<u64> {
+        if self.next >= 1 << ROOT_CNODE_RADIX {
+            return None;
+        }
+        let index = self.next;
+        insert_root(&mut Slots, Slots.cnode_slot(&self.cnode, index), cap).ok()?;
+        self.next += 1;
+        Some(index)
+    }
+}
+
+/// Builds the root CNode and fills it: itself, IRQ control, ASI control, the frames of
+/// every boot module, and every byte of free memory as untyped capabilities (device
+/// memory last). The boot frame allocator is used up: after this the kernel allocates
+/// nothing.
+pub fn build(loader: &LoaderInfo, mut frames: BootFrames<'_>, ipc_buffer: u64) -> RootCSpace {
+    let size_bits = ROOT_CNODE_RADIX + SLOT_SIZE_BITS;
+    let base = frames.allocate_aligned(size_bits).expect("no memory for the root CNode");
+    arch::zero_physical(PhysRange::from_start_len(base, 1 << size_bits));
+    let root = root_cnode_cap(base);
+    let mut cursor = SlotCursor { cnode: root, next: slot::NULL + 1 };
+    for (index, cap) in [
+        (slot::CNODE, root),
+        (slot::IRQ_CONTROL, Capability::IrqControl),
+        (slot::ASI_CONTROL, Capability::AsiControl),
+    ] {
+        assert_eq!(cursor.insert(cap), Some(index), "fixed slots out of order");
+    }
+    let mut boot_info = BootInfo::new(ROOT_CNODE_RADIX);
+    boot_info.ipc_buffer = ipc_buffer;
+    for module in loader.modules() {
+        let first = cursor.next;
+        for page in (module.range.start..module.range.end).step_by(PAGE_SIZE as usize) {
+            let frame = Capability::Frame {
+                base: page,
+                size: FrameSize::Small4K,
+                rights: Rights::READ,
+                device: false,
+                mapping: None,
+            };
+            cursor.insert(frame).expect("root CNode too small for the boot modules");
+        }
+        let (name, _) = split_module_line(module.line.as_str());
+        let frames = SlotRange { start: first, end: cursor.next };
+        let descriptor =
+            ModuleDescriptor::new(name, frames, module.range.len()).expect("module name too long");
+        boot_info
+            .push_module(descriptor)
+            .expect("more boot modules than the boot information lists");
+    }
+
+    let untyped_start = cursor.next;
+    let free = frames.retire();
+    let device = device_memory(loader);
+    let blocks =
+        free.as_slice().iter().flat_map(|range| split(*range).map(|block| (block, false))).chain(
+            device.as_slice().iter().flat_map(|range| split(*range).map(|block| (block, true))),
+        );
+    let mut dropped = 0u64;
+    for (block, device) in blocks {
+        let descriptor = UntypedDescriptor { base: block.base, size_bits: block.size_bits, device };
+        let cap = Capability::Untyped {
+            base: block.base,
+            size_bits: block.size_bits,
+            device,
+            watermark: 0,
+        };
+        if boot_info.push_untyped(descriptor).is_err() || cursor.insert(cap).is_none() {
+            dropped += block.size();
+        }
+    }
+    if dropped > 0 {
+        log!(
+            "boot: {} KiB of memory left out: more untyped blocks than the boot information lists",
+            dropped >> 10
+        );
+    }
+    boot_info.untyped_slots = SlotRange { start: untyped_start, end: cursor.next };
+    boot_info.empty = SlotRange { start: cursor.next, end: 1 << ROOT_CNODE_RADIX };
+    RootCSpace { root, boot_info }
+}
+
+/// Physical address space the memory map does not mention at all, inside
+/// [`DEVICE_WINDOW`]: where devices' registers and memory live.
+fn device_memory(loader: &LoaderInfo) -> RangeSet<64> {
+    let mut device = RangeSet::<64>::new();
+    device.insert(DEVICE_WINDOW).expect("one range fits");
+    for region in loader.regions() {
+        device.remove(region.range).expect("memory map too fragmented for the device list");
+    }
+    device
+}

@@ -1,0 +1,62 @@
+//! CNode slots in physical memory: the kernel's [`SlotStore`].
+//!
+//! A slot is 64 bytes at a 64-byte-aligned physical address, which is also its identity:
+//! four words of capability, two of derivation-tree links, two reserved
+//! (`kernel_core::cap::encoding`). The kernel writes only valid encodings, so a slot that
+//! fails to decode means kernel memory was corrupted: that stops the kernel.
+
+use crate::arch::{self, PhysAddr};
+use core::cell::Cell;
+use kernel_core::cap::encoding::{
+    CAPABILITY_WORDS, LINKS_OFFSET, SLOT_WORDS, decode_capability, decode_links, encode_capability,
+    encode_links,
+};
+use kernel_core::cap::object::SLOT_SIZE_BITS;
+use kernel_core::cap::{Capability, MdbNode, SlotStore};
+
+/// Every CNode slot, wherever it lives.
+#[derive(Debug, Default)]
+pub struct Slots;
+
+fn words(slot: u64) -> &'static [Cell<u64>] {
+    arch::object_words(PhysAddr::new(slot), SLOT_WORDS)
+}
+
+impl SlotStore for Slots {
+    type Slot = u64;
+
+    fn cap(&self, slot: u64) -> Capability {
+        let words = words(slot);
+        let raw = core::array::from_fn(|index| words[index].get());
+        decode_capability(raw)
+            .unwrap_or_else(|error| panic!("slot {slot:#x} is corrupt: {error:?}"))
+    }
+
+    fn set_cap(&mut self, slot: u64, cap: Capability) {
+        let words = words(slot);
+        for (cell, word) in words[..CAPABILITY_WORDS].iter().zip(encode_capability(&cap)) {
+            cell.set(word);
+        }
+    }
+
+    fn mdb(&self, slot: u64) -> MdbNode<u64> {
+        let words = words(slot);
+        let raw = [words[LINKS_OFFSET].get(), words[LINKS_OFFSET + 1].get()];
+        decode_links(raw)
+            .unwrap_or_else(|error| panic!("slot {slot:#x} links are corrupt: {error:?}"))
+    }
+
+    fn set_mdb(&mut self, slot: u64, node: MdbNode<u64>) {
+        let words = words(slot);
+        for (cell, word) in words[LINKS_OFFSET..LINKS_OFFSET + 2].iter().zip(encode_links(&node)) {
+            cell.set(word);
+        }
+    }
+
+    fn cnode_slot(&self, cnode: &Capability, index: u64) -> u64 {
+        match cnode {
+            Capability::CNode { object, .. } => object + (index << SLOT_SIZE_BITS),
+            other => panic!("cnode_slot on {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Invoking a capability: the `Call` system call on a kernel object's capability, with an
+//! [`Invocation`] as the message label and its arguments as message words.
+//!
+//! Capabilities named in arguments are capability pointers resolved in the caller's CSpace
+//! (depth 64 unless the argument gives a depth). A refused invocation returns an error
+//! code in `rax` and changes nothing.
+
+/// What to do with the invoked capability, as the message label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Invocation {
+    /// On an untyped capability. Words: object type ([`ObjectKind`]), size bits (for
+    /// untyped and CNode objects), destination CNode pointer, its depth, first
+    /// destination slot index, number of objects.
+    UntypedRetype = 1,
+    /// On a CNode capability: the CNode in which the destination index is resolved.
+    /// Words: destination index, destination depth, source CNode pointer, source index,
+    /// source depth, rights ([`rights`] bits) kept from the source.
+    CNodeCopy = 10,
+    /// As [`CNodeCopy`](Self::CNodeCopy), plus cap data (a badge, or a CNode guard, see
+    /// [`cap_data`]).
+    CNodeMint = 11,
+    /// Words: destination index, destination depth, source CNode pointer, source index,
+    /// source depth.
+    CNodeMove = 12,
+    /// As [`CNodeMove`](Self::CNodeMove), plus rights and cap data (a guard only).
+    CNodeMutate = 13,
+    /// Words: index, depth.
+    CNodeDelete = 14,
+    /// Words: index, depth. Deletes every capability derived from the one there.
+    CNodeRevoke = 15,
+}
+
+impl Invocation {
+    pub const fn from_label(label: u64) -> Option<Self> {
+        Some(match label {
+            1 => Self::UntypedRetype,
+            10 => Self::CNodeCopy,
+            11 => Self::CNodeMint,
+            12 => Self::CNodeMove,
+            13 => Self::CNodeMutate,
+            14 => Self::CNodeDelete,
+            15 => Self::CNodeRevoke,
+            _ => return None,
+        })
+    }
+
+    pub const fn label(self) -> u64 {
+        self as u64
+    }
+
+    /// How many message words the invocation needs.
+    pub const fn words(self) -> usize {
+        match self {
+            Self::UntypedRetype | Self::CNodeCopy => 6,
+            Self::CNodeMint | Self::CNodeMutate => 7,
+            Self::CNodeMove => 5,
+            Self::CNodeDelete | Self::CNodeRevoke => 2,
+        }
+    }
+}
+
+/// Object types for [`Invocation::UntypedRetype`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum ObjectKind {
+    Untyped = 0,
+    Tcb = 1,
+    Endpoint = 2,
+    Notification = 3,
+    CNode = 4,
+    Frame4K = 5,
+    Frame2M = 6,
+    PageDirectoryPointerTable = 7,
+    PageDirectory = 8,
+    PageTable = 9,
+    VSpace = 10,
+}
+
+impl ObjectKind {
+    pub const ALL: [Self; 11] = [
+        Self::Untyped,
+        Self::Tcb,
+        Self::Endpoint,
+        Self::Notification,
+        Self::CNode,
+        Self::Frame4K,
+        Self::Frame2M,
+        Self::PageDirectoryPointerTable,
+        Self::PageDirectory,
+        Self::PageTable,
+        Self::VSpace,
+    ];
+
+    pub const fn from_code(code: u64) -> Option<Self> {
+        if code < Self::ALL.len() as u64 { Some(Self::ALL[code as usize]) } else { None }
+    }
+
+    pub const fn code(self) -> u64 {
+        self as u64
+    }
+}
+
+/// Rights bits, for invocations that reduce a capability's rights.
+pub mod rights {
+    /// Receive on an endpoint or wait on a notification; read a frame.
+    pub const READ: u8 = 1;
+    /// Send on an endpoint or signal a notification; write a frame.
+    pub const WRITE: u8 = 1 << 1;
+    /// Transfer capabilities through an endpoint.
+    pub const GRANT: u8 = 1 << 2;
+    /// Let the receiver of a Call reply with capabilities.
+    pub const GRANT_REPLY: u8 = 1 << 3;
+    pub const ALL: u8 = READ | WRITE | GRANT | GRANT_REPLY;
+}
+
+/// The cap-data word of mint and mutate.
+///
+/// For an endpoint or notification capability it is the badge (0: none). For a CNode
+/// capability it is a guard: bits 0–5 hold the guard's bit count, bits 6–63 the guard
+/// (so a guard has at most 58 bits).
+pub mod cap_data {
+    /// The guard word for `guard` of `guard_bits` bits; `None` if it does not fit.
+    pub const fn guard(guard: u64, guard_bits: u8) -> Option<u64> {
+        if guard_bits > 58 || (guard_bits < 64 && guard >> guard_bits != 0) {
+            return None;
+        }
+        Some((guard << 6) | guard_bits as u64)
+    }
+
+    /// The guard and its bit count in a guard word.
+    pub const fn split_guard(word: u64) -> (u64, u8) {
+        (word >> 6, (word & 0x3f) as u8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_round_trip() {
+        let all = [
+            Invocation::UntypedRetype,
+            Invocation::CNodeCopy,
+            Invocation::CNodeMint,
+            Invocation::CNodeMove,
+            Invocation::CNodeMutate,
+            Invocation::CNodeDelete,
+            Invocation::CNodeRevoke,
+        ];
+        for invocation in all {
+            assert_eq!(Invocation::from_label(invocation.label()), Some(invocation));
+            assert!(invocation.words() <= crate::ipc::MAX_WORDS);
+        }
+        assert_eq!(Invocation::from_label(0), None);
+        assert_eq!(Invocation::from_label(u64::MAX), None);
+    }
+
+    #[test]
+    fn object_kinds_round_trip() {
+        for kind in ObjectKind::ALL {
+            assert_eq!(ObjectKind::from_code(kind.code()), Some(kind));
+        }
+        assert_eq!(ObjectKind::from_code(ObjectKind::ALL.len() as u64), None);
+    }
+
+    #[test]
+    fn guards_round_trip_and_must_fit() {
+        assert_eq!(cap_data::split_guard(cap_data::guard(0b101, 3).unwrap()), (0b101, 3));
+        assert_eq!(cap_data::split_guard(cap_data::guard(0, 52).unwrap()), (0, 52));
+        assert_eq!(cap_data::guard(0b1000, 3), None);
+        assert_eq!(cap_data::guard(0, 59), None);
+    }
+}
