@@ -22,6 +22,9 @@ pub fn handle(frame: &mut UserContext) -> ! {
         Some(Syscall::BootArgs) => boot_args(caller(&mut table, id), args[0], args[1]),
         Some(Syscall::BootInfo) => boot_info(caller(&mut table, id), args[0], args[1]),
         Some(Syscall::Call) => call(caller(&mut table, id), frame),
+        Some(Syscall::DebugCapIdentify) => {
+            crate::object::cspace::identify(&caller(&mut table, id).cspace_root, args[0])
+        }
         None => Err(SyscallError::UnknownSyscall.into()),
     };
     let thread = caller(&mut table, id);

@@ -4,6 +4,7 @@ use super::slots::Slots;
 use crate::syscall::Refusal;
 use kernel_core::cap::{Capability, LookupError, SlotStore, resolve};
 use syscall_abi::SyscallError;
+use syscall_abi::invocation::CapKind;
 
 /// The depth a capability pointer is resolved with when the call gives none: all 64 bits.
 pub const FULL_DEPTH: u8 = 64;
@@ -26,6 +27,28 @@ impl From<LookupError> for Refusal {
 pub fn slot(root: &Capability, cptr: u64, depth: u64) -> Result<u64, Refusal> {
     let depth = u8::try_from(depth).map_err(|_| Refusal::from(SyscallError::RangeError))?;
     Ok(resolve(&Slots, root, cptr, depth)?)
+}
+
+/// What kind of capability `cptr` names at full depth (an empty slot is
+/// [`CapKind::Null`]).
+pub fn identify(root: &Capability, cptr: u64) -> Result<u64, Refusal> {
+    let slot = slot(root, cptr, u64::from(FULL_DEPTH))?;
+    let kind = match Slots.cap(slot) {
+        Capability::Null => CapKind::Null,
+        Capability::Untyped { .. } => CapKind::Untyped,
+        Capability::Endpoint { .. } => CapKind::Endpoint,
+        Capability::Notification { .. } => CapKind::Notification,
+        Capability::Reply { .. } => CapKind::Reply,
+        Capability::CNode { .. } => CapKind::CNode,
+        Capability::Tcb { .. } => CapKind::Tcb,
+        Capability::Frame { .. } => CapKind::Frame,
+        Capability::PageTable { .. } => CapKind::PageTable,
+        Capability::VSpace { .. } => CapKind::VSpace,
+        Capability::IrqControl => CapKind::IrqControl,
+        Capability::IrqHandler { .. } => CapKind::IrqHandler,
+        Capability::AsiControl => CapKind::AsiControl,
+    };
+    Ok(kind.code())
 }
 
 /// The slot and the capability `cptr` names at full depth; an empty slot is refused.

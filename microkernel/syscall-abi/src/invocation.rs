@@ -101,6 +101,51 @@ impl ObjectKind {
     }
 }
 
+/// What kind of capability a slot holds, as `DebugCapIdentify` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum CapKind {
+    Null = 0,
+    Untyped = 1,
+    Endpoint = 2,
+    Notification = 3,
+    Reply = 4,
+    CNode = 5,
+    Tcb = 6,
+    Frame = 7,
+    PageTable = 8,
+    VSpace = 9,
+    IrqControl = 10,
+    IrqHandler = 11,
+    AsiControl = 12,
+}
+
+impl CapKind {
+    pub const ALL: [Self; 13] = [
+        Self::Null,
+        Self::Untyped,
+        Self::Endpoint,
+        Self::Notification,
+        Self::Reply,
+        Self::CNode,
+        Self::Tcb,
+        Self::Frame,
+        Self::PageTable,
+        Self::VSpace,
+        Self::IrqControl,
+        Self::IrqHandler,
+        Self::AsiControl,
+    ];
+
+    pub const fn from_code(code: u64) -> Option<Self> {
+        if code < Self::ALL.len() as u64 { Some(Self::ALL[code as usize]) } else { None }
+    }
+
+    pub const fn code(self) -> u64 {
+        self as u64
+    }
+}
+
 /// Rights bits, for invocations that reduce a capability's rights.
 pub mod rights {
     /// Receive on an endpoint or wait on a notification; read a frame.
@@ -163,6 +208,14 @@ mod tests {
             assert_eq!(ObjectKind::from_code(kind.code()), Some(kind));
         }
         assert_eq!(ObjectKind::from_code(ObjectKind::ALL.len() as u64), None);
+    }
+
+    #[test]
+    fn cap_kinds_round_trip() {
+        for kind in CapKind::ALL {
+            assert_eq!(CapKind::from_code(kind.code()), Some(kind));
+        }
+        assert_eq!(CapKind::from_code(CapKind::ALL.len() as u64), None);
     }
 
     #[test]

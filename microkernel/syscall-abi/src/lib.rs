@@ -40,6 +40,9 @@ pub enum Syscall {
     /// Invoke the capability at pointer `rdi` with the message in `rsi` and the message
     /// registers ([`ipc`]); see [`invocation`].
     Call = 5,
+    /// Say what kind of capability pointer `rdi` names (at full depth): `rdx` on return
+    /// holds an [`invocation::CapKind`] code. For tests and debugging.
+    DebugCapIdentify = 6,
 }
 
 impl Syscall {
@@ -51,6 +54,7 @@ impl Syscall {
             3 => Some(Self::BootArgs),
             4 => Some(Self::BootInfo),
             5 => Some(Self::Call),
+            6 => Some(Self::DebugCapIdentify),
             _ => None,
         }
     }
@@ -205,6 +209,7 @@ mod tests {
             Syscall::BootArgs,
             Syscall::BootInfo,
             Syscall::Call,
+            Syscall::DebugCapIdentify,
         ];
         for call in all {
             assert_eq!(Syscall::from_number(call.number()), Some(call));
