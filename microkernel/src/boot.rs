@@ -4,11 +4,9 @@ use crate::arch;
 use crate::mem;
 use crate::object;
 use crate::sched;
-use crate::thread::threads;
 use kernel_core::boot_info::BootInfo;
 use kernel_core::cmdline::kernel_options;
 use kernel_core::memory::PhysRange;
-use syscall_abi::boot_info::ENCODED_MAX;
 
 /// Brings the machine up and starts the root task; a test build first runs the in-kernel
 /// tests and stops there if any failed. Never returns.
@@ -89,46 +87,26 @@ fn log_cpus() {
     }
 }
 
-/// The root task's boot information, encoded once for the `BootInfo` call.
-static ENCODED_BOOT_INFO: spin::Once<([u8; ENCODED_MAX], usize)> = spin::Once::new();
-
-fn encode_boot_info(info: &syscall_abi::boot_info::BootInfo) -> &'static [u8] {
-    let (bytes, len) = ENCODED_BOOT_INFO.call_once(|| {
-        let mut bytes = [0u8; ENCODED_MAX];
-        let len = info.encode(&mut bytes).expect("ENCODED_MAX holds any boot information");
-        (bytes, len)
-    });
-    &bytes[..*len]
-}
-
 fn start_root_task(boot_info: &BootInfo) -> ! {
     let module = boot_info
         .modules()
         .next()
         .unwrap_or_else(|| panic!("no boot module: nothing to run as the root task"));
-    let mut thread = crate::loader::load(module, &mut mem::frames()).unwrap_or_else(|error| {
+    let image = crate::loader::load(module, &mut mem::frames()).unwrap_or_else(|error| {
         panic!("cannot start the root task '{}': {error}", module.line.as_str())
     });
-    let cspace = object::root::build(boot_info, mem::frames(), crate::loader::IPC_BUFFER_ADDRESS);
+    let root = object::root::build(boot_info, image, mem::frames());
+    let info = &root.boot_info;
     log!(
         "root CSpace: {} slots, {} untyped capabilities ({} MiB), {} boot modules, slots {}..{} free",
-        1u64 << cspace.boot_info.cnode_radix_bits,
-        cspace.boot_info.untyped().len(),
-        cspace
-            .boot_info
-            .untyped()
-            .iter()
-            .filter(|u| !u.device)
-            .map(|u| 1u64 << u.size_bits)
-            .sum::<u64>()
-            >> 20,
-        cspace.boot_info.modules().len(),
-        cspace.boot_info.empty.start,
-        cspace.boot_info.empty.end,
+        1u64 << info.cnode_radix_bits,
+        info.untyped().len(),
+        info.untyped().iter().filter(|u| !u.device).map(|u| 1u64 << u.size_bits).sum::<u64>() >> 20,
+        info.modules().len(),
+        info.empty.start,
+        info.empty.end,
     );
-    thread.cspace_root = cspace.root;
-    thread.boot_info = Some(encode_boot_info(&cspace.boot_info));
-    log!("starting root task {} (args '{}')", thread.name, thread.boot_args);
-    threads().add(thread).unwrap_or_else(|_| panic!("thread table full at boot"));
-    sched::start()
+    log!("starting root task {} (args '{}')", root.tcb.name(), root.boot_args);
+    sched::make_runnable(root.tcb);
+    sched::run()
 }

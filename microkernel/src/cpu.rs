@@ -1,48 +1,47 @@
 //! Per-CPU kernel state, behind one accessor: [`this_cpu`].
 
 use crate::arch;
-use crate::thread::ThreadId;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use crate::object::tcb::Tcb;
+use core::sync::atomic::{AtomicU64, Ordering};
 
-const NO_THREAD: usize = usize::MAX;
+const NONE: u64 = 0;
 
 /// What one CPU is doing.
 #[derive(Debug)]
 pub struct Cpu {
-    current: AtomicUsize,
-    /// The thread whose FPU/SIMD registers are loaded on this CPU.
-    fpu_owner: AtomicUsize,
+    /// The TCB running on this CPU (0: none).
+    current: AtomicU64,
+    /// The TCB whose FPU/SIMD registers are loaded on this CPU (0: none).
+    fpu_owner: AtomicU64,
+}
+
+fn tcb(address: u64) -> Option<Tcb> {
+    (address != NONE).then(|| Tcb::at(address))
 }
 
 impl Cpu {
     /// The thread this CPU runs, if any.
-    pub fn current_thread(&self) -> Option<ThreadId> {
-        match self.current.load(Ordering::Relaxed) {
-            NO_THREAD => None,
-            index => Some(ThreadId(index)),
-        }
+    pub fn current_thread(&self) -> Option<Tcb> {
+        tcb(self.current.load(Ordering::Relaxed))
     }
 
-    pub fn set_current_thread(&self, thread: Option<ThreadId>) {
-        self.current.store(thread.map_or(NO_THREAD, |id| id.0), Ordering::Relaxed);
+    pub fn set_current_thread(&self, thread: Option<Tcb>) {
+        self.current.store(thread.map_or(NONE, Tcb::address), Ordering::Relaxed);
     }
 
     /// The thread whose FPU registers this CPU holds, if any.
-    pub fn fpu_owner(&self) -> Option<ThreadId> {
-        match self.fpu_owner.load(Ordering::Relaxed) {
-            NO_THREAD => None,
-            index => Some(ThreadId(index)),
-        }
+    pub fn fpu_owner(&self) -> Option<Tcb> {
+        tcb(self.fpu_owner.load(Ordering::Relaxed))
     }
 
-    pub fn set_fpu_owner(&self, thread: Option<ThreadId>) {
-        self.fpu_owner.store(thread.map_or(NO_THREAD, |id| id.0), Ordering::Relaxed);
+    pub fn set_fpu_owner(&self, thread: Option<Tcb>) {
+        self.fpu_owner.store(thread.map_or(NONE, Tcb::address), Ordering::Relaxed);
     }
 }
 
-static CPUS: [Cpu; arch::MAX_CPUS] = [const {
-    Cpu { current: AtomicUsize::new(NO_THREAD), fpu_owner: AtomicUsize::new(NO_THREAD) }
-}; arch::MAX_CPUS];
+static CPUS: [Cpu; arch::MAX_CPUS] =
+    [const { Cpu { current: AtomicU64::new(NONE), fpu_owner: AtomicU64::new(NONE) } };
+        arch::MAX_CPUS];
 
 /// The state of the CPU this code runs on.
 pub fn this_cpu() -> &'static Cpu {

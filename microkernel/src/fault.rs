@@ -4,19 +4,16 @@
 use crate::arch::{Exception, UserContext};
 use crate::cpu::this_cpu;
 use crate::sched;
-use crate::thread::{ThreadState, threads};
 
 /// A user thread took an exception. Until fault endpoints exist the kernel reports it and
 /// stops the thread; everything else keeps running.
 pub fn user_exception(frame: &UserContext, exception: Exception) -> ! {
-    let mut table = threads();
-    let id = this_cpu().current_thread().expect("user code runs only as the current thread");
-    let thread = table.get_mut(id).expect("the current thread is in the table");
-    thread.context = *frame;
-    thread.state = ThreadState::Stopped;
+    let thread = this_cpu().current_thread().expect("user code runs only as the current thread");
+    thread.set_registers(frame);
+    sched::make_inactive(thread);
     log!(
         "user fault in thread {}: {} (vector={}) error={:#x} rip={:#x} rsp={:#x} address={}; thread stopped",
-        thread.name,
+        thread.name(),
         exception.name(),
         exception.vector,
         exception.error_code,
@@ -24,7 +21,7 @@ pub fn user_exception(frame: &UserContext, exception: Exception) -> ! {
         frame.rsp,
         FaultAddress(exception.fault_address),
     );
-    sched::run_next(table)
+    sched::run()
 }
 
 /// The kernel's own code took an exception: print everything known and stop.

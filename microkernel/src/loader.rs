@@ -1,13 +1,9 @@
-//! Starting the root task: its ELF image comes from the first boot module and gets a
-//! fresh address space and stack.
+//! The root task's image: its ELF file comes from the first boot module and gets a fresh
+//! address space, a stack and an IPC buffer; `object::root` then gives it a TCB and
+//! capabilities.
 
-use crate::arch::{
-    self, AddressSpace, FpuState, FrameSource, MapError, PhysAddr, UserAccess, UserContext,
-    VirtAddr,
-};
-use crate::thread::{Thread, ThreadState};
+use crate::arch::{self, AddressSpace, FrameSource, MapError, PhysAddr, UserAccess, VirtAddr};
 use kernel_core::boot_info::BootModule;
-use kernel_core::cap::Capability;
 use kernel_core::cmdline::split_module_line;
 use kernel_core::elf::{ElfError, Executable, LoadSegment};
 use kernel_core::memory::PAGE_SIZE;
@@ -19,6 +15,23 @@ pub const USER_STACK_PAGES: u64 = 16;
 /// Where the root task's IPC buffer is mapped: the page below the stack's guard page
 /// has its own guard below it.
 pub const IPC_BUFFER_ADDRESS: u64 = USER_STACK_TOP - (USER_STACK_PAGES + 2) * PAGE_SIZE;
+
+/// The longest root-task name kept (a TCB's name field).
+pub const MAX_NAME: usize = 32;
+/// The longest boot-argument string kept.
+pub const MAX_BOOT_ARGS: usize = 128;
+
+/// The root task, loaded and ready for a TCB.
+#[derive(Debug)]
+pub struct RootImage {
+    pub name: heapless::String<MAX_NAME>,
+    pub boot_args: heapless::String<MAX_BOOT_ARGS>,
+    pub entry: u64,
+    pub stack_top: u64,
+    pub address_space: AddressSpace,
+    /// The frame mapped at [`IPC_BUFFER_ADDRESS`].
+    pub ipc_buffer: PhysAddr,
+}
 
 /// Why the root task could not be started.
 #[derive(Debug)]
@@ -41,10 +54,10 @@ impl core::fmt::Display for LoadError {
             Self::Map(error) => write!(f, "cannot map it: {error:?}"),
             Self::OutOfMemory => f.write_str("out of memory"),
             Self::NameTooLong => {
-                write!(f, "its name is longer than {} bytes", crate::thread::MAX_NAME)
+                write!(f, "its name is longer than {MAX_NAME} bytes")
             }
             Self::ArgsTooLong => {
-                write!(f, "its arguments are longer than {} bytes", crate::thread::MAX_BOOT_ARGS)
+                write!(f, "its arguments are longer than {MAX_BOOT_ARGS} bytes")
             }
         }
     }
@@ -56,9 +69,9 @@ impl From<MapError> for LoadError {
     }
 }
 
-/// Builds a thread from `module`: maps its segments with their permissions (W^X already
-/// enforced by the ELF check) and a stack, ready to run at the entry point.
-pub fn load(module: &BootModule, frames: &mut dyn FrameSource) -> Result<Thread, LoadError> {
+/// Loads `module`: maps its segments with their permissions (W^X already enforced by the
+/// ELF check), a stack and an IPC buffer into a new address space.
+pub fn load(module: &BootModule, frames: &mut dyn FrameSource) -> Result<RootImage, LoadError> {
     let image = arch::boot_module_bytes(module.range).ok_or(LoadError::ModuleUnreadable)?;
     let executable = Executable::parse(image).map_err(LoadError::BadImage)?;
     let (name, args) = split_module_line(module.line.as_str());
@@ -82,16 +95,13 @@ pub fn load(module: &BootModule, frames: &mut dyn FrameSource) -> Result<Thread,
         stack_access,
         frames,
     )?;
-    Ok(Thread {
+    Ok(RootImage {
         name,
         boot_args,
-        state: ThreadState::Runnable,
-        context: UserContext::new_user(executable.entry, USER_STACK_TOP),
-        fpu: FpuState::initial(),
-        cspace_root: Capability::Null,
-        ipc_buffer: Some(ipc_buffer),
-        boot_info: None,
+        entry: executable.entry,
+        stack_top: USER_STACK_TOP,
         address_space,
+        ipc_buffer,
     })
 }
 
@@ -178,10 +188,13 @@ pub mod tests {
             "page above the stack is mapped"
         );
         ensure!(
-            thread.context.rip == executable.entry && thread.context.rsp == USER_STACK_TOP,
-            "initial context {:#x?}",
-            thread.context
+            thread.entry == executable.entry && thread.stack_top == USER_STACK_TOP,
+            "entry {:#x}, stack {:#x}",
+            thread.entry,
+            thread.stack_top
         );
+        let buffer = space.user_access(VirtAddr::new(IPC_BUFFER_ADDRESS));
+        ensure!(buffer == Some(stack), "IPC buffer maps as {buffer:?}");
         Ok(())
     }
 

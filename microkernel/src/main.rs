@@ -21,5 +21,4 @@ mod object;
 mod panic;
 mod sched;
 mod syscall;
-mod thread;
 mod usercopy;

@@ -1,67 +1,204 @@
-//! Choosing what runs next: round-robin over runnable threads; when none is left, the
-//! kernel's work is done and it powers off.
+//! Choosing what runs: 256 priorities, round-robin within one, a timeslice from the timer.
+//!
+//! Each CPU has a run queue per priority and a bitmap of the non-empty ones. The running
+//! thread is not in a queue: it goes back to the tail of its queue when it is preempted
+//! or yields, and a thread made runnable joins the tail of its queue. After every kernel
+//! entry the CPU runs the highest-priority thread: the current one, unless a
+//! higher-priority thread is ready. When no thread can run, the kernel's work is done and
+//! it powers off.
 
 use crate::arch::{self, UserContext};
 use crate::cpu::this_cpu;
-use crate::thread::{ThreadId, ThreadTable, threads};
+use crate::object::tcb::{Tcb, ThreadState};
+use spin::Mutex;
 use syscall_abi::exit_code;
 
-/// Leaves the kernel into the next runnable thread after the current one. Consumes the
-/// caller's lock on the thread table.
-pub fn run_next(mut table: spin::MutexGuard<'static, ThreadTable>) -> ! {
+/// How long a user thread runs before the timer lets the next one in.
+pub const TIMESLICE_MS: u64 = 5;
+const PRIORITIES: usize = 256;
+
+/// One CPU's ready threads.
+struct RunQueue {
+    heads: [u64; PRIORITIES],
+    tails: [u64; PRIORITIES],
+    /// Bit `p` is set when priority `p`'s queue is not empty.
+    ready: [u64; PRIORITIES / 64],
+}
+
+impl RunQueue {
+    const fn new() -> Self {
+        Self { heads: [0; PRIORITIES], tails: [0; PRIORITIES], ready: [0; PRIORITIES / 64] }
+    }
+
+    fn highest(&self) -> Option<u8> {
+        (0..self.ready.len())
+            .rev()
+            .find(|&index| self.ready[index] != 0)
+            .map(|index| (index * 64 + 63 - self.ready[index].leading_zeros() as usize) as u8)
+    }
+
+    fn push_back(&mut self, tcb: Tcb) {
+        let priority = usize::from(tcb.priority());
+        let tail = self.tails[priority];
+        tcb.set_queue_links(0, tail);
+        if tail == 0 {
+            self.heads[priority] = tcb.address();
+        } else {
+            let (_, before) = Tcb::at(tail).queue_links();
+            Tcb::at(tail).set_queue_links(tcb.address(), before);
+        }
+        self.tails[priority] = tcb.address();
+        self.ready[priority / 64] |= 1 << (priority % 64);
+    }
+
+    fn remove(&mut self, tcb: Tcb) {
+        let priority = usize::from(tcb.priority());
+        let (next, previous) = tcb.queue_links();
+        if previous == 0 {
+            self.heads[priority] = next;
+        } else {
+            let (_, before) = Tcb::at(previous).queue_links();
+            Tcb::at(previous).set_queue_links(next, before);
+        }
+        if next == 0 {
+            self.tails[priority] = previous;
+        } else {
+            let (after, _) = Tcb::at(next).queue_links();
+            Tcb::at(next).set_queue_links(after, previous);
+        }
+        tcb.set_queue_links(0, 0);
+        if self.heads[priority] == 0 {
+            self.ready[priority / 64] &= !(1 << (priority % 64));
+        }
+    }
+
+    fn contains(&self, tcb: Tcb) -> bool {
+        let (next, previous) = tcb.queue_links();
+        next != 0 || previous != 0 || self.heads[usize::from(tcb.priority())] == tcb.address()
+    }
+
+    fn pop_highest(&mut self) -> Option<Tcb> {
+        let head = Tcb::at(self.heads[usize::from(self.highest()?)]);
+        self.remove(head);
+        Some(head)
+    }
+}
+
+static RUN_QUEUES: [Mutex<RunQueue>; arch::MAX_CPUS] =
+    [const { Mutex::new(RunQueue::new()) }; arch::MAX_CPUS];
+
+fn run_queue() -> spin::MutexGuard<'static, RunQueue> {
+    RUN_QUEUES[arch::cpu_index()].lock()
+}
+
+/// Makes `tcb` runnable and queues it (a thread that is running stays out of the queue).
+pub fn make_runnable(tcb: Tcb) {
+    tcb.set_state(ThreadState::Runnable);
+    let mut queue = run_queue();
+    if this_cpu().current_thread() != Some(tcb) && !queue.contains(tcb) {
+        queue.push_back(tcb);
+    }
+}
+
+/// Takes `tcb` out of scheduling: it stays as it is until made runnable again.
+pub fn make_inactive(tcb: Tcb) {
+    tcb.set_state(ThreadState::Inactive);
+    let mut queue = run_queue();
+    if queue.contains(tcb) {
+        queue.remove(tcb);
+    }
+}
+
+/// Changes a thread's priority, moving it between queues if it is queued.
+pub fn set_priority(tcb: Tcb, priority: u8) {
+    let mut queue = run_queue();
+    let queued = queue.contains(tcb);
+    if queued {
+        queue.remove(tcb);
+    }
+    tcb.set_priority(priority);
+    if queued {
+        queue.push_back(tcb);
+    }
+}
+
+/// A TCB is being destroyed: no CPU may run it, queue it or hold its FPU state any more.
+pub fn forget(tcb: Tcb) {
+    make_inactive(tcb);
     let cpu = this_cpu();
-    let Some(next) = table.next_runnable(cpu.current_thread()) else {
-        drop(table);
+    if cpu.current_thread() == Some(tcb) {
         cpu.set_current_thread(None);
-        shut_down();
-    };
-    cpu.set_current_thread(Some(next));
-    switch_fpu(&mut table, next);
-    let thread = table.get_mut(next).expect("next_runnable returns live threads");
-    thread.address_space.activate();
-    let context = thread.context;
-    drop(table);
-    arch::enter_user(&context)
-}
-
-/// Puts `next`'s FPU registers on this CPU, saving the previous owner's, unless they are
-/// there already: returning to the same thread costs no FPU work at all.
-fn switch_fpu(table: &mut ThreadTable, next: ThreadId) {
-    let cpu = this_cpu();
-    if cpu.fpu_owner() == Some(next) {
-        return;
     }
-    if let Some(previous) = cpu.fpu_owner().and_then(|owner| table.get_mut(owner)) {
-        previous.fpu.save();
-    }
-    if let Some(thread) = table.get_mut(next) {
-        thread.fpu.restore();
-    }
-    cpu.set_fpu_owner(Some(next));
-}
-
-/// A thread is gone: if this CPU holds its FPU registers, they belong to no one now.
-pub fn forget_fpu_owner(id: ThreadId) {
-    let cpu = this_cpu();
-    if cpu.fpu_owner() == Some(id) {
+    if cpu.fpu_owner() == Some(tcb) {
         cpu.set_fpu_owner(None);
     }
 }
 
-/// How long a user thread runs before the timer lets the next one in.
-pub const TIMESLICE_MS: u64 = 5;
-
-/// The timer interrupted user code: the thread goes to the back of the line.
-pub fn preempt(frame: &UserContext) -> ! {
-    let mut table = threads();
-    let id = this_cpu().current_thread().expect("user code runs only as the current thread");
-    table.get_mut(id).expect("the current thread is in the table").context = *frame;
-    run_next(table)
+/// Records the registers of the thread that entered the kernel from user mode.
+pub fn save_current(frame: &UserContext) {
+    if let Some(current) = this_cpu().current_thread() {
+        current.set_registers(frame);
+    }
 }
 
-/// Starts running user threads on this CPU.
-pub fn start() -> ! {
-    run_next(threads())
+/// The running thread goes to the back of its queue (timer preemption, yield).
+pub fn rotate_current() {
+    if let Some(current) = this_cpu().current_thread()
+        && current.state() == ThreadState::Runnable
+    {
+        this_cpu().set_current_thread(None);
+        run_queue().push_back(current);
+    }
+}
+
+/// Leaves the kernel into the highest-priority runnable thread.
+pub fn run() -> ! {
+    let cpu = this_cpu();
+    let current = cpu.current_thread().filter(|tcb| tcb.state() == ThreadState::Runnable);
+    let next = {
+        let mut queue = run_queue();
+        match (current, queue.highest()) {
+            (Some(current), Some(best)) if best > current.priority() => {
+                queue.push_back(current);
+                queue.pop_highest()
+            }
+            (Some(current), _) => Some(current),
+            (None, _) => queue.pop_highest(),
+        }
+    };
+    let Some(next) = next else {
+        cpu.set_current_thread(None);
+        shut_down();
+    };
+    cpu.set_current_thread(Some(next));
+    switch_fpu(next);
+    // A thread is made runnable only with an address space (resume checks it).
+    let space = next
+        .address_space()
+        .unwrap_or_else(|| panic!("runnable thread {} has no address space", next.name()));
+    space.activate();
+    arch::enter_user(&next.registers())
+}
+
+/// The timer interrupted user code: the thread goes to the back of its queue.
+pub fn preempt(frame: &UserContext) -> ! {
+    save_current(frame);
+    rotate_current();
+    run()
+}
+
+/// Puts `next`'s FPU registers on this CPU, saving the previous owner's, unless they are
+/// there already: returning to the same thread costs no FPU work at all.
+fn switch_fpu(next: Tcb) {
+    let cpu = this_cpu();
+    if cpu.fpu_owner() == Some(next) {
+        return;
+    }
+    if let Some(previous) = cpu.fpu_owner() {
+        arch::fpu_save(previous.fpu_area());
+    }
+    arch::fpu_restore(next.fpu_area());
+    cpu.set_fpu_owner(Some(next));
 }
 
 fn shut_down() -> ! {

@@ -2,40 +2,37 @@
 
 use crate::arch::{self, PhysAddr, UserContext};
 use crate::cpu::this_cpu;
+use crate::object::root::root_task;
+use crate::object::tcb::Tcb;
 use crate::sched;
-use crate::thread::{Thread, ThreadId, ThreadTable, threads};
 use crate::usercopy::{UserReadable, UserWritable};
-use spin::MutexGuard;
 use syscall_abi::ipc::{MessageInfo, REGISTER_WORDS, ipc_buffer};
 use syscall_abi::{DEBUG_WRITE_MAX, Syscall, SyscallError};
 
 /// Handles the system call whose registers are in `frame` and returns to user mode.
-pub fn handle(frame: &mut UserContext) -> ! {
-    let mut table = threads();
-    let id = this_cpu().current_thread().expect("a system call comes from the current thread");
+pub fn handle(frame: &UserContext) -> ! {
+    let caller = this_cpu().current_thread().expect("a system call comes from the current thread");
+    caller.set_registers(frame);
     let (number, args) = (frame.rax, [frame.rdi, frame.rsi]);
     let outcome = match Syscall::from_number(number) {
-        Some(Syscall::ThreadExit) => exit_thread(table, id, args[0]),
-        Some(Syscall::DebugWrite) => {
-            debug_write(caller(&mut table, id), args[0], args[1]).map(|()| 0)
-        }
-        Some(Syscall::BootArgs) => boot_args(caller(&mut table, id), args[0], args[1]),
-        Some(Syscall::BootInfo) => boot_info(caller(&mut table, id), args[0], args[1]),
-        Some(Syscall::Call) => call(caller(&mut table, id), frame),
+        Some(Syscall::ThreadExit) => exit_thread(caller, args[0]),
+        Some(Syscall::DebugWrite) => debug_write(caller, args[0], args[1]).map(|()| 0),
+        Some(Syscall::BootArgs) => boot_args(caller, args[0], args[1]),
+        Some(Syscall::BootInfo) => boot_info(caller, args[0], args[1]),
+        Some(Syscall::Call) => call(caller, frame),
         Some(Syscall::DebugCapIdentify) => {
-            crate::object::cspace::identify(&caller(&mut table, id).cspace_root, args[0])
+            crate::object::cspace::identify(&caller.cspace_root(), args[0])
         }
         None => Err(SyscallError::UnknownSyscall.into()),
     };
-    let thread = caller(&mut table, id);
-    thread.context = *frame;
-    match outcome {
-        Ok(value) => thread.context.set_syscall_result(syscall_abi::SUCCESS, value),
-        Err(Refusal { error, detail }) => thread.context.set_syscall_result(error.code(), detail),
+    // An invocation may have destroyed the caller's own TCB; then there is no one to answer.
+    if this_cpu().current_thread() == Some(caller) {
+        match outcome {
+            Ok(value) => caller.set_syscall_result(syscall_abi::SUCCESS, value),
+            Err(Refusal { error, detail }) => caller.set_syscall_result(error.code(), detail),
+        }
     }
-    let context = thread.context;
-    drop(table);
-    arch::enter_user(&context)
+    sched::run()
 }
 
 /// A refused call: the error, and the detail returned beside it in `rdx` (0 unless the
@@ -58,15 +55,15 @@ impl From<SyscallError> for Refusal {
     }
 }
 
-fn caller(table: &mut ThreadTable, id: ThreadId) -> &mut Thread {
-    table.get_mut(id).expect("the current thread is in the table")
+fn address_space(thread: Tcb) -> Result<arch::AddressSpace, Refusal> {
+    thread.address_space().ok_or(SyscallError::InvalidAddress.into())
 }
 
-fn debug_write(thread: &Thread, addr: u64, len: u64) -> Result<(), Refusal> {
+fn debug_write(thread: Tcb, addr: u64, len: u64) -> Result<(), Refusal> {
     if len > DEBUG_WRITE_MAX {
         return Err(SyscallError::InvalidLength.into());
     }
-    let source = UserReadable::new(&thread.address_space, addr, len)?;
+    let source = UserReadable::new(&address_space(thread)?, addr, len)?;
     let mut chunk = [0u8; 256];
     let mut offset = 0;
     while offset < source.len() {
@@ -77,28 +74,29 @@ fn debug_write(thread: &Thread, addr: u64, len: u64) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Copies the caller's boot arguments out; the value is their full length either way, so
-/// a caller with too small a buffer learns what it needs.
-fn boot_args(thread: &Thread, addr: u64, len: u64) -> Result<u64, Refusal> {
-    let args = thread.boot_args.as_bytes();
-    let destination = UserWritable::new(&thread.address_space, addr, len)?;
-    if destination.len() < args.len() {
-        return Err(Refusal::new(SyscallError::BufferTooSmall, args.len() as u64));
+/// Copies `bytes` to the caller's buffer; the value is their full length either way, so a
+/// caller with too small a buffer learns what it needs.
+fn copy_out(thread: Tcb, bytes: &[u8], addr: u64, len: u64) -> Result<u64, Refusal> {
+    let destination = UserWritable::new(&address_space(thread)?, addr, len)?;
+    if destination.len() < bytes.len() {
+        return Err(Refusal::new(SyscallError::BufferTooSmall, bytes.len() as u64));
     }
-    destination.write(args);
-    Ok(args.len() as u64)
+    destination.write(bytes);
+    Ok(bytes.len() as u64)
 }
 
-/// Copies the caller's boot information out (the root task's only); the value is its
-/// encoded length either way.
-fn boot_info(thread: &Thread, addr: u64, len: u64) -> Result<u64, Refusal> {
-    let encoded = thread.boot_info.ok_or(SyscallError::IllegalOperation)?;
-    let destination = UserWritable::new(&thread.address_space, addr, len)?;
-    if destination.len() < encoded.len() {
-        return Err(Refusal::new(SyscallError::BufferTooSmall, encoded.len() as u64));
-    }
-    destination.write(encoded);
-    Ok(encoded.len() as u64)
+/// The caller's boot arguments: the root task's module arguments; no other thread has any.
+fn boot_args(thread: Tcb, addr: u64, len: u64) -> Result<u64, Refusal> {
+    let args =
+        root_task().filter(|root| root.tcb == thread).map_or("", |root| root.boot_args.as_str());
+    copy_out(thread, args.as_bytes(), addr, len)
+}
+
+/// The root task's boot information, for the root task only.
+fn boot_info(thread: Tcb, addr: u64, len: u64) -> Result<u64, Refusal> {
+    let root =
+        root_task().filter(|root| root.tcb == thread).ok_or(SyscallError::IllegalOperation)?;
+    copy_out(thread, root.encoded_boot_info(), addr, len)
 }
 
 /// A message as the kernel reads it: header, register words, and the sender's IPC buffer
@@ -129,20 +127,46 @@ impl Message {
     }
 }
 
-/// `Call` on a kernel object's capability: an invocation.
-fn call(thread: &Thread, frame: &UserContext) -> Result<u64, Refusal> {
+/// `Call` on a kernel object's capability: an invocation. Reply words go where a
+/// received message's would: the first four in registers, the rest in the IPC buffer,
+/// with the header in `rsi`.
+fn call(thread: Tcb, frame: &UserContext) -> Result<u64, Refusal> {
     let info = MessageInfo::from_word(frame.rsi).map_err(|_| SyscallError::InvalidLength)?;
     let message = Message {
         info,
         registers: [frame.r10, frame.r8, frame.r9, frame.r15],
-        ipc_buffer: thread.ipc_buffer,
+        ipc_buffer: thread.ipc_buffer_frame(),
     };
-    crate::object::invoke::invoke(&thread.cspace_root, frame.rdi, &message)
+    let reply = crate::object::invoke::invoke(&thread.cspace_root(), frame.rdi, &message)?;
+    if this_cpu().current_thread() == Some(thread) {
+        deliver_reply(thread, &reply.words)?;
+    }
+    Ok(reply.value)
 }
 
-fn exit_thread(mut table: MutexGuard<'static, ThreadTable>, id: ThreadId, code: u64) -> ! {
-    let thread = table.remove(id).expect("the caller is in the table");
-    sched::forget_fpu_owner(id);
-    log!("thread {} exited with code {code}", thread.name);
-    sched::run_next(table)
+fn deliver_reply(thread: Tcb, words: &[u64]) -> Result<(), Refusal> {
+    let info = MessageInfo::new(0, words.len(), 0).map_err(|_| SyscallError::InvalidLength)?;
+    let mut registers = thread.registers();
+    registers.rsi = info.to_word();
+    let in_registers =
+        [&mut registers.r10, &mut registers.r8, &mut registers.r9, &mut registers.r15];
+    for (register, &word) in in_registers.into_iter().zip(words) {
+        *register = word;
+    }
+    if words.len() > REGISTER_WORDS {
+        let buffer = thread.ipc_buffer_frame().ok_or(SyscallError::InvalidAddress)?;
+        for (index, &word) in words.iter().enumerate().skip(REGISTER_WORDS) {
+            let at = buffer.as_u64() + 8 * (ipc_buffer::MESSAGE + index) as u64;
+            arch::write_physical(PhysAddr::new(at), &word.to_le_bytes());
+        }
+    }
+    thread.set_registers(&registers);
+    Ok(())
+}
+
+/// The caller ends: it becomes inactive and the next thread runs.
+fn exit_thread(thread: Tcb, code: u64) -> ! {
+    sched::make_inactive(thread);
+    log!("thread {} exited with code {code}", thread.name());
+    sched::run()
 }

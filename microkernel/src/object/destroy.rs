@@ -1,72 +1,119 @@
 //! What happens when the last capability to an object goes: the object is destroyed
 //! before its memory can be reused.
 //!
-//! Only CNodes need work today: the capabilities inside a CNode are linked into derivation
-//! trees that run through other slots, so they must be deleted before the CNode's memory
-//! can become anything else. Deleting them can reach further CNodes whose last capability
-//! lives inside, nested arbitrarily deep. The walk below therefore keeps no stack: when it
-//! descends into a nested CNode it records, in that CNode's own reserved words, where it
-//! came from, and climbs back by reading them. (Endpoints, notifications, TCBs and mappings
-//! gain destruction work as those objects become live.)
+//! CNodes and TCBs hold capabilities, which are linked into derivation trees running
+//! through other slots, so those must be deleted before the memory can become anything
+//! else; a TCB must also leave the scheduler. Deleting them can reach further CNodes and
+//! TCBs whose last capability lives inside, nested arbitrarily deep. The walk below
+//! therefore keeps no stack: when it descends into a nested container it records, in the
+//! reserved words of that container's first slot, where it came from, and climbs back by
+//! reading them. (Endpoints, notifications and mappings gain destruction work as those
+//! objects become live.)
 
 use super::slots::Slots;
+use super::tcb::Tcb;
 use crate::arch::{self, PhysAddr};
+use crate::sched;
 use kernel_core::cap::encoding::{RESERVED_OFFSET, SLOT_WORDS};
 use kernel_core::cap::object::SLOT_SIZE_BITS;
 use kernel_core::cap::ops::{DeleteOutcome, delete};
 use kernel_core::cap::{Capability, SlotStore, is_final};
 
-/// A CNode being emptied: its base address and slot count.
+/// An object that holds capability slots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct CNodeMemory {
-    base: u64,
-    slots: u64,
+enum Container {
+    CNode { base: u64, radix_bits: u8 },
+    Tcb(Tcb),
 }
 
-impl CNodeMemory {
+/// TCBs have five slots.
+const TCB_SLOTS: u64 = 5;
+const LOW_BITS: u64 = (1 << SLOT_SIZE_BITS) - 1;
+
+impl Container {
     fn of(cap: &Capability) -> Option<Self> {
         match *cap {
             Capability::CNode { object, radix_bits, .. } => {
-                Some(Self { base: object, slots: 1 << radix_bits })
+                Some(Self::CNode { base: object, radix_bits })
             }
+            Capability::Tcb { object } => Some(Self::Tcb(Tcb::at(object))),
             _ => None,
         }
     }
 
-    fn slot(&self, index: u64) -> u64 {
-        self.base + (index << SLOT_SIZE_BITS)
+    fn slots(self) -> u64 {
+        match self {
+            Self::CNode { radix_bits, .. } => 1 << radix_bits,
+            Self::Tcb(_) => TCB_SLOTS,
+        }
     }
 
-    fn first_occupied(&self, from: u64) -> Option<u64> {
-        (from..self.slots).find(|&index| Slots.cap(self.slot(index)) != Capability::Null)
+    fn slot(self, index: u64) -> u64 {
+        match self {
+            Self::CNode { base, .. } => base + (index << SLOT_SIZE_BITS),
+            Self::Tcb(tcb) => {
+                tcb.all_slots().nth(index as usize).unwrap_or_else(|| panic!("TCB slot {index}"))
+            }
+        }
     }
 
-    /// Where the walk came from, kept in the reserved words of this CNode's slot 0 while
-    /// the walk is inside it: the parent CNode's base, and the parent slot's index.
-    fn record_parent(&self, parent: CNodeMemory, index: u64) {
+    fn first_occupied(self, from: u64) -> Option<u64> {
+        (from..self.slots()).find(|&index| Slots.cap(self.slot(index)) != Capability::Null)
+    }
+
+    /// One word naming the container: its (64-byte-aligned) address, with the low bits
+    /// saying which kind: 0 for a TCB, 1 + radix for a CNode.
+    fn pack(self) -> u64 {
+        match self {
+            Self::CNode { base, radix_bits } => base | (u64::from(radix_bits) + 1),
+            Self::Tcb(tcb) => tcb.address(),
+        }
+    }
+
+    fn unpack(word: u64) -> Self {
+        match word & LOW_BITS {
+            0 => Self::Tcb(Tcb::at(word)),
+            kind => Self::CNode { base: word & !LOW_BITS, radix_bits: (kind - 1) as u8 },
+        }
+    }
+
+    fn back_pointer(self) -> &'static [core::cell::Cell<u64>] {
         let words = arch::object_words(PhysAddr::new(self.slot(0)), SLOT_WORDS);
-        words[RESERVED_OFFSET].set(parent.base | parent.slots.trailing_zeros() as u64);
-        words[RESERVED_OFFSET + 1].set(index);
+        &words[RESERVED_OFFSET..RESERVED_OFFSET + 2]
     }
 
-    fn take_parent(&self) -> (CNodeMemory, u64) {
-        let words = arch::object_words(PhysAddr::new(self.slot(0)), SLOT_WORDS);
-        let (packed, index) = (words[RESERVED_OFFSET].get(), words[RESERVED_OFFSET + 1].get());
-        words[RESERVED_OFFSET].set(0);
-        words[RESERVED_OFFSET + 1].set(0);
-        let radix = packed & ((1 << SLOT_SIZE_BITS) - 1);
-        (CNodeMemory { base: packed & !((1 << SLOT_SIZE_BITS) - 1), slots: 1 << radix }, index)
+    /// Records, while the walk is inside this container, where it came from.
+    fn record_parent(self, parent: Container, index: u64) {
+        let words = self.back_pointer();
+        words[0].set(parent.pack());
+        words[1].set(index);
+    }
+
+    fn take_parent(self) -> (Container, u64) {
+        let words = self.back_pointer();
+        let parent = (Container::unpack(words[0].get()), words[1].get());
+        words[0].set(0);
+        words[1].set(0);
+        parent
     }
 }
 
 /// Destroys the object of `cap`, whose last capability was just deleted.
 pub fn destroy(cap: &Capability) {
-    if let Some(cnode) = CNodeMemory::of(cap) {
-        empty_cnode(cnode);
+    if let Some(container) = Container::of(cap) {
+        retire(container);
+        empty(container);
     }
 }
 
-fn empty_cnode(root: CNodeMemory) {
+/// What a container must stop doing before its slots go: a TCB leaves the scheduler.
+fn retire(container: Container) {
+    if let Container::Tcb(tcb) = container {
+        sched::forget(tcb);
+    }
+}
+
+fn empty(root: Container) {
     let mut current = root;
     let mut cursor = 0;
     loop {
@@ -75,8 +122,8 @@ fn empty_cnode(root: CNodeMemory) {
                 return;
             }
             let (parent, parent_index) = current.take_parent();
-            // The emptied CNode's last capability: deleting it now is final and needs no
-            // further walk.
+            // The emptied container's last capability: deleting it now is final and needs
+            // no further walk.
             let _ = delete(&mut Slots, parent.slot(parent_index));
             current = parent;
             cursor = parent_index + 1;
@@ -84,18 +131,20 @@ fn empty_cnode(root: CNodeMemory) {
         };
         let slot = current.slot(index);
         let cap = Slots.cap(slot);
-        if let Some(nested) = CNodeMemory::of(&cap)
+        if let Some(nested) = Container::of(&cap)
             && is_final(&Slots, slot)
-            && nested.first_occupied(0).is_some()
         {
-            nested.record_parent(current, index);
-            current = nested;
-            cursor = 0;
-            continue;
+            retire(nested);
+            if nested.first_occupied(0).is_some() {
+                nested.record_parent(current, index);
+                current = nested;
+                cursor = 0;
+                continue;
+            }
         }
         if let DeleteOutcome::Deleted { cap, is_final: true } = delete(&mut Slots, slot) {
             debug_assert!(
-                CNodeMemory::of(&cap).is_none_or(|cnode| cnode.first_occupied(0).is_none())
+                Container::of(&cap).is_none_or(|nested| nested.first_occupied(0).is_none())
             );
         }
         cursor = index + 1;

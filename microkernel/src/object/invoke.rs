@@ -4,6 +4,8 @@
 use super::cspace;
 use super::destroy::destroy;
 use super::slots::Slots;
+use super::tcb::Tcb;
+use super::tcb_invoke;
 use crate::arch;
 use crate::syscall::{Message, Refusal};
 use kernel_core::cap::object::{FrameSize, PtLevel, SLOT_SIZE_BITS};
@@ -13,14 +15,31 @@ use kernel_core::cap::{
     CapData, CapError, Capability, ObjectType, Rights, SlotStore, has_children,
 };
 use syscall_abi::SyscallError;
-use syscall_abi::invocation::{Invocation, ObjectKind, cap_data};
+use syscall_abi::invocation::{Invocation, ObjectKind, cap_data, user_registers};
 
 /// The message word that held a malformed argument, for the error's detail.
 type WordIndex = u64;
 
+/// What an invocation answers: the value for `rdx`, and message words for the reply.
+#[derive(Debug)]
+pub struct Reply {
+    pub value: u64,
+    pub words: heapless::Vec<u64, { user_registers::COUNT }>,
+}
+
+impl Reply {
+    pub fn empty() -> Self {
+        Self { value: 0, words: heapless::Vec::new() }
+    }
+
+    pub fn with_words(words: &[u64]) -> Self {
+        Self { value: 0, words: heapless::Vec::from_slice(words).unwrap_or_default() }
+    }
+}
+
 /// Performs the invocation `message` asks of the capability `cptr` names in the CSpace
-/// under `root`. Returns the value for `rdx`.
-pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<u64, Refusal> {
+/// under `root`.
+pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<Reply, Refusal> {
     let (slot, cap) = cspace::capability(root, cptr)?;
     let invocation =
         Invocation::from_label(message.info.label).ok_or(SyscallError::IllegalOperation)?;
@@ -28,16 +47,27 @@ pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<u64, Re
     if usize::from(message.info.length) < needed {
         return Err(Refusal::new(SyscallError::TruncatedMessage, needed as u64));
     }
+    if let Some(tcb) = Tcb::of(&cap) {
+        return tcb_invoke::invoke(root, tcb, invocation, message);
+    }
     let mut words = [0u64; 7];
     for (index, word) in words.iter_mut().enumerate().take(needed) {
         *word = message.word(index)?;
     }
     match (invocation, &cap) {
         (Invocation::UntypedRetype, Capability::Untyped { .. }) => retype(root, slot, &cap, &words),
-        (Invocation::UntypedRetype, _) => Err(SyscallError::IllegalOperation.into()),
-        (_, Capability::CNode { .. }) => cnode_operation(root, &cap, invocation, &words),
+        (
+            Invocation::CNodeCopy
+            | Invocation::CNodeMint
+            | Invocation::CNodeMove
+            | Invocation::CNodeMutate
+            | Invocation::CNodeDelete
+            | Invocation::CNodeRevoke,
+            Capability::CNode { .. },
+        ) => cnode_operation(root, &cap, invocation, &words),
         _ => Err(SyscallError::IllegalOperation.into()),
     }
+    .map(|()| Reply::empty())
 }
 
 fn object_type(kind: ObjectKind) -> ObjectType {
@@ -74,7 +104,7 @@ fn retype(
     untyped_slot: u64,
     untyped: &Capability,
     words: &[u64; 7],
-) -> Result<u64, Refusal> {
+) -> Result<(), Refusal> {
     let kind =
         ObjectKind::from_code(words[0]).ok_or(Refusal::new(SyscallError::InvalidArgument, 0))?;
     let size_bits =
@@ -99,7 +129,7 @@ fn retype(
     .map_err(retype_refusal)?;
     initialise(&plan);
     plan.apply(&mut Slots, untyped_slot, slot).map_err(retype_refusal)?;
-    Ok(0)
+    Ok(())
 }
 
 /// A CNode named by an argument: base address and slot count.
@@ -192,12 +222,12 @@ fn cnode_operation(
     cnode: &Capability,
     invocation: Invocation,
     words: &[u64; 7],
-) -> Result<u64, Refusal> {
+) -> Result<(), Refusal> {
     let destination = cspace::slot(cnode, words[0], words[1])?;
     match invocation {
         Invocation::CNodeDelete => {
             delete_and_destroy(destination);
-            return Ok(0);
+            return Ok(());
         }
         Invocation::CNodeRevoke => {
             revoke(&mut Slots, destination, |_, cap, is_final| {
@@ -205,7 +235,7 @@ fn cnode_operation(
                     destroy(&cap);
                 }
             });
-            return Ok(0);
+            return Ok(());
         }
         _ => {}
     }
@@ -232,10 +262,7 @@ fn cnode_operation(
             };
             mutate(&mut Slots, source, destination, rights(words[5], 5)?, data)
         }
-        Invocation::UntypedRetype | Invocation::CNodeDelete | Invocation::CNodeRevoke => {
-            return Err(SyscallError::IllegalOperation.into());
-        }
+        _ => return Err(SyscallError::IllegalOperation.into()),
     };
-    outcome.map_err(|error| cap_refusal(error, 6))?;
-    Ok(0)
+    outcome.map_err(|error| cap_refusal(error, 6))
 }

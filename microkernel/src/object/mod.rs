@@ -10,3 +10,5 @@ pub mod destroy;
 pub mod invoke;
 pub mod root;
 pub mod slots;
+pub mod tcb;
+pub mod tcb_invoke;

@@ -2,17 +2,22 @@
 //! the rest out, and described to the root task by its boot information.
 
 use super::slots::Slots;
-use crate::arch;
+use super::tcb::{Tcb, TcbSlot};
+use crate::arch::{self, UserContext};
+use crate::loader::{IPC_BUFFER_ADDRESS, MAX_BOOT_ARGS, RootImage};
 use crate::mem::BootFrames;
+use core::num::NonZeroU16;
 use kernel_core::boot_info::BootInfo as LoaderInfo;
-use kernel_core::cap::object::SLOT_SIZE_BITS;
-use kernel_core::cap::ops::insert_root;
+use kernel_core::cap::object::{SLOT_SIZE_BITS, TCB_SIZE_BITS};
+use kernel_core::cap::ops::{copy, insert_root};
 use kernel_core::cap::{Capability, FrameSize, Rights, SlotStore};
 use kernel_core::cmdline::split_module_line;
 use kernel_core::memory::{PAGE_SIZE, PhysRange};
 use kernel_core::range_set::RangeSet;
 use kernel_core::untyped_split::split;
-use syscall_abi::boot_info::{BootInfo, ModuleDescriptor, SlotRange, UntypedDescriptor, slot};
+use syscall_abi::boot_info::{
+    BootInfo, ENCODED_MAX, ModuleDescriptor, SlotRange, UntypedDescriptor, slot,
+};
 
 /// The root CNode has 2^12 = 4096 slots.
 pub const ROOT_CNODE_RADIX: u8 = 12;
@@ -31,11 +36,33 @@ fn root_cnode_cap(base: u64) -> Capability {
     }
 }
 
-/// What building the root CSpace produced.
+/// The root task's address space identifier. (Allocating identifiers for other address
+/// spaces comes with the VSpace invocations.)
+const ROOT_ASID: NonZeroU16 = NonZeroU16::MIN;
+/// The root task starts at the highest priority, and may hand out any.
+const ROOT_PRIORITY: u8 = u8::MAX;
+
+/// What only the root task has: its boot arguments and boot information.
 #[derive(Debug)]
-pub struct RootCSpace {
-    pub root: Capability,
+pub struct RootTask {
+    pub tcb: Tcb,
+    pub boot_args: heapless::String<MAX_BOOT_ARGS>,
     pub boot_info: BootInfo,
+    encoded: ([u8; ENCODED_MAX], usize),
+}
+
+impl RootTask {
+    /// The boot information as the `BootInfo` call copies it out.
+    pub fn encoded_boot_info(&self) -> &[u8] {
+        &self.encoded.0[..self.encoded.1]
+    }
+}
+
+static ROOT_TASK: spin::Once<RootTask> = spin::Once::new();
+
+/// The root task, once it exists.
+pub fn root_task() -> Option<&'static RootTask> {
+    ROOT_TASK.get()
 }
 
 struct SlotCursor {
@@ -56,25 +83,64 @@ impl SlotCursor {
     }
 }
 
-/// Builds the root CNode and fills it: itself, IRQ control, ASI control, the frames of
-/// every boot module, and every byte of free memory as untyped capabilities (device
-/// memory last). The boot frame allocator is used up: after this the kernel allocates
-/// nothing.
-pub fn build(loader: &LoaderInfo, mut frames: BootFrames<'_>, ipc_buffer: u64) -> RootCSpace {
-    let size_bits = ROOT_CNODE_RADIX + SLOT_SIZE_BITS;
-    let base = frames.allocate_aligned(size_bits).expect("no memory for the root CNode");
+/// Allocates and zeroes a naturally aligned block of `2^size_bits` bytes at boot.
+fn zeroed_block(frames: &mut BootFrames<'_>, size_bits: u8, what: &str) -> u64 {
+    let base =
+        frames.allocate_aligned(size_bits).unwrap_or_else(|| panic!("no memory for the {what}"));
     arch::zero_physical(PhysRange::from_start_len(base, 1 << size_bits));
-    let root = root_cnode_cap(base);
+    base
+}
+
+/// Makes the root task: a TCB for `image`, ready to run, and the root CNode filled with
+/// itself, IRQ control, ASI control, the root task's TCB, address space and IPC buffer,
+/// the frames of every boot module, and every byte of free memory as untyped capabilities
+/// (device memory last). The boot frame allocator is used up: after this the kernel
+/// allocates nothing.
+pub fn build(
+    loader: &LoaderInfo,
+    image: RootImage,
+    mut frames: BootFrames<'_>,
+) -> &'static RootTask {
+    let root =
+        root_cnode_cap(zeroed_block(&mut frames, ROOT_CNODE_RADIX + SLOT_SIZE_BITS, "root CNode"));
+    let tcb = Tcb::at(zeroed_block(&mut frames, TCB_SIZE_BITS, "root TCB"));
+    tcb.initialise();
+    tcb.set_name(&image.name);
+    tcb.set_priority(ROOT_PRIORITY);
+    tcb.set_max_controlled_priority(ROOT_PRIORITY);
+    tcb.set_ipc_buffer_address(IPC_BUFFER_ADDRESS);
+    tcb.set_registers(&UserContext::new_user(image.entry, image.stack_top));
+
+    let vspace =
+        Capability::VSpace { object: image.address_space.root().as_u64(), asid: Some(ROOT_ASID) };
+    let ipc_buffer = Capability::Frame {
+        base: image.ipc_buffer.as_u64(),
+        size: FrameSize::Small4K,
+        rights: Rights::READ | Rights::WRITE,
+        device: false,
+        mapping: None,
+    };
     let mut cursor = SlotCursor { cnode: root, next: slot::NULL + 1 };
     for (index, cap) in [
         (slot::CNODE, root),
         (slot::IRQ_CONTROL, Capability::IrqControl),
         (slot::ASI_CONTROL, Capability::AsiControl),
+        (slot::TCB, Capability::Tcb { object: tcb.address() }),
+        (slot::VSPACE, vspace),
+        (slot::IPC_BUFFER, ipc_buffer),
     ] {
         assert_eq!(cursor.insert(cap), Some(index), "fixed slots out of order");
     }
+    for (source, destination) in [
+        (slot::CNODE, TcbSlot::CSpaceRoot),
+        (slot::VSPACE, TcbSlot::VSpaceRoot),
+        (slot::IPC_BUFFER, TcbSlot::IpcBuffer),
+    ] {
+        copy(&mut Slots, Slots.cnode_slot(&root, source), tcb.slot(destination))
+            .expect("the root task's own capabilities copy into its TCB");
+    }
     let mut boot_info = BootInfo::new(ROOT_CNODE_RADIX);
-    boot_info.ipc_buffer = ipc_buffer;
+    boot_info.ipc_buffer = IPC_BUFFER_ADDRESS;
     for module in loader.modules() {
         let first = cursor.next;
         for page in (module.range.start..module.range.end).step_by(PAGE_SIZE as usize) {
@@ -124,7 +190,14 @@ pub fn build(loader: &LoaderInfo, mut frames: BootFrames<'_>, ipc_buffer: u64) -
     }
     boot_info.untyped_slots = SlotRange { start: untyped_start, end: cursor.next };
     boot_info.empty = SlotRange { start: cursor.next, end: 1 << ROOT_CNODE_RADIX };
-    RootCSpace { root, boot_info }
+    let mut encoded = [0u8; ENCODED_MAX];
+    let len = boot_info.encode(&mut encoded).expect("ENCODED_MAX holds any boot information");
+    ROOT_TASK.call_once(|| RootTask {
+        tcb,
+        boot_args: image.boot_args,
+        boot_info,
+        encoded: (encoded, len),
+    })
 }
 
 /// Physical address space the memory map does not mention at all, inside

@@ -15,8 +15,14 @@ pub mod slot {
     pub const IRQ_CONTROL: u64 = 2;
     /// The authority to change memory's sensitivity.
     pub const ASI_CONTROL: u64 = 3;
+    /// The root task's own thread.
+    pub const TCB: u64 = 4;
+    /// The root task's address space.
+    pub const VSPACE: u64 = 5;
+    /// The frame holding the root task's IPC buffer.
+    pub const IPC_BUFFER: u64 = 6;
     /// The first slot the kernel fills per boot (modules, untyped memory).
-    pub const FIRST_FREE: u64 = 4;
+    pub const FIRST_FREE: u64 = 7;
 }
 
 /// The most untyped capabilities the boot information lists.

@@ -29,6 +29,27 @@ pub enum Invocation {
     CNodeDelete = 14,
     /// Words: index, depth. Deletes every capability derived from the one there.
     CNodeRevoke = 15,
+    /// On a TCB capability. Words: fault endpoint pointer (0: none), CSpace root
+    /// pointer, CSpace root guard data (0: keep the capability's guard), VSpace root
+    /// pointer, reserved (0), IPC buffer address (1 KiB aligned; 0: none), IPC buffer frame
+    /// pointer (0: none). The thread runs with copies of the capabilities named.
+    TcbConfigure = 20,
+    /// Words: resume (0 or 1), count, then `count` registers in [`user_registers`] order.
+    TcbWriteRegisters = 21,
+    /// Words: suspend the thread first (0 or 1), count. The reply carries `count`
+    /// registers in [`user_registers`] order.
+    TcbReadRegisters = 22,
+    /// No words. The thread becomes runnable (it must have an address space).
+    TcbResume = 23,
+    /// No words. The thread stops until resumed.
+    TcbSuspend = 24,
+    /// Words: authority TCB pointer, priority (at most the authority's maximum
+    /// controlled priority).
+    TcbSetPriority = 25,
+    /// Words: authority TCB pointer, maximum controlled priority (likewise bounded).
+    TcbSetMaxControlledPriority = 26,
+    /// Words: CPU index. Recorded; threads run on the bootstrap CPU until SMP.
+    TcbSetAffinity = 27,
 }
 
 impl Invocation {
@@ -41,6 +62,14 @@ impl Invocation {
             13 => Self::CNodeMutate,
             14 => Self::CNodeDelete,
             15 => Self::CNodeRevoke,
+            20 => Self::TcbConfigure,
+            21 => Self::TcbWriteRegisters,
+            22 => Self::TcbReadRegisters,
+            23 => Self::TcbResume,
+            24 => Self::TcbSuspend,
+            25 => Self::TcbSetPriority,
+            26 => Self::TcbSetMaxControlledPriority,
+            27 => Self::TcbSetAffinity,
             _ => return None,
         })
     }
@@ -49,15 +78,47 @@ impl Invocation {
         self as u64
     }
 
-    /// How many message words the invocation needs.
+    /// How many message words the invocation needs at least (register writes need their
+    /// `count` more).
     pub const fn words(self) -> usize {
         match self {
             Self::UntypedRetype | Self::CNodeCopy => 6,
-            Self::CNodeMint | Self::CNodeMutate => 7,
+            Self::CNodeMint | Self::CNodeMutate | Self::TcbConfigure => 7,
             Self::CNodeMove => 5,
-            Self::CNodeDelete | Self::CNodeRevoke => 2,
+            Self::CNodeDelete
+            | Self::CNodeRevoke
+            | Self::TcbWriteRegisters
+            | Self::TcbReadRegisters
+            | Self::TcbSetPriority
+            | Self::TcbSetMaxControlledPriority => 2,
+            Self::TcbSetAffinity => 1,
+            Self::TcbResume | Self::TcbSuspend => 0,
         }
     }
+}
+
+/// The user registers TCB register reads and writes carry, in this order.
+pub mod user_registers {
+    pub const RIP: usize = 0;
+    pub const RSP: usize = 1;
+    pub const RFLAGS: usize = 2;
+    pub const RAX: usize = 3;
+    pub const RBX: usize = 4;
+    pub const RCX: usize = 5;
+    pub const RDX: usize = 6;
+    pub const RSI: usize = 7;
+    pub const RDI: usize = 8;
+    pub const RBP: usize = 9;
+    pub const R8: usize = 10;
+    pub const R9: usize = 11;
+    pub const R10: usize = 12;
+    pub const R11: usize = 13;
+    pub const R12: usize = 14;
+    pub const R13: usize = 15;
+    pub const R14: usize = 16;
+    pub const R15: usize = 17;
+    /// How many registers there are.
+    pub const COUNT: usize = 18;
 }
 
 /// Object types for [`Invocation::UntypedRetype`].
@@ -193,6 +254,14 @@ mod tests {
             Invocation::CNodeMutate,
             Invocation::CNodeDelete,
             Invocation::CNodeRevoke,
+            Invocation::TcbConfigure,
+            Invocation::TcbWriteRegisters,
+            Invocation::TcbReadRegisters,
+            Invocation::TcbResume,
+            Invocation::TcbSuspend,
+            Invocation::TcbSetPriority,
+            Invocation::TcbSetMaxControlledPriority,
+            Invocation::TcbSetAffinity,
         ];
         for invocation in all {
             assert_eq!(Invocation::from_label(invocation.label()), Some(invocation));

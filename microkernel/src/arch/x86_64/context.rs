@@ -10,6 +10,9 @@ use core::arch::global_asm;
 /// The pseudo-vector number an entry through `syscall` records, above every real vector.
 pub const SYSCALL_VECTOR: u64 = 0x100;
 
+/// The pseudo-vector of a frame whose registers were written by another thread.
+const REGISTERS_WRITTEN: u64 = 0x101;
+
 /// RFLAGS of a new user thread: interrupts enabled, reserved bit 1 set, nothing else.
 const INITIAL_USER_RFLAGS: u64 = 0x202;
 
@@ -52,6 +55,7 @@ const _: () = {
     assert!(core::mem::offset_of!(TrapFrame, rflags) == FRAME_GPR_BYTES + 32);
     assert!(core::mem::offset_of!(TrapFrame, rsp) == FRAME_GPR_BYTES + 40);
     assert!(size_of::<TrapFrame>() == FRAME_GPR_BYTES + 56);
+    assert!(size_of::<TrapFrame>() == 22 * 8);
 };
 
 impl TrapFrame {
@@ -73,10 +77,98 @@ impl TrapFrame {
         self.cs & 3 == 3
     }
 
-    /// Sets the values a system call returns: status in `rax`, value in `rdx`.
-    pub fn set_syscall_result(&mut self, status: u64, value: u64) {
-        self.rax = status;
-        self.rdx = value;
+    /// Sets RFLAGS from a user's request, keeping what user code must never control:
+    /// interrupts stay enabled, no I/O privilege, no single-step or nested task, and the
+    /// always-one bit set. Arithmetic flags, direction and alignment check pass through.
+    pub fn set_user_flags(&mut self, requested: u64) {
+        const USER_SETTABLE: u64 = 0b1100_1101_0101 | (1 << 18) | (1 << 21);
+        self.rflags = (requested & USER_SETTABLE) | INITIAL_USER_RFLAGS;
+    }
+
+    /// Marks registers written from outside the thread: the thread resumes through
+    /// `iretq`, which restores every register (`sysret` would clobber rcx and r11).
+    pub fn mark_written(&mut self) {
+        self.vector = REGISTERS_WRITTEN;
+    }
+
+    /// The registers as words, in field order (for keeping them in a TCB).
+    pub fn to_words(self) -> [u64; 22] {
+        [
+            self.r15,
+            self.r14,
+            self.r13,
+            self.r12,
+            self.r11,
+            self.r10,
+            self.r9,
+            self.r8,
+            self.rbp,
+            self.rdi,
+            self.rsi,
+            self.rdx,
+            self.rcx,
+            self.rbx,
+            self.rax,
+            self.vector,
+            self.error_code,
+            self.rip,
+            self.cs,
+            self.rflags,
+            self.rsp,
+            self.ss,
+        ]
+    }
+
+    /// The inverse of [`to_words`](Self::to_words).
+    pub fn from_words(words: [u64; 22]) -> Self {
+        let [
+            r15,
+            r14,
+            r13,
+            r12,
+            r11,
+            r10,
+            r9,
+            r8,
+            rbp,
+            rdi,
+            rsi,
+            rdx,
+            rcx,
+            rbx,
+            rax,
+            vector,
+            error_code,
+            rip,
+            cs,
+            rflags,
+            rsp,
+            ss,
+        ] = words;
+        Self {
+            r15,
+            r14,
+            r13,
+            r12,
+            r11,
+            r10,
+            r9,
+            r8,
+            rbp,
+            rdi,
+            rsi,
+            rdx,
+            rcx,
+            rbx,
+            rax,
+            vector,
+            error_code,
+            rip,
+            cs,
+            rflags,
+            rsp,
+            ss,
+        }
     }
 }
 

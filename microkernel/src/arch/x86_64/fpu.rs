@@ -5,9 +5,12 @@
 //! same thread: it is saved and restored only when the CPU switches to another thread.
 //! XSAVE is used where the CPU has it (x87, SSE and AVX state), FXSAVE otherwise.
 
+use super::phys::{window_address, window_covers};
 use core::arch::x86_64::{__cpuid, __cpuid_count};
 use core::sync::atomic::{AtomicBool, Ordering};
+use kernel_core::memory::PhysRange;
 use spin::Once;
+use x86_64::PhysAddr;
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 use x86_64::registers::xcontrol::{XCr0, XCr0Flags};
 
@@ -19,17 +22,6 @@ const MXCSR_DEFAULT: u32 = 0x1f80;
 /// Offset of MXCSR in the legacy save area.
 const MXCSR_OFFSET: usize = 24;
 
-/// One thread's saved FPU and SIMD registers, in the layout XSAVE/FXSAVE use.
-#[derive(Clone)]
-#[repr(C, align(64))]
-pub struct FpuState([u8; FPU_STATE_SIZE]);
-
-impl core::fmt::Debug for FpuState {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("FpuState { .. }")
-    }
-}
-
 static USE_XSAVE: AtomicBool = AtomicBool::new(false);
 static MODE: Once<FpuMode> = Once::new();
 
@@ -38,7 +30,6 @@ static MODE: Once<FpuMode> = Once::new();
 pub fn init_mode() -> FpuMode {
     MODE.get().copied().unwrap_or(FpuMode { xsave: false, avx: false })
 }
-static INITIAL: Once<FpuState> = Once::new();
 
 /// What [`init`] turned on.
 #[derive(Clone, Copy, Debug)]
@@ -75,59 +66,67 @@ pub fn init() -> FpuMode {
             components |= XCr0Flags::AVX;
         }
         // SAFETY: only components the CPU advertises are enabled (x87 and SSE always with
-        // XSAVE, AVX when CPUID says so), and their area fits in `FpuState` (checked).
+        // XSAVE, AVX when CPUID says so), and their area fits in FPU_STATE_SIZE (checked).
         unsafe { XCr0::write(components) };
         USE_XSAVE.store(true, Ordering::Relaxed);
     }
-    INITIAL.call_once(initial_state);
     *MODE.call_once(|| FpuMode { xsave: has_xsave, avx })
 }
 
-fn initial_state() -> FpuState {
-    let mut state = FpuState([0; FPU_STATE_SIZE]);
-    state.0[MXCSR_OFFSET..MXCSR_OFFSET + 4].copy_from_slice(&MXCSR_DEFAULT.to_le_bytes());
-    // The x87 control word at reset (all exceptions masked, 64-bit precision) is 0x037f;
-    // in the save area it is the first word.
-    state.0[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
-    state
+/// The image a thread's FPU area starts as: every register zero, all exceptions masked
+/// (x87 control word 0x037f, MXCSR 0x1f80), an empty XSAVE header.
+fn initial_image() -> [u8; FPU_STATE_SIZE] {
+    let mut image = [0u8; FPU_STATE_SIZE];
+    image[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+    image[MXCSR_OFFSET..MXCSR_OFFSET + 4].copy_from_slice(&MXCSR_DEFAULT.to_le_bytes());
+    image
 }
 
-impl FpuState {
-    /// The state a new thread starts with: registers zero, exceptions masked.
-    pub fn initial() -> Self {
-        INITIAL.get().cloned().unwrap_or_else(initial_state)
-    }
+/// The window address of a thread's FPU area, checked: mapped, 64-byte aligned, whole.
+fn area(phys: PhysAddr) -> *mut u8 {
+    let range = PhysRange::from_start_len(phys.as_u64(), FPU_STATE_SIZE as u64);
+    assert!(phys.is_aligned(64u64) && window_covers(range), "bad FPU area {range:x?}");
+    window_address(phys).as_mut_ptr::<u8>()
+}
 
-    /// Stores this CPU's FPU registers here.
-    pub fn save(&mut self) {
-        let area = self.0.as_mut_ptr();
-        if USE_XSAVE.load(Ordering::Relaxed) {
-            // SAFETY: `area` is 64-byte aligned and large enough for every component XCR0
-            // enables (checked in `init`); the mask asks for all of them.
-            unsafe {
-                core::arch::asm!("xsave64 [{}]", in(reg) area, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack))
-            };
-        } else {
-            // SAFETY: `area` is 16-byte aligned (64 in fact) and at least 512 bytes.
-            unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) area, options(nostack)) };
-        }
-    }
+/// Makes the FPU area at `phys` (inside a TCB being created) hold the initial state.
+pub fn reset(phys: PhysAddr) {
+    let image = initial_image();
+    // SAFETY: `area` checked the memory is mapped and whole; it is the FPU area of a TCB
+    // being created, which nothing else refers to.
+    unsafe { core::ptr::copy_nonoverlapping(image.as_ptr(), area(phys), FPU_STATE_SIZE) };
+}
 
-    /// Loads this CPU's FPU registers from here.
-    pub fn restore(&self) {
-        let area = self.0.as_ptr();
-        if USE_XSAVE.load(Ordering::Relaxed) {
-            // SAFETY: the area holds either a state saved by `save` or the initial state,
-            // whose XSAVE header (bytes 512..576) is zero: XRSTOR then puts every enabled
-            // component in its initial configuration and loads MXCSR from the area (the
-            // reset value above). Either way every reserved bit is zero, so it cannot fault.
-            unsafe {
-                core::arch::asm!("xrstor64 [{}]", in(reg) area, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack))
-            };
-        } else {
-            // SAFETY: a state saved by FXSAVE or the initial state; MXCSR's reserved bits
-            // are zero in both, so FXRSTOR cannot fault.
-            unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) area, options(nostack)) };
-        }
+/// Stores this CPU's FPU registers into the area at `phys` (a TCB's).
+pub fn save(phys: PhysAddr) {
+    let target = area(phys);
+    if USE_XSAVE.load(Ordering::Relaxed) {
+        // SAFETY: the area is 64-byte aligned and large enough for every component XCR0
+        // enables (checked in `init`); it belongs to the TCB whose registers these are,
+        // and the kernel reaches it only here and through word views that are not in use
+        // meanwhile (one CPU in the kernel).
+        unsafe {
+            core::arch::asm!("xsave64 [{}]", in(reg) target, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack))
+        };
+    } else {
+        // SAFETY: as above; FXSAVE needs 512 bytes at 16-byte alignment.
+        unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) target, options(nostack)) };
+    }
+}
+
+/// Loads this CPU's FPU registers from the area at `phys`.
+pub fn restore(phys: PhysAddr) {
+    let source = area(phys);
+    if USE_XSAVE.load(Ordering::Relaxed) {
+        // SAFETY: the area holds a state `save` wrote or the initial image (XSAVE header
+        // zero: every component goes to its initial configuration, MXCSR is loaded from
+        // the image); reserved bits are zero in both, so XRSTOR cannot fault.
+        unsafe {
+            core::arch::asm!("xrstor64 [{}]", in(reg) source, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack))
+        };
+    } else {
+        // SAFETY: a state FXSAVE wrote or the initial image; MXCSR's reserved bits are
+        // zero in both, so FXRSTOR cannot fault.
+        unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) source, options(nostack)) };
     }
 }

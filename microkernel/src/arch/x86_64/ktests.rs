@@ -3,7 +3,6 @@
 
 use super::context::SYSCALL_VECTOR;
 use super::cpu::CpuFeatures;
-use super::fpu::FpuState;
 use super::lapic;
 use super::paging::{KERNEL_VIRT_OFFSET, kernel_mapping};
 use super::percpu::{KERNEL_CODE_SELECTOR, SYSRET_BASE_SELECTOR, cpu_index};
@@ -255,16 +254,22 @@ fn fpu_state_round_trips_between_threads(_: &BootInfo) -> TestResult {
     ensure!(cr4.contains(Cr4Flags::OSFXSR), "CR4.OSFXSR is off: user SSE would fault");
     ensure!(cr4.contains(Cr4Flags::OSXSAVE) == mode.xsave, "CR4.OSXSAVE disagrees with {mode:?}");
     let wanted = |value: u64| [value, if mode.avx { value } else { 0 }];
-    let (mut first, mut second) = (FpuState::initial(), FpuState::initial());
+    let mut frames = crate::mem::frames();
+    let mut area = || crate::arch::FrameSource::allocate_zeroed(&mut frames).expect("test frames");
+    let (first, second, fresh) = (area(), area(), area());
+    drop(frames);
+    for phys in [first, second, fresh] {
+        super::fpu::reset(phys);
+    }
     set_vector_register(0x1111_1111_1111_1111, mode.avx);
-    first.save();
+    super::fpu::save(first);
     set_vector_register(0x2222_2222_2222_2222, mode.avx);
-    second.save();
-    first.restore();
+    super::fpu::save(second);
+    super::fpu::restore(first);
     let after_first = vector_register(mode.avx);
-    second.restore();
+    super::fpu::restore(second);
     let after_second = vector_register(mode.avx);
-    FpuState::initial().restore();
+    super::fpu::restore(fresh);
     let initial = vector_register(mode.avx);
     ensure!(after_first == wanted(0x1111_1111_1111_1111), "first thread got {after_first:x?}");
     ensure!(after_second == wanted(0x2222_2222_2222_2222), "second thread got {after_second:x?}");

@@ -26,7 +26,9 @@ pub use acpi::cpus;
 pub use context::{TrapFrame as UserContext, enter_user};
 pub use cpu::CpuFeatures;
 pub use entry::Exception;
-pub use fpu::{FpuMode, FpuState};
+pub use fpu::{
+    FPU_STATE_SIZE, FpuMode, reset as fpu_reset, restore as fpu_restore, save as fpu_save,
+};
 #[cfg(feature = "ktest")]
 pub use ktests::TESTS as KERNEL_TESTS;
 pub use lapic::{TimerInfo, TimerUnavailable};

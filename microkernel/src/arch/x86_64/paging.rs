@@ -219,6 +219,17 @@ impl AddressSpace {
         Some(Self { root })
     }
 
+    /// The physical address of the top-level table (what a VSpace capability names).
+    pub fn root(&self) -> PhysAddr {
+        self.root
+    }
+
+    /// The address space whose top-level table is at `root` (a VSpace object), without
+    /// allocating anything.
+    pub fn of_root(root: PhysAddr) -> Self {
+        Self { root }
+    }
+
     /// Maps the user page at `page` to `frame`, readable by user code, plus `access`.
     /// W^X is the caller's policy; this maps what it is asked to.
     pub fn map_user_page(

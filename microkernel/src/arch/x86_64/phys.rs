@@ -124,14 +124,15 @@ pub fn zero_frame(frame: PhysAddr) {
 
 /// Copies `bytes` to physical memory at `phys`.
 ///
-/// The caller owns the destination: a frame it just took from the frame allocator and
-/// that nothing else refers to yet.
+/// The destination is memory no kernel reference points to: a frame just taken from the
+/// frame allocator, or user memory the kernel writes on a thread's behalf (its IPC
+/// buffer), which user code may read and write too but the kernel never borrows.
 pub fn write(phys: PhysAddr, bytes: &[u8]) {
     let range = PhysRange::from_start_len(phys.as_u64(), bytes.len() as u64);
     assert!(window_covers(range), "{range:x?} is outside the physical window");
     let target = window_address(phys).as_mut_ptr::<u8>();
-    // SAFETY: the window maps the range (asserted); the destination is memory the caller
-    // owns exclusively (documented contract), distinct from `bytes`.
+    // SAFETY: the window maps the range (asserted); no Rust reference points into the
+    // destination (documented contract), and it is distinct from `bytes`.
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), target, bytes.len()) };
 }
 

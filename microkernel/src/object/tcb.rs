@@ -1,0 +1,258 @@
+//! Thread control blocks: a thread's saved registers, FPU state, scheduling and IPC state,
+//! and the capability slots it runs with, in a 2 KiB kernel object.
+//!
+//! Layout, in 64-bit words:
+//!
+//! | words | contents |
+//! | --- | --- |
+//! | 0 | state (bits 0–7), priority (8–15), maximum controlled priority (16–23), CPU affinity (24–31) |
+//! | 1, 2 | next and previous TCB in this CPU's run queue |
+//! | 3 | the IPC buffer's user address |
+//! | 4 | the fault endpoint's capability pointer (0: none) |
+//! | 5–9 | IPC state: endpoint blocked on, queue links, badge, message header |
+//! | 10–13 | a name, for logs (32 bytes) |
+//! | 16–37 | the user registers, as the entry code saves them |
+//! | 64–103 | five capability slots: CSpace root, VSpace root, IPC buffer frame, caller (reply), one spare |
+//! | 128–255 | FPU/SIMD state (1 KiB, 64-byte aligned) |
+
+use super::slots::Slots;
+use crate::arch::{self, AddressSpace, PhysAddr, UserContext};
+use core::cell::Cell;
+use kernel_core::cap::encoding::SLOT_WORDS;
+use kernel_core::cap::object::TCB_SIZE_BITS;
+use kernel_core::cap::{Capability, SlotStore};
+
+const WORDS: usize = (1 << TCB_SIZE_BITS) / 8;
+const STATE: usize = 0;
+const SCHED_NEXT: usize = 1;
+const SCHED_PREV: usize = 2;
+const IPC_BUFFER_ADDRESS: usize = 3;
+const FAULT_ENDPOINT: usize = 4;
+const NAME: usize = 10;
+const NAME_WORDS: usize = 4;
+const REGISTERS: usize = 16;
+const SLOTS: usize = 64;
+const FPU: usize = 128;
+const REGISTER_WORDS: usize = size_of::<UserContext>() / 8;
+const _: () = assert!(
+    REGISTER_WORDS == 22 && REGISTERS + REGISTER_WORDS <= SLOTS && SLOTS + 5 * SLOT_WORDS <= FPU
+);
+const _: () = assert!((WORDS - FPU) * 8 >= arch::FPU_STATE_SIZE);
+
+/// What a thread is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ThreadState {
+    /// Not runnable: never started, suspended, or stopped after a fault.
+    Inactive = 0,
+    /// Running or ready to run.
+    Runnable = 1,
+}
+
+/// The capability slots inside a TCB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcbSlot {
+    CSpaceRoot = 0,
+    VSpaceRoot = 1,
+    IpcBuffer = 2,
+}
+
+/// A TCB: a handle to a thread control block in object memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tcb {
+    base: u64,
+}
+
+impl Tcb {
+    /// The TCB at `base`, which the caller knows holds one (a TCB capability, a run queue
+    /// link or the current thread).
+    pub const fn at(base: u64) -> Self {
+        Self { base }
+    }
+
+    /// The TCB a capability names.
+    pub fn of(cap: &Capability) -> Option<Self> {
+        match *cap {
+            Capability::Tcb { object } => Some(Self::at(object)),
+            _ => None,
+        }
+    }
+
+    pub const fn address(self) -> u64 {
+        self.base
+    }
+
+    fn words(self) -> &'static [Cell<u64>] {
+        arch::object_words(PhysAddr::new(self.base), WORDS)
+    }
+
+    /// Makes freshly zeroed TCB memory a TCB: inactive, priority 0, FPU state as at reset.
+    pub fn initialise(self) {
+        arch::fpu_reset(self.fpu_area());
+    }
+
+    pub fn state(self) -> ThreadState {
+        match self.words()[STATE].get() & 0xff {
+            1 => ThreadState::Runnable,
+            _ => ThreadState::Inactive,
+        }
+    }
+
+    pub fn set_state(self, state: ThreadState) {
+        let word = &self.words()[STATE];
+        word.set((word.get() & !0xff) | state as u64);
+    }
+
+    fn state_byte(self, shift: u32) -> u8 {
+        (self.words()[STATE].get() >> shift) as u8
+    }
+
+    fn set_state_byte(self, shift: u32, value: u8) {
+        let word = &self.words()[STATE];
+        word.set((word.get() & !(0xff << shift)) | (u64::from(value) << shift));
+    }
+
+    pub fn priority(self) -> u8 {
+        self.state_byte(8)
+    }
+
+    pub fn set_priority(self, priority: u8) {
+        self.set_state_byte(8, priority);
+    }
+
+    /// The highest priority this thread may give itself or other threads.
+    pub fn max_controlled_priority(self) -> u8 {
+        self.state_byte(16)
+    }
+
+    pub fn set_max_controlled_priority(self, priority: u8) {
+        self.set_state_byte(16, priority);
+    }
+
+    /// Records the CPU the thread should run on (used once SMP brings up more CPUs).
+    pub fn set_affinity(self, cpu: u8) {
+        self.set_state_byte(24, cpu);
+    }
+
+    /// Run-queue links (TCB addresses, 0 for none).
+    pub fn queue_links(self) -> (u64, u64) {
+        (self.words()[SCHED_NEXT].get(), self.words()[SCHED_PREV].get())
+    }
+
+    pub fn set_queue_links(self, next: u64, previous: u64) {
+        self.words()[SCHED_NEXT].set(next);
+        self.words()[SCHED_PREV].set(previous);
+    }
+
+    pub fn ipc_buffer_address(self) -> u64 {
+        self.words()[IPC_BUFFER_ADDRESS].get()
+    }
+
+    pub fn set_ipc_buffer_address(self, address: u64) {
+        self.words()[IPC_BUFFER_ADDRESS].set(address);
+    }
+
+    /// The capability pointer of the thread's fault endpoint (0: none).
+    pub fn set_fault_endpoint(self, cptr: u64) {
+        self.words()[FAULT_ENDPOINT].set(cptr);
+    }
+
+    /// The thread's name for logs, or its address if it has none.
+    pub fn name(self) -> heapless::String<32> {
+        let mut bytes = [0u8; NAME_WORDS * 8];
+        for (chunk, word) in bytes.chunks_exact_mut(8).zip(&self.words()[NAME..NAME + NAME_WORDS]) {
+            chunk.copy_from_slice(&word.get().to_le_bytes());
+        }
+        let len = bytes.iter().position(|&byte| byte == 0).unwrap_or(bytes.len());
+        let mut name = heapless::String::new();
+        match core::str::from_utf8(&bytes[..len]) {
+            Ok(text) if !text.is_empty() => {
+                let _ = name.push_str(text);
+            }
+            _ => {
+                let _ =
+                    core::fmt::Write::write_fmt(&mut name, format_args!("tcb@{:#x}", self.base));
+            }
+        }
+        name
+    }
+
+    /// Sets the name (cut to 32 bytes at a character boundary).
+    pub fn set_name(self, name: &str) {
+        let mut end = name.len().min(NAME_WORDS * 8);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0u8; NAME_WORDS * 8];
+        bytes[..end].copy_from_slice(&name.as_bytes()[..end]);
+        for (chunk, word) in bytes.chunks_exact(8).zip(&self.words()[NAME..NAME + NAME_WORDS]) {
+            word.set(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+        }
+    }
+
+    /// The saved user registers.
+    pub fn registers(self) -> UserContext {
+        let words = &self.words()[REGISTERS..REGISTERS + REGISTER_WORDS];
+        UserContext::from_words(core::array::from_fn(|index| words[index].get()))
+    }
+
+    pub fn set_registers(self, registers: &UserContext) {
+        for (cell, word) in
+            self.words()[REGISTERS..REGISTERS + REGISTER_WORDS].iter().zip(registers.to_words())
+        {
+            cell.set(word);
+        }
+    }
+
+    /// Sets the saved `rax` and `rdx`: what the thread's system call returns.
+    pub fn set_syscall_result(self, status: u64, value: u64) {
+        const RDX: usize = 11;
+        const RAX: usize = 14;
+        self.words()[REGISTERS + RAX].set(status);
+        self.words()[REGISTERS + RDX].set(value);
+    }
+
+    /// The thread's address space, if its VSpace slot holds one.
+    pub fn address_space(self) -> Option<AddressSpace> {
+        match self.slot_cap(TcbSlot::VSpaceRoot) {
+            Capability::VSpace { object, .. } => Some(AddressSpace::of_root(PhysAddr::new(object))),
+            _ => None,
+        }
+    }
+
+    /// The root of the thread's CSpace (a null capability if it has none).
+    pub fn cspace_root(self) -> Capability {
+        self.slot_cap(TcbSlot::CSpaceRoot)
+    }
+
+    /// Where the thread's IPC buffer is in physical memory: in the frame its IPC-buffer
+    /// slot holds, at the buffer address's offset within that frame.
+    pub fn ipc_buffer_frame(self) -> Option<PhysAddr> {
+        match self.slot_cap(TcbSlot::IpcBuffer) {
+            Capability::Frame { base, size, .. } => {
+                let offset = self.ipc_buffer_address() & ((1 << size.size_bits()) - 1);
+                Some(PhysAddr::new(base + offset))
+            }
+            _ => None,
+        }
+    }
+
+    /// The address of one of the TCB's capability slots.
+    pub fn slot(self, slot: TcbSlot) -> u64 {
+        self.base + ((SLOTS + slot as usize * SLOT_WORDS) * 8) as u64
+    }
+
+    /// The capability in one of the TCB's slots.
+    pub fn slot_cap(self, slot: TcbSlot) -> Capability {
+        Slots.cap(self.slot(slot))
+    }
+
+    /// Every capability slot of the TCB, for deleting them when it is destroyed.
+    pub fn all_slots(self) -> impl Iterator<Item = u64> {
+        (0..5).map(move |index| self.base + ((SLOTS + index * SLOT_WORDS) * 8) as u64)
+    }
+
+    pub fn fpu_area(self) -> PhysAddr {
+        PhysAddr::new(self.base + (FPU * 8) as u64)
+    }
+}
