@@ -10,7 +10,7 @@ use crate::sched;
 pub fn user_exception(frame: &UserContext, exception: Exception) -> ! {
     let thread = this_cpu().current_thread().expect("user code runs only as the current thread");
     thread.set_registers(frame);
-    sched::make_inactive(thread);
+    crate::object::ipc::stop(thread);
     log!(
         "user fault in thread {}: {} (vector={}) error={:#x} rip={:#x} rsp={:#x} address={}; thread stopped",
         thread.name(),

@@ -100,9 +100,10 @@ pub fn make_runnable(tcb: Tcb) {
     }
 }
 
-/// Takes `tcb` out of scheduling: it stays as it is until made runnable again.
-pub fn make_inactive(tcb: Tcb) {
-    tcb.set_state(ThreadState::Inactive);
+/// Takes `tcb` out of scheduling in `state` (inactive or waiting): it stays so until made
+/// runnable again.
+pub fn block(tcb: Tcb, state: ThreadState) {
+    tcb.set_state(state);
     let mut queue = run_queue();
     if queue.contains(tcb) {
         queue.remove(tcb);
@@ -124,7 +125,7 @@ pub fn set_priority(tcb: Tcb, priority: u8) {
 
 /// A TCB is being destroyed: no CPU may run it, queue it or hold its FPU state any more.
 pub fn forget(tcb: Tcb) {
-    make_inactive(tcb);
+    block(tcb, ThreadState::Inactive);
     let cpu = this_cpu();
     if cpu.current_thread() == Some(tcb) {
         cpu.set_current_thread(None);

@@ -2,6 +2,7 @@
 
 use crate::arch::{self, PhysAddr, UserContext};
 use crate::cpu::this_cpu;
+use crate::object::ipc::{self, SendKind};
 use crate::object::root::root_task;
 use crate::object::tcb::Tcb;
 use crate::sched;
@@ -20,6 +21,18 @@ pub fn handle(frame: &UserContext) -> ! {
         Some(Syscall::BootArgs) => boot_args(caller, args[0], args[1]),
         Some(Syscall::BootInfo) => boot_info(caller, args[0], args[1]),
         Some(Syscall::Call) => call(caller, frame),
+        Some(Syscall::Send) => ipc_send(caller, args[0], SendKind::Send),
+        Some(Syscall::NonBlockingSend) => ipc_send(caller, args[0], SendKind::NonBlockingSend),
+        Some(Syscall::Receive) => ipc_receive(caller, args[0], true),
+        Some(Syscall::NonBlockingReceive) => ipc_receive(caller, args[0], false),
+        Some(Syscall::Reply) => ipc::reply(caller).map(|()| 0),
+        Some(Syscall::ReplyReceive) => {
+            ipc::reply(caller).and_then(|()| ipc_receive(caller, args[0], true))
+        }
+        Some(Syscall::Yield) => {
+            sched::rotate_current();
+            Ok(0)
+        }
         Some(Syscall::DebugCapIdentify) => {
             crate::object::cspace::identify(&caller.cspace_root(), args[0])
         }
@@ -127,10 +140,29 @@ impl Message {
     }
 }
 
-/// `Call` on a kernel object's capability: an invocation. Reply words go where a
-/// received message's would: the first four in registers, the rest in the IPC buffer,
-/// with the header in `rsi`.
+/// Send or call on the endpoint at `cptr`. A thread that blocks answers nothing now: its
+/// result is written when the IPC completes.
+fn ipc_send(thread: Tcb, cptr: u64, kind: SendKind) -> Result<u64, Refusal> {
+    let (_, cap) = crate::object::cspace::capability(&thread.cspace_root(), cptr)?;
+    ipc::send(thread, &cap, kind)?;
+    Ok(0)
+}
+
+fn ipc_receive(thread: Tcb, cptr: u64, blocking: bool) -> Result<u64, Refusal> {
+    let (_, cap) = crate::object::cspace::capability(&thread.cspace_root(), cptr)?;
+    ipc::receive(thread, &cap, blocking)?;
+    Ok(0)
+}
+
+/// `Call`: on an endpoint capability an IPC call, on any other an invocation. An
+/// invocation's reply words go where a received message's would: the first four in
+/// registers, the rest in the IPC buffer, with the header in `rsi`.
 fn call(thread: Tcb, frame: &UserContext) -> Result<u64, Refusal> {
+    let (_, cap) = crate::object::cspace::capability(&thread.cspace_root(), frame.rdi)?;
+    if ipc::is_endpoint(&cap) {
+        ipc::send(thread, &cap, SendKind::Call)?;
+        return Ok(0);
+    }
     let info = MessageInfo::from_word(frame.rsi).map_err(|_| SyscallError::InvalidLength)?;
     let message = Message {
         info,
@@ -166,7 +198,7 @@ fn deliver_reply(thread: Tcb, words: &[u64]) -> Result<(), Refusal> {
 
 /// The caller ends: it becomes inactive and the next thread runs.
 fn exit_thread(thread: Tcb, code: u64) -> ! {
-    sched::make_inactive(thread);
+    ipc::stop(thread);
     log!("thread {} exited with code {code}", thread.name());
     sched::run()
 }

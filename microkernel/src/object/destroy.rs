@@ -10,6 +10,7 @@
 //! reading them. (Endpoints, notifications and mappings gain destruction work as those
 //! objects become live.)
 
+use super::ipc;
 use super::slots::Slots;
 use super::tcb::Tcb;
 use crate::arch::{self, PhysAddr};
@@ -100,15 +101,30 @@ impl Container {
 
 /// Destroys the object of `cap`, whose last capability was just deleted.
 pub fn destroy(cap: &Capability) {
-    if let Some(container) = Container::of(cap) {
-        retire(container);
-        empty(container);
+    match Container::of(cap) {
+        Some(container) => {
+            retire(container);
+            empty(container);
+        }
+        None => finalise(cap),
     }
 }
 
-/// What a container must stop doing before its slots go: a TCB leaves the scheduler.
+/// Ends an object that holds no capabilities: threads waiting on an endpoint wake with an
+/// error; a caller whose reply capability goes stops expecting it to be answered.
+fn finalise(cap: &Capability) {
+    match *cap {
+        Capability::Endpoint { object, .. } => ipc::cancel_all(object),
+        Capability::Reply { tcb, .. } => Tcb::at(tcb).set_reply_slot(0),
+        _ => {}
+    }
+}
+
+/// What a container must stop doing before its slots go: a TCB stops waiting and leaves
+/// the scheduler.
 fn retire(container: Container) {
     if let Container::Tcb(tcb) = container {
+        ipc::cancel(tcb);
         sched::forget(tcb);
     }
 }
@@ -122,8 +138,8 @@ fn empty(root: Container) {
                 return;
             }
             let (parent, parent_index) = current.take_parent();
-            // The emptied container's last capability: deleting it now is final and needs
-            // no further walk.
+            // The emptied (and retired) container's last capability: deleting it now is
+            // final and needs no further work.
             let _ = delete(&mut Slots, parent.slot(parent_index));
             current = parent;
             cursor = parent_index + 1;

@@ -264,5 +264,10 @@ fn cnode_operation(
         }
         _ => return Err(SyscallError::IllegalOperation.into()),
     };
-    outcome.map_err(|error| cap_refusal(error, 6))
+    outcome.map_err(|error| cap_refusal(error, 6))?;
+    // A moved reply capability: its caller must know where it is now.
+    if let Capability::Reply { tcb, .. } = Slots.cap(destination) {
+        Tcb::at(tcb).set_reply_slot(destination);
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod cspace;
 pub mod destroy;
 pub mod invoke;
+pub mod ipc;
 pub mod root;
 pub mod slots;
 pub mod tcb;

@@ -9,8 +9,9 @@
 //! | 1, 2 | next and previous TCB in this CPU's run queue |
 //! | 3 | the IPC buffer's user address |
 //! | 4 | the fault endpoint's capability pointer (0: none) |
-//! | 5–9 | IPC state: endpoint blocked on, queue links, badge, message header |
+//! | 5–9 | IPC state: endpoint waited on, queue links, badge sent with, call and grant flags |
 //! | 10–13 | a name, for logs (32 bytes) |
+//! | 14 | the slot holding the reply capability to this thread, while it awaits a reply |
 //! | 16–37 | the user registers, as the entry code saves them |
 //! | 64–103 | five capability slots: CSpace root, VSpace root, IPC buffer frame, caller (reply), one spare |
 //! | 128–255 | FPU/SIMD state (1 KiB, 64-byte aligned) |
@@ -28,6 +29,14 @@ const SCHED_NEXT: usize = 1;
 const SCHED_PREV: usize = 2;
 const IPC_BUFFER_ADDRESS: usize = 3;
 const FAULT_ENDPOINT: usize = 4;
+const IPC_ENDPOINT: usize = 5;
+const IPC_NEXT: usize = 6;
+const IPC_PREVIOUS: usize = 7;
+const IPC_BADGE: usize = 8;
+const IPC_FLAGS: usize = 9;
+const REPLY_SLOT: usize = 14;
+const IS_CALL: u64 = 1;
+const CAN_GRANT: u64 = 2;
 const NAME: usize = 10;
 const NAME_WORDS: usize = 4;
 const REGISTERS: usize = 16;
@@ -47,6 +56,12 @@ pub enum ThreadState {
     Inactive = 0,
     /// Running or ready to run.
     Runnable = 1,
+    /// Waiting in an endpoint's queue to send (or call).
+    BlockedOnSend = 2,
+    /// Waiting in an endpoint's queue to receive.
+    BlockedOnReceive = 3,
+    /// Waiting for the reply to a call.
+    BlockedOnReply = 4,
 }
 
 /// The capability slots inside a TCB.
@@ -55,6 +70,8 @@ pub enum TcbSlot {
     CSpaceRoot = 0,
     VSpaceRoot = 1,
     IpcBuffer = 2,
+    /// The reply capability to the thread that called this one.
+    Caller = 3,
 }
 
 /// A TCB: a handle to a thread control block in object memory.
@@ -94,6 +111,9 @@ impl Tcb {
     pub fn state(self) -> ThreadState {
         match self.words()[STATE].get() & 0xff {
             1 => ThreadState::Runnable,
+            2 => ThreadState::BlockedOnSend,
+            3 => ThreadState::BlockedOnReceive,
+            4 => ThreadState::BlockedOnReply,
             _ => ThreadState::Inactive,
         }
     }
@@ -155,6 +175,42 @@ impl Tcb {
     /// The capability pointer of the thread's fault endpoint (0: none).
     pub fn set_fault_endpoint(self, cptr: u64) {
         self.words()[FAULT_ENDPOINT].set(cptr);
+    }
+
+    /// The endpoint the thread waits on (0: none) and its neighbours in that queue.
+    pub fn ipc_queue(self) -> (u64, u64, u64) {
+        let words = self.words();
+        (words[IPC_ENDPOINT].get(), words[IPC_NEXT].get(), words[IPC_PREVIOUS].get())
+    }
+
+    pub fn set_ipc_queue(self, endpoint: u64, next: u64, previous: u64) {
+        let words = self.words();
+        words[IPC_ENDPOINT].set(endpoint);
+        words[IPC_NEXT].set(next);
+        words[IPC_PREVIOUS].set(previous);
+    }
+
+    /// What a blocked sender sends with: the badge of the capability it used, whether it
+    /// called, and whether that capability had the grant right.
+    pub fn pending_send(self) -> (u64, bool, bool) {
+        let flags = self.words()[IPC_FLAGS].get();
+        (self.words()[IPC_BADGE].get(), flags & IS_CALL != 0, flags & CAN_GRANT != 0)
+    }
+
+    pub fn set_pending_send(self, badge: u64, is_call: bool, can_grant: bool) {
+        self.words()[IPC_BADGE].set(badge);
+        self.words()[IPC_FLAGS]
+            .set(u64::from(is_call) * IS_CALL | u64::from(can_grant) * CAN_GRANT);
+    }
+
+    /// The slot holding the reply capability to this thread while it awaits a reply
+    /// (0: none), so that destroying the thread can delete it.
+    pub fn reply_slot(self) -> u64 {
+        self.words()[REPLY_SLOT].get()
+    }
+
+    pub fn set_reply_slot(self, slot: u64) {
+        self.words()[REPLY_SLOT].set(slot);
     }
 
     /// The thread's name for logs, or its address if it has none.

@@ -4,6 +4,7 @@
 use super::cspace;
 use super::destroy::destroy;
 use super::invoke::Reply;
+use super::ipc;
 use super::slots::Slots;
 use super::tcb::{Tcb, TcbSlot, ThreadState};
 use crate::arch::UserContext;
@@ -35,7 +36,7 @@ pub fn invoke(
         Invocation::TcbReadRegisters => read_registers(tcb, word(0)?, word(1)?),
         Invocation::TcbResume => resume(tcb),
         Invocation::TcbSuspend => {
-            sched::make_inactive(tcb);
+            ipc::stop(tcb);
             Ok(Reply::empty())
         }
         Invocation::TcbSetPriority | Invocation::TcbSetMaxControlledPriority => {
@@ -166,7 +167,7 @@ fn read_registers(tcb: Tcb, suspend: u64, count: u64) -> Result<Reply, Refusal> 
         return Err(Refusal::new(SyscallError::RangeError, 1));
     }
     if suspend != 0 {
-        sched::make_inactive(tcb);
+        ipc::stop(tcb);
     }
     Ok(Reply::with_words(&to_user_order(&tcb.registers())[..count as usize]))
 }

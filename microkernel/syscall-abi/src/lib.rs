@@ -43,6 +43,25 @@ pub enum Syscall {
     /// Say what kind of capability pointer `rdi` names (at full depth): `rdx` on return
     /// holds an [`invocation::CapKind`] code. For tests and debugging.
     DebugCapIdentify = 6,
+    /// Send the message (header in `rsi`, words as in [`ipc`]) on the endpoint capability
+    /// at `rdi`; waits until a receiver takes it.
+    Send = 7,
+    /// As [`Send`](Self::Send), but fails with [`SyscallError::WouldBlock`] instead of
+    /// waiting.
+    NonBlockingSend = 8,
+    /// Wait for a message on the endpoint capability at `rdi`; on return `rdi` holds the
+    /// sender's badge, `rsi` the header, and the words are in place.
+    Receive = 9,
+    /// As [`Receive`](Self::Receive), but fails with [`SyscallError::WouldBlock`] instead
+    /// of waiting.
+    NonBlockingReceive = 10,
+    /// Answer the thread whose call this thread received last (nothing happens if there
+    /// is none).
+    Reply = 11,
+    /// [`Reply`](Self::Reply), then [`Receive`](Self::Receive) on `rdi`.
+    ReplyReceive = 12,
+    /// Give the CPU to the next thread of the same priority.
+    Yield = 13,
 }
 
 impl Syscall {
@@ -55,6 +74,13 @@ impl Syscall {
             4 => Some(Self::BootInfo),
             5 => Some(Self::Call),
             6 => Some(Self::DebugCapIdentify),
+            7 => Some(Self::Send),
+            8 => Some(Self::NonBlockingSend),
+            9 => Some(Self::Receive),
+            10 => Some(Self::NonBlockingReceive),
+            11 => Some(Self::Reply),
+            12 => Some(Self::ReplyReceive),
+            13 => Some(Self::Yield),
             _ => None,
         }
     }
@@ -115,6 +141,10 @@ pub enum SyscallError {
     /// The capability cannot be copied this way (a reply capability, an unmapped page
     /// table); move it instead.
     NotDerivable = 18,
+    /// A non-blocking send or receive found no partner waiting.
+    WouldBlock = 19,
+    /// The endpoint was destroyed while the thread waited on it.
+    IpcCancelled = 20,
 }
 
 impl SyscallError {
@@ -139,6 +169,8 @@ impl SyscallError {
             16 => Some(Self::TruncatedMessage),
             17 => Some(Self::DeviceMemory),
             18 => Some(Self::NotDerivable),
+            19 => Some(Self::WouldBlock),
+            20 => Some(Self::IpcCancelled),
             _ => None,
         }
     }
@@ -169,6 +201,8 @@ impl SyscallError {
             Self::TruncatedMessage => "truncated message",
             Self::DeviceMemory => "device memory",
             Self::NotDerivable => "not derivable",
+            Self::WouldBlock => "would block",
+            Self::IpcCancelled => "IPC cancelled",
         }
     }
 }
@@ -210,6 +244,13 @@ mod tests {
             Syscall::BootInfo,
             Syscall::Call,
             Syscall::DebugCapIdentify,
+            Syscall::Send,
+            Syscall::NonBlockingSend,
+            Syscall::Receive,
+            Syscall::NonBlockingReceive,
+            Syscall::Reply,
+            Syscall::ReplyReceive,
+            Syscall::Yield,
         ];
         for call in all {
             assert_eq!(Syscall::from_number(call.number()), Some(call));
@@ -220,8 +261,8 @@ mod tests {
 
     #[test]
     fn error_codes_round_trip_and_never_mean_success() {
-        let all: Vec<_> = (1..=18).map(|code| SyscallError::from_code(code).unwrap()).collect();
-        assert_eq!(SyscallError::from_code(19), None);
+        let all: Vec<_> = (1..=20).map(|code| SyscallError::from_code(code).unwrap()).collect();
+        assert_eq!(SyscallError::from_code(21), None);
         let mut names: Vec<_> = all.iter().map(|error| error.name()).collect();
         names.sort_unstable();
         names.dedup();

@@ -1,0 +1,275 @@
+//! Synchronous IPC through endpoints: Send, Call, Recv, Reply, and their non-blocking and
+//! combined forms.
+//!
+//! An endpoint is a queue of threads all waiting to send or all waiting to receive (16
+//! bytes: the head, with the queue's kind in its low bits, and the tail; TCBs are 2 KiB
+//! aligned). A message is the header, up to four words in registers and the rest copied
+//! between the two threads' IPC buffers; the receiver also gets the badge of the
+//! capability the sender used. A Call leaves the caller waiting for the reply and gives
+//! the receiver a reply capability in its TCB's caller slot (seL4's implicit reply).
+
+use super::destroy::destroy;
+use super::slots::Slots;
+use super::tcb::{Tcb, TcbSlot, ThreadState};
+use crate::arch::{self, PhysAddr};
+use crate::sched;
+use crate::syscall::Refusal;
+use kernel_core::cap::ops::{DeleteOutcome, delete, insert_root};
+use kernel_core::cap::{Capability, Rights, SlotStore};
+use syscall_abi::SyscallError;
+use syscall_abi::ipc::{MAX_WORDS, MessageInfo, REGISTER_WORDS, ipc_buffer};
+
+const IDLE: u64 = 0;
+const SENDERS: u64 = 1;
+const RECEIVERS: u64 = 2;
+const KIND_MASK: u64 = 0b11;
+
+/// An endpoint object's queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Endpoint {
+    base: u64,
+}
+
+impl Endpoint {
+    fn words(self) -> &'static [core::cell::Cell<u64>] {
+        arch::object_words(PhysAddr::new(self.base), 2)
+    }
+
+    fn kind(self) -> u64 {
+        self.words()[0].get() & KIND_MASK
+    }
+
+    fn head(self) -> Option<Tcb> {
+        let head = self.words()[0].get() & !KIND_MASK;
+        (head != 0).then(|| Tcb::at(head))
+    }
+
+    fn set(self, kind: u64, head: u64, tail: u64) {
+        let kind = if head == 0 { IDLE } else { kind };
+        self.words()[0].set(head | kind);
+        self.words()[1].set(tail);
+    }
+
+    fn push(self, kind: u64, tcb: Tcb, state: ThreadState) {
+        let tail = self.words()[1].get();
+        tcb.set_ipc_queue(self.base, 0, tail);
+        if tail == 0 {
+            self.set(kind, tcb.address(), tcb.address());
+        } else {
+            let (endpoint, _, before) = Tcb::at(tail).ipc_queue();
+            Tcb::at(tail).set_ipc_queue(endpoint, tcb.address(), before);
+            let head = self.words()[0].get() & !KIND_MASK;
+            self.set(kind, head, tcb.address());
+        }
+        sched::block(tcb, state);
+    }
+
+    fn remove(self, tcb: Tcb) {
+        let (_, next, previous) = tcb.ipc_queue();
+        let kind = self.kind();
+        let (mut head, mut tail) = (self.words()[0].get() & !KIND_MASK, self.words()[1].get());
+        if previous == 0 {
+            head = next;
+        } else {
+            let (endpoint, _, before) = Tcb::at(previous).ipc_queue();
+            Tcb::at(previous).set_ipc_queue(endpoint, next, before);
+        }
+        if next == 0 {
+            tail = previous;
+        } else {
+            let (endpoint, after, _) = Tcb::at(next).ipc_queue();
+            Tcb::at(next).set_ipc_queue(endpoint, after, previous);
+        }
+        tcb.set_ipc_queue(0, 0, 0);
+        self.set(kind, head, tail);
+    }
+
+    /// Takes the first waiter if the queue holds threads of `kind`.
+    fn pop(self, kind: u64) -> Option<Tcb> {
+        let head = self.head().filter(|_| self.kind() == kind)?;
+        self.remove(head);
+        Some(head)
+    }
+}
+
+/// The endpoint a capability names, with the rights and badge it carries.
+fn endpoint_of(cap: &Capability) -> Option<(Endpoint, Rights, u64)> {
+    match *cap {
+        Capability::Endpoint { object, rights, badge } => {
+            Some((Endpoint { base: object }, rights, badge))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a capability names an endpoint (IPC) rather than an object to invoke.
+pub fn is_endpoint(cap: &Capability) -> bool {
+    endpoint_of(cap).is_some()
+}
+
+/// How the sending side of an IPC wants it done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendKind {
+    Send,
+    NonBlockingSend,
+    Call,
+}
+
+/// `sender` sends (or calls) on the endpoint `cap` names, with its registers as saved.
+pub fn send(sender: Tcb, cap: &Capability, kind: SendKind) -> Result<(), Refusal> {
+    let (endpoint, rights, badge) = endpoint_of(cap).ok_or(SyscallError::InvalidCapability)?;
+    if !rights.contains(Rights::WRITE) {
+        return Err(SyscallError::InsufficientRights.into());
+    }
+    let info = message_info(sender)?;
+    let is_call = kind == SendKind::Call;
+    let can_grant = rights.contains(Rights::GRANT);
+    match endpoint.pop(RECEIVERS) {
+        Some(receiver) => {
+            transfer(sender, receiver, info, badge);
+            sched::make_runnable(receiver);
+            if is_call {
+                await_reply(sender, receiver, can_grant);
+            }
+            Ok(())
+        }
+        None if kind == SendKind::NonBlockingSend => Err(SyscallError::WouldBlock.into()),
+        None => {
+            sender.set_pending_send(badge, is_call, can_grant);
+            endpoint.push(SENDERS, sender, ThreadState::BlockedOnSend);
+            Ok(())
+        }
+    }
+}
+
+/// `receiver` receives on the endpoint `cap` names; `blocking` says whether it waits.
+pub fn receive(receiver: Tcb, cap: &Capability, blocking: bool) -> Result<(), Refusal> {
+    let (endpoint, rights, _) = endpoint_of(cap).ok_or(SyscallError::InvalidCapability)?;
+    if !rights.contains(Rights::READ) {
+        return Err(SyscallError::InsufficientRights.into());
+    }
+    match endpoint.pop(SENDERS) {
+        Some(sender) => {
+            let (badge, is_call, can_grant) = sender.pending_send();
+            let info = message_info(sender).unwrap_or_default();
+            transfer(sender, receiver, info, badge);
+            if is_call {
+                await_reply(sender, receiver, can_grant);
+            } else {
+                sched::make_runnable(sender);
+            }
+            Ok(())
+        }
+        None if !blocking => Err(SyscallError::WouldBlock.into()),
+        None => {
+            endpoint.push(RECEIVERS, receiver, ThreadState::BlockedOnReceive);
+            Ok(())
+        }
+    }
+}
+
+/// `replier` answers the call its caller slot records, if any (no caller: nothing
+/// happens, as in seL4).
+pub fn reply(replier: Tcb) -> Result<(), Refusal> {
+    let slot = replier.slot(TcbSlot::Caller);
+    let Capability::Reply { tcb, .. } = Slots.cap(slot) else {
+        return Ok(());
+    };
+    let caller = Tcb::at(tcb);
+    let info = message_info(replier)?;
+    delete_reply(slot);
+    if caller.state() == ThreadState::BlockedOnReply {
+        transfer(replier, caller, info, 0);
+        sched::make_runnable(caller);
+    }
+    Ok(())
+}
+
+/// The caller waits for its reply; the receiver holds the reply capability.
+fn await_reply(caller: Tcb, receiver: Tcb, can_grant: bool) {
+    let slot = receiver.slot(TcbSlot::Caller);
+    delete_reply(slot);
+    insert_root(&mut Slots, slot, Capability::Reply { tcb: caller.address(), can_grant })
+        .expect("the caller slot was just emptied");
+    caller.set_reply_slot(slot);
+    sched::block(caller, ThreadState::BlockedOnReply);
+}
+
+fn delete_reply(slot: u64) {
+    if let Capability::Reply { tcb, .. } = Slots.cap(slot) {
+        Tcb::at(tcb).set_reply_slot(0);
+    }
+    if let DeleteOutcome::Deleted { cap, is_final: true } = delete(&mut Slots, slot) {
+        destroy(&cap);
+    }
+}
+
+/// The header a thread's saved `rsi` holds; a length past the maximum is refused.
+fn message_info(thread: Tcb) -> Result<MessageInfo, Refusal> {
+    MessageInfo::from_word(thread.registers().rsi).map_err(|_| SyscallError::InvalidLength.into())
+}
+
+/// Copies the message from `sender` to `receiver` and makes the receiver's system call
+/// return it: status 0, badge in `rdi`, header in `rsi`, words in registers and IPC buffer.
+/// Words past what the receiver's IPC buffer can take are cut off (the header says how
+/// many arrived); capabilities are not transferred yet.
+fn transfer(sender: Tcb, receiver: Tcb, info: MessageInfo, badge: u64) {
+    let from = sender.registers();
+    let mut to = receiver.registers();
+    let mut length = usize::from(info.length).min(MAX_WORDS);
+    if length > REGISTER_WORDS {
+        match (sender.ipc_buffer_frame(), receiver.ipc_buffer_frame()) {
+            (Some(source), Some(destination)) => copy_buffer_words(source, destination, length),
+            _ => length = REGISTER_WORDS,
+        }
+    }
+    let words = [from.r10, from.r8, from.r9, from.r15];
+    let registers = [&mut to.r10, &mut to.r8, &mut to.r9, &mut to.r15];
+    for (register, word) in registers.into_iter().zip(words).take(length) {
+        *register = word;
+    }
+    let delivered = MessageInfo { label: info.label, length: length as u8, caps: 0, unwrapped: 0 };
+    to.rsi = delivered.to_word();
+    to.rdi = badge;
+    to.rax = syscall_abi::SUCCESS;
+    to.rdx = 0;
+    receiver.set_registers(&to);
+}
+
+fn copy_buffer_words(source: PhysAddr, destination: PhysAddr, length: usize) {
+    let offset = 8 * (ipc_buffer::MESSAGE + REGISTER_WORDS) as u64;
+    let mut bytes = [0u8; 8 * MAX_WORDS];
+    let count = 8 * (length - REGISTER_WORDS);
+    if arch::read_physical(source.as_u64() + offset, &mut bytes[..count]) {
+        arch::write_physical(destination + offset, &bytes[..count]);
+    }
+}
+
+/// A thread stops waiting: it leaves any endpoint queue, and a pending reply to it is
+/// withdrawn. Used when it is suspended, faults or is destroyed.
+pub fn cancel(tcb: Tcb) {
+    let (endpoint, _, _) = tcb.ipc_queue();
+    if endpoint != 0 {
+        Endpoint { base: endpoint }.remove(tcb);
+    }
+    if tcb.reply_slot() != 0 {
+        delete_reply(tcb.reply_slot());
+    }
+}
+
+/// The thread stops: it stops waiting and becomes inactive (suspended, exited, faulted).
+pub fn stop(tcb: Tcb) {
+    cancel(tcb);
+    sched::block(tcb, ThreadState::Inactive);
+}
+
+/// The endpoint at `base` is being destroyed: every thread waiting on it wakes with
+/// [`SyscallError::IpcCancelled`].
+pub fn cancel_all(base: u64) {
+    let endpoint = Endpoint { base };
+    while let Some(waiter) = endpoint.head() {
+        endpoint.remove(waiter);
+        waiter.set_syscall_result(SyscallError::IpcCancelled.code(), 0);
+        sched::make_runnable(waiter);
+    }
+}
