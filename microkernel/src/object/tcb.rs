@@ -200,7 +200,7 @@ impl Tcb {
     pub fn set_pending_send(self, badge: u64, is_call: bool, can_grant: bool) {
         self.words()[IPC_BADGE].set(badge);
         self.words()[IPC_FLAGS]
-            .set(u64::from(is_call) * IS_CALL | u64::from(can_grant) * CAN_GRANT);
+            .set((u64::from(is_call) * IS_CALL) | (u64::from(can_grant) * CAN_GRANT));
     }
 
     /// The slot holding the reply capability to this thread while it awaits a reply
