@@ -152,7 +152,8 @@ pub fn rotate_current() {
     }
 }
 
-/// Leaves the kernel into the highest-priority runnable thread.
+/// Leaves the kernel into the highest-priority runnable thread. Returning to the thread
+/// that entered touches neither the FPU nor CR3.
 pub fn run() -> ! {
     let cpu = this_cpu();
     let current = cpu.current_thread().filter(|tcb| tcb.state() == ThreadState::Runnable);
@@ -171,14 +172,21 @@ pub fn run() -> ! {
         cpu.set_current_thread(None);
         shut_down();
     };
-    cpu.set_current_thread(Some(next));
+    if current != Some(next) {
+        switch_to(next);
+    }
+    arch::enter_user(&next.registers())
+}
+
+/// Makes `next` this CPU's thread: its FPU registers and its address space.
+fn switch_to(next: Tcb) {
+    this_cpu().set_current_thread(Some(next));
     switch_fpu(next);
     // A thread is made runnable only with an address space (resume checks it).
     let space = next
         .address_space()
         .unwrap_or_else(|| panic!("runnable thread {} has no address space", next.name()));
     space.activate();
-    arch::enter_user(&next.registers())
 }
 
 /// The timer interrupted user code: the thread goes to the back of its queue.
