@@ -13,6 +13,7 @@
 use super::ipc;
 use super::slots::Slots;
 use super::tcb::Tcb;
+use super::vspace;
 use crate::arch::{self, PhysAddr};
 use crate::sched;
 use kernel_core::cap::encoding::{RESERVED_OFFSET, SLOT_WORDS};
@@ -99,8 +100,30 @@ impl Container {
     }
 }
 
+/// Deletes the capability in `slot` and does what its going entails: undoes its mapping,
+/// and destroys its object if it was the last capability to it.
+pub fn delete_slot(slot: u64) {
+    after_delete(delete(&mut Slots, slot));
+}
+
+/// What follows every deletion: a frame capability's mapping is its own and goes with it;
+/// a page table's is shared by its copies and goes with the last; the last capability to
+/// an object destroys it.
+pub fn after_delete(outcome: DeleteOutcome) {
+    if let DeleteOutcome::Deleted { cap, is_final } = outcome {
+        match cap {
+            Capability::Frame { .. } => vspace::unmap(&cap),
+            Capability::PageTable { .. } if is_final => vspace::unmap(&cap),
+            _ => {}
+        }
+        if is_final {
+            destroy(&cap);
+        }
+    }
+}
+
 /// Destroys the object of `cap`, whose last capability was just deleted.
-pub fn destroy(cap: &Capability) {
+fn destroy(cap: &Capability) {
     match Container::of(cap) {
         Some(container) => {
             retire(container);
@@ -116,6 +139,7 @@ fn finalise(cap: &Capability) {
     match *cap {
         Capability::Endpoint { object, .. } => ipc::cancel_all(object),
         Capability::Reply { tcb, .. } => Tcb::at(tcb).set_reply_slot(0),
+        Capability::VSpace { object, asid: Some(asid) } => super::asid::release(asid, object),
         _ => {}
     }
 }

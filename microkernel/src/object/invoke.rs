@@ -2,14 +2,14 @@
 //! before anything changes.
 
 use super::cspace;
-use super::destroy::destroy;
+use super::destroy::{after_delete, delete_slot};
 use super::slots::Slots;
 use super::tcb::Tcb;
 use super::tcb_invoke;
 use crate::arch;
 use crate::syscall::{Message, Refusal};
 use kernel_core::cap::object::{FrameSize, PtLevel, SLOT_SIZE_BITS};
-use kernel_core::cap::ops::{DeleteOutcome, delete, mint, move_cap, mutate, revoke};
+use kernel_core::cap::ops::{DeleteOutcome, mint, move_cap, mutate, revoke};
 use kernel_core::cap::retype::{MAX_RETYPE_COUNT, RetypeError, RetypePlan, plan_retype};
 use kernel_core::cap::{
     CapData, CapError, Capability, ObjectType, Rights, SlotStore, has_children,
@@ -49,6 +49,9 @@ pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<Reply, 
     }
     if let Some(tcb) = Tcb::of(&cap) {
         return tcb_invoke::invoke(root, tcb, invocation, message);
+    }
+    if matches!(cap, Capability::Frame { .. } | Capability::PageTable { .. }) {
+        return super::vspace::invoke(root, slot, invocation, message);
     }
     let mut words = [0u64; 7];
     for (index, word) in words.iter_mut().enumerate().take(needed) {
@@ -118,6 +121,9 @@ fn retype(
         return Err(Refusal::new(SyscallError::RangeError, 4));
     }
     let slot = |index: usize| destination.base + ((first + index as u64) << SLOT_SIZE_BITS);
+    if object_type(kind) == ObjectType::VSpace && super::asid::free() < count as usize {
+        return Err(SyscallError::NotEnoughMemory.into());
+    }
     let plan = plan_retype(
         untyped,
         has_children(&Slots, untyped_slot),
@@ -129,6 +135,13 @@ fn retype(
     .map_err(retype_refusal)?;
     initialise(&plan);
     plan.apply(&mut Slots, untyped_slot, slot).map_err(retype_refusal)?;
+    if plan.object_type() == ObjectType::VSpace {
+        for index in 0..plan.count() {
+            let object = plan.object(index).base;
+            let asid = super::asid::assign(object).expect("identifiers counted before the retype");
+            Slots.set_cap(slot(index), Capability::VSpace { object, asid: Some(asid) });
+        }
+    }
     Ok(())
 }
 
@@ -207,13 +220,6 @@ fn cap_data_for(source: &Capability, word: u64) -> CapData {
     }
 }
 
-/// Deletes `slot`'s capability and destroys its object if it was the last.
-fn delete_and_destroy(slot: u64) {
-    if let DeleteOutcome::Deleted { cap, is_final: true } = delete(&mut Slots, slot) {
-        destroy(&cap);
-    }
-}
-
 /// Words: destination index and depth (in the invoked CNode), then for two-slot
 /// operations source CNode, index, depth, and rights and cap data where the operation
 /// takes them.
@@ -226,14 +232,12 @@ fn cnode_operation(
     let destination = cspace::slot(cnode, words[0], words[1])?;
     match invocation {
         Invocation::CNodeDelete => {
-            delete_and_destroy(destination);
+            delete_slot(destination);
             return Ok(());
         }
         Invocation::CNodeRevoke => {
             revoke(&mut Slots, destination, |_, cap, is_final| {
-                if is_final {
-                    destroy(&cap);
-                }
+                after_delete(DeleteOutcome::Deleted { cap, is_final });
             });
             return Ok(());
         }

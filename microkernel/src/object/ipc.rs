@@ -8,13 +8,13 @@
 //! capability the sender used. A Call leaves the caller waiting for the reply and gives
 //! the receiver a reply capability in its TCB's caller slot (seL4's implicit reply).
 
-use super::destroy::destroy;
+use super::destroy::delete_slot;
 use super::slots::Slots;
 use super::tcb::{Tcb, TcbSlot, ThreadState};
 use crate::arch::{self, PhysAddr};
 use crate::sched;
 use crate::syscall::Refusal;
-use kernel_core::cap::ops::{DeleteOutcome, delete, insert_root};
+use kernel_core::cap::ops::insert_root;
 use kernel_core::cap::{Capability, Rights, SlotStore};
 use syscall_abi::SyscallError;
 use syscall_abi::ipc::{MAX_WORDS, MessageInfo, REGISTER_WORDS, ipc_buffer};
@@ -199,9 +199,7 @@ fn delete_reply(slot: u64) {
     if let Capability::Reply { tcb, .. } = Slots.cap(slot) {
         Tcb::at(tcb).set_reply_slot(0);
     }
-    if let DeleteOutcome::Deleted { cap, is_final: true } = delete(&mut Slots, slot) {
-        destroy(&cap);
-    }
+    delete_slot(slot);
 }
 
 /// The header a thread's saved `rsi` holds; a length past the maximum is refused.

@@ -5,6 +5,7 @@
 //! in physical memory — and does what only the kernel can: create objects in memory,
 //! destroy them when their last capability goes, and decode invocations.
 
+pub mod asid;
 pub mod cspace;
 pub mod destroy;
 pub mod invoke;
@@ -13,3 +14,4 @@ pub mod root;
 pub mod slots;
 pub mod tcb;
 pub mod tcb_invoke;
+pub mod vspace;

@@ -6,7 +6,6 @@ use super::tcb::{Tcb, TcbSlot};
 use crate::arch::{self, UserContext};
 use crate::loader::{IPC_BUFFER_ADDRESS, MAX_BOOT_ARGS, RootImage};
 use crate::mem::BootFrames;
-use core::num::NonZeroU16;
 use kernel_core::boot_info::BootInfo as LoaderInfo;
 use kernel_core::cap::object::{SLOT_SIZE_BITS, TCB_SIZE_BITS};
 use kernel_core::cap::ops::{copy, insert_root};
@@ -36,9 +35,6 @@ fn root_cnode_cap(base: u64) -> Capability {
     }
 }
 
-/// The root task's address space identifier. (Allocating identifiers for other address
-/// spaces comes with the VSpace invocations.)
-const ROOT_ASID: NonZeroU16 = NonZeroU16::MIN;
 /// The root task starts at the highest priority, and may hand out any.
 const ROOT_PRIORITY: u8 = u8::MAX;
 
@@ -111,8 +107,10 @@ pub fn build(
     tcb.set_ipc_buffer_address(IPC_BUFFER_ADDRESS);
     tcb.set_registers(&UserContext::new_user(image.entry, image.stack_top));
 
-    let vspace =
-        Capability::VSpace { object: image.address_space.root().as_u64(), asid: Some(ROOT_ASID) };
+    let vspace_root = image.address_space.root().as_u64();
+    let asid =
+        super::asid::assign(vspace_root).expect("the first address space identifier is free");
+    let vspace = Capability::VSpace { object: vspace_root, asid: Some(asid) };
     let ipc_buffer = Capability::Frame {
         base: image.ipc_buffer.as_u64(),
         size: FrameSize::Small4K,

@@ -2,7 +2,7 @@
 //! affinity.
 
 use super::cspace;
-use super::destroy::destroy;
+use super::destroy::delete_slot;
 use super::invoke::Reply;
 use super::ipc;
 use super::slots::Slots;
@@ -10,7 +10,7 @@ use super::tcb::{Tcb, TcbSlot, ThreadState};
 use crate::arch::UserContext;
 use crate::sched;
 use crate::syscall::{Message, Refusal};
-use kernel_core::cap::ops::{DeleteOutcome, delete, mint};
+use kernel_core::cap::ops::mint;
 use kernel_core::cap::{CapData, Capability, Rights, SlotStore};
 use syscall_abi::invocation::{Invocation, cap_data, user_registers};
 use syscall_abi::ipc::ipc_buffer;
@@ -79,9 +79,7 @@ fn argument(
 
 /// Replaces the capability in one of `tcb`'s slots with a copy of `source` (and `data`).
 fn install(tcb: Tcb, slot: TcbSlot, source: Option<u64>, data: CapData) {
-    if let DeleteOutcome::Deleted { cap, is_final: true } = delete(&mut Slots, tcb.slot(slot)) {
-        destroy(&cap);
-    }
+    delete_slot(tcb.slot(slot));
     if let Some(source) = source {
         mint(&mut Slots, source, tcb.slot(slot), Rights::ALL, data)
             .expect("checked before any change");

@@ -50,6 +50,25 @@ pub enum Invocation {
     TcbSetMaxControlledPriority = 26,
     /// Words: CPU index. Recorded; threads run on the bootstrap CPU until SMP.
     TcbSetAffinity = 27,
+    /// On a frame capability. Words: VSpace pointer, address (aligned to the frame's
+    /// size), rights ([`rights`] READ/WRITE, limited by the capability's), attributes
+    /// ([`frame_attributes`]). Writable and executable together is refused (W^X).
+    FrameMap = 30,
+    /// No words. Unmaps the frame where this capability mapped it.
+    FrameUnmap = 31,
+    /// No words. Answers the frame's physical address in `rdx`.
+    FrameGetAddress = 32,
+    /// On a page-table capability (PDPT, PD or PT). Words: VSpace pointer, an address
+    /// the table is to cover.
+    PageTableMap = 33,
+    /// No words.
+    PageTableUnmap = 34,
+}
+
+/// Attribute bits of [`Invocation::FrameMap`].
+pub mod frame_attributes {
+    /// The page may be executed (then it may not be writable).
+    pub const EXECUTABLE: u64 = 1;
 }
 
 impl Invocation {
@@ -70,6 +89,11 @@ impl Invocation {
             25 => Self::TcbSetPriority,
             26 => Self::TcbSetMaxControlledPriority,
             27 => Self::TcbSetAffinity,
+            30 => Self::FrameMap,
+            31 => Self::FrameUnmap,
+            32 => Self::FrameGetAddress,
+            33 => Self::PageTableMap,
+            34 => Self::PageTableUnmap,
             _ => return None,
         })
     }
@@ -92,7 +116,13 @@ impl Invocation {
             | Self::TcbSetPriority
             | Self::TcbSetMaxControlledPriority => 2,
             Self::TcbSetAffinity => 1,
-            Self::TcbResume | Self::TcbSuspend => 0,
+            Self::FrameMap => 4,
+            Self::PageTableMap => 2,
+            Self::TcbResume
+            | Self::TcbSuspend
+            | Self::FrameUnmap
+            | Self::FrameGetAddress
+            | Self::PageTableUnmap => 0,
         }
     }
 }
@@ -262,6 +292,11 @@ mod tests {
             Invocation::TcbSetPriority,
             Invocation::TcbSetMaxControlledPriority,
             Invocation::TcbSetAffinity,
+            Invocation::FrameMap,
+            Invocation::FrameUnmap,
+            Invocation::FrameGetAddress,
+            Invocation::PageTableMap,
+            Invocation::PageTableUnmap,
         ];
         for invocation in all {
             assert_eq!(Invocation::from_label(invocation.label()), Some(invocation));

@@ -145,6 +145,12 @@ pub enum SyscallError {
     WouldBlock = 19,
     /// The endpoint was destroyed while the thread waited on it.
     IpcCancelled = 20,
+    /// A page table the mapping needs is not installed; `rdx` holds its level (1: PDPT,
+    /// 2: page directory, 3: page table).
+    MissingPageTable = 21,
+    /// Something is already mapped or installed there, or the capability is already
+    /// mapped elsewhere.
+    AlreadyMapped = 22,
 }
 
 impl SyscallError {
@@ -171,6 +177,8 @@ impl SyscallError {
             18 => Some(Self::NotDerivable),
             19 => Some(Self::WouldBlock),
             20 => Some(Self::IpcCancelled),
+            21 => Some(Self::MissingPageTable),
+            22 => Some(Self::AlreadyMapped),
             _ => None,
         }
     }
@@ -203,6 +211,8 @@ impl SyscallError {
             Self::NotDerivable => "not derivable",
             Self::WouldBlock => "would block",
             Self::IpcCancelled => "IPC cancelled",
+            Self::MissingPageTable => "missing page table",
+            Self::AlreadyMapped => "already mapped",
         }
     }
 }
@@ -261,8 +271,8 @@ mod tests {
 
     #[test]
     fn error_codes_round_trip_and_never_mean_success() {
-        let all: Vec<_> = (1..=20).map(|code| SyscallError::from_code(code).unwrap()).collect();
-        assert_eq!(SyscallError::from_code(21), None);
+        let all: Vec<_> = (1..=22).map(|code| SyscallError::from_code(code).unwrap()).collect();
+        assert_eq!(SyscallError::from_code(23), None);
         let mut names: Vec<_> = all.iter().map(|error| error.name()).collect();
         names.sort_unstable();
         names.dedup();

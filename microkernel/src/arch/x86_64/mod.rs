@@ -21,6 +21,7 @@ mod serial;
 mod stacks;
 mod syscall;
 mod usercopy;
+mod vspace;
 
 pub use acpi::cpus;
 pub use context::{TrapFrame as UserContext, enter_user};
@@ -43,6 +44,10 @@ pub use phys::{
 pub use power::exit_emulator;
 pub use serial::{write_bytes as console_write, write_bytes_forced as console_write_forced};
 pub use usercopy::{copy_from_user, copy_to_user};
+pub use vspace::{
+    FrameAccess, PageSize, TableLevel, VSpaceError, install_table, map_frame, remove_table,
+    unmap_frame,
+};
 pub use x86_64::{PhysAddr, VirtAddr};
 
 /// Detects the CPU's features and turns on NX, SMEP, SMAP and UMIP where offered; sets up

@@ -46,6 +46,21 @@ pub struct UserAccess {
 static NX_ENABLED: AtomicBool = AtomicBool::new(false);
 static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
 
+/// Whether page-table entries may use the no-execute bit on this CPU.
+pub(super) fn nx_enabled() -> bool {
+    NX_ENABLED.load(Ordering::Relaxed)
+}
+
+/// The page table in frame `table`, for the VSpace operations: user page tables are
+/// object memory that only the kernel writes, one CPU at a time, through short-lived
+/// references like this one.
+pub(super) fn table_in_window(table: PhysAddr) -> &'static mut PageTable {
+    // SAFETY: `table` is a page-table object (a PML4 or a table installed below one),
+    // inside the physical window; references to it never outlive one VSpace operation,
+    // which runs with interrupts off on the one CPU in the kernel.
+    unsafe { table_mut(table) }
+}
+
 fn no_execute() -> Flags {
     if NX_ENABLED.load(Ordering::Relaxed) { Flags::NO_EXECUTE } else { Flags::empty() }
 }
