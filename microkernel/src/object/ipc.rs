@@ -10,12 +10,12 @@
 
 use super::destroy::delete_slot;
 use super::slots::Slots;
-use super::tcb::{Tcb, TcbSlot, ThreadState};
+use super::tcb::{PendingSend, Tcb, TcbSlot, ThreadState};
 use crate::arch::{self, PhysAddr};
 use crate::sched;
 use crate::syscall::Refusal;
-use kernel_core::cap::ops::insert_root;
-use kernel_core::cap::{Capability, Rights, SlotStore};
+use kernel_core::cap::ops::{insert_root, mint};
+use kernel_core::cap::{CapData, Capability, Rights, SlotStore};
 use syscall_abi::SyscallError;
 use syscall_abi::ipc::{MAX_WORDS, MessageInfo, REGISTER_WORDS, ipc_buffer};
 
@@ -122,20 +122,21 @@ pub fn send(sender: Tcb, cap: &Capability, kind: SendKind) -> Result<(), Refusal
         return Err(SyscallError::InsufficientRights.into());
     }
     let info = message_info(sender)?;
-    let is_call = kind == SendKind::Call;
-    let can_grant = rights.contains(Rights::GRANT);
+    let send = PendingSend {
+        badge,
+        is_call: kind == SendKind::Call,
+        can_grant: rights.contains(Rights::GRANT),
+        can_grant_reply: rights.contains(Rights::GRANT_REPLY),
+    };
     match endpoint.pop(RECEIVERS) {
         Some(receiver) => {
-            transfer(sender, receiver, info, badge);
+            deliver(sender, receiver, info, send, endpoint);
             sched::make_runnable(receiver);
-            if is_call {
-                await_reply(sender, receiver, can_grant);
-            }
             Ok(())
         }
         None if kind == SendKind::NonBlockingSend => Err(SyscallError::WouldBlock.into()),
         None => {
-            sender.set_pending_send(badge, is_call, can_grant);
+            sender.set_pending_send(send);
             endpoint.push(SENDERS, sender, ThreadState::BlockedOnSend);
             Ok(())
         }
@@ -150,12 +151,10 @@ pub fn receive(receiver: Tcb, cap: &Capability, blocking: bool) -> Result<(), Re
     }
     match endpoint.pop(SENDERS) {
         Some(sender) => {
-            let (badge, is_call, can_grant) = sender.pending_send();
+            let send = sender.pending_send();
             let info = message_info(sender).unwrap_or_default();
-            transfer(sender, receiver, info, badge);
-            if is_call {
-                await_reply(sender, receiver, can_grant);
-            } else {
+            deliver(sender, receiver, info, send, endpoint);
+            if !send.is_call {
                 sched::make_runnable(sender);
             }
             Ok(())
@@ -172,20 +171,31 @@ pub fn receive(receiver: Tcb, cap: &Capability, blocking: bool) -> Result<(), Re
 /// happens, as in seL4).
 pub fn reply(replier: Tcb) -> Result<(), Refusal> {
     let slot = replier.slot(TcbSlot::Caller);
-    let Capability::Reply { tcb, .. } = Slots.cap(slot) else {
+    let Capability::Reply { tcb, can_grant } = Slots.cap(slot) else {
         return Ok(());
     };
     let caller = Tcb::at(tcb);
     let info = message_info(replier)?;
     delete_reply(slot);
     if caller.state() == ThreadState::BlockedOnReply {
-        transfer(replier, caller, info, 0);
+        transfer(replier, caller, info, 0, can_grant.then_some(Grant { endpoint: None }));
         sched::make_runnable(caller);
     }
     Ok(())
 }
 
-/// The caller waits for its reply; the receiver holds the reply capability.
+/// Moves a message from `sender` to `receiver` through `endpoint`; after a call the sender
+/// waits for the reply.
+fn deliver(sender: Tcb, receiver: Tcb, info: MessageInfo, send: PendingSend, endpoint: Endpoint) {
+    let grant = send.can_grant.then_some(Grant { endpoint: Some(endpoint.base) });
+    transfer(sender, receiver, info, send.badge, grant);
+    if send.is_call {
+        await_reply(sender, receiver, send.can_grant_reply);
+    }
+}
+
+/// The caller waits for its reply; the receiver holds the reply capability, which may
+/// carry capabilities back if the caller's endpoint capability had grant-reply.
 fn await_reply(caller: Tcb, receiver: Tcb, can_grant: bool) {
     let slot = receiver.slot(TcbSlot::Caller);
     delete_reply(slot);
@@ -207,11 +217,19 @@ fn message_info(thread: Tcb) -> Result<MessageInfo, Refusal> {
     MessageInfo::from_word(thread.registers().rsi).map_err(|_| SyscallError::InvalidLength.into())
 }
 
+/// The sender may transfer capabilities: it used a capability with the grant right (or a
+/// reply capability with grant-reply). `endpoint` is the endpoint the message goes
+/// through (none for a reply), whose own badged capabilities arrive unwrapped.
+#[derive(Clone, Copy, Debug)]
+struct Grant {
+    endpoint: Option<u64>,
+}
+
 /// Copies the message from `sender` to `receiver` and makes the receiver's system call
-/// return it: status 0, badge in `rdi`, header in `rsi`, words in registers and IPC buffer.
-/// Words past what the receiver's IPC buffer can take are cut off (the header says how
-/// many arrived); capabilities are not transferred yet.
-fn transfer(sender: Tcb, receiver: Tcb, info: MessageInfo, badge: u64) {
+/// return it: status 0, badge in `rdi`, header in `rsi`, words in registers and IPC buffer,
+/// and capabilities where the grant allows. Words past what the receiver's IPC buffer can
+/// take are cut off; the header says how many words and capabilities arrived.
+fn transfer(sender: Tcb, receiver: Tcb, info: MessageInfo, badge: u64, grant: Option<Grant>) {
     let from = sender.registers();
     let mut to = receiver.registers();
     let mut length = usize::from(info.length).min(MAX_WORDS);
@@ -226,12 +244,72 @@ fn transfer(sender: Tcb, receiver: Tcb, info: MessageInfo, badge: u64) {
     for (register, word) in registers.into_iter().zip(words).take(length) {
         *register = word;
     }
-    let delivered = MessageInfo { label: info.label, length: length as u8, caps: 0, unwrapped: 0 };
+    let (caps, unwrapped) = match grant {
+        Some(grant) if info.caps > 0 => transfer_caps(sender, receiver, info.caps, grant),
+        _ => (0, 0),
+    };
+    let delivered = MessageInfo { label: info.label, length: length as u8, caps, unwrapped };
     to.rsi = delivered.to_word();
     to.rdi = badge;
     to.rax = syscall_abi::SUCCESS;
     to.rdx = 0;
     receiver.set_registers(&to);
+}
+
+fn buffer_word(buffer: PhysAddr, index: usize) -> Option<u64> {
+    let mut bytes = [0u8; 8];
+    arch::read_physical(buffer.as_u64() + 8 * index as u64, &mut bytes)
+        .then(|| u64::from_le_bytes(bytes))
+}
+
+fn set_buffer_word(buffer: PhysAddr, index: usize, word: u64) {
+    arch::write_physical(buffer + 8 * index as u64, &word.to_le_bytes());
+}
+
+/// Transfers up to `count` capabilities named in the sender's IPC buffer, as seL4 does:
+/// a badged capability to the endpoint the message travels through arrives as its badge
+/// alone (unwrapped); any other is copied into the one receive slot the receiver's IPC
+/// buffer names. Transfer stops at the first capability that cannot go. Returns how many
+/// went and which of them were unwrapped.
+fn transfer_caps(sender: Tcb, receiver: Tcb, count: u8, grant: Grant) -> (u8, u8) {
+    let (Some(source), Some(destination)) =
+        (sender.ipc_buffer_frame(), receiver.ipc_buffer_frame())
+    else {
+        return (0, 0);
+    };
+    let mut receive_slot = receive_slot(receiver, destination);
+    let (mut transferred, mut unwrapped) = (0u8, 0u8);
+    for index in 0..usize::from(count) {
+        let Some(cptr) = buffer_word(source, ipc_buffer::CAPS_OR_BADGES + index) else { break };
+        let Ok((slot, cap)) = super::cspace::capability(&sender.cspace_root(), cptr) else { break };
+        match (cap, grant.endpoint) {
+            (Capability::Endpoint { object, badge, .. }, Some(endpoint))
+                if object == endpoint && badge != 0 =>
+            {
+                set_buffer_word(destination, ipc_buffer::CAPS_OR_BADGES + index, badge);
+                unwrapped |= 1 << index;
+            }
+            _ => {
+                let Some(target) = receive_slot.take() else { break };
+                if mint(&mut Slots, slot, target, Rights::ALL, CapData::None).is_err() {
+                    break;
+                }
+            }
+        }
+        transferred += 1;
+    }
+    (transferred, unwrapped)
+}
+
+/// The empty slot the receiver's IPC buffer names for a received capability, if any.
+fn receive_slot(receiver: Tcb, buffer: PhysAddr) -> Option<u64> {
+    let cnode = buffer_word(buffer, ipc_buffer::RECEIVE_CNODE)?;
+    let index = buffer_word(buffer, ipc_buffer::RECEIVE_INDEX)?;
+    let depth = buffer_word(buffer, ipc_buffer::RECEIVE_DEPTH)?;
+    let root = receiver.cspace_root();
+    let (_, node) = super::cspace::capability(&root, cnode).ok()?;
+    let slot = super::cspace::slot(&node, index, depth).ok()?;
+    (Slots.cap(slot) == Capability::Null).then_some(slot)
 }
 
 fn copy_buffer_words(source: PhysAddr, destination: PhysAddr, length: usize) {

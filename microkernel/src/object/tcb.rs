@@ -37,6 +37,7 @@ const IPC_FLAGS: usize = 9;
 const REPLY_SLOT: usize = 14;
 const IS_CALL: u64 = 1;
 const CAN_GRANT: u64 = 2;
+const CAN_GRANT_REPLY: u64 = 4;
 const NAME: usize = 10;
 const NAME_WORDS: usize = 4;
 const REGISTERS: usize = 16;
@@ -72,6 +73,15 @@ pub enum TcbSlot {
     IpcBuffer = 2,
     /// The reply capability to the thread that called this one.
     Caller = 3,
+}
+
+/// How a sender waiting in an endpoint queue sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingSend {
+    pub badge: u64,
+    pub is_call: bool,
+    pub can_grant: bool,
+    pub can_grant_reply: bool,
 }
 
 /// A TCB: a handle to a thread control block in object memory.
@@ -190,17 +200,24 @@ impl Tcb {
         words[IPC_PREVIOUS].set(previous);
     }
 
-    /// What a blocked sender sends with: the badge of the capability it used, whether it
-    /// called, and whether that capability had the grant right.
-    pub fn pending_send(self) -> (u64, bool, bool) {
+    /// What a blocked sender sends with: the badge of the capability it used, and whether
+    /// it called and that capability had the grant and grant-reply rights.
+    pub fn pending_send(self) -> PendingSend {
         let flags = self.words()[IPC_FLAGS].get();
-        (self.words()[IPC_BADGE].get(), flags & IS_CALL != 0, flags & CAN_GRANT != 0)
+        PendingSend {
+            badge: self.words()[IPC_BADGE].get(),
+            is_call: flags & IS_CALL != 0,
+            can_grant: flags & CAN_GRANT != 0,
+            can_grant_reply: flags & CAN_GRANT_REPLY != 0,
+        }
     }
 
-    pub fn set_pending_send(self, badge: u64, is_call: bool, can_grant: bool) {
-        self.words()[IPC_BADGE].set(badge);
-        self.words()[IPC_FLAGS]
-            .set((u64::from(is_call) * IS_CALL) | (u64::from(can_grant) * CAN_GRANT));
+    pub fn set_pending_send(self, send: PendingSend) {
+        self.words()[IPC_BADGE].set(send.badge);
+        let flags = (u64::from(send.is_call) * IS_CALL)
+            | (u64::from(send.can_grant) * CAN_GRANT)
+            | (u64::from(send.can_grant_reply) * CAN_GRANT_REPLY);
+        self.words()[IPC_FLAGS].set(flags);
     }
 
     /// The slot holding the reply capability to this thread while it awaits a reply
