@@ -1,9 +1,13 @@
-//! The program's boot arguments: the command line of the boot module it was loaded from.
+//! What a program learns at boot: its arguments (the command line of the boot module it
+//! was loaded from) and, for the root task, its initial capabilities ([`info`]).
 
 use core::fmt;
 use core::str::Utf8Error;
 
-use syscall_abi::{Syscall, SyscallError};
+use syscall_abi::Syscall;
+use syscall_abi::boot_info::ENCODED_MAX;
+
+pub use syscall_abi::boot_info::{BootInfo, ModuleDescriptor, SlotRange, UntypedDescriptor, slot};
 
 use crate::Error;
 use crate::syscall::{RawReturn, syscall2};
@@ -54,16 +58,64 @@ fn interpret(raw: RawReturn, buf: &[u8]) -> Result<&str, BootArgsError> {
                 .ok_or(BootArgsError::BufferTooSmall { needed: len as usize })?;
             core::str::from_utf8(bytes).map_err(BootArgsError::InvalidUtf8)
         }
-        Err(Error::Kernel(SyscallError::BufferTooSmall)) => {
-            Err(BootArgsError::BufferTooSmall { needed: raw.value as usize })
+        Err(Error::BufferTooSmall { needed }) => {
+            Err(BootArgsError::BufferTooSmall { needed: needed as usize })
         }
         Err(error) => Err(BootArgsError::Kernel(error)),
     }
 }
 
+/// The root task's boot information: its root CNode's size, the slots holding untyped
+/// memory and boot-module frames, the empty slots, and where its IPC buffer is.
+///
+/// Also records the IPC buffer's address for [`syscall::call`](crate::syscall::call), so
+/// invocations of more than four words work from then on. Only the root task has boot
+/// information; the kernel refuses the call ([`Error::IllegalOperation`]) for others.
+pub fn info() -> Result<BootInfo, Error> {
+    let mut buf = [0u8; ENCODED_MAX];
+    let len = info_into(&mut buf)?;
+    let info = decode_info(&buf, len)?;
+    crate::syscall::set_ipc_buffer(info.ipc_buffer);
+    Ok(info)
+}
+
+/// The raw `BootInfo` call: copies the encoded boot information into `buf` and returns its
+/// length. A buffer of [`ENCODED_MAX`] bytes always suffices.
+pub fn info_into(buf: &mut [u8]) -> Result<usize, Error> {
+    // SAFETY: BootInfo writes at most `buf.len()` bytes at `buf`, which we borrow
+    // exclusively for the call, and reads nothing from it.
+    let raw =
+        unsafe { syscall2(Syscall::BootInfo.number(), buf.as_mut_ptr() as u64, buf.len() as u64) };
+    raw.result().map(|len| len as usize)
+}
+
+/// Decodes the first `len` bytes of `buf` as boot information.
+fn decode_info(buf: &[u8], len: usize) -> Result<BootInfo, Error> {
+    let bytes = buf.get(..len).ok_or(Error::BufferTooSmall { needed: len as u64 })?;
+    BootInfo::decode(bytes).map_err(Error::BootInfo)
+}
+
 #[cfg(test)]
 mod tests {
+    use syscall_abi::SyscallError;
+    use syscall_abi::boot_info::DecodeError;
+
     use super::*;
+
+    #[test]
+    fn boot_information_decodes_from_the_copied_prefix() {
+        let mut info = BootInfo::new(12);
+        info.ipc_buffer = 0x7fff_0000_0000;
+        info.empty = SlotRange { start: 40, end: 4096 };
+        let mut buf = [0xaa; ENCODED_MAX];
+        let len = info.encode(&mut buf).unwrap();
+        assert_eq!(decode_info(&buf, len), Ok(info));
+        assert_eq!(decode_info(&buf, len - 1), Err(Error::BootInfo(DecodeError::Truncated)));
+        assert_eq!(
+            decode_info(&buf, ENCODED_MAX + 1),
+            Err(Error::BufferTooSmall { needed: ENCODED_MAX as u64 + 1 })
+        );
+    }
 
     fn ok(len: u64) -> RawReturn {
         RawReturn { status: syscall_abi::SUCCESS, value: len }
@@ -94,9 +146,12 @@ mod tests {
     #[test]
     fn other_refusals_pass_through() {
         let raw = RawReturn { status: SyscallError::InvalidAddress.code(), value: 0 };
-        let expected = BootArgsError::Kernel(Error::Kernel(SyscallError::InvalidAddress));
+        let expected = BootArgsError::Kernel(Error::InvalidAddress);
         assert_eq!(interpret(raw, &[0; 4]), Err(expected));
         let raw = RawReturn { status: 99, value: 0 };
-        assert_eq!(interpret(raw, &[]), Err(BootArgsError::Kernel(Error::UnknownCode(99))));
+        assert_eq!(
+            interpret(raw, &[]),
+            Err(BootArgsError::Kernel(Error::UnknownStatus { status: 99, detail: 0 }))
+        );
     }
 }

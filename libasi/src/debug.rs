@@ -4,10 +4,12 @@ mod line_buffer;
 
 use core::fmt;
 
+use syscall_abi::invocation::CapKind;
 use syscall_abi::{DEBUG_WRITE_MAX, Syscall};
 
 use crate::Error;
-use crate::syscall::syscall2;
+use crate::cap::CPtr;
+use crate::syscall::{RawReturn, syscall1, syscall2};
 use line_buffer::LineBuffer;
 
 /// Writes `bytes` to the debug console, in as many calls as the kernel's
@@ -22,6 +24,19 @@ pub fn write(bytes: &[u8]) -> Result<(), Error> {
         raw.result()?;
     }
     Ok(())
+}
+
+/// What kind of capability `cptr` names in the caller's CSpace (at depth 64):
+/// [`CapKind::Null`] for an empty slot. For tests and debugging (`DebugCapIdentify`).
+pub fn cap_identify(cptr: CPtr) -> Result<CapKind, Error> {
+    // SAFETY: DebugCapIdentify reads no memory through its argument, a capability pointer.
+    let raw = unsafe { syscall1(Syscall::DebugCapIdentify.number(), cptr.0) };
+    identified(raw)
+}
+
+fn identified(raw: RawReturn) -> Result<CapKind, Error> {
+    let code = raw.result()?;
+    CapKind::from_code(code).ok_or(Error::UnknownCapKind(code))
 }
 
 /// The pieces one [`write`] hands to the kernel; none for an empty buffer.
@@ -77,6 +92,16 @@ mod tests {
 
     fn lengths(len: usize) -> Vec<usize> {
         chunks(&vec![0; len]).map(<[u8]>::len).collect()
+    }
+
+    #[test]
+    fn identify_decodes_kinds_and_passes_refusals() {
+        let ok = |value| RawReturn { status: syscall_abi::SUCCESS, value };
+        assert_eq!(identified(ok(5)), Ok(CapKind::CNode));
+        assert_eq!(identified(ok(0)), Ok(CapKind::Null));
+        assert_eq!(identified(ok(99)), Err(Error::UnknownCapKind(99)));
+        let refused = RawReturn { status: 5, value: 64 };
+        assert_eq!(identified(refused), Err(Error::LookupFailed { bits_left: 64 }));
     }
 
     #[test]

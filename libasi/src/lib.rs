@@ -1,5 +1,5 @@
 //! What user-space programs are written against: system calls, the entry point, console
-//! output and the panic handler.
+//! output, the panic handler, and typed capabilities ([`cap`]).
 //!
 //! A complete server, built for `x86_64-unknown-none`:
 //!
@@ -22,12 +22,19 @@
 //! [`entry!`] defines `_start`, which runs `main` and ends the thread with the exit code
 //! it returns. A panic prints `panic: <message>` and ends the thread with
 //! [`thread::PANIC_EXIT_CODE`]. The safe modules issue their system calls through the raw
-//! stubs in [`syscall`], which test programs may also use directly.
+//! stubs in [`syscall`], which test programs may also use directly; those stubs hold all
+//! of this crate's `unsafe` code.
+//!
+//! The root task learns its initial capabilities from [`boot::info`] and invokes them
+//! through [`cap`]: [`cap::Cap<Untyped>`](cap::Cap)`::retype`, the CNode operations, and a
+//! [`cap::SlotAllocator`] for free slots. See [`cap`] for an example.
 #![cfg_attr(not(test), no_std)]
 
 pub mod boot;
+pub mod cap;
 pub mod debug;
 mod error;
+pub mod message;
 #[cfg(not(test))]
 mod panic;
 #[doc(hidden)]
@@ -35,5 +42,5 @@ pub mod rt;
 pub mod syscall;
 pub mod thread;
 
-pub use error::Error;
+pub use error::{Error, INVOKED_CAPABILITY};
 pub use syscall_abi::SyscallError;

@@ -2,11 +2,35 @@
 //!
 //! The register contract is [`syscall_abi`]'s: number in `rax`, arguments in `rdi`, `rsi`,
 //! `rdx`, `r10`, `r8`, `r9`; status back in `rax`, value in `rdx`; `rcx` and `r11` are
-//! clobbered by the instruction. Only the arities some caller needs exist.
+//! clobbered by the instruction. Only the arities some caller needs exist, plus [`call`],
+//! which follows the message-register contract of [`syscall_abi::ipc`].
 
 use core::arch::asm;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use syscall_abi::Syscall;
+use syscall_abi::ipc::{MAX_WORDS, REGISTER_WORDS, ipc_buffer};
 
 use crate::Error;
+
+/// The address of the calling thread's IPC buffer; 0 while unknown. Set once, by
+/// [`boot::info`](crate::boot::info).
+static IPC_BUFFER: AtomicU64 = AtomicU64::new(0);
+
+/// Records where the thread's IPC buffer is mapped, as the boot information says. Later
+/// calls with a different address are ignored: the buffer does not move.
+pub(crate) fn set_ipc_buffer(address: u64) {
+    let _ = IPC_BUFFER.compare_exchange(0, address, Ordering::Relaxed, Ordering::Relaxed);
+}
+
+/// Where [`call`] writes message words 4 and up; `None` until [`boot::info`](crate::boot::info)
+/// has recorded it.
+pub fn ipc_buffer_address() -> Option<u64> {
+    match IPC_BUFFER.load(Ordering::Relaxed) {
+        0 => None,
+        address => Some(address),
+    }
+}
 
 /// What a system call left in `rax` and `rdx`, before interpretation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,10 +44,9 @@ pub struct RawReturn {
 impl RawReturn {
     /// The value on success, otherwise the kernel's error.
     pub const fn result(self) -> Result<u64, Error> {
-        match syscall_abi::decode_result(self.status, self.value) {
-            Ok(value) => Ok(value),
-            Err(Some(error)) => Err(Error::Kernel(error)),
-            Err(None) => Err(Error::UnknownCode(self.status)),
+        match Error::from_raw(self.status, self.value) {
+            None => Ok(self.value),
+            Some(error) => Err(error),
         }
     }
 }
@@ -43,6 +66,28 @@ pub unsafe fn syscall0(number: u64) -> RawReturn {
         asm!(
             "syscall",
             inlateout("rax") number => status,
+            lateout("rdx") value,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    RawReturn { status, value }
+}
+
+/// Issues system call `number` with argument `a0` (`rdi`).
+///
+/// # Safety
+///
+/// As for [`syscall2`]: any memory the call reaches through `a0` must be valid for it.
+pub unsafe fn syscall1(number: u64, a0: u64) -> RawReturn {
+    let (status, value);
+    // SAFETY: as in `syscall0`; memory reached through `a0` is the caller's promise.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") number => status,
+            in("rdi") a0,
             lateout("rdx") value,
             lateout("rcx") _,
             lateout("r11") _,
@@ -98,6 +143,59 @@ pub unsafe fn syscall1_noreturn(number: u64, a0: u64) -> ! {
     }
 }
 
+/// The `Call` system call: invokes the capability at `cptr` with the message whose header
+/// (a [`MessageInfo`](syscall_abi::ipc::MessageInfo) word) is `info` and whose words are
+/// `words` (at most [`MAX_WORDS`]; more are ignored).
+///
+/// Words 0–3 travel in `r10`, `r8`, `r9`, `r15` (zero where `words` is shorter); words 4
+/// and up are written to the IPC buffer at word offset
+/// [`ipc_buffer::MESSAGE`]` + i` before the call, if its address is known
+/// ([`ipc_buffer_address`]), and not written otherwise. `info` is passed as given, so its
+/// length may disagree with `words` (tests use that to send malformed messages). Returns
+/// `rax` and `rdx`; every message register is treated as clobbered.
+///
+/// # Safety
+///
+/// If `words` has more than four words and the IPC buffer's address is known, the 1 KiB
+/// at that address must be mapped writable in the calling thread and used by nothing else
+/// during the call: the stub writes into it. The kernel reads no other user memory for a
+/// `Call` on a kernel object.
+pub unsafe fn call(cptr: u64, info: u64, words: &[u64]) -> RawReturn {
+    let words = &words[..words.len().min(MAX_WORDS)];
+    let register = |index: usize| words.get(index).copied().unwrap_or(0);
+    if words.len() > REGISTER_WORDS
+        && let Some(buffer) = ipc_buffer_address()
+    {
+        let base = buffer as *mut u64;
+        for (index, &word) in words.iter().enumerate().skip(REGISTER_WORDS) {
+            // SAFETY: the caller vouches that the buffer is mapped writable and unshared;
+            // `MESSAGE + index` is below `ipc_buffer::WORDS`, inside its 1 KiB.
+            unsafe { base.add(ipc_buffer::MESSAGE + index).write_volatile(word) };
+        }
+    }
+    let (status, value);
+    // SAFETY: as in `syscall0`. Every message register is declared clobbered, since a Call
+    // may return a reply in them; the IPC buffer writes above happen before the asm, which
+    // may read memory.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") Syscall::Call.number() => status,
+            inlateout("rdi") cptr => _,
+            inlateout("rsi") info => _,
+            inlateout("r10") register(0) => _,
+            inlateout("r8") register(1) => _,
+            inlateout("r9") register(2) => _,
+            inlateout("r15") register(3) => _,
+            lateout("rdx") value,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    RawReturn { status, value }
+}
+
 #[cfg(test)]
 mod tests {
     use syscall_abi::SyscallError;
@@ -113,12 +211,14 @@ mod tests {
     #[test]
     fn known_codes_become_kernel_errors() {
         let raw = RawReturn { status: SyscallError::InvalidAddress.code(), value: 9 };
-        assert_eq!(raw.result(), Err(Error::Kernel(SyscallError::InvalidAddress)));
+        assert_eq!(raw.result(), Err(Error::InvalidAddress));
+        let raw = RawReturn { status: SyscallError::LookupFailed.code(), value: 9 };
+        assert_eq!(raw.result(), Err(Error::LookupFailed { bits_left: 9 }));
     }
 
     #[test]
     fn unknown_codes_are_kept() {
         let raw = RawReturn { status: 77, value: 0 };
-        assert_eq!(raw.result(), Err(Error::UnknownCode(77)));
+        assert_eq!(raw.result(), Err(Error::UnknownStatus { status: 77, detail: 0 }));
     }
 }

@@ -32,8 +32,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut scenarios =
-        vec![boot_to_init(timeout), kernel_tests(timeout), user_syscall_tests(timeout)];
+    let mut scenarios = vec![
+        boot_to_init(timeout),
+        kernel_tests(timeout),
+        user_syscall_tests(timeout),
+        cap_tests(timeout),
+    ];
     scenarios
         .extend(KERNEL_CRASHES.iter().map(|&(crash, report)| kernel_crash(crash, report, timeout)));
     scenarios.extend(FAULTS.iter().map(|&(kind, vector)| user_fault(kind, vector, timeout)));
@@ -129,6 +133,21 @@ fn user_syscall_tests(timeout: Duration) -> Scenario {
         run: Box::new(move || {
             let boot = boot_with(Kernel::Normal, 1, "syscall-probe", "syscalls", "", timeout)?;
             // A failing user test is the probe's verdict, not the kernel's: it still shuts down cleanly.
+            Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
+        }),
+    }
+}
+
+/// `captest` as the root task: capabilities, retype and CNode operations through libasi.
+fn cap_tests(timeout: Duration) -> Scenario {
+    const COMPLETE: &str = "cap::suite_complete";
+    Scenario {
+        checks: vec![COMPLETE.into()],
+        namespace: Some("cap::"),
+        run: Box::new(move || {
+            let boot = boot_with(Kernel::Normal, 1, "captest", "", "", timeout)?;
+            // Like the probe's: a failing case is the suite's verdict; the kernel still
+            // shuts down cleanly.
             Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
         }),
     }

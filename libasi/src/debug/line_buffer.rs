@@ -47,8 +47,6 @@ impl<F: FnMut(&[u8]) -> Result<(), Error>> fmt::Write for LineBuffer<F> {
 mod tests {
     use core::fmt::Write;
 
-    use syscall_abi::SyscallError;
-
     use super::*;
 
     fn calls(write: impl FnOnce(&mut dyn Write)) -> Vec<Vec<u8>> {
@@ -91,7 +89,7 @@ mod tests {
 
     #[test]
     fn sink_errors_surface_as_fmt_errors() {
-        let mut line = LineBuffer::new(|_: &[u8]| Err(Error::Kernel(SyscallError::InvalidAddress)));
+        let mut line = LineBuffer::new(|_: &[u8]| Err(Error::InvalidAddress));
         assert!(line.write_str(&"e".repeat(CAPACITY + 1)).is_err());
     }
 }

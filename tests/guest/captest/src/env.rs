@@ -1,0 +1,166 @@
+//! What every case runs in: the boot information, the free slots, a pool of untyped memory
+//! to carve test regions from, and [`Scratch`], which cleans up after a case.
+
+use libasi::Error;
+use libasi::boot::BootInfo;
+use libasi::cap::{
+    CNode, CNodeAt, Cap, CapKind, CapType, ObjectKind, Rights, Slot, SlotAllocator, SlotRef,
+    Untyped,
+};
+
+use crate::report::{Failure, identify, ok};
+use crate::{ensure, fail};
+
+/// The root CNode, invoked with root slot numbers at depth 64.
+pub const ROOT: Cap<CNode> = Cap::<CNode>::ROOT;
+
+/// State shared by all cases.
+#[derive(Debug)]
+pub struct Env {
+    pub info: BootInfo,
+    pub slots: SlotAllocator,
+    /// The largest untyped region of RAM; cases get regions retyped from it.
+    pub pool: Cap<Untyped>,
+    pub pool_bits: u8,
+}
+
+impl Env {
+    pub fn new(info: BootInfo) -> Result<Self, Failure> {
+        let slots = SlotAllocator::new(info.empty);
+        let Some((index, pool)) = info
+            .untyped()
+            .iter()
+            .enumerate()
+            .filter(|(_, untyped)| !untyped.device)
+            .max_by_key(|(_, untyped)| untyped.size_bits)
+        else {
+            fail!("the boot information lists no untyped RAM");
+        };
+        let pool_bits = pool.size_bits;
+        let pool = Cap::from_slot(info.untyped_slots.start + index as u64);
+        Ok(Self { info, slots, pool, pool_bits })
+    }
+
+    /// The slot and size of a device untyped region of at least `min_bits`.
+    pub fn device_untyped(&self, min_bits: u8) -> Option<(Cap<Untyped>, u8)> {
+        let (index, device) = self
+            .info
+            .untyped()
+            .iter()
+            .enumerate()
+            .find(|(_, untyped)| untyped.device && untyped.size_bits >= min_bits)?;
+        Some((Cap::from_slot(self.info.untyped_slots.start + index as u64), device.size_bits))
+    }
+}
+
+/// The most slots one case may take.
+const MAX_TAKEN: usize = 768;
+
+/// One case's view of the environment: slots it takes are remembered and, when the case
+/// ends, revoked, deleted, checked empty and given back.
+#[derive(Debug)]
+pub struct Scratch<'e> {
+    pub env: &'e mut Env,
+    taken: [u64; MAX_TAKEN],
+    count: usize,
+}
+
+impl<'e> Scratch<'e> {
+    pub fn new(env: &'e mut Env) -> Self {
+        Self { env, taken: [0; MAX_TAKEN], count: 0 }
+    }
+
+    pub fn info(&self) -> &BootInfo {
+        &self.env.info
+    }
+
+    /// `count` consecutive free root slots, taken for this case.
+    pub fn slots(&mut self, count: usize) -> Result<u64, Failure> {
+        ensure!(self.count + count <= MAX_TAKEN, "case takes more than {MAX_TAKEN} slots");
+        let Some(first) = self.env.slots.alloc_range(count) else {
+            fail!("no {count} consecutive free slots left");
+        };
+        for slot in first..first + count as u64 {
+            self.taken[self.count] = slot;
+            self.count += 1;
+        }
+        Ok(first)
+    }
+
+    /// A free root slot, taken for this case.
+    pub fn slot(&mut self) -> Result<u64, Failure> {
+        self.slots(1)
+    }
+
+    /// A fresh untyped region of `2^bits` bytes, carved from the pool.
+    pub fn untyped(&mut self, bits: u8) -> Result<Cap<Untyped>, Failure> {
+        let slot = self.slot()?;
+        let pool = self.env.pool;
+        ok(
+            pool.retype(ObjectKind::Untyped, bits, CNodeAt::ROOT, slot, 1),
+            "retype a test region from the pool",
+        )?;
+        Ok(Cap::from_slot(slot))
+    }
+
+    /// One object of `kind` from `untyped`, in a new slot, checked to identify as `T`.
+    pub fn object<T: CapType>(
+        &mut self,
+        untyped: Cap<Untyped>,
+        kind: ObjectKind,
+        size_bits: u8,
+    ) -> Result<Cap<T>, Failure> {
+        let slot = self.slot()?;
+        let what = "retype one object";
+        ok(untyped.retype(kind, size_bits, CNodeAt::ROOT, slot, 1), what)?;
+        let got = identify(libasi::cap::CPtr(slot))?;
+        ensure!(
+            got == T::KIND,
+            "{kind:?} in slot {slot} identifies as {got:?}, expected {:?}",
+            T::KIND
+        );
+        Ok(Cap::from_slot(slot))
+    }
+
+    /// Whether the untyped region at `untyped` has children, observed through the
+    /// kernel's rule that such a capability cannot be copied. The probe copy is deleted
+    /// again (which leaves a childless region free to start over).
+    pub fn has_children(&mut self, untyped: Cap<Untyped>) -> Result<bool, Failure> {
+        let probe = self.slot()?;
+        let src = SlotRef::root(untyped.cptr().0);
+        match ROOT.copy(Slot::root(probe), src, Rights::ALL) {
+            Ok(()) => {
+                ok(ROOT.delete(Slot::root(probe)), "delete the probe copy")?;
+                Ok(false)
+            }
+            Err(Error::RevokeFirst) => Ok(true),
+            Err(error) => fail!("probe copy of untyped {}: {error}", untyped.cptr()),
+        }
+    }
+
+    /// Revokes, deletes and frees every slot taken, newest first; says what went wrong.
+    pub fn cleanup(&mut self) -> Result<(), Failure> {
+        let mut first_error = None;
+        while self.count > 0 {
+            self.count -= 1;
+            let slot = self.taken[self.count];
+            let result = ROOT
+                .revoke(Slot::root(slot))
+                .and_then(|()| ROOT.delete(Slot::root(slot)))
+                .map_err(|error| Failure::new(format_args!("cleanup of slot {slot}: {error}")))
+                .and_then(|()| match identify(libasi::cap::CPtr(slot))? {
+                    CapKind::Null => Ok(()),
+                    kind => Err(Failure::new(format_args!(
+                        "slot {slot} still holds {kind:?} after delete"
+                    ))),
+                });
+            match result {
+                Ok(()) => self.env.slots.free(slot),
+                Err(failure) => {
+                    first_error.get_or_insert(failure);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
