@@ -3,6 +3,7 @@
 use crate::arch::{self, PhysAddr, UserContext};
 use crate::cpu::this_cpu;
 use crate::object::ipc::{self, SendKind};
+use crate::object::notification::{self, Notification};
 use crate::object::root::root_task;
 use crate::object::tcb::Tcb;
 use crate::sched;
@@ -144,13 +145,22 @@ impl Message {
 /// result is written when the IPC completes.
 fn ipc_send(thread: Tcb, cptr: u64, kind: SendKind) -> Result<u64, Refusal> {
     let (_, cap) = crate::object::cspace::capability(&thread.cspace_root(), cptr)?;
-    ipc::send(thread, &cap, kind)?;
+    if Notification::of(&cap).is_some() {
+        notification::signal(&cap)?;
+    } else {
+        ipc::send(thread, &cap, kind)?;
+    }
     Ok(0)
 }
 
+/// Receive on an endpoint, or wait (poll, when not blocking) on a notification.
 fn ipc_receive(thread: Tcb, cptr: u64, blocking: bool) -> Result<u64, Refusal> {
     let (_, cap) = crate::object::cspace::capability(&thread.cspace_root(), cptr)?;
-    ipc::receive(thread, &cap, blocking)?;
+    if Notification::of(&cap).is_some() {
+        notification::wait(thread, &cap, blocking)?;
+    } else {
+        ipc::receive(thread, &cap, blocking)?;
+    }
     Ok(0)
 }
 

@@ -138,6 +138,7 @@ fn destroy(cap: &Capability) {
 fn finalise(cap: &Capability) {
     match *cap {
         Capability::Endpoint { object, .. } => ipc::cancel_all(object),
+        Capability::Notification { object, .. } => super::notification::finalise(object),
         Capability::Reply { tcb, .. } => Tcb::at(tcb).set_reply_slot(0),
         Capability::VSpace { object, asid: Some(asid) } => super::asid::release(asid, object),
         _ => {}
@@ -149,6 +150,7 @@ fn finalise(cap: &Capability) {
 fn retire(container: Container) {
     if let Container::Tcb(tcb) = container {
         ipc::cancel(tcb);
+        super::notification::unbind(tcb);
         sched::forget(tcb);
     }
 }

@@ -21,25 +21,29 @@ use syscall_abi::ipc::{MAX_WORDS, MessageInfo, REGISTER_WORDS, ipc_buffer};
 
 const IDLE: u64 = 0;
 const SENDERS: u64 = 1;
-const RECEIVERS: u64 = 2;
+/// Threads waiting to receive on an endpoint, or to wait on a notification.
+pub(super) const RECEIVERS: u64 = 2;
 const KIND_MASK: u64 = 0b11;
 
-/// An endpoint object's queue.
+/// A queue of waiting threads in the first two words of an endpoint or notification: the
+/// head, with the queue's kind in its low bits, and the tail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Endpoint {
-    base: u64,
+pub(super) struct WaitQueue {
+    pub(super) base: u64,
 }
 
-impl Endpoint {
+type Endpoint = WaitQueue;
+
+impl WaitQueue {
     fn words(self) -> &'static [core::cell::Cell<u64>] {
         arch::object_words(PhysAddr::new(self.base), 2)
     }
 
-    fn kind(self) -> u64 {
+    pub(super) fn kind(self) -> u64 {
         self.words()[0].get() & KIND_MASK
     }
 
-    fn head(self) -> Option<Tcb> {
+    pub(super) fn head(self) -> Option<Tcb> {
         let head = self.words()[0].get() & !KIND_MASK;
         (head != 0).then(|| Tcb::at(head))
     }
@@ -50,7 +54,7 @@ impl Endpoint {
         self.words()[1].set(tail);
     }
 
-    fn push(self, kind: u64, tcb: Tcb, state: ThreadState) {
+    pub(super) fn push(self, kind: u64, tcb: Tcb, state: ThreadState) {
         let tail = self.words()[1].get();
         tcb.set_ipc_queue(self.base, 0, tail);
         if tail == 0 {
@@ -64,7 +68,7 @@ impl Endpoint {
         sched::block(tcb, state);
     }
 
-    fn remove(self, tcb: Tcb) {
+    pub(super) fn remove(self, tcb: Tcb) {
         let (_, next, previous) = tcb.ipc_queue();
         let kind = self.kind();
         let (mut head, mut tail) = (self.words()[0].get() & !KIND_MASK, self.words()[1].get());
@@ -85,7 +89,7 @@ impl Endpoint {
     }
 
     /// Takes the first waiter if the queue holds threads of `kind`.
-    fn pop(self, kind: u64) -> Option<Tcb> {
+    pub(super) fn pop(self, kind: u64) -> Option<Tcb> {
         let head = self.head().filter(|_| self.kind() == kind)?;
         self.remove(head);
         Some(head)
@@ -148,6 +152,9 @@ pub fn receive(receiver: Tcb, cap: &Capability, blocking: bool) -> Result<(), Re
     let (endpoint, rights, _) = endpoint_of(cap).ok_or(SyscallError::InvalidCapability)?;
     if !rights.contains(Rights::READ) {
         return Err(SyscallError::InsufficientRights.into());
+    }
+    if super::notification::take_bound_signal(receiver) {
+        return Ok(());
     }
     match endpoint.pop(SENDERS) {
         Some(sender) => {
@@ -324,9 +331,9 @@ fn copy_buffer_words(source: PhysAddr, destination: PhysAddr, length: usize) {
 /// A thread stops waiting: it leaves any endpoint queue, and a pending reply to it is
 /// withdrawn. Used when it is suspended, faults or is destroyed.
 pub fn cancel(tcb: Tcb) {
-    let (endpoint, _, _) = tcb.ipc_queue();
-    if endpoint != 0 {
-        Endpoint { base: endpoint }.remove(tcb);
+    let (queue, _, _) = tcb.ipc_queue();
+    if queue != 0 {
+        WaitQueue { base: queue }.remove(tcb);
     }
     if tcb.reply_slot() != 0 {
         delete_reply(tcb.reply_slot());
@@ -339,12 +346,12 @@ pub fn stop(tcb: Tcb) {
     sched::block(tcb, ThreadState::Inactive);
 }
 
-/// The endpoint at `base` is being destroyed: every thread waiting on it wakes with
-/// [`SyscallError::IpcCancelled`].
+/// The endpoint or notification at `base` is being destroyed: every thread waiting on it
+/// wakes with [`SyscallError::IpcCancelled`].
 pub fn cancel_all(base: u64) {
-    let endpoint = Endpoint { base };
-    while let Some(waiter) = endpoint.head() {
-        endpoint.remove(waiter);
+    let queue = WaitQueue { base };
+    while let Some(waiter) = queue.head() {
+        queue.remove(waiter);
         waiter.set_syscall_result(SyscallError::IpcCancelled.code(), 0);
         sched::make_runnable(waiter);
     }

@@ -10,6 +10,7 @@ pub mod cspace;
 pub mod destroy;
 pub mod invoke;
 pub mod ipc;
+pub mod notification;
 pub mod root;
 pub mod slots;
 pub mod tcb;

@@ -12,6 +12,7 @@
 //! | 5–9 | IPC state: endpoint waited on, queue links, badge sent with, call and grant flags |
 //! | 10–13 | a name, for logs (32 bytes) |
 //! | 14 | the slot holding the reply capability to this thread, while it awaits a reply |
+//! | 15 | the notification bound to this thread (0: none) |
 //! | 16–37 | the user registers, as the entry code saves them |
 //! | 64–103 | five capability slots: CSpace root, VSpace root, IPC buffer frame, caller (reply), one spare |
 //! | 128–255 | FPU/SIMD state (1 KiB, 64-byte aligned) |
@@ -35,6 +36,7 @@ const IPC_PREVIOUS: usize = 7;
 const IPC_BADGE: usize = 8;
 const IPC_FLAGS: usize = 9;
 const REPLY_SLOT: usize = 14;
+const BOUND_NOTIFICATION: usize = 15;
 const IS_CALL: u64 = 1;
 const CAN_GRANT: u64 = 2;
 const CAN_GRANT_REPLY: u64 = 4;
@@ -63,6 +65,8 @@ pub enum ThreadState {
     BlockedOnReceive = 3,
     /// Waiting for the reply to a call.
     BlockedOnReply = 4,
+    /// Waiting in a notification's queue for a signal.
+    BlockedOnNotification = 5,
 }
 
 /// The capability slots inside a TCB.
@@ -124,6 +128,7 @@ impl Tcb {
             2 => ThreadState::BlockedOnSend,
             3 => ThreadState::BlockedOnReceive,
             4 => ThreadState::BlockedOnReply,
+            5 => ThreadState::BlockedOnNotification,
             _ => ThreadState::Inactive,
         }
     }
@@ -228,6 +233,15 @@ impl Tcb {
 
     pub fn set_reply_slot(self, slot: u64) {
         self.words()[REPLY_SLOT].set(slot);
+    }
+
+    /// The notification bound to this thread, whose signals also end its endpoint waits.
+    pub fn bound_notification(self) -> u64 {
+        self.words()[BOUND_NOTIFICATION].get()
+    }
+
+    pub fn set_bound_notification(self, notification: u64) {
+        self.words()[BOUND_NOTIFICATION].set(notification);
     }
 
     /// The thread's name for logs, or its address if it has none.

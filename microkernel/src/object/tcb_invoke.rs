@@ -62,6 +62,15 @@ pub fn invoke(
             tcb.set_affinity(cpu);
             Ok(Reply::empty())
         }
+        Invocation::TcbBindNotification => {
+            let (_, notification) = cspace::capability(root, word(0)?)?;
+            super::notification::bind(tcb, &notification)?;
+            Ok(Reply::empty())
+        }
+        Invocation::TcbUnbindNotification => {
+            super::notification::unbind(tcb);
+            Ok(Reply::empty())
+        }
         _ => Err(SyscallError::IllegalOperation.into()),
     }
 }

@@ -50,6 +50,10 @@ pub enum Invocation {
     TcbSetMaxControlledPriority = 26,
     /// Words: CPU index. Recorded; threads run on the bootstrap CPU until SMP.
     TcbSetAffinity = 27,
+    /// Words: notification pointer. Signals to it also end the thread's endpoint waits.
+    TcbBindNotification = 28,
+    /// No words.
+    TcbUnbindNotification = 29,
     /// On a frame capability. Words: VSpace pointer, address (aligned to the frame's
     /// size), rights ([`rights`] READ/WRITE, limited by the capability's), attributes
     /// ([`frame_attributes`]). Writable and executable together is refused (W^X).
@@ -89,6 +93,8 @@ impl Invocation {
             25 => Self::TcbSetPriority,
             26 => Self::TcbSetMaxControlledPriority,
             27 => Self::TcbSetAffinity,
+            28 => Self::TcbBindNotification,
+            29 => Self::TcbUnbindNotification,
             30 => Self::FrameMap,
             31 => Self::FrameUnmap,
             32 => Self::FrameGetAddress,
@@ -115,11 +121,12 @@ impl Invocation {
             | Self::TcbReadRegisters
             | Self::TcbSetPriority
             | Self::TcbSetMaxControlledPriority => 2,
-            Self::TcbSetAffinity => 1,
+            Self::TcbSetAffinity | Self::TcbBindNotification => 1,
             Self::FrameMap => 4,
             Self::PageTableMap => 2,
             Self::TcbResume
             | Self::TcbSuspend
+            | Self::TcbUnbindNotification
             | Self::FrameUnmap
             | Self::FrameGetAddress
             | Self::PageTableUnmap => 0,
@@ -292,6 +299,8 @@ mod tests {
             Invocation::TcbSetPriority,
             Invocation::TcbSetMaxControlledPriority,
             Invocation::TcbSetAffinity,
+            Invocation::TcbBindNotification,
+            Invocation::TcbUnbindNotification,
             Invocation::FrameMap,
             Invocation::FrameUnmap,
             Invocation::FrameGetAddress,
