@@ -12,7 +12,7 @@ pub const FULL_DEPTH: u8 = 64;
 impl From<LookupError> for Refusal {
     fn from(error: LookupError) -> Self {
         match error {
-            LookupError::BadDepth => SyscallError::RangeError.into(),
+            LookupError::BadDepth => Refusal::new(SyscallError::RangeError, u64::MAX),
             LookupError::InvalidRoot => Refusal::new(SyscallError::InvalidCapability, u64::MAX),
             LookupError::MissingCapability { bits_left }
             | LookupError::DepthMismatch { bits_left, .. }
@@ -23,16 +23,21 @@ impl From<LookupError> for Refusal {
     }
 }
 
-/// The slot `cptr` names in the CSpace under `root`, `depth` bits deep.
-pub fn slot(root: &Capability, cptr: u64, depth: u64) -> Result<u64, Refusal> {
-    let depth = u8::try_from(depth).map_err(|_| Refusal::from(SyscallError::RangeError))?;
-    Ok(resolve(&Slots, root, cptr, depth)?)
+/// The slot `cptr` names in the CSpace under `root`, `depth` bits deep. A depth of 0 or
+/// over 64 is refused as a range error naming `depth_word`, the message word it came in.
+pub fn slot(root: &Capability, cptr: u64, depth: u64, depth_word: u64) -> Result<u64, Refusal> {
+    let bad_depth = Refusal::new(SyscallError::RangeError, depth_word);
+    let depth = u8::try_from(depth).map_err(|_| bad_depth)?;
+    match resolve(&Slots, root, cptr, depth) {
+        Err(LookupError::BadDepth) => Err(bad_depth),
+        result => Ok(result?),
+    }
 }
 
 /// What kind of capability `cptr` names at full depth (an empty slot is
 /// [`CapKind::Null`]).
 pub fn identify(root: &Capability, cptr: u64) -> Result<u64, Refusal> {
-    let slot = slot(root, cptr, u64::from(FULL_DEPTH))?;
+    let slot = slot(root, cptr, u64::from(FULL_DEPTH), u64::MAX)?;
     let kind = match Slots.cap(slot) {
         Capability::Null => CapKind::Null,
         Capability::Untyped { .. } => CapKind::Untyped,
@@ -53,7 +58,7 @@ pub fn identify(root: &Capability, cptr: u64) -> Result<u64, Refusal> {
 
 /// The slot and the capability `cptr` names at full depth; an empty slot is refused.
 pub fn capability(root: &Capability, cptr: u64) -> Result<(u64, Capability), Refusal> {
-    let slot = slot(root, cptr, u64::from(FULL_DEPTH))?;
+    let slot = slot(root, cptr, u64::from(FULL_DEPTH), u64::MAX)?;
     match Slots.cap(slot) {
         Capability::Null => Err(SyscallError::EmptySlot.into()),
         cap => Ok((slot, cap)),

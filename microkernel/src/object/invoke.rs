@@ -156,7 +156,7 @@ fn destination_cnode(
     cptr: u64,
     depth: u64,
 ) -> Result<DestinationCNode, Refusal> {
-    let slot = cspace::slot(root, cptr, depth)?;
+    let slot = cspace::slot(root, cptr, depth, 3)?;
     match Slots.cap(slot) {
         Capability::CNode { object, radix_bits, .. } => {
             Ok(DestinationCNode { base: object, slots: 1 << radix_bits })
@@ -229,7 +229,7 @@ fn cnode_operation(
     invocation: Invocation,
     words: &[u64; 7],
 ) -> Result<(), Refusal> {
-    let destination = cspace::slot(cnode, words[0], words[1])?;
+    let destination = cspace::slot(cnode, words[0], words[1], 1)?;
     match invocation {
         Invocation::CNodeDelete => {
             delete_slot(destination);
@@ -247,7 +247,7 @@ fn cnode_operation(
     if !matches!(source_root, Capability::CNode { .. }) {
         return Err(Refusal::new(SyscallError::InvalidCapability, 2));
     }
-    let source = cspace::slot(&source_root, words[3], words[4])?;
+    let source = cspace::slot(&source_root, words[3], words[4], 4)?;
     let source_cap = Slots.cap(source);
     let outcome = match invocation {
         Invocation::CNodeCopy => {

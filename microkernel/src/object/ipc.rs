@@ -315,7 +315,7 @@ fn receive_slot(receiver: Tcb, buffer: PhysAddr) -> Option<u64> {
     let depth = buffer_word(buffer, ipc_buffer::RECEIVE_DEPTH)?;
     let root = receiver.cspace_root();
     let (_, node) = super::cspace::capability(&root, cnode).ok()?;
-    let slot = super::cspace::slot(&node, index, depth).ok()?;
+    let slot = super::cspace::slot(&node, index, depth, u64::MAX).ok()?;
     (Slots.cap(slot) == Capability::Null).then_some(slot)
 }
 

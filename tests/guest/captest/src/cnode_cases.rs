@@ -3,8 +3,8 @@
 use libasi::Error;
 use libasi::cap::invocation::cnode_delete;
 use libasi::cap::{
-    CNode, CPtr, Cap, CapData, CapKind, Endpoint, Notification, ObjectKind, PageTable, Rights,
-    Slot, SlotRef, Tcb, Untyped, VSpace,
+    CNode, CNodeAt, CPtr, Cap, CapData, CapKind, Endpoint, Notification, ObjectKind, PageTable,
+    Rights, Slot, SlotRef, Tcb, Untyped, VSpace,
 };
 use libasi::message::Message;
 
@@ -39,6 +39,7 @@ pub const CASES: &[Case] = &[
     ("cap::cnode::source_cnode_not_a_cnode", source_not_cnode),
     ("cap::cnode::lookup_depth_mismatch", lookup_depth_mismatch),
     ("cap::cnode::lookup_bad_depth", lookup_bad_depth),
+    ("cap::cnode::bad_depth_names_its_word", bad_depth_names_its_word),
     ("cap::cnode::truncated_messages", truncated_messages),
 ];
 
@@ -316,10 +317,7 @@ fn revoke_untyped(s: &mut Scratch<'_>) -> Outcome {
         (ObjectKind::VSpace, 0, 1),
         (ObjectKind::Untyped, 12, 1),
     ] {
-        ok(
-            region.retype(kind, bits, libasi::cap::CNodeAt::ROOT, next, count),
-            "retype before revoke",
-        )?;
+        ok(region.retype(kind, bits, CNodeAt::ROOT, next, count), "retype before revoke")?;
         next += count;
     }
     // A copy of one of them, elsewhere.
@@ -482,8 +480,8 @@ fn lookup_depth_mismatch(s: &mut Scratch<'_>) -> Outcome {
 fn lookup_bad_depth(s: &mut Scratch<'_>) -> Outcome {
     let (_, endpoint) = endpoint(s)?;
     let slot = endpoint.cptr().0;
-    // Depth 0 and depths above 64 are out of range, whatever word they are in; which word
-    // the detail names is checked in `known::bad_depth_names_its_word`.
+    // Depth 0 and depths above 64 are out of range; which word the detail names is checked
+    // in `bad_depth_names_its_word`.
     let is_range_error =
         |result: Result<(), Error>| matches!(result, Err(Error::RangeError { .. }));
     ensure!(
@@ -556,4 +554,24 @@ fn delete_root_cnode_slot(s: &mut Scratch<'_>) -> Outcome {
         "first untyped slot holds {untyped_after:?} after deleting slot 1"
     );
     Ok(())
+}
+
+/// A range error's `rdx` is the index of the message word out of range: for a bad depth,
+/// the depth's own word in each invocation.
+fn bad_depth_names_its_word(s: &mut Scratch<'_>) -> Outcome {
+    let region = s.untyped(12)?;
+    let slot = s.slot()?;
+    refused(ROOT.delete(Slot::new(slot, 0)), Error::RangeError { word: 1 }, "delete at depth 0")?;
+    refused(ROOT.delete(Slot::new(slot, 65)), Error::RangeError { word: 1 }, "delete at depth 65")?;
+    refused(
+        ROOT.copy(Slot::root(slot), SlotRef::new(ROOT, 1, 0), Rights::ALL),
+        Error::RangeError { word: 4 },
+        "copy from source depth 0",
+    )?;
+    let dest = CNodeAt { cnode: ROOT, depth: 0 };
+    refused(
+        region.retype(ObjectKind::Endpoint, 0, dest, slot, 1),
+        Error::RangeError { word: 3 },
+        "retype into destination depth 0",
+    )
 }

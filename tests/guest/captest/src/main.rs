@@ -8,8 +8,7 @@
 //! each takes fresh slots and regions and gives them back (revoked and deleted) when it
 //! ends, so a failing case does not disturb the next.
 //!
-//! Arguments: none for the suite. `known-bugs` also runs the cases in `known.rs`, which
-//! show kernel problems not fixed yet (they fail, and the last one wrecks the CSpace).
+//! It takes no arguments.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -22,7 +21,6 @@ mod boot_cases;
 mod cnode_cases;
 mod env;
 mod invoke_cases;
-mod known;
 mod nesting_cases;
 mod raw;
 mod report;
@@ -39,14 +37,6 @@ pub type Case = (&'static str, fn(&mut Scratch<'_>) -> Outcome);
 libasi::entry!(main);
 
 fn main() -> u64 {
-    let mut buf = [0; 64];
-    let known_bugs = match libasi::boot::args(&mut buf) {
-        Ok(args) => args.split_whitespace().any(|arg| arg == "known-bugs"),
-        Err(error) => {
-            println!("captest: {error}");
-            return 2;
-        }
-    };
     let mut tally = Tally::default();
     let info = match libasi::boot::info() {
         Ok(info) => {
@@ -85,11 +75,6 @@ fn main() -> u64 {
     }
     for &(name, case) in cnode_cases::LAST {
         run(&mut env, &mut tally, name, case);
-    }
-    if known_bugs {
-        for &(name, case) in known::CASES {
-            run(&mut env, &mut tally, name, case);
-        }
     }
     tally.finish();
     0
