@@ -3,24 +3,36 @@
 
 use crate::arch::{Exception, UserContext};
 use crate::cpu::this_cpu;
+use crate::object::ipc;
 use crate::sched;
+use syscall_abi::fault::FaultKind;
 
-/// A user thread took an exception. Until fault endpoints exist the kernel reports it and
-/// stops the thread; everything else keeps running.
+/// A user thread took an exception: it becomes a fault message to the thread's fault
+/// endpoint; a thread without one is reported and stopped. Nothing else is affected.
 pub fn user_exception(frame: &UserContext, exception: Exception) -> ! {
     let thread = this_cpu().current_thread().expect("user code runs only as the current thread");
     thread.set_registers(frame);
-    crate::object::ipc::stop(thread);
-    log!(
-        "user fault in thread {}: {} (vector={}) error={:#x} rip={:#x} rsp={:#x} address={}; thread stopped",
-        thread.name(),
-        exception.name(),
-        exception.vector,
+    let words = [
+        u64::from(exception.vector),
         exception.error_code,
+        exception.fault_address.unwrap_or(0),
         frame.rip,
         frame.rsp,
-        FaultAddress(exception.fault_address),
-    );
+        frame.rflags,
+    ];
+    if !ipc::send_fault(thread, FaultKind::Exception, &words) {
+        log!(
+            "user fault in thread {}: {} (vector={}) error={:#x} rip={:#x} rsp={:#x} address={}; thread stopped",
+            thread.name(),
+            exception.name(),
+            exception.vector,
+            exception.error_code,
+            frame.rip,
+            frame.rsp,
+            FaultAddress(exception.fault_address),
+        );
+        ipc::stop(thread);
+    }
     sched::run()
 }
 

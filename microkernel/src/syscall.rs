@@ -8,6 +8,7 @@ use crate::object::root::root_task;
 use crate::object::tcb::Tcb;
 use crate::sched;
 use crate::usercopy::{UserReadable, UserWritable};
+use syscall_abi::fault::FaultKind;
 use syscall_abi::ipc::{MessageInfo, REGISTER_WORDS, ipc_buffer};
 use syscall_abi::{DEBUG_WRITE_MAX, Syscall, SyscallError};
 
@@ -37,7 +38,13 @@ pub fn handle(frame: &UserContext) -> ! {
         Some(Syscall::DebugCapIdentify) => {
             crate::object::cspace::identify(&caller.cspace_root(), args[0])
         }
-        None => Err(SyscallError::UnknownSyscall.into()),
+        None => {
+            let words = [number, 0, 0, frame.rip, frame.rsp, frame.rflags];
+            // With a fault endpoint the thread waits for the handler; resumed, its call
+            // still answers UnknownSyscall.
+            ipc::send_fault(caller, FaultKind::UnknownSyscall, &words);
+            Err(SyscallError::UnknownSyscall.into())
+        }
     };
     // An invocation may have destroyed the caller's own TCB; then there is no one to answer.
     if this_cpu().current_thread() == Some(caller) {

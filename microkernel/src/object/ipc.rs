@@ -17,6 +17,7 @@ use crate::syscall::Refusal;
 use kernel_core::cap::ops::{insert_root, mint};
 use kernel_core::cap::{CapData, Capability, Rights, SlotStore};
 use syscall_abi::SyscallError;
+use syscall_abi::fault::{self, FaultKind};
 use syscall_abi::ipc::{MAX_WORDS, MessageInfo, REGISTER_WORDS, ipc_buffer};
 
 const IDLE: u64 = 0;
@@ -131,6 +132,7 @@ pub fn send(sender: Tcb, cap: &Capability, kind: SendKind) -> Result<(), Refusal
         is_call: kind == SendKind::Call,
         can_grant: rights.contains(Rights::GRANT),
         can_grant_reply: rights.contains(Rights::GRANT_REPLY),
+        is_fault: false,
     };
     match endpoint.pop(RECEIVERS) {
         Some(receiver) => {
@@ -159,7 +161,11 @@ pub fn receive(receiver: Tcb, cap: &Capability, blocking: bool) -> Result<(), Re
     match endpoint.pop(SENDERS) {
         Some(sender) => {
             let send = sender.pending_send();
-            let info = message_info(sender).unwrap_or_default();
+            let info = if send.is_fault {
+                sender.fault_info()
+            } else {
+                message_info(sender).unwrap_or_default()
+            };
             deliver(sender, receiver, info, send, endpoint);
             if !send.is_call {
                 sched::make_runnable(sender);
@@ -184,18 +190,33 @@ pub fn reply(replier: Tcb) -> Result<(), Refusal> {
     let caller = Tcb::at(tcb);
     let info = message_info(replier)?;
     delete_reply(slot);
-    if caller.state() == ThreadState::BlockedOnReply {
-        transfer(replier, caller, info, 0, can_grant.then_some(Grant { endpoint: None }));
-        sched::make_runnable(caller);
+    if caller.state() != ThreadState::BlockedOnReply {
+        return Ok(());
     }
+    if caller.pending_send().is_fault {
+        // A fault reply: label 0 resumes the thread with its registers as they are now.
+        caller.set_pending_send(PendingSend { is_fault: false, ..caller.pending_send() });
+        if info.label == 0 {
+            sched::make_runnable(caller);
+        } else {
+            sched::block(caller, ThreadState::Inactive);
+        }
+        return Ok(());
+    }
+    transfer(replier, caller, info, 0, can_grant.then_some(Grant { endpoint: None }));
+    sched::make_runnable(caller);
     Ok(())
 }
 
 /// Moves a message from `sender` to `receiver` through `endpoint`; after a call the sender
 /// waits for the reply.
 fn deliver(sender: Tcb, receiver: Tcb, info: MessageInfo, send: PendingSend, endpoint: Endpoint) {
-    let grant = send.can_grant.then_some(Grant { endpoint: Some(endpoint.base) });
-    transfer(sender, receiver, info, send.badge, grant);
+    if send.is_fault {
+        transfer_fault(sender, receiver, info, send.badge);
+    } else {
+        let grant = send.can_grant.then_some(Grant { endpoint: Some(endpoint.base) });
+        transfer(sender, receiver, info, send.badge, grant);
+    }
     if send.is_call {
         await_reply(sender, receiver, send.can_grant_reply);
     }
@@ -326,6 +347,71 @@ fn copy_buffer_words(source: PhysAddr, destination: PhysAddr, length: usize) {
     if arch::read_physical(source.as_u64() + offset, &mut bytes[..count]) {
         arch::write_physical(destination + offset, &bytes[..count]);
     }
+}
+
+/// `thread` faulted: if it has a fault endpoint it sends the fault message there, as a
+/// call, and waits for the reply (returns true); otherwise nothing happens (false).
+pub fn send_fault(thread: Tcb, kind: FaultKind, words: &[u64; fault::words::COUNT]) -> bool {
+    let cptr = thread.fault_endpoint();
+    if cptr == 0 {
+        return false;
+    }
+    let Ok((_, cap)) = super::cspace::capability(&thread.cspace_root(), cptr) else {
+        return false;
+    };
+    let Some((endpoint, rights, badge)) = endpoint_of(&cap) else {
+        return false;
+    };
+    if !rights.contains(Rights::WRITE) {
+        return false;
+    }
+    let info = MessageInfo {
+        label: kind.label(),
+        length: fault::words::COUNT as u8,
+        caps: 0,
+        unwrapped: 0,
+    };
+    thread.set_fault(info, words);
+    let send = PendingSend {
+        badge,
+        is_call: true,
+        can_grant: false,
+        can_grant_reply: rights.contains(Rights::GRANT_REPLY),
+        is_fault: true,
+    };
+    thread.set_pending_send(send);
+    match endpoint.pop(RECEIVERS) {
+        Some(receiver) => {
+            deliver(thread, receiver, info, send, endpoint);
+            sched::make_runnable(receiver);
+        }
+        None => endpoint.push(SENDERS, thread, ThreadState::BlockedOnSend),
+    }
+    true
+}
+
+/// Delivers a fault message: the words the kernel recorded, not the thread's registers.
+fn transfer_fault(sender: Tcb, receiver: Tcb, info: MessageInfo, badge: u64) {
+    let words = sender.fault_words();
+    let mut to = receiver.registers();
+    let registers = [&mut to.r10, &mut to.r8, &mut to.r9, &mut to.r15];
+    for (register, &word) in registers.into_iter().zip(&words) {
+        *register = word;
+    }
+    let mut length = words.len();
+    match receiver.ipc_buffer_frame() {
+        Some(buffer) => {
+            for (index, &word) in words.iter().enumerate().skip(REGISTER_WORDS) {
+                set_buffer_word(buffer, ipc_buffer::MESSAGE + index, word);
+            }
+        }
+        None => length = REGISTER_WORDS,
+    }
+    to.rsi = MessageInfo { length: length as u8, ..info }.to_word();
+    to.rdi = badge;
+    to.rax = syscall_abi::SUCCESS;
+    to.rdx = 0;
+    receiver.set_registers(&to);
 }
 
 /// A thread stops waiting: it leaves any endpoint queue, and a pending reply to it is

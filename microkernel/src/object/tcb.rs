@@ -13,6 +13,8 @@
 //! | 10–13 | a name, for logs (32 bytes) |
 //! | 14 | the slot holding the reply capability to this thread, while it awaits a reply |
 //! | 15 | the notification bound to this thread (0: none) |
+//! | 40–46 | a fault message's words and header, while the thread sends it |
+//! | 40–45 | the words of a fault message the thread sends or awaits the reply to |
 //! | 16–37 | the user registers, as the entry code saves them |
 //! | 64–103 | five capability slots: CSpace root, VSpace root, IPC buffer frame, caller (reply), one spare |
 //! | 128–255 | FPU/SIMD state (1 KiB, 64-byte aligned) |
@@ -23,6 +25,7 @@ use core::cell::Cell;
 use kernel_core::cap::encoding::SLOT_WORDS;
 use kernel_core::cap::object::TCB_SIZE_BITS;
 use kernel_core::cap::{Capability, SlotStore};
+use syscall_abi::ipc::MessageInfo;
 
 const WORDS: usize = (1 << TCB_SIZE_BITS) / 8;
 const STATE: usize = 0;
@@ -40,6 +43,11 @@ const BOUND_NOTIFICATION: usize = 15;
 const IS_CALL: u64 = 1;
 const CAN_GRANT: u64 = 2;
 const CAN_GRANT_REPLY: u64 = 4;
+const IS_FAULT: u64 = 8;
+const FAULT_WORDS: usize = 40;
+const FAULT_WORD_COUNT: usize = syscall_abi::fault::words::COUNT;
+/// The header of the fault message, after its words.
+const FAULT_INFO: usize = FAULT_WORDS + FAULT_WORD_COUNT;
 const NAME: usize = 10;
 const NAME_WORDS: usize = 4;
 const REGISTERS: usize = 16;
@@ -47,7 +55,10 @@ const SLOTS: usize = 64;
 const FPU: usize = 128;
 const REGISTER_WORDS: usize = size_of::<UserContext>() / 8;
 const _: () = assert!(
-    REGISTER_WORDS == 22 && REGISTERS + REGISTER_WORDS <= SLOTS && SLOTS + 5 * SLOT_WORDS <= FPU
+    REGISTER_WORDS == 22
+        && REGISTERS + REGISTER_WORDS <= FAULT_WORDS
+        && FAULT_INFO < SLOTS
+        && SLOTS + 5 * SLOT_WORDS <= FPU
 );
 const _: () = assert!((WORDS - FPU) * 8 >= arch::FPU_STATE_SIZE);
 
@@ -86,6 +97,9 @@ pub struct PendingSend {
     pub is_call: bool,
     pub can_grant: bool,
     pub can_grant_reply: bool,
+    /// The message is a fault message (its words are the TCB's fault words), and the
+    /// reply decides whether the thread resumes.
+    pub is_fault: bool,
 }
 
 /// A TCB: a handle to a thread control block in object memory.
@@ -188,8 +202,30 @@ impl Tcb {
     }
 
     /// The capability pointer of the thread's fault endpoint (0: none).
+    pub fn fault_endpoint(self) -> u64 {
+        self.words()[FAULT_ENDPOINT].get()
+    }
+
     pub fn set_fault_endpoint(self, cptr: u64) {
         self.words()[FAULT_ENDPOINT].set(cptr);
+    }
+
+    /// The words of the fault message the thread sends.
+    pub fn fault_words(self) -> [u64; FAULT_WORD_COUNT] {
+        core::array::from_fn(|index| self.words()[FAULT_WORDS + index].get())
+    }
+
+    /// The header of the fault message the thread sends.
+    pub fn fault_info(self) -> MessageInfo {
+        MessageInfo::from_word(self.words()[FAULT_INFO].get()).unwrap_or_default()
+    }
+
+    /// Records the fault message the thread is to send.
+    pub fn set_fault(self, info: MessageInfo, words: &[u64; FAULT_WORD_COUNT]) {
+        for (cell, &word) in self.words()[FAULT_WORDS..FAULT_INFO].iter().zip(words) {
+            cell.set(word);
+        }
+        self.words()[FAULT_INFO].set(info.to_word());
     }
 
     /// The endpoint the thread waits on (0: none) and its neighbours in that queue.
@@ -214,6 +250,7 @@ impl Tcb {
             is_call: flags & IS_CALL != 0,
             can_grant: flags & CAN_GRANT != 0,
             can_grant_reply: flags & CAN_GRANT_REPLY != 0,
+            is_fault: flags & IS_FAULT != 0,
         }
     }
 
@@ -221,7 +258,8 @@ impl Tcb {
         self.words()[IPC_BADGE].set(send.badge);
         let flags = (u64::from(send.is_call) * IS_CALL)
             | (u64::from(send.can_grant) * CAN_GRANT)
-            | (u64::from(send.can_grant_reply) * CAN_GRANT_REPLY);
+            | (u64::from(send.can_grant_reply) * CAN_GRANT_REPLY)
+            | (u64::from(send.is_fault) * IS_FAULT);
         self.words()[IPC_FLAGS].set(flags);
     }
 
