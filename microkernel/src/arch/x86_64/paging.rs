@@ -119,7 +119,7 @@ pub fn init_kernel_space(regions: &[MemoryRegion], nx: bool, frames: &mut dyn Fr
     // boot tables, the stack this code runs on, and the physical window; nothing still in
     // use lives only in the boot tables' identity map.
     unsafe { Cr3::write(PhysFrame::containing_address(root), Cr3Flags::empty()) };
-    phys::mark_kernel_tables_active();
+    phys::mark_kernel_tables_active(window_top(regions).min(WINDOW_MAX));
 }
 
 fn map_physical_window(

@@ -32,10 +32,10 @@ impl MappedBlocks {
         self.words[index / 64].fetch_or(1 << (index % 64), Ordering::Relaxed);
     }
 
-    pub fn contains(&self, addr: u64) -> bool {
-        let index = (addr / PAGEBLOCK_SIZE) as usize;
+    /// Whether pageblock number `index` is mapped.
+    fn contains_block(&self, index: u64) -> bool {
         self.words
-            .get(index / 64)
+            .get((index / 64) as usize)
             .is_some_and(|word| word.load(Ordering::Relaxed) & (1 << (index % 64)) != 0)
     }
 }
@@ -43,6 +43,8 @@ impl MappedBlocks {
 static MAPPED: MappedBlocks = MappedBlocks::new();
 /// Zero while the boot tables are active: then the whole first GiB of the window works.
 static KERNEL_TABLES_ACTIVE: AtomicU64 = AtomicU64::new(0);
+/// The end of the window's mapped RAM, once the kernel's tables are active.
+static WINDOW_END: AtomicU64 = AtomicU64::new(0);
 
 /// Where `phys` appears in the window.
 pub fn window_address(phys: PhysAddr) -> VirtAddr {
@@ -54,7 +56,8 @@ pub(super) fn mapped_blocks() -> &'static MappedBlocks {
     &MAPPED
 }
 
-pub(super) fn mark_kernel_tables_active() {
+pub(super) fn mark_kernel_tables_active(window_end: u64) {
+    WINDOW_END.store(window_end, Ordering::Relaxed);
     KERNEL_TABLES_ACTIVE.store(1, Ordering::Release);
 }
 
@@ -66,8 +69,10 @@ pub fn window_covers(range: PhysRange) -> bool {
     if KERNEL_TABLES_ACTIVE.load(Ordering::Acquire) == 0 {
         return range.end <= BOOT_WINDOW;
     }
-    let first = range.start - range.start % PAGEBLOCK_SIZE;
-    (first..range.end).step_by(PAGEBLOCK_SIZE as usize).all(|block| MAPPED.contains(block))
+    // Objects the kernel reaches are small and naturally aligned, so this is nearly always
+    // one block: checked on every access to kernel-object memory, it is on the hot path.
+    let (first, last) = (range.start / PAGEBLOCK_SIZE, (range.end - 1) / PAGEBLOCK_SIZE);
+    (first..=last).all(|block| MAPPED.contains_block(block))
 }
 
 /// Copies physical memory at `phys` into `buffer`; `false`, copying nothing, where the
@@ -136,6 +141,11 @@ pub fn write(phys: PhysAddr, bytes: &[u8]) {
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), target, bytes.len()) };
 }
 
+#[cold]
+fn object_outside_window(phys: PhysAddr, count: usize) -> ! {
+    panic!("object memory {phys:?} + {count} words lies outside the physical window")
+}
+
 /// The `count` words of kernel-object memory at `phys`.
 ///
 /// Kernel objects (CNodes, and the objects to come) live in untyped memory inside the
@@ -145,11 +155,12 @@ pub fn write(phys: PhysAddr, bytes: &[u8]) {
 /// off; SMP will add the kernel lock). The capability system keeps object memory apart
 /// from frames that user space maps, so nothing else writes it.
 pub fn object_words(phys: PhysAddr, count: usize) -> &'static [Cell<u64>] {
-    let range = PhysRange::from_start_len(phys.as_u64(), count as u64 * 8);
-    assert!(
-        phys.is_aligned(8u64) && window_covers(range),
-        "object memory {range:x?} outside the window"
-    );
+    // Kernel objects live only in RAM (retype refuses device memory), so below the top
+    // of the window is inside it: one comparison, on the hottest path the kernel has.
+    let end = phys.as_u64() + count as u64 * 8;
+    if !phys.as_u64().is_multiple_of(8) || end > WINDOW_END.load(Ordering::Relaxed) {
+        object_outside_window(phys, count);
+    }
     let start = window_address(phys).as_ptr::<Cell<u64>>();
     // SAFETY: the window maps the range (asserted) for the kernel's lifetime, aligned for
     // u64; `Cell<u64>` has the layout of `u64` and every bit pattern is valid; aliasing is
