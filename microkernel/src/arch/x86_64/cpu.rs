@@ -61,10 +61,10 @@ pub fn enable_protections(features: &CpuFeatures) {
     wanted.set(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION, features.smep);
     wanted.set(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION, features.smap);
     wanted.set(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION, features.umip);
+    // No user mapping exists yet, and the kernel reaches user memory only through
+    // `usercopy`, which brackets the access with `stac`/`clac`.
     // SAFETY: these bits only restrict what the kernel may do with user pages (execute,
-    // access without `stac`) and what user code may execute; no user mapping exists yet,
-    // and the kernel reaches user memory only through `usercopy`, which brackets the
-    // access with `stac`/`clac`.
+    // access without `stac`) and what user code may execute.
     unsafe { Cr4::update(|flags| flags.insert(wanted)) };
 }
 

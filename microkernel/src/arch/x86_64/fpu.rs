@@ -44,10 +44,10 @@ pub fn init() -> FpuMode {
     let leaf1 = __cpuid(1);
     let has_xsave = leaf1.ecx & (1 << 26) != 0;
     let has_avx = leaf1.ecx & (1 << 28) != 0;
-    // SAFETY: MP with EM clear makes x87/SSE instructions execute natively (and TS is left
-    // clear: no lazy switching); OSFXSR/OSXMMEXCPT declare that the kernel saves SSE state
-    // with FXSAVE/XSAVE and handles SIMD exceptions (as user faults). The kernel's own code
-    // uses no FPU instructions.
+    // MP with EM clear makes x87/SSE instructions execute natively (TS stays clear: no lazy
+    // switching); the kernel's own code uses no FPU instructions.
+    // SAFETY: OSFXSR/OSXMMEXCPT declare what is true: the kernel saves SSE state with
+    // FXSAVE/XSAVE and handles SIMD exceptions (as user faults).
     unsafe {
         Cr0::update(|flags| {
             flags.insert(Cr0Flags::MONITOR_COPROCESSOR);
@@ -101,10 +101,10 @@ pub fn reset(phys: PhysAddr) {
 pub fn save(phys: PhysAddr) {
     let target = area(phys);
     if USE_XSAVE.load(Ordering::Relaxed) {
+        // The area belongs to the TCB whose registers these are; no word view of it is in
+        // use meanwhile (one CPU in the kernel).
         // SAFETY: the area is 64-byte aligned and large enough for every component XCR0
-        // enables (checked in `init`); it belongs to the TCB whose registers these are,
-        // and the kernel reaches it only here and through word views that are not in use
-        // meanwhile (one CPU in the kernel).
+        // enables (checked in `init`).
         unsafe {
             core::arch::asm!("xsave64 [{}]", in(reg) target, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack))
         };

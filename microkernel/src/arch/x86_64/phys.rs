@@ -162,9 +162,9 @@ pub fn object_words(phys: PhysAddr, count: usize) -> &'static [Cell<u64>] {
         object_outside_window(phys, count);
     }
     let start = window_address(phys).as_ptr::<Cell<u64>>();
-    // SAFETY: the window maps the range (asserted) for the kernel's lifetime, aligned for
-    // u64; `Cell<u64>` has the layout of `u64` and every bit pattern is valid; aliasing is
-    // harmless because every access goes through these `Cell`s on the one CPU in the
+    // Aliasing is harmless: every access goes through these `Cell`s on the one CPU in the
     // kernel (see above).
+    // SAFETY: the window maps the range (checked) for the kernel's lifetime, aligned for
+    // u64; `Cell<u64>` has the layout of `u64` and every bit pattern is valid.
     unsafe { core::slice::from_raw_parts(start, count) }
 }

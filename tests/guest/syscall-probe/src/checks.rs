@@ -89,11 +89,10 @@ fn debug_write(pointer: u64, len: u64, want: Want) -> Result<(), Failure> {
 }
 
 fn boot_args_read_only() -> Result<(), Failure> {
+    // The buffer is longer than the arguments, so only the permission is at fault; a
+    // kernel that tried the copy anyway would fault on the page (it keeps CR0.WP set).
     // SAFETY: READ_ONLY sits in a page mapped without write access, which BootArgs must
-    // detect and refuse before copying anything; a kernel that tried the copy anyway
-    // would fault on that page, since its contract keeps CR0.WP set. So READ_ONLY cannot
-    // change, and the buffer is longer than the arguments, so only the permission is
-    // at fault.
+    // refuse before copying anything, so READ_ONLY cannot change.
     let got = unsafe {
         syscall2(Syscall::BootArgs.number(), READ_ONLY.as_ptr() as u64, READ_ONLY.len() as u64)
     };

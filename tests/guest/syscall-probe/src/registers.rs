@@ -40,11 +40,11 @@ pub fn preserved_across_syscall() -> Result<(), Failure> {
         u64,
         u64,
     );
-    // SAFETY: DebugWrite only reads MESSAGE, a static. rbx and rbp cannot be asm operands
-    // (LLVM reserves rbx; rbp is the frame pointer), so the block saves them on the stack,
-    // loads the sentinels, and after the call copies them into rcx and r11 (free once
-    // `syscall` has clobbered them) before restoring both; every other register it
-    // changes is declared. The pushes stay within our own stack, hence no `nostack`.
+    // rbx and rbp cannot be asm operands (LLVM reserves rbx; rbp is the frame pointer), so
+    // the block saves them on its own stack (hence no `nostack`), loads the sentinels, and
+    // after the call copies them into rcx and r11 (free once `syscall` clobbered them).
+    // SAFETY: DebugWrite only reads MESSAGE, a static; rbx and rbp are restored and every
+    // other register the block changes is declared.
     unsafe {
         asm!(
             "push rbx",
@@ -106,10 +106,10 @@ const VECTOR_NAMES: [&str; 16] = [
 pub fn vector_registers_survive_kernel_entries() -> Result<(), Failure> {
     const BASE: u64 = 0x5a5a_7700_0000_7700;
     let mut saved = [[0u64; 2]; 16];
-    // SAFETY: the block writes only `saved` (through rdi, 256 bytes) and the registers it
-    // declares, plus xmm0–xmm15: this program is built soft-float, so compiled code never
-    // holds anything in them, and the soft-float target cannot name them as operands. The
-    // system call number is unassigned, so the kernel refuses it without touching memory.
+    // xmm0–xmm15 cannot be named as operands on the soft-float target, and compiled code
+    // here never holds anything in them. The system call number is unassigned.
+    // SAFETY: the block writes only `saved` (through rdi, 256 bytes), the registers it
+    // declares and xmm0–xmm15; the kernel refuses the call without touching memory.
     unsafe {
         asm!(
             "mov rax, {base}",
