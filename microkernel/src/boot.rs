@@ -39,6 +39,10 @@ pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
         fpu.avx
     );
     log_cpus();
+    match arch::init_interrupt_routing(&mut mem::frames()) {
+        Ok(inputs) => log!("irq: I/O APIC with {inputs} inputs, all masked"),
+        Err(reason) => log!("irq: no interrupts for user space ({reason})"),
+    }
     match arch::start_preemption_timer(sched::TIMESLICE_MS) {
         Ok(timer) => log!(
             "timer: local APIC timer at {} ticks/ms, timeslice {} ms",

@@ -153,24 +153,31 @@ pub fn rotate_current() {
 }
 
 /// Leaves the kernel into the highest-priority runnable thread. Returning to the thread
-/// that entered touches neither the FPU nor CR3.
+/// that entered touches neither the FPU nor CR3. With nothing to run the CPU waits for an
+/// interrupt that could wake a thread; if none can come, the kernel's work is done.
 pub fn run() -> ! {
     let cpu = this_cpu();
-    let current = cpu.current_thread().filter(|tcb| tcb.state() == ThreadState::Runnable);
-    let next = {
-        let mut queue = run_queue();
-        match (current, queue.highest()) {
-            (Some(current), Some(best)) if best > current.priority() => {
-                queue.push_back(current);
-                queue.pop_highest()
+    let (current, next) = loop {
+        let current = cpu.current_thread().filter(|tcb| tcb.state() == ThreadState::Runnable);
+        let next = {
+            let mut queue = run_queue();
+            match (current, queue.highest()) {
+                (Some(current), Some(best)) if best > current.priority() => {
+                    queue.push_back(current);
+                    queue.pop_highest()
+                }
+                (Some(current), _) => Some(current),
+                (None, _) => queue.pop_highest(),
             }
-            (Some(current), _) => Some(current),
-            (None, _) => queue.pop_highest(),
+        };
+        if let Some(next) = next {
+            break (current, next);
         }
-    };
-    let Some(next) = next else {
         cpu.set_current_thread(None);
-        shut_down();
+        if !crate::object::irq::any_routed() {
+            shut_down();
+        }
+        arch::wait_for_interrupt();
     };
     if current != Some(next) {
         switch_to(next);
@@ -187,6 +194,13 @@ fn switch_to(next: Tcb) {
         .address_space()
         .unwrap_or_else(|| panic!("runnable thread {} has no address space", next.name()));
     space.activate();
+}
+
+/// A device interrupt arrived while user code ran: it may have woken a thread of higher
+/// priority, which then runs first.
+pub fn preempt_for_interrupt(frame: &UserContext) -> ! {
+    save_current(frame);
+    run()
 }
 
 /// The timer interrupted user code: the thread goes to the back of its queue.

@@ -52,6 +52,8 @@ pub fn identify(root: &Capability, cptr: u64) -> Result<u64, Refusal> {
         Capability::IrqControl => CapKind::IrqControl,
         Capability::IrqHandler { .. } => CapKind::IrqHandler,
         Capability::AsiControl => CapKind::AsiControl,
+        Capability::IoPortControl => CapKind::IoPortControl,
+        Capability::IoPort { .. } => CapKind::IoPort,
     };
     Ok(kind.code())
 }

@@ -141,6 +141,7 @@ fn finalise(cap: &Capability) {
         Capability::Notification { object, .. } => super::notification::finalise(object),
         Capability::Reply { tcb, .. } => Tcb::at(tcb).set_reply_slot(0),
         Capability::VSpace { object, asid: Some(asid) } => super::asid::release(asid, object),
+        Capability::IrqHandler { irq } => super::irq::release(irq),
         _ => {}
     }
 }

@@ -50,8 +50,21 @@ pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<Reply, 
     if let Some(tcb) = Tcb::of(&cap) {
         return tcb_invoke::invoke(root, tcb, invocation, message);
     }
-    if matches!(cap, Capability::Frame { .. } | Capability::PageTable { .. }) {
-        return super::vspace::invoke(root, slot, invocation, message);
+    match cap {
+        Capability::Frame { .. } | Capability::PageTable { .. } => {
+            return super::vspace::invoke(root, slot, invocation, message);
+        }
+        Capability::IrqControl => return super::irq::control(root, slot, invocation, message),
+        Capability::IrqHandler { irq } => {
+            return super::irq::handler(root, irq, invocation, message);
+        }
+        Capability::IoPortControl => {
+            return super::io_port::control(root, slot, invocation, message);
+        }
+        Capability::IoPort { first, last } => {
+            return super::io_port::access(first, last, invocation, message);
+        }
+        _ => {}
     }
     let mut words = [0u64; 7];
     for (index, word) in words.iter_mut().enumerate().take(needed) {

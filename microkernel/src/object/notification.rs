@@ -41,6 +41,10 @@ impl Notification {
         Self { base }
     }
 
+    pub const fn address(self) -> u64 {
+        self.base
+    }
+
     fn words(self) -> &'static [core::cell::Cell<u64>] {
         arch::object_words(PhysAddr::new(self.base), 4)
     }
@@ -89,19 +93,24 @@ pub fn signal(cap: &Capability) -> Result<(), Refusal> {
     if !rights.contains(Rights::WRITE) {
         return Err(SyscallError::InsufficientRights.into());
     }
+    signal_object(notification, badge);
+    Ok(())
+}
+
+/// Signals `notification` with `badge` (a capability's, or an IRQ handler's).
+pub fn signal_object(notification: Notification, badge: u64) {
     if let Some(waiter) = notification.queue().pop(RECEIVERS) {
         wake(waiter, badge);
-        return Ok(());
+        return;
     }
     if let Some(bound) = notification.bound()
         && bound.state() == ThreadState::BlockedOnReceive
     {
         super::ipc::cancel(bound);
         wake(bound, badge);
-        return Ok(());
+        return;
     }
     notification.accumulate(badge);
-    Ok(())
 }
 
 /// `tcb` waits on the notification `cap` names (or, not `blocking`, polls it).
@@ -162,6 +171,7 @@ pub fn unbind(tcb: Tcb) {
 /// The notification at `base` is being destroyed: its waiters wake with an error and its
 /// bound thread is unbound.
 pub fn finalise(base: u64) {
+    super::irq::forget_notification(base);
     super::ipc::cancel_all(base);
     if let Some(bound) = Notification::at(base).bound() {
         unbind(bound);

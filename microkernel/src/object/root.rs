@@ -126,6 +126,7 @@ pub fn build(
         (slot::TCB, Capability::Tcb { object: tcb.address() }),
         (slot::VSPACE, vspace),
         (slot::IPC_BUFFER, ipc_buffer),
+        (slot::IO_PORT_CONTROL, Capability::IoPortControl),
     ] {
         assert_eq!(cursor.insert(cap), Some(index), "fixed slots out of order");
     }

@@ -21,8 +21,10 @@ pub mod slot {
     pub const VSPACE: u64 = 5;
     /// The frame holding the root task's IPC buffer.
     pub const IPC_BUFFER: u64 = 6;
+    /// The authority to create I/O port capabilities.
+    pub const IO_PORT_CONTROL: u64 = 7;
     /// The first slot the kernel fills per boot (modules, untyped memory).
-    pub const FIRST_FREE: u64 = 7;
+    pub const FIRST_FREE: u64 = 8;
 }
 
 /// The most untyped capabilities the boot information lists.

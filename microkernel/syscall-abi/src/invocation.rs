@@ -67,6 +67,30 @@ pub enum Invocation {
     PageTableMap = 33,
     /// No words.
     PageTableUnmap = 34,
+    /// On the I/O port control capability. Words: first port, last port, destination CNode
+    /// pointer, index, depth. Makes a capability to the ports `first..=last`; ports the
+    /// kernel drives itself (the interrupt controllers, its serial console, the
+    /// emulator's exit port) are refused.
+    IoPortControlIssue = 40,
+    /// On an I/O port capability. Words: port. Answers the value read in `rdx`.
+    IoPortIn8 = 41,
+    IoPortIn16 = 42,
+    IoPortIn32 = 43,
+    /// Words: port, value.
+    IoPortOut8 = 44,
+    IoPortOut16 = 45,
+    IoPortOut32 = 46,
+    /// On the IRQ control capability. Words: IRQ (0–15: ISA interrupt lines, as the
+    /// firmware routes them; 16–23: I/O APIC inputs), destination CNode pointer, index,
+    /// depth. Makes the one handler capability for that IRQ.
+    IrqControlGet = 50,
+    /// On an IRQ handler capability. No words. Unmasks the IRQ after a delivery.
+    IrqHandlerAck = 51,
+    /// Words: notification pointer. Each interrupt signals it with that capability's
+    /// badge; the IRQ stays masked until acknowledged.
+    IrqHandlerSetNotification = 52,
+    /// No words. Stops delivery to the notification.
+    IrqHandlerClear = 53,
 }
 
 /// Attribute bits of [`Invocation::FrameMap`].
@@ -100,6 +124,17 @@ impl Invocation {
             32 => Self::FrameGetAddress,
             33 => Self::PageTableMap,
             34 => Self::PageTableUnmap,
+            40 => Self::IoPortControlIssue,
+            41 => Self::IoPortIn8,
+            42 => Self::IoPortIn16,
+            43 => Self::IoPortIn32,
+            44 => Self::IoPortOut8,
+            45 => Self::IoPortOut16,
+            46 => Self::IoPortOut32,
+            50 => Self::IrqControlGet,
+            51 => Self::IrqHandlerAck,
+            52 => Self::IrqHandlerSetNotification,
+            53 => Self::IrqHandlerClear,
             _ => return None,
         })
     }
@@ -122,14 +157,22 @@ impl Invocation {
             | Self::TcbSetPriority
             | Self::TcbSetMaxControlledPriority => 2,
             Self::TcbSetAffinity | Self::TcbBindNotification => 1,
-            Self::FrameMap => 4,
+            Self::FrameMap | Self::IrqControlGet => 4,
+            Self::IoPortControlIssue => 5,
+            Self::IoPortIn8
+            | Self::IoPortIn16
+            | Self::IoPortIn32
+            | Self::IrqHandlerSetNotification => 1,
+            Self::IoPortOut8 | Self::IoPortOut16 | Self::IoPortOut32 => 2,
             Self::PageTableMap => 2,
             Self::TcbResume
             | Self::TcbSuspend
             | Self::TcbUnbindNotification
             | Self::FrameUnmap
             | Self::FrameGetAddress
-            | Self::PageTableUnmap => 0,
+            | Self::PageTableUnmap
+            | Self::IrqHandlerAck
+            | Self::IrqHandlerClear => 0,
         }
     }
 }
@@ -216,10 +259,12 @@ pub enum CapKind {
     IrqControl = 10,
     IrqHandler = 11,
     AsiControl = 12,
+    IoPortControl = 13,
+    IoPort = 14,
 }
 
 impl CapKind {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::Null,
         Self::Untyped,
         Self::Endpoint,
@@ -233,6 +278,8 @@ impl CapKind {
         Self::IrqControl,
         Self::IrqHandler,
         Self::AsiControl,
+        Self::IoPortControl,
+        Self::IoPort,
     ];
 
     pub const fn from_code(code: u64) -> Option<Self> {
@@ -306,6 +353,17 @@ mod tests {
             Invocation::FrameGetAddress,
             Invocation::PageTableMap,
             Invocation::PageTableUnmap,
+            Invocation::IoPortControlIssue,
+            Invocation::IoPortIn8,
+            Invocation::IoPortIn16,
+            Invocation::IoPortIn32,
+            Invocation::IoPortOut8,
+            Invocation::IoPortOut16,
+            Invocation::IoPortOut32,
+            Invocation::IrqControlGet,
+            Invocation::IrqHandlerAck,
+            Invocation::IrqHandlerSetNotification,
+            Invocation::IrqHandlerClear,
         ];
         for invocation in all {
             assert_eq!(Invocation::from_label(invocation.label()), Some(invocation));

@@ -94,6 +94,13 @@ pub enum Capability {
     },
     /// The authority to change the sensitivity of untyped memory (ASI); one exists.
     AsiControl,
+    /// The authority to create I/O port capabilities; one exists.
+    IoPortControl,
+    /// The right to read and write the I/O ports `first..=last`.
+    IoPort {
+        first: u16,
+        last: u16,
+    },
 }
 
 /// The size of a [`Capability`] in bytes.
@@ -155,7 +162,9 @@ impl Capability {
             | Self::Reply { .. }
             | Self::IrqControl
             | Self::IrqHandler { .. }
-            | Self::AsiControl => return None,
+            | Self::AsiControl
+            | Self::IoPortControl
+            | Self::IoPort { .. } => return None,
         })
     }
 
@@ -170,7 +179,12 @@ impl Capability {
             | Self::PageTable { object, .. }
             | Self::VSpace { object, .. } => Some(*object),
             Self::Reply { tcb, .. } => Some(*tcb),
-            Self::Null | Self::IrqControl | Self::IrqHandler { .. } | Self::AsiControl => None,
+            Self::Null
+            | Self::IrqControl
+            | Self::IrqHandler { .. }
+            | Self::AsiControl
+            | Self::IoPortControl
+            | Self::IoPort { .. } => None,
         }
     }
 
@@ -223,8 +237,12 @@ impl Capability {
                 Self::PageTable { object: b, level: level_b, .. },
             ) => a == b && level_a == level_b,
             (Self::IrqControl, Self::IrqControl | Self::IrqHandler { .. })
-            | (Self::AsiControl, Self::AsiControl) => true,
+            | (Self::AsiControl, Self::AsiControl)
+            | (Self::IoPortControl, Self::IoPortControl | Self::IoPort { .. }) => true,
             (Self::IrqHandler { irq: a }, Self::IrqHandler { irq: b }) => a == b,
+            (Self::IoPort { first: a, last: b }, Self::IoPort { first: c, last: d }) => {
+                a == c && b == d
+            }
             _ => false,
         }
     }
@@ -245,7 +263,8 @@ impl Capability {
                 self.region().is_some() && self.region() == other.region()
             }
             (Self::Untyped { .. } | Self::Frame { .. }, _)
-            | (Self::IrqControl, Self::IrqHandler { .. }) => false,
+            | (Self::IrqControl, Self::IrqHandler { .. })
+            | (Self::IoPortControl, Self::IoPort { .. }) => false,
             _ => self.same_region_as(other),
         }
     }
@@ -574,5 +593,16 @@ mod tests {
             cnode(2).mutated(Rights::NONE, CapData::Guard { guard: 1, guard_bits: 1 }),
             Ok(Capability::CNode { object: 0x8000, radix_bits: 2, guard: 1, guard_bits: 1 })
         );
+    }
+
+    #[test]
+    fn io_port_control_issues_io_port_ranges() {
+        let pit = Capability::IoPort { first: 0x40, last: 0x43 };
+        assert!(Capability::IoPortControl.same_region_as(&pit));
+        assert!(!pit.same_region_as(&Capability::IoPortControl));
+        assert!(!Capability::IoPortControl.is_same_object(&pit));
+        assert!(pit.is_same_object(&Capability::IoPort { first: 0x40, last: 0x43 }));
+        assert!(!pit.same_region_as(&Capability::IoPort { first: 0x40, last: 0x40 }));
+        assert_eq!(pit.derived(), Ok(pit));
     }
 }

@@ -65,6 +65,8 @@
 //! | 10  | `IrqControl`   | —                                  | 0        | 0               |
 //! | 11  | `IrqHandler`   | `irq`                              | 0        | 0               |
 //! | 12  | `AsiControl`   | —                                  | 0        | 0               |
+//! | 13  | `IoPortControl`| —                                  | 0        | 0               |
+//! | 14  | `IoPort`       | —                                  | `first \| last << 16` | 0 |
 //!
 //! (`vaddr` is the mapping's address, 0 when unmapped.)
 //!
@@ -188,6 +190,8 @@ const TAG_VSPACE: u64 = 9;
 const TAG_IRQ_CONTROL: u64 = 10;
 const TAG_IRQ_HANDLER: u64 = 11;
 const TAG_ASI_CONTROL: u64 = 12;
+const TAG_IO_PORT_CONTROL: u64 = 13;
+const TAG_IO_PORT: u64 = 14;
 
 const TAG_SHIFT: u32 = 0;
 const SIZE_SHIFT: u32 = 8;
@@ -266,6 +270,10 @@ pub fn encode_capability(cap: &Capability) -> [u64; CAPABILITY_WORDS] {
         Capability::IrqControl => (TAG_IRQ_CONTROL, 0, 0),
         Capability::IrqHandler { irq } => (TAG_IRQ_HANDLER | u64::from(irq) << NUMBER_SHIFT, 0, 0),
         Capability::AsiControl => (TAG_ASI_CONTROL, 0, 0),
+        Capability::IoPortControl => (TAG_IO_PORT_CONTROL, 0, 0),
+        Capability::IoPort { first, last } => {
+            (TAG_IO_PORT, u64::from(first) | u64::from(last) << 16, 0)
+        }
     };
     [word0, object, extra, 0]
 }
@@ -395,6 +403,14 @@ fn decode_fields(words: [u64; CAPABILITY_WORDS]) -> Result<Capability, CorruptSl
         TAG_IRQ_CONTROL => Capability::IrqControl,
         TAG_IRQ_HANDLER => Capability::IrqHandler { irq: byte(word0, NUMBER_SHIFT) },
         TAG_ASI_CONTROL => Capability::AsiControl,
+        TAG_IO_PORT_CONTROL => Capability::IoPortControl,
+        TAG_IO_PORT => {
+            let (first, last) = (object as u16, (object >> 16) as u16);
+            if first > last {
+                return Err(corrupt(W1, SizeOutOfRange));
+            }
+            Capability::IoPort { first, last }
+        }
         _ => return Err(corrupt(W0, UnknownTag)),
     })
 }
@@ -522,7 +538,15 @@ mod tests {
 
     /// Capabilities covering every variant and the edges of every field.
     fn edge_cases() -> Vec<Capability> {
-        let mut caps = vec![Capability::Null, Capability::IrqControl, Capability::AsiControl];
+        let mut caps = vec![
+            Capability::Null,
+            Capability::IrqControl,
+            Capability::AsiControl,
+            Capability::IoPortControl,
+            Capability::IoPort { first: 0, last: 0 },
+            Capability::IoPort { first: 0x40, last: 0x43 },
+            Capability::IoPort { first: 0, last: u16::MAX },
+        ];
         for size_bits in [MIN_UNTYPED_BITS, 12, 21, MAX_UNTYPED_BITS] {
             for device in [false, true] {
                 let region = 1u64 << size_bits;
@@ -720,7 +744,7 @@ mod tests {
         }
 
         fn capability(&mut self) -> Capability {
-            match self.below(13) {
+            match self.below(15) {
                 0 => Capability::Null,
                 1 => {
                     let size_bits = self.range(MIN_UNTYPED_BITS, MAX_UNTYPED_BITS);
@@ -777,7 +801,12 @@ mod tests {
                 },
                 10 => Capability::IrqControl,
                 11 => Capability::IrqHandler { irq: self.next() as u8 },
-                _ => Capability::AsiControl,
+                12 => Capability::AsiControl,
+                13 => Capability::IoPortControl,
+                _ => {
+                    let (a, b) = (self.next() as u16, self.next() as u16);
+                    Capability::IoPort { first: a.min(b), last: a.max(b) }
+                }
             }
         }
 
@@ -817,7 +846,7 @@ mod tests {
     #[test]
     fn random_capabilities_and_nodes_round_trip() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-        let mut seen = [0; 13];
+        let mut seen = [0; 15];
         for _ in 0..20_000 {
             let cap = rng.capability();
             round_trip(cap);
@@ -883,7 +912,8 @@ mod tests {
     fn corrupt_capabilities_are_refused_with_a_reason() {
         let untyped = |word0: u64, base: u64, watermark: u64| [word0, base, watermark, 0];
         // Tags.
-        rejects([13, 0, 0, 0], 0, UnknownTag);
+        rejects([15, 0, 0, 0], 0, UnknownTag);
+        rejects([TAG_IO_PORT, 0x40 | 0x3f << 16, 0, 0], 1, SizeOutOfRange);
         rejects([0xff, 0, 0, 0], 0, UnknownTag);
         // Fields a variant does not use, and the reserved word.
         rejects([0, 1, 0, 0], 1, ReservedBits);

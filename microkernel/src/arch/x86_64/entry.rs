@@ -1,7 +1,7 @@
 //! Where the assembly entry points land in Rust, and the hand-over to generic code.
 
 use super::context::TrapFrame;
-use super::lapic;
+use super::{ioapic, lapic};
 use x86_64::registers::control::Cr2;
 
 /// A CPU exception as generic code sees it.
@@ -75,6 +75,20 @@ pub fn rust_trap(frame: &mut TrapFrame) {
             return;
         }
         vector if vector == u64::from(lapic::SPURIOUS_VECTOR) => return,
+        vector
+            if (u64::from(ioapic::IRQ_VECTOR_BASE)
+                ..u64::from(ioapic::IRQ_VECTOR_BASE + ioapic::IRQS))
+                .contains(&vector) =>
+        {
+            let irq = (vector - u64::from(ioapic::IRQ_VECTOR_BASE)) as u8;
+            ioapic::set_masked(irq, true);
+            lapic::end_of_interrupt();
+            crate::object::irq::deliver(irq);
+            if frame.came_from_user_mode() {
+                crate::sched::preempt_for_interrupt(frame);
+            }
+            return;
+        }
         vector if vector >= FIRST_INTERRUPT || vector == u64::from(NMI) => {
             crate::fault::unexpected_interrupt(frame.vector, frame.came_from_user_mode());
             if vector >= FIRST_INTERRUPT {

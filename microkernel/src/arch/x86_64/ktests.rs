@@ -41,6 +41,10 @@ pub const TESTS: &[KernelTest] = &[
         name: "kernel::fpu::state_round_trips_between_threads",
         run: fpu_state_round_trips_between_threads,
     },
+    KernelTest {
+        name: "kernel::irq::pit_interrupt_arrives_through_the_io_apic",
+        run: pit_interrupt_arrives_through_the_io_apic,
+    },
     KernelTest { name: "kernel::acpi::bootstrap_cpu_is_listed", run: bootstrap_cpu_is_listed },
 ];
 
@@ -274,5 +278,23 @@ fn fpu_state_round_trips_between_threads(_: &BootInfo) -> TestResult {
     ensure!(after_first == wanted(0x1111_1111_1111_1111), "first thread got {after_first:x?}");
     ensure!(after_second == wanted(0x2222_2222_2222_2222), "second thread got {after_second:x?}");
     ensure!(initial == [0, 0], "a new thread would start with {initial:x?}");
+    Ok(())
+}
+
+fn pit_interrupt_arrives_through_the_io_apic(_: &BootInfo) -> TestResult {
+    const PIT_IRQ: u8 = 0;
+    ensure!(super::ioapic::routable(PIT_IRQ), "ISA IRQ 0 reaches no I/O APIC input");
+    let before = crate::object::irq::deliveries(PIT_IRQ);
+    super::pit::start_periodic(1000);
+    super::ioapic::set_masked(PIT_IRQ, false);
+    for _ in 0..1000 {
+        if crate::object::irq::deliveries(PIT_IRQ) > before {
+            break;
+        }
+        super::power::wait_for_interrupt();
+    }
+    super::ioapic::set_masked(PIT_IRQ, true);
+    let delivered = crate::object::irq::deliveries(PIT_IRQ) - before;
+    ensure!(delivered == 1, "IRQ 0 delivered {delivered} times; the first delivery masks it");
     Ok(())
 }

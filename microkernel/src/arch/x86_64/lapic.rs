@@ -15,7 +15,6 @@ pub const SPURIOUS_VECTOR: u8 = 0xff;
 
 const IA32_APIC_BASE: u32 = 0x1b;
 const APIC_GLOBAL_ENABLE: u64 = 1 << 11;
-#[cfg(feature = "ktest")]
 const REG_ID: usize = 0x20;
 const REG_EOI: usize = 0xb0;
 const REG_SPURIOUS: usize = 0xf0;
@@ -76,7 +75,6 @@ pub fn init(frames: &mut dyn super::paging::FrameSource) {
 }
 
 /// This CPU's APIC id, as the hardware reports it.
-#[cfg(feature = "ktest")]
 pub fn id() -> u32 {
     read(REG_ID) >> 24
 }

@@ -8,6 +8,8 @@ mod cpu;
 mod entry;
 mod fpu;
 mod idt;
+mod ioapic;
+mod ioport;
 #[cfg(feature = "ktest")]
 mod ktests;
 mod lapic;
@@ -30,6 +32,8 @@ pub use entry::Exception;
 pub use fpu::{
     FPU_STATE_SIZE, FpuMode, reset as fpu_reset, restore as fpu_restore, save as fpu_save,
 };
+pub use ioapic::{IRQS, routable as irq_routable, set_masked as set_irq_masked};
+pub use ioport::{PortWidth, read as port_read, write as port_write};
 #[cfg(feature = "ktest")]
 pub use ktests::TESTS as KERNEL_TESTS;
 pub use lapic::{TimerInfo, TimerUnavailable};
@@ -41,7 +45,7 @@ pub use phys::{
     boot_module_bytes, object_words, read as read_physical, write as write_physical,
     zero as zero_physical, zero_frame,
 };
-pub use power::exit_emulator;
+pub use power::{exit_emulator, wait_for_interrupt};
 pub use serial::{write_bytes as console_write, write_bytes_forced as console_write_forced};
 pub use usercopy::{copy_from_user, copy_to_user};
 pub use vspace::{
@@ -79,6 +83,16 @@ pub fn init_bootstrap_cpu(frames: &mut dyn FrameSource) -> FpuMode {
     pic::disable();
     lapic::init(frames);
     fpu::init()
+}
+
+/// Finds the I/O APIC in the MADT and masks all its inputs; returns how many it has, or
+/// why there is none (then no IRQ can be handed to user space).
+pub fn init_interrupt_routing(frames: &mut dyn FrameSource) -> Result<u32, &'static str> {
+    match acpi::interrupt_routing() {
+        Ok(Some(routing)) => Ok(ioapic::init(&routing, frames)),
+        Ok(None) => Err("the MADT lists no I/O APIC"),
+        Err(_) => Err("no MADT"),
+    }
 }
 
 /// Calibrates this CPU's local APIC timer against the PIT and starts it: from now on user

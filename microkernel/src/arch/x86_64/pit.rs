@@ -50,6 +50,20 @@ impl Channel0 {
     }
 }
 
+/// Starts channel 0 as a rate generator at about `hz` interrupts a second (its interrupt
+/// line is the ISA IRQ 0), for the interrupt-delivery test.
+#[cfg(feature = "ktest")]
+pub fn start_periodic(hz: u64) {
+    let divisor = (PIT_FREQUENCY / hz).clamp(1, 0xffff) as u16;
+    let mut channel = Channel0 { command: Port::new(COMMAND), data: Port::new(CHANNEL0_DATA) };
+    // SAFETY: reprogramming channel 0's period; no memory is touched.
+    unsafe {
+        channel.command.write(CHANNEL0_RATE_GENERATOR);
+        channel.data.write(divisor as u8);
+        channel.data.write((divisor >> 8) as u8);
+    }
+}
+
 /// Runs `measure_start`, waits `millis` milliseconds by the PIT, then returns what
 /// `measure_end` says. Interrupts are not used: the count is polled.
 pub fn time_interval<T>(

@@ -20,3 +20,12 @@ pub fn halt_forever() -> ! {
         x86_64::instructions::hlt();
     }
 }
+
+/// Waits with interrupts enabled until one arrives and has been handled, then returns with
+/// interrupts off again (the kernel runs with them off).
+pub fn wait_for_interrupt() {
+    // SAFETY: `sti; hlt` opens the window only for the halt (`sti` takes effect after the
+    // next instruction, so no interrupt is lost between them); the handlers return here
+    // through `trap_common`, and `cli` closes it before any other kernel code runs.
+    unsafe { core::arch::asm!("sti", "hlt", "cli", options(nomem, nostack)) };
+}

@@ -1,0 +1,80 @@
+//! I/O ports for user space: I/O port control issues capabilities to port ranges, and an
+//! I/O port capability reads and writes the ports it covers.
+
+use super::cspace;
+use super::invoke::Reply;
+use super::slots::Slots;
+use crate::arch::{self, PortWidth};
+use crate::syscall::{Message, Refusal};
+use kernel_core::cap::Capability;
+use kernel_core::cap::ops::insert_child;
+use syscall_abi::SyscallError;
+use syscall_abi::invocation::Invocation;
+
+/// Ports the kernel drives itself: the legacy interrupt controllers, its serial console
+/// and the emulator's exit port.
+const KERNEL_PORTS: [(u16, u16); 4] = [(0x20, 0x21), (0xa0, 0xa1), (0xf4, 0xf7), (0x3f8, 0x3ff)];
+
+/// I/O port control's one invocation: words first, last, destination CNode, index, depth.
+pub fn control(
+    root: &Capability,
+    control_slot: u64,
+    invocation: Invocation,
+    message: &Message,
+) -> Result<Reply, Refusal> {
+    if invocation != Invocation::IoPortControlIssue {
+        return Err(SyscallError::IllegalOperation.into());
+    }
+    let first =
+        u16::try_from(message.word(0)?).map_err(|_| Refusal::new(SyscallError::RangeError, 0))?;
+    let last = u16::try_from(message.word(1)?)
+        .ok()
+        .filter(|&last| last >= first)
+        .ok_or(Refusal::new(SyscallError::RangeError, 1))?;
+    if KERNEL_PORTS.iter().any(|&(low, high)| first <= high && low <= last) {
+        return Err(Refusal::new(SyscallError::RangeError, 0));
+    }
+    let (_, cnode) = cspace::capability(root, message.word(2)?)?;
+    if !matches!(cnode, Capability::CNode { .. }) {
+        return Err(Refusal::new(SyscallError::InvalidCapability, 2));
+    }
+    let destination = cspace::slot(&cnode, message.word(3)?, message.word(4)?, 4)?;
+    insert_child(&mut Slots, control_slot, destination, Capability::IoPort { first, last })
+        .map_err(|_| SyscallError::DeleteFirst)?;
+    Ok(Reply::empty())
+}
+
+/// An I/O port capability's invocations: In8/16/32 (word: port; value in `rdx`) and
+/// Out8/16/32 (words: port, value).
+pub fn access(
+    first: u16,
+    last: u16,
+    invocation: Invocation,
+    message: &Message,
+) -> Result<Reply, Refusal> {
+    let (width, write) = match invocation {
+        Invocation::IoPortIn8 => (PortWidth::Byte, false),
+        Invocation::IoPortIn16 => (PortWidth::Word, false),
+        Invocation::IoPortIn32 => (PortWidth::DoubleWord, false),
+        Invocation::IoPortOut8 => (PortWidth::Byte, true),
+        Invocation::IoPortOut16 => (PortWidth::Word, true),
+        Invocation::IoPortOut32 => (PortWidth::DoubleWord, true),
+        _ => return Err(SyscallError::IllegalOperation.into()),
+    };
+    let bytes = match width {
+        PortWidth::Byte => 1,
+        PortWidth::Word => 2,
+        PortWidth::DoubleWord => 4,
+    };
+    let port = u16::try_from(message.word(0)?)
+        .ok()
+        .filter(|&port| port >= first && u32::from(port) + bytes - 1 <= u32::from(last))
+        .ok_or(Refusal::new(SyscallError::RangeError, 0))?;
+    if write {
+        let value = u32::try_from(message.word(1)?)
+            .map_err(|_| Refusal::new(SyscallError::RangeError, 1))?;
+        arch::port_write(port, width, value);
+        return Ok(Reply::empty());
+    }
+    Ok(Reply { value: u64::from(arch::port_read(port, width)), words: heapless::Vec::new() })
+}
