@@ -4,21 +4,22 @@
 use crate::arch::{Exception, UserContext};
 use crate::cpu::this_cpu;
 use crate::object::ipc;
+use crate::object::tcb::frame;
 use crate::sched;
 use syscall_abi::fault::FaultKind;
 
 /// A user thread took an exception: it becomes a fault message to the thread's fault
 /// endpoint; a thread without one is reported and stopped. Nothing else is affected.
-pub fn user_exception(frame: &UserContext, exception: Exception) -> ! {
+pub fn user_exception(exception: Exception) -> ! {
     let thread = this_cpu().current_thread().expect("user code runs only as the current thread");
-    thread.set_registers(frame);
+    let (rip, rsp) = (thread.register(frame::RIP), thread.register(frame::RSP));
     let words = [
         u64::from(exception.vector),
         exception.error_code,
         exception.fault_address.unwrap_or(0),
-        frame.rip,
-        frame.rsp,
-        frame.rflags,
+        rip,
+        rsp,
+        thread.register(frame::RFLAGS),
     ];
     if !ipc::send_fault(thread, FaultKind::Exception, &words) {
         log!(
@@ -27,8 +28,8 @@ pub fn user_exception(frame: &UserContext, exception: Exception) -> ! {
             exception.name(),
             exception.vector,
             exception.error_code,
-            frame.rip,
-            frame.rsp,
+            rip,
+            rsp,
             FaultAddress(exception.fault_address),
         );
         ipc::stop(thread);

@@ -7,7 +7,7 @@
 //! higher-priority thread is ready. When no thread can run, the kernel's work is done and
 //! it powers off.
 
-use crate::arch::{self, UserContext};
+use crate::arch;
 use crate::cpu::this_cpu;
 use crate::object::tcb::{Tcb, ThreadState};
 use spin::Mutex;
@@ -135,13 +135,6 @@ pub fn forget(tcb: Tcb) {
     }
 }
 
-/// Records the registers of the thread that entered the kernel from user mode.
-pub fn save_current(frame: &UserContext) {
-    if let Some(current) = this_cpu().current_thread() {
-        current.set_registers(frame);
-    }
-}
-
 /// The running thread goes to the back of its queue (timer preemption, yield).
 pub fn rotate_current() {
     if let Some(current) = this_cpu().current_thread()
@@ -182,7 +175,7 @@ pub fn run() -> ! {
     if current != Some(next) {
         switch_to(next);
     }
-    arch::enter_user(&next.registers())
+    arch::enter_user(next.register_area())
 }
 
 /// Makes `next` this CPU's thread: its FPU registers and its address space.
@@ -196,16 +189,8 @@ fn switch_to(next: Tcb) {
     space.activate();
 }
 
-/// A device interrupt arrived while user code ran: it may have woken a thread of higher
-/// priority, which then runs first.
-pub fn preempt_for_interrupt(frame: &UserContext) -> ! {
-    save_current(frame);
-    run()
-}
-
 /// The timer interrupted user code: the thread goes to the back of its queue.
-pub fn preempt(frame: &UserContext) -> ! {
-    save_current(frame);
+pub fn preempt() -> ! {
     rotate_current();
     run()
 }

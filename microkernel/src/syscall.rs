@@ -1,28 +1,29 @@
 //! System calls: decode, check every argument, act, answer.
 
-use crate::arch::{self, PhysAddr, UserContext};
+use crate::arch::{self, PhysAddr};
 use crate::cpu::this_cpu;
 use crate::object::ipc::{self, SendKind};
 use crate::object::notification::{self, Notification};
 use crate::object::root::root_task;
-use crate::object::tcb::Tcb;
+use crate::object::tcb::{Tcb, frame};
 use crate::sched;
 use crate::usercopy::{UserReadable, UserWritable};
 use syscall_abi::fault::FaultKind;
 use syscall_abi::ipc::{MessageInfo, REGISTER_WORDS, ipc_buffer};
 use syscall_abi::{DEBUG_WRITE_MAX, Syscall, SyscallError};
 
-/// Handles the system call whose registers are in `frame` and returns to user mode.
-pub fn handle(frame: &UserContext) -> ! {
+/// Handles the system call of the current thread, whose registers the entry code saved in
+/// its TCB, and returns to user mode.
+pub fn handle() -> ! {
     let caller = this_cpu().current_thread().expect("a system call comes from the current thread");
-    caller.set_registers(frame);
-    let (number, args) = (frame.rax, [frame.rdi, frame.rsi]);
+    let number = caller.register(frame::RAX);
+    let args = [caller.register(frame::RDI), caller.register(frame::RSI)];
     let outcome = match Syscall::from_number(number) {
         Some(Syscall::ThreadExit) => exit_thread(caller, args[0]),
         Some(Syscall::DebugWrite) => debug_write(caller, args[0], args[1]).map(|()| 0),
         Some(Syscall::BootArgs) => boot_args(caller, args[0], args[1]),
         Some(Syscall::BootInfo) => boot_info(caller, args[0], args[1]),
-        Some(Syscall::Call) => call(caller, frame),
+        Some(Syscall::Call) => call(caller),
         Some(Syscall::Send) => ipc_send(caller, args[0], SendKind::Send),
         Some(Syscall::NonBlockingSend) => ipc_send(caller, args[0], SendKind::NonBlockingSend),
         Some(Syscall::Receive) => ipc_receive(caller, args[0], true),
@@ -39,7 +40,14 @@ pub fn handle(frame: &UserContext) -> ! {
             crate::object::cspace::identify(&caller.cspace_root(), args[0])
         }
         None => {
-            let words = [number, 0, 0, frame.rip, frame.rsp, frame.rflags];
+            let words = [
+                number,
+                0,
+                0,
+                caller.register(frame::RIP),
+                caller.register(frame::RSP),
+                caller.register(frame::RFLAGS),
+            ];
             // With a fault endpoint the thread waits for the handler; resumed, its call
             // still answers UnknownSyscall.
             ipc::send_fault(caller, FaultKind::UnknownSyscall, &words);
@@ -174,19 +182,21 @@ fn ipc_receive(thread: Tcb, cptr: u64, blocking: bool) -> Result<u64, Refusal> {
 /// `Call`: on an endpoint capability an IPC call, on any other an invocation. An
 /// invocation's reply words go where a received message's would: the first four in
 /// registers, the rest in the IPC buffer, with the header in `rsi`.
-fn call(thread: Tcb, frame: &UserContext) -> Result<u64, Refusal> {
-    let (_, cap) = crate::object::cspace::capability(&thread.cspace_root(), frame.rdi)?;
+fn call(thread: Tcb) -> Result<u64, Refusal> {
+    let cptr = thread.register(frame::RDI);
+    let (_, cap) = crate::object::cspace::capability(&thread.cspace_root(), cptr)?;
     if ipc::is_endpoint(&cap) {
         ipc::send(thread, &cap, SendKind::Call)?;
         return Ok(0);
     }
-    let info = MessageInfo::from_word(frame.rsi).map_err(|_| SyscallError::InvalidLength)?;
+    let info = MessageInfo::from_word(thread.register(frame::RSI))
+        .map_err(|_| SyscallError::InvalidLength)?;
     let message = Message {
         info,
-        registers: [frame.r10, frame.r8, frame.r9, frame.r15],
+        registers: [frame::R10, frame::R8, frame::R9, frame::R15].map(|word| thread.register(word)),
         ipc_buffer: thread.ipc_buffer_frame(),
     };
-    let reply = crate::object::invoke::invoke(&thread.cspace_root(), frame.rdi, &message)?;
+    let reply = crate::object::invoke::invoke(&thread.cspace_root(), cptr, &message)?;
     if this_cpu().current_thread() == Some(thread) {
         deliver_reply(thread, &reply.words)?;
     }

@@ -27,6 +27,20 @@ use kernel_core::cap::object::TCB_SIZE_BITS;
 use kernel_core::cap::{Capability, SlotStore};
 use syscall_abi::ipc::MessageInfo;
 
+/// Words of the saved register frame (the order the entry code pushes them in).
+pub mod frame {
+    pub const R15: usize = 0;
+    pub const R10: usize = 5;
+    pub const R9: usize = 6;
+    pub const R8: usize = 7;
+    pub const RDI: usize = 9;
+    pub const RSI: usize = 10;
+    pub const RAX: usize = 14;
+    pub const RIP: usize = 17;
+    pub const RFLAGS: usize = 19;
+    pub const RSP: usize = 20;
+}
+
 const WORDS: usize = (1 << TCB_SIZE_BITS) / 8;
 const STATE: usize = 0;
 const SCHED_NEXT: usize = 1;
@@ -329,11 +343,21 @@ impl Tcb {
         }
     }
 
+    /// Where the thread's registers are saved: entry and exit code read and write them
+    /// there directly.
+    pub fn register_area(self) -> PhysAddr {
+        PhysAddr::new(self.base + (REGISTERS * 8) as u64)
+    }
+
+    /// One saved register, by its word in the frame ([`frame`]).
+    pub fn register(self, word: usize) -> u64 {
+        self.words()[REGISTERS + word].get()
+    }
+
     /// Sets the saved `rax` and `rdx`: what the thread's system call returns.
     pub fn set_syscall_result(self, status: u64, value: u64) {
         const RDX: usize = 11;
-        const RAX: usize = 14;
-        self.words()[REGISTERS + RAX].set(status);
+        self.words()[REGISTERS + frame::RAX].set(status);
         self.words()[REGISTERS + RDX].set(value);
     }
 

@@ -6,6 +6,7 @@
 
 use super::percpu::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use core::arch::global_asm;
+use x86_64::PhysAddr;
 
 /// The pseudo-vector number an entry through `syscall` records, above every real vector.
 pub const SYSCALL_VECTOR: u64 = 0x100;
@@ -196,29 +197,47 @@ macro_rules! pop_general_registers {
 pub(super) use {pop_general_registers, push_general_registers};
 
 unsafe extern "C" {
-    fn exit_to_user_iret(frame: *const TrapFrame) -> !;
-    fn exit_to_user_sysret(frame: *const TrapFrame) -> !;
+    fn exit_to_user_iret(frame: u64) -> !;
+    fn exit_to_user_sysret(frame: u64) -> !;
 }
 
-/// Leaves the kernel and resumes user code with the registers in `frame`, in the address
-/// space that is active now.
+/// Word indices of frame fields, for reading a saved frame in object memory.
+pub mod word {
+    pub const VECTOR: usize = 15;
+    pub const ERROR_CODE: usize = 16;
+    pub const RIP: usize = 17;
+    pub const CS: usize = 18;
+    pub const RSP: usize = 20;
+}
+const _: () = assert!(core::mem::offset_of!(TrapFrame, vector) == word::VECTOR * 8);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, rip) == word::RIP * 8);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, cs) == word::CS * 8);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, rsp) == word::RSP * 8);
+
+/// Leaves the kernel and resumes the thread whose registers are saved at `frame` (the
+/// register area of its TCB), in the address space that is active now. The same area is
+/// where this CPU saves the thread's registers when it next enters the kernel, so nothing
+/// is copied on the way in or out.
 ///
 /// A frame saved by `syscall` returns by `sysret` (which clobbers `rcx` and `r11`, as the
 /// ABI allows); any other by `iretq`, which restores every register.
-pub fn enter_user(frame: &TrapFrame) -> ! {
+pub fn enter_user(frame: PhysAddr) -> ! {
+    let words = super::phys::object_words(frame, size_of::<TrapFrame>() / 8);
+    let (rip, cs, rsp) = (words[word::RIP].get(), words[word::CS].get(), words[word::RSP].get());
     assert!(
-        frame.came_from_user_mode() && is_canonical(frame.rip) && is_canonical(frame.rsp),
-        "refusing to enter user mode with {frame:x?}"
+        cs & 3 == 3 && is_canonical(rip) && is_canonical(rsp),
+        "refusing to enter user mode at rip {rip:#x} rsp {rsp:#x} cs {cs:#x}"
     );
-    let copy = *frame;
-    if copy.vector == SYSCALL_VECTOR {
-        // SAFETY: `copy` is a user-mode frame with canonical rip (checked above), so
-        // `sysret` cannot fault in ring 0; the assembly consumes the frame from the kernel
-        // stack and never returns, so the stack below is never used again.
-        unsafe { exit_to_user_sysret(&copy) }
+    let start = super::phys::window_address(frame);
+    super::percpu::set_user_frame_top(start + size_of::<TrapFrame>() as u64);
+    if words[word::VECTOR].get() == SYSCALL_VECTOR {
+        // SAFETY: the frame is a user-mode frame with canonical rip (checked above), so
+        // `sysret` cannot fault in ring 0; the assembly takes the registers from the frame
+        // and never returns, so nothing on the kernel stack is used again.
+        unsafe { exit_to_user_sysret(start.as_u64()) }
     } else {
         // SAFETY: as above, with the selectors of a user-mode frame for `iretq`.
-        unsafe { exit_to_user_iret(&copy) }
+        unsafe { exit_to_user_iret(start.as_u64()) }
     }
 }
 
@@ -228,7 +247,12 @@ global_asm!(
     .global exit_to_user_iret
 exit_to_user_iret:
     movq %rdi, %rsp
-    jmp trap_exit
+"#,
+    pop_general_registers!(),
+    r#"
+    addq $16, %rsp
+    swapgs
+    iretq
 
     .global exit_to_user_sysret
 exit_to_user_sysret:

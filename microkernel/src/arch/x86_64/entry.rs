@@ -1,6 +1,6 @@
 //! Where the assembly entry points land in Rust, and the hand-over to generic code.
 
-use super::context::TrapFrame;
+use super::context::{TrapFrame, word};
 use super::{ioapic, lapic};
 use x86_64::registers::control::Cr2;
 
@@ -64,53 +64,77 @@ pub extern "C" fn rust_boot_entry(multiboot_magic: u32, multiboot_info: u32) -> 
     crate::boot::kernel_main(multiboot_magic, u64::from(multiboot_info))
 }
 
-/// Every exception and interrupt, from user or kernel mode.
-pub fn rust_trap(frame: &mut TrapFrame) {
-    match frame.vector {
+/// An interrupt or exception from user mode. Its frame is in the running thread's TCB;
+/// this runs on the kernel stack and ends by entering user mode again.
+pub extern "C" fn rust_user_trap() -> ! {
+    let frame = super::percpu::user_frame_top() - size_of::<TrapFrame>() as u64;
+    let word = |index: usize| {
+        // SAFETY: the frame the entry code just saved lies in the running thread's TCB,
+        // object memory inside the physical window; these are plain reads of its words.
+        unsafe { (frame + (index * 8) as u64).as_ptr::<u64>().read_volatile() }
+    };
+    let (vector, error_code) = (word(word::VECTOR), word(word::ERROR_CODE));
+    match vector {
         vector if vector == u64::from(lapic::TIMER_VECTOR) => {
             lapic::timer_interrupt();
-            if frame.came_from_user_mode() {
-                crate::sched::preempt(frame);
-            }
-            return;
+            crate::sched::preempt()
         }
-        vector if vector == u64::from(lapic::SPURIOUS_VECTOR) => return,
-        vector
-            if (u64::from(ioapic::IRQ_VECTOR_BASE)
-                ..u64::from(ioapic::IRQ_VECTOR_BASE + ioapic::IRQS))
-                .contains(&vector) =>
-        {
-            let irq = (vector - u64::from(ioapic::IRQ_VECTOR_BASE)) as u8;
-            ioapic::set_masked(irq, true);
-            lapic::end_of_interrupt();
-            crate::object::irq::deliver(irq);
-            if frame.came_from_user_mode() {
-                crate::sched::preempt_for_interrupt(frame);
-            }
-            return;
+        vector if vector == u64::from(lapic::SPURIOUS_VECTOR) => crate::sched::run(),
+        vector if irq_of(vector).is_some() => {
+            deliver_irq(irq_of(vector).unwrap_or_default());
+            crate::sched::run()
         }
         vector if vector >= FIRST_INTERRUPT || vector == u64::from(NMI) => {
-            crate::fault::unexpected_interrupt(frame.vector, frame.came_from_user_mode());
-            if vector >= FIRST_INTERRUPT {
-                lapic::end_of_interrupt();
-            }
-            return;
+            crate::fault::unexpected_interrupt(vector, true);
+            lapic::end_of_interrupt();
+            crate::sched::run()
         }
-        _ => {}
-    }
-    let exception = Exception {
-        vector: frame.vector as u8,
-        error_code: frame.error_code,
-        fault_address: (frame.vector == u64::from(PAGE_FAULT)).then(Cr2::read_raw),
-    };
-    if frame.came_from_user_mode() {
-        crate::fault::user_exception(frame, exception)
-    } else {
-        crate::fault::kernel_exception(frame, exception)
+        _ => crate::fault::user_exception(Exception {
+            vector: vector as u8,
+            error_code,
+            fault_address: (vector == u64::from(PAGE_FAULT)).then(Cr2::read_raw),
+        }),
     }
 }
 
-/// Every `syscall` from user mode, with the caller's registers.
-pub extern "C" fn rust_syscall(frame: &mut TrapFrame) -> ! {
-    crate::syscall::handle(frame)
+/// The IRQ a vector carries, if it is one of the device-interrupt vectors.
+fn irq_of(vector: u64) -> Option<u8> {
+    let base = u64::from(ioapic::IRQ_VECTOR_BASE);
+    (base..base + u64::from(ioapic::IRQS)).contains(&vector).then(|| (vector - base) as u8)
+}
+
+/// Masks the line until user space acknowledges it, and signals its notification.
+fn deliver_irq(irq: u8) {
+    ioapic::set_masked(irq, true);
+    lapic::end_of_interrupt();
+    crate::object::irq::deliver(irq);
+}
+
+/// An interrupt or exception in kernel mode (the CPU waiting for an interrupt, or a kernel
+/// bug), or one of the vectors with their own stacks from either mode.
+pub fn rust_kernel_trap(frame: &mut TrapFrame) {
+    match frame.vector {
+        vector if vector == u64::from(lapic::TIMER_VECTOR) => lapic::timer_interrupt(),
+        vector if vector == u64::from(lapic::SPURIOUS_VECTOR) => {}
+        vector if irq_of(vector).is_some() => deliver_irq(irq_of(vector).unwrap_or_default()),
+        vector if vector >= FIRST_INTERRUPT || vector == u64::from(NMI) => {
+            crate::fault::unexpected_interrupt(vector, frame.came_from_user_mode());
+            if vector >= FIRST_INTERRUPT {
+                lapic::end_of_interrupt();
+            }
+        }
+        vector => crate::fault::kernel_exception(
+            frame,
+            Exception {
+                vector: vector as u8,
+                error_code: frame.error_code,
+                fault_address: (vector == u64::from(PAGE_FAULT)).then(Cr2::read_raw),
+            },
+        ),
+    }
+}
+
+/// Every `syscall` from user mode; the caller's registers are in its TCB.
+pub extern "C" fn rust_syscall() -> ! {
+    crate::syscall::handle()
 }

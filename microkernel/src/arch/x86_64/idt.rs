@@ -1,8 +1,11 @@
 //! The interrupt descriptor table and the entry stubs behind it.
 //!
 //! Each of the 256 vectors has a 16-byte stub that makes the stack uniform (pushes a zero
-//! where the CPU pushes no error code, then the vector number) and jumps to `trap_common`,
-//! which saves the general registers into a [`TrapFrame`] and calls [`super::entry::rust_trap`].
+//! where the CPU pushes no error code, then the vector number). From user mode the CPU has
+//! switched to the running thread's register area in its TCB (the TSS's `rsp0` points at
+//! its top), so `trap_common` saves the general registers there too and continues on the
+//! kernel stack; from kernel mode, and for the vectors with their own interrupt stacks, the
+//! [`TrapFrame`] stays on the stack it was pushed to.
 
 use super::context::{TrapFrame, pop_general_registers, push_general_registers};
 use core::arch::global_asm;
@@ -107,11 +110,40 @@ trap_stubs:
     pushq $0
     .endif
     pushq $vector
+    .if (vector == 2) || (vector == 8) || (vector == 18)
+    jmp trap_on_interrupt_stack
+    .else
     jmp trap_common
+    .endif
     .set vector, vector + 1
     .endr
 
 trap_common:
+    testb $3, 24(%rsp)
+    jz trap_from_kernel
+    swapgs
+"#,
+    push_general_registers!(),
+    r#"
+    cld
+    movq %gs:{kernel_stack}, %rsp
+    call {user_trap}
+    ud2
+
+trap_from_kernel:
+"#,
+    push_general_registers!(),
+    r#"
+    cld
+    movq %rsp, %rdi
+    call {kernel_trap}
+"#,
+    pop_general_registers!(),
+    r#"
+    addq $16, %rsp
+    iretq
+
+trap_on_interrupt_stack:
     testb $3, 24(%rsp)
     jz 1f
     swapgs
@@ -121,9 +153,7 @@ trap_common:
     r#"
     cld
     movq %rsp, %rdi
-    call {rust_trap}
-    .global trap_exit
-trap_exit:
+    call {kernel_trap}
 "#,
     pop_general_registers!(),
     r#"
@@ -134,12 +164,15 @@ trap_exit:
     addq $16, %rsp
     iretq
 "#,
-    rust_trap = sym rust_trap_trampoline,
+    kernel_stack = const super::percpu::CPU_BLOCK_KERNEL_STACK_OFFSET,
+    user_trap = sym super::entry::rust_user_trap,
+    kernel_trap = sym kernel_trap_trampoline,
     options(att_syntax)
 );
 
-/// Called by `trap_common` with the saved frame; returns only to resume kernel code that
-/// a harmless interrupt stopped.
-extern "C" fn rust_trap_trampoline(frame: &mut TrapFrame) {
-    super::entry::rust_trap(frame);
+/// Called with a frame on a kernel stack: an interrupt or exception in kernel mode, or one
+/// of the vectors with their own stacks (NMI, double fault, machine check) from either
+/// mode. Returns only to resume what was interrupted.
+extern "C" fn kernel_trap_trampoline(frame: &mut TrapFrame) {
+    super::entry::rust_kernel_trap(frame);
 }

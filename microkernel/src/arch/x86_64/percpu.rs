@@ -6,6 +6,7 @@
 //! offsets, which are fixed by `repr(C)` and checked below.
 
 use super::stacks::{BOOT_IST_STACKS, BOOT_STACK};
+use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Once;
 use x86_64::VirtAddr;
@@ -38,15 +39,20 @@ pub struct CpuBlock {
     user_stack_scratch: AtomicU64,
     /// `gs:24`: this CPU's index, 0 for the bootstrap CPU.
     index: AtomicU64,
+    /// `gs:32`: the top of the running thread's register area (in its TCB), where
+    /// `syscall` and, through the TSS, interrupts from user mode save its registers.
+    user_frame_top: AtomicU64,
 }
 
 pub const CPU_BLOCK_KERNEL_STACK_OFFSET: usize = 8;
 pub const CPU_BLOCK_USER_STACK_OFFSET: usize = 16;
+pub const CPU_BLOCK_USER_FRAME_OFFSET: usize = 32;
 const _: () = {
     assert!(core::mem::offset_of!(CpuBlock, self_address) == 0);
     assert!(core::mem::offset_of!(CpuBlock, kernel_stack_top) == CPU_BLOCK_KERNEL_STACK_OFFSET);
     assert!(core::mem::offset_of!(CpuBlock, user_stack_scratch) == CPU_BLOCK_USER_STACK_OFFSET);
     assert!(core::mem::offset_of!(CpuBlock, index) == 24);
+    assert!(core::mem::offset_of!(CpuBlock, user_frame_top) == CPU_BLOCK_USER_FRAME_OFFSET);
 };
 
 static CPU_BLOCKS: [CpuBlock; MAX_CPUS] = [const {
@@ -55,9 +61,21 @@ static CPU_BLOCKS: [CpuBlock; MAX_CPUS] = [const {
         kernel_stack_top: AtomicU64::new(0),
         user_stack_scratch: AtomicU64::new(0),
         index: AtomicU64::new(0),
+        user_frame_top: AtomicU64::new(0),
     }
 }; MAX_CPUS];
-static TSS: [Once<TaskStateSegment>; MAX_CPUS] = [const { Once::new() }; MAX_CPUS];
+
+/// A CPU's TSS. The CPU reads it (the kernel stack for interrupts from user mode); the
+/// kernel changes `rsp0` on every switch to another thread, so it is only ever reached
+/// through raw pointers.
+struct TssCell(UnsafeCell<TaskStateSegment>);
+
+// SAFETY: each TSS is touched only by its own CPU (set-up, then `rsp0` on its own thread
+// switches), with interrupts off.
+unsafe impl Sync for TssCell {}
+
+static TSS: [TssCell; MAX_CPUS] =
+    [const { TssCell(UnsafeCell::new(TaskStateSegment::new())) }; MAX_CPUS];
 static GDT: [Once<GlobalDescriptorTable<8>>; MAX_CPUS] = [const { Once::new() }; MAX_CPUS];
 
 /// Sets up the bootstrap CPU: its GDT and TSS, segment registers and GS base.
@@ -68,14 +86,14 @@ pub fn init_bootstrap_cpu() {
     block.kernel_stack_top.store(BOOT_STACK.top().as_u64(), Ordering::Relaxed);
     block.index.store(index as u64, Ordering::Relaxed);
 
-    let tss = TSS[index].call_once(|| {
-        let mut tss = TaskStateSegment::new();
-        tss.privilege_stack_table[0] = BOOT_STACK.top();
+    let tss = TSS[index].0.get();
+    // SAFETY: the bootstrap CPU sets up its own TSS once, before loading it.
+    unsafe {
+        (*tss).privilege_stack_table[0] = BOOT_STACK.top();
         for (slot, stack) in BOOT_IST_STACKS.iter().enumerate() {
-            tss.interrupt_stack_table[slot] = stack.top();
+            (*tss).interrupt_stack_table[slot] = stack.top();
         }
-        tss
-    });
+    }
     let gdt = GDT[index].call_once(|| {
         let mut gdt = GlobalDescriptorTable::empty();
         gdt.append(Descriptor::kernel_code_segment());
@@ -83,7 +101,9 @@ pub fn init_bootstrap_cpu() {
         gdt.append(Descriptor::UserSegment(0));
         gdt.append(Descriptor::user_data_segment());
         gdt.append(Descriptor::user_code_segment());
-        gdt.append(Descriptor::tss_segment(tss));
+        // SAFETY: the TSS is static, so it outlives the GDT; it is reached only through
+        // raw pointers (see `TssCell`).
+        gdt.append(unsafe { Descriptor::tss_segment_unchecked(tss) });
         gdt
     });
     gdt.load();
@@ -98,6 +118,24 @@ pub fn init_bootstrap_cpu() {
     }
     GsBase::write(VirtAddr::new(block.self_address.load(Ordering::Relaxed)));
     KernelGsBase::write(VirtAddr::zero());
+}
+
+/// Makes `frame_top` (the top of a thread's register area, 16-byte aligned) where this
+/// CPU saves user registers on `syscall` and on interrupts from user mode.
+pub fn set_user_frame_top(frame_top: VirtAddr) {
+    let index = cpu_index();
+    let block = &CPU_BLOCKS[index];
+    if block.user_frame_top.swap(frame_top.as_u64(), Ordering::Relaxed) != frame_top.as_u64() {
+        let tss = TSS[index].0.get();
+        // SAFETY: this CPU's own TSS, changed with interrupts off; the CPU reads `rsp0`
+        // only when an interrupt arrives from user mode, which cannot happen now.
+        unsafe { (*tss).privilege_stack_table[0] = frame_top };
+    }
+}
+
+/// Where this CPU saves user registers now.
+pub fn user_frame_top() -> VirtAddr {
+    VirtAddr::new(CPU_BLOCKS[cpu_index()].user_frame_top.load(Ordering::Relaxed))
 }
 
 /// The index of the CPU this runs on.

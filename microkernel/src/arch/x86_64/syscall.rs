@@ -2,8 +2,8 @@
 
 use super::context::{SYSCALL_VECTOR, push_general_registers};
 use super::percpu::{
-    CPU_BLOCK_KERNEL_STACK_OFFSET, CPU_BLOCK_USER_STACK_OFFSET, KERNEL_CODE_SELECTOR,
-    SYSRET_BASE_SELECTOR, USER_CODE_SELECTOR, USER_DATA_SELECTOR,
+    CPU_BLOCK_KERNEL_STACK_OFFSET, CPU_BLOCK_USER_FRAME_OFFSET, CPU_BLOCK_USER_STACK_OFFSET,
+    KERNEL_CODE_SELECTOR, SYSRET_BASE_SELECTOR, USER_CODE_SELECTOR, USER_DATA_SELECTOR,
 };
 use core::arch::global_asm;
 use x86_64::VirtAddr;
@@ -49,7 +49,7 @@ global_asm!(
 syscall_entry:
     swapgs
     movq %rsp, %gs:{user_stack}
-    movq %gs:{kernel_stack}, %rsp
+    movq %gs:{user_frame}, %rsp
     pushq ${user_ss}
     pushq %gs:{user_stack}
     pushq %r11
@@ -60,12 +60,13 @@ syscall_entry:
 "#,
     push_general_registers!(),
     r#"
-    movq %rsp, %rdi
+    movq %gs:{kernel_stack}, %rsp
     call {rust_syscall}
     ud2
 "#,
     user_stack = const CPU_BLOCK_USER_STACK_OFFSET,
     kernel_stack = const CPU_BLOCK_KERNEL_STACK_OFFSET,
+    user_frame = const CPU_BLOCK_USER_FRAME_OFFSET,
     user_ss = const USER_DATA_SELECTOR,
     user_cs = const USER_CODE_SELECTOR,
     syscall_vector = const SYSCALL_VECTOR,
