@@ -146,11 +146,11 @@ pub fn rotate_current() {
 }
 
 /// Leaves the kernel into the highest-priority runnable thread. Returning to the thread
-/// that entered touches neither the FPU nor CR3. With nothing to run the CPU waits for an
+/// that entered does no FPU work and writes CR3 only if its address space changed. With nothing to run the CPU waits for an
 /// interrupt that could wake a thread; if none can come, the kernel's work is done.
 pub fn run() -> ! {
     let cpu = this_cpu();
-    let (current, next) = loop {
+    let (current, next, space) = loop {
         let current = cpu.current_thread().filter(|tcb| tcb.state() == ThreadState::Runnable);
         let next = {
             let mut queue = run_queue();
@@ -164,7 +164,16 @@ pub fn run() -> ! {
             }
         };
         if let Some(next) = next {
-            break (current, next);
+            // Resume checks for an address space, but revoking memory can take it away from
+            // a thread that is ready to run: such a thread stops instead of running.
+            match next.address_space() {
+                Some(space) => break (current, next, space),
+                None => {
+                    log!("thread {} lost its address space; stopped", next.name());
+                    crate::object::ipc::stop(next);
+                    continue;
+                }
+            }
         }
         cpu.set_current_thread(None);
         if !crate::object::irq::any_routed() {
@@ -173,20 +182,12 @@ pub fn run() -> ! {
         arch::wait_for_interrupt();
     };
     if current != Some(next) {
-        switch_to(next);
+        this_cpu().set_current_thread(Some(next));
+        switch_fpu(next);
     }
-    arch::enter_user(next.register_area())
-}
-
-/// Makes `next` this CPU's thread: its FPU registers and its address space.
-fn switch_to(next: Tcb) {
-    this_cpu().set_current_thread(Some(next));
-    switch_fpu(next);
-    // A thread is made runnable only with an address space (resume checks it).
-    let space = next
-        .address_space()
-        .unwrap_or_else(|| panic!("runnable thread {} has no address space", next.name()));
+    // Also for the thread that entered: it may have configured itself a new address space.
     space.activate();
+    arch::enter_user(next.register_area())
 }
 
 /// The timer interrupted user code: the thread goes to the back of its queue.

@@ -140,7 +140,13 @@ fn finalise(cap: &Capability) {
         Capability::Endpoint { object, .. } => ipc::cancel_all(object),
         Capability::Notification { object, .. } => super::notification::finalise(object),
         Capability::Reply { tcb, .. } => Tcb::at(tcb).set_reply_slot(0),
-        Capability::VSpace { object, asid: Some(asid) } => super::asid::release(asid, object),
+        Capability::VSpace { object, asid } => {
+            // The CPU may still be in it (a thread revoking its own memory): leave first.
+            arch::leave_address_space(PhysAddr::new(object));
+            if let Some(asid) = asid {
+                super::asid::release(asid, object);
+            }
+        }
         Capability::IrqHandler { irq } => super::irq::release(irq),
         _ => {}
     }

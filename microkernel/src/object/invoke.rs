@@ -181,7 +181,7 @@ fn destination_cnode(
 
 /// Makes the memory of new objects what a fresh object of their type is: zeroed (a zeroed
 /// CNode is all empty slots, a zeroed table maps nothing), an address space with the
-/// kernel half installed. Device frames are left alone: their memory is a device's.
+/// kernel half installed, a thread with user-mode registers and the FPU's reset state. Device frames are left alone: their memory is a device's.
 fn initialise(plan: &RetypePlan) {
     let device = matches!(
         plan.capability(0),
@@ -191,9 +191,12 @@ fn initialise(plan: &RetypePlan) {
         return;
     }
     arch::zero_physical(plan.memory());
-    if plan.object_type() == ObjectType::VSpace {
-        for index in 0..plan.count() {
-            arch::install_kernel_half(arch::PhysAddr::new(plan.object(index).base));
+    for index in 0..plan.count() {
+        let base = plan.object(index).base;
+        match plan.object_type() {
+            ObjectType::VSpace => arch::install_kernel_half(arch::PhysAddr::new(base)),
+            ObjectType::Tcb => Tcb::at(base).initialise(),
+            _ => {}
         }
     }
 }

@@ -145,9 +145,12 @@ impl Tcb {
         arch::object_words(PhysAddr::new(self.base), WORDS)
     }
 
-    /// Makes freshly zeroed TCB memory a TCB: inactive, priority 0, FPU state as at reset.
+    /// Makes freshly zeroed TCB memory a TCB: inactive, priority 0, FPU state as at reset,
+    /// and registers that enter user mode (at address 0, until written: resuming it
+    /// unwritten faults in user mode, never in the kernel).
     pub fn initialise(self) {
         arch::fpu_reset(self.fpu_area());
+        self.set_registers(&UserContext::new_user(0, 0));
     }
 
     pub fn state(self) -> ThreadState {

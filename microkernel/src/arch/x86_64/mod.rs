@@ -39,6 +39,7 @@ pub use ktests::TESTS as KERNEL_TESTS;
 pub use lapic::{TimerInfo, TimerUnavailable};
 #[cfg(feature = "ktest")]
 pub use paging::activate_kernel_tables;
+pub use paging::leave_address_space;
 pub use paging::{AddressSpace, FrameSource, MapError, UserAccess, install_kernel_half};
 pub use percpu::{MAX_CPUS, cpu_index};
 pub use phys::{

@@ -323,7 +323,14 @@ pub fn kernel_mapping(addr: VirtAddr) -> Option<(bool, bool)> {
     None
 }
 
-#[cfg(feature = "ktest")]
+/// If the CPU is in the address space at `root`, moves it to the kernel's own tables: the
+/// address space is being destroyed and its memory may be reused.
+pub fn leave_address_space(root: PhysAddr) {
+    if Cr3::read().0.start_address() == root {
+        activate_kernel_tables();
+    }
+}
+
 /// Switches to the kernel's own tables (no user half).
 pub fn activate_kernel_tables() {
     let root = PhysFrame::containing_address(PhysAddr::new(KERNEL_ROOT.load(Ordering::Acquire)));
