@@ -59,6 +59,12 @@ pub enum Error {
     NotDerivable,
     WouldBlock,
     IpcCancelled,
+    /// A page table the mapping needs is missing: `level` 1 (PDPT), 2 (page directory) or
+    /// 3 (page table).
+    MissingPageTable {
+        level: u64,
+    },
+    AlreadyMapped,
     /// A refusal with a known code that has no variant of its own here yet (the ABI grows
     /// faster than this list), with `rdx` as the kernel returned it.
     Kernel {
@@ -117,6 +123,8 @@ impl Error {
             SyscallError::NotDerivable => Self::NotDerivable,
             SyscallError::WouldBlock => Self::WouldBlock,
             SyscallError::IpcCancelled => Self::IpcCancelled,
+            SyscallError::MissingPageTable => Self::MissingPageTable { level: detail },
+            SyscallError::AlreadyMapped => Self::AlreadyMapped,
             #[allow(unreachable_patterns, reason = "codes the ABI adds later")]
             error => Self::Kernel { error, detail },
         }
@@ -145,6 +153,8 @@ impl Error {
             Self::NotDerivable => SyscallError::NotDerivable,
             Self::WouldBlock => SyscallError::WouldBlock,
             Self::IpcCancelled => SyscallError::IpcCancelled,
+            Self::MissingPageTable { .. } => SyscallError::MissingPageTable,
+            Self::AlreadyMapped => SyscallError::AlreadyMapped,
             Self::Kernel { error, .. } => *error,
             Self::UnknownStatus { .. }
             | Self::NoIpcBuffer
@@ -163,6 +173,7 @@ impl Error {
             | Self::RangeError { word: value }
             | Self::DeleteFirst { index: value }
             | Self::TruncatedMessage { needed: value }
+            | Self::MissingPageTable { level: value }
             | Self::Kernel { detail: value, .. }
             | Self::UnknownStatus { detail: value, .. } => Some(value),
             _ => None,
@@ -187,6 +198,7 @@ impl fmt::Display for Error {
             Self::TruncatedMessage { needed } => {
                 write!(f, "truncated message ({needed} words needed)")
             }
+            Self::MissingPageTable { level } => write!(f, "missing page table (level {level})"),
             Self::Kernel { error, detail } => write!(f, "{} (detail {detail:#x})", error.name()),
             Self::UnknownStatus { status, detail } => {
                 write!(f, "unknown status code {status} (detail {detail:#x})")
@@ -215,11 +227,11 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_keeps_its_detail_where_defined() {
-        let with_detail = [4, 5, 7, 10, 11, 13, 16];
+        let with_detail = [4, 5, 7, 10, 11, 13, 16, 21];
         for code in (1..).take_while(|&code| SyscallError::from_code(code).is_some()) {
             let error = Error::from_raw(code, 42).unwrap();
             assert_eq!(error.kernel_error().map(SyscallError::code), Some(code));
-            if code <= 20 {
+            {
                 let expected = if with_detail.contains(&code) { Some(42) } else { None };
                 assert_eq!(error.detail(), expected, "{error:?}");
             }
@@ -235,6 +247,8 @@ mod tests {
         assert_eq!(Error::from_raw(16, 6), Some(Error::TruncatedMessage { needed: 6 }));
         assert_eq!(Error::from_raw(4, 300), Some(Error::BufferTooSmall { needed: 300 }));
         assert_eq!(Error::from_raw(6, 99), Some(Error::EmptySlot));
+        assert_eq!(Error::from_raw(21, 2), Some(Error::MissingPageTable { level: 2 }));
+        assert_eq!(Error::from_raw(22, 5), Some(Error::AlreadyMapped));
     }
 
     #[test]

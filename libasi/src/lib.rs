@@ -28,12 +28,19 @@
 //! The root task learns its initial capabilities from [`boot::info`] and invokes them
 //! through [`cap`]: [`cap::Cap<Untyped>`](cap::Cap)`::retype`, the CNode operations, and a
 //! [`cap::SlotAllocator`] for free slots. See [`cap`] for an example.
+//!
+//! Threads are started and controlled through [`cap::Cap<Tcb>`](cap::Cap) (configure,
+//! registers, resume, priorities), talk through endpoints and notifications ([`ipc`], with
+//! an example server and client), learn of each other's faults as messages ([`fault`]), and
+//! map memory with [`cap::Cap<Frame>`](cap::Cap)`::map`.
 #![cfg_attr(not(test), no_std)]
 
 pub mod boot;
 pub mod cap;
 pub mod debug;
 mod error;
+pub mod fault;
+pub mod ipc;
 pub mod message;
 #[cfg(not(test))]
 mod panic;

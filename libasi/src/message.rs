@@ -1,6 +1,8 @@
-//! Messages: a label and up to [`MAX_WORDS`] words, sent with the `Call` system call.
+//! Messages: a label, up to [`MAX_WORDS`] words and up to [`MAX_CAPS`] capabilities, sent
+//! with the `Call` system call to invoke a kernel object or through an endpoint
+//! ([`crate::ipc`]).
 
-use syscall_abi::ipc::{MAX_WORDS, MessageInfo, REGISTER_WORDS};
+use syscall_abi::ipc::{MAX_CAPS, MAX_WORDS, MessageInfo, REGISTER_WORDS};
 
 use crate::Error;
 use crate::cap::CPtr;
@@ -23,9 +25,14 @@ pub struct Message {
     label: u64,
     words: [u64; MAX_WORDS],
     len: usize,
+    /// To send: capability pointers. Received: the badge of each capability that arrived
+    /// unwrapped (bit `i` of `unwrapped`), 0 for one that arrived in the receive slot.
+    caps: [u64; MAX_CAPS],
+    caps_len: usize,
+    unwrapped: u8,
 }
 
-/// A message would exceed [`MAX_WORDS`] words.
+/// A message would exceed [`MAX_WORDS`] words (or [`MAX_CAPS`] capabilities).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MessageFull;
 
@@ -33,7 +40,90 @@ impl Message {
     /// An empty message with `label` (at most [`syscall_abi::ipc::MAX_LABEL`]; higher bits
     /// are dropped by the header encoding).
     pub const fn new(label: u64) -> Self {
-        Self { label, words: [0; MAX_WORDS], len: 0 }
+        Self {
+            label,
+            words: [0; MAX_WORDS],
+            len: 0,
+            caps: [0; MAX_CAPS],
+            caps_len: 0,
+            unwrapped: 0,
+        }
+    }
+
+    /// A received message: what the header `info` says arrived, with `words` (as many as
+    /// `info.length`, the caller's job) and `unwrapped_badges` (indexed like the
+    /// capabilities; read where `info.unwrapped` has the bit set).
+    pub(crate) fn received(
+        info: MessageInfo,
+        words: &[u64],
+        unwrapped_badges: [u64; MAX_CAPS],
+    ) -> Self {
+        let mut message = Self::new(info.label);
+        let len = words.len().min(MAX_WORDS);
+        message.words[..len].copy_from_slice(&words[..len]);
+        message.len = len;
+        message.caps_len = usize::from(info.caps).min(MAX_CAPS);
+        message.unwrapped = info.unwrapped;
+        for (index, badge) in unwrapped_badges.into_iter().enumerate().take(message.caps_len) {
+            if info.unwrapped & (1 << index) != 0 {
+                message.caps[index] = badge;
+            }
+        }
+        message
+    }
+
+    /// Adds a capability to transfer (the message must go through an endpoint capability
+    /// with the grant right for it to arrive); refused once the message has [`MAX_CAPS`].
+    pub fn try_push_cap(&mut self, cptr: CPtr) -> Result<(), MessageFull> {
+        *self.caps.get_mut(self.caps_len).ok_or(MessageFull)? = cptr.0;
+        self.caps_len += 1;
+        Ok(())
+    }
+
+    /// Adds a capability to transfer, for messages of known shape.
+    ///
+    /// # Panics
+    ///
+    /// If the message already carries [`MAX_CAPS`] capabilities.
+    #[must_use]
+    pub fn push_cap(mut self, cptr: impl Into<CPtr>) -> Self {
+        self.try_push_cap(cptr.into()).expect("a message carries at most 3 capabilities");
+        self
+    }
+
+    /// To send: the capability pointers added. Received: one entry per capability that
+    /// arrived, holding the badge of an unwrapped one and 0 for one in the receive slot.
+    pub fn caps(&self) -> &[u64] {
+        &self.caps[..self.caps_len]
+    }
+
+    /// How many capabilities the message carries (received: how many arrived).
+    pub const fn cap_count(&self) -> usize {
+        self.caps_len
+    }
+
+    /// Received: bit `i` is set if capability `i` arrived unwrapped, as its badge.
+    pub const fn unwrapped(&self) -> u8 {
+        self.unwrapped
+    }
+
+    /// Received: the badge of capability `index` if it arrived unwrapped.
+    pub fn unwrapped_badge(&self, index: usize) -> Option<u64> {
+        (index < self.caps_len && self.unwrapped & (1 << index) != 0).then(|| self.caps[index])
+    }
+
+    /// Message word `index`, 0 past the end: handy for fixed-shape protocols.
+    pub fn word(&self, index: usize) -> u64 {
+        self.words().get(index).copied().unwrap_or(0)
+    }
+
+    /// How many words the message has.
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// A message with `words`; refused if there are more than [`MAX_WORDS`].
@@ -71,13 +161,14 @@ impl Message {
         &self.words[..self.len]
     }
 
-    /// The header sent with the message: its label and length, no capabilities.
+    /// The header of the message: its label, length and capability count (and, received,
+    /// which capabilities arrived unwrapped).
     pub const fn info(&self) -> MessageInfo {
         MessageInfo {
             label: self.label & syscall_abi::ipc::MAX_LABEL,
             length: self.len as u8,
-            caps: 0,
-            unwrapped: 0,
+            caps: self.caps_len as u8,
+            unwrapped: self.unwrapped,
         }
     }
 
@@ -120,6 +211,28 @@ mod tests {
         let mut full = message;
         assert_eq!(full.try_push(0), Err(MessageFull));
         assert_eq!(Message::with_words(0, &[0; MAX_WORDS + 1]), Err(MessageFull));
+    }
+
+    #[test]
+    fn caps_count_in_the_header() {
+        let message = Message::new(2).push(9).push_cap(CPtr(40)).push_cap(CPtr(41));
+        assert_eq!(message.caps(), &[40, 41]);
+        assert_eq!(message.info(), MessageInfo::new(2, 1, 2).unwrap());
+        let mut full = message.push_cap(CPtr(42));
+        assert_eq!(full.try_push_cap(CPtr(43)), Err(MessageFull));
+    }
+
+    #[test]
+    fn received_messages_keep_only_unwrapped_badges() {
+        let info = MessageInfo { label: 5, length: 2, caps: 2, unwrapped: 0b10 };
+        let message = Message::received(info, &[7, 8], [11, 22, 33]);
+        assert_eq!((message.label(), message.words()), (5, &[7, 8][..]));
+        assert_eq!(message.caps(), &[0, 22]);
+        assert_eq!(message.unwrapped_badge(0), None);
+        assert_eq!(message.unwrapped_badge(1), Some(22));
+        assert_eq!(message.unwrapped_badge(2), None);
+        assert_eq!(message.info(), info);
+        assert_eq!((message.word(1), message.word(5), message.len()), (8, 0, 2));
     }
 
     #[test]

@@ -196,6 +196,93 @@ pub unsafe fn call(cptr: u64, info: u64, words: &[u64]) -> RawReturn {
     RawReturn { status, value }
 }
 
+/// Every register an IPC system call reads or writes, as [`ipc`] returns them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpcReturn {
+    /// `rax`: [`syscall_abi::SUCCESS`] or a [`SyscallError`](crate::SyscallError) code.
+    pub status: u64,
+    /// `rdx`: the detail of an error, else 0.
+    pub value: u64,
+    /// `rdi`: the badge of the sender (of a received message or notification).
+    pub badge: u64,
+    /// `rsi`: the [`MessageInfo`](syscall_abi::ipc::MessageInfo) word of what arrived.
+    pub info: u64,
+    /// `r10`, `r8`, `r9`, `r15`: message words 0–3.
+    pub words: [u64; REGISTER_WORDS],
+}
+
+impl IpcReturn {
+    /// `rax` and `rdx` alone.
+    pub const fn raw(self) -> RawReturn {
+        RawReturn { status: self.status, value: self.value }
+    }
+}
+
+/// An IPC system call (`Send`, `Call`, `Receive`, `Reply`, … or `Yield`) with the full
+/// message-register contract of [`syscall_abi::ipc`]: `cptr` in `rdi`, the header word
+/// `info` in `rsi`, `words` in `r10`, `r8`, `r9`, `r15`; everything the kernel leaves in
+/// those registers comes back in the [`IpcReturn`].
+///
+/// The stub itself touches no memory. Words 4 and up, capabilities to send and the receive
+/// slot live in the calling thread's IPC buffer, which the caller fills and reads with
+/// [`write_word`] and [`read_word`].
+///
+/// # Safety
+///
+/// The kernel may write the calling thread's registered IPC buffer (received words,
+/// unwrapped badges, invocation replies) through its physical frame: no Rust reference may
+/// point into that buffer during the call.
+pub unsafe fn ipc(number: u64, cptr: u64, info: u64, words: [u64; REGISTER_WORDS]) -> IpcReturn {
+    let [mut w0, mut w1, mut w2, mut w3] = words;
+    let (status, value, badge, info_out);
+    // SAFETY: `syscall` changes rax, rdx, rcx and r11 and, for IPC, rdi, rsi and the four
+    // message registers (all declared). The kernel runs on its own stack. Memory the kernel
+    // writes is the IPC buffer, which the caller promises no reference covers.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") number => status,
+            inlateout("rdi") cptr => badge,
+            inlateout("rsi") info => info_out,
+            inout("r10") w0,
+            inout("r8") w1,
+            inout("r9") w2,
+            inout("r15") w3,
+            lateout("rdx") value,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    IpcReturn { status, value, badge, info: info_out, words: [w0, w1, w2, w3] }
+}
+
+/// Reads the 64-bit word at `address` with a volatile load: an IPC buffer word, or memory
+/// of a frame mapped outside Rust's knowledge.
+///
+/// # Safety
+///
+/// `address` must be 8-byte aligned and mapped readable in the calling thread, and must
+/// not be memory Rust code holds a mutable reference to.
+pub unsafe fn read_word(address: u64) -> u64 {
+    // SAFETY: the caller vouches that the address is aligned, mapped and not mutably
+    // borrowed; a volatile read does not let the compiler assume anything about it.
+    unsafe { (address as *const u64).read_volatile() }
+}
+
+/// Writes the 64-bit word `word` at `address` with a volatile store.
+///
+/// # Safety
+///
+/// `address` must be 8-byte aligned and mapped writable in the calling thread, and must
+/// not be memory any Rust reference points to (an IPC buffer, a frame mapped outside
+/// Rust's knowledge).
+pub unsafe fn write_word(address: u64, word: u64) {
+    // SAFETY: the caller vouches that the address is aligned, mapped writable and not
+    // referenced by Rust code, so the store changes nothing the compiler relies on.
+    unsafe { (address as *mut u64).write_volatile(word) }
+}
+
 #[cfg(test)]
 mod tests {
     use syscall_abi::SyscallError;

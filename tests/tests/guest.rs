@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         kernel_tests(timeout),
         user_syscall_tests(timeout),
         cap_tests(timeout),
+        ipc_tests(timeout),
     ];
     scenarios
         .extend(KERNEL_CRASHES.iter().map(|&(crash, report)| kernel_crash(crash, report, timeout)));
@@ -148,6 +149,21 @@ fn cap_tests(timeout: Duration) -> Scenario {
             let boot = boot_with(Kernel::Normal, 1, "captest", "", "", timeout)?;
             // Like the probe's: a failing case is the suite's verdict; the kernel still
             // shuts down cleanly.
+            Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
+        }),
+    }
+}
+
+/// `ipctest` as the root task: threads, IPC, notifications, faults and VSpaces through
+/// libasi.
+fn ipc_tests(timeout: Duration) -> Scenario {
+    const COMPLETE: &str = "ipc::suite_complete";
+    Scenario {
+        checks: vec![COMPLETE.into()],
+        namespace: Some("ipc::"),
+        run: Box::new(move || {
+            let boot = boot_with(Kernel::Normal, 1, "ipctest", "", "", timeout)?;
+            // A failing case is the suite's verdict; the kernel still shuts down cleanly.
             Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
         }),
     }

@@ -2,9 +2,9 @@
 //! [`syscall_abi::invocation::Invocation`] documents. Pure functions, so the packing is
 //! tested on the host; the wrappers on [`Cap`](super::Cap) send what these build.
 
-use syscall_abi::invocation::{Invocation, ObjectKind};
+use syscall_abi::invocation::{Invocation, ObjectKind, user_registers};
 
-use super::{CNodeAt, CapData, Rights, Slot, SlotRef};
+use super::{CNodeAt, CPtr, CapData, FrameAttributes, Rights, Slot, SlotRef, TcbConfig};
 use crate::message::Message;
 
 /// `UntypedRetype`: object kind, size bits, destination CNode pointer, its depth, first
@@ -62,6 +62,66 @@ pub fn cnode_delete(slot: Slot) -> Message {
 /// `CNodeRevoke`: index, depth.
 pub fn cnode_revoke(slot: Slot) -> Message {
     Message::new(Invocation::CNodeRevoke.label()).push(slot.index).push(u64::from(slot.depth))
+}
+
+/// `TcbConfigure`: fault endpoint, CSpace root, its guard data, VSpace root, 0, IPC
+/// buffer address, IPC buffer frame.
+pub fn tcb_configure(config: &TcbConfig) -> Message {
+    Message::new(Invocation::TcbConfigure.label())
+        .push(config.fault_endpoint.0)
+        .push(config.cspace_root.cptr().0)
+        .push(config.cspace_root_data.word())
+        .push(config.vspace_root.cptr().0)
+        .push(0)
+        .push(config.ipc_buffer)
+        .push(config.ipc_buffer_frame.0)
+}
+
+/// `TcbWriteRegisters`: resume, count, then the first `count` registers in
+/// [`user_registers`] order (`registers` is cut to [`user_registers::COUNT`]).
+pub fn tcb_write_registers(resume: bool, registers: &[u64]) -> Message {
+    let registers = &registers[..registers.len().min(user_registers::COUNT)];
+    let mut message = Message::new(Invocation::TcbWriteRegisters.label())
+        .push(u64::from(resume))
+        .push(registers.len() as u64);
+    for &word in registers {
+        message = message.push(word);
+    }
+    message
+}
+
+/// `TcbReadRegisters`: suspend first, count.
+pub fn tcb_read_registers(suspend: bool, count: u64) -> Message {
+    Message::new(Invocation::TcbReadRegisters.label()).push(u64::from(suspend)).push(count)
+}
+
+/// `TcbSetPriority` / `TcbSetMaxControlledPriority`: authority TCB, priority.
+pub fn tcb_priority(invocation: Invocation, authority: CPtr, priority: u64) -> Message {
+    Message::new(invocation.label()).push(authority.0).push(priority)
+}
+
+/// An invocation of no words (resume, suspend, unbind, unmap, get address).
+pub fn bare(invocation: Invocation) -> Message {
+    Message::new(invocation.label())
+}
+
+/// An invocation of one word (affinity, bind notification).
+pub fn one_word(invocation: Invocation, word: u64) -> Message {
+    Message::new(invocation.label()).push(word)
+}
+
+/// `FrameMap`: VSpace, address, rights (READ/WRITE), attributes.
+pub fn frame_map(vspace: CPtr, vaddr: u64, rights: Rights, attributes: FrameAttributes) -> Message {
+    Message::new(Invocation::FrameMap.label())
+        .push(vspace.0)
+        .push(vaddr)
+        .push(rights.word())
+        .push(attributes.word())
+}
+
+/// `PageTableMap`: VSpace, an address the table is to cover.
+pub fn page_table_map(vspace: CPtr, vaddr: u64) -> Message {
+    Message::new(Invocation::PageTableMap.label()).push(vspace.0).push(vaddr)
 }
 
 #[cfg(test)]
@@ -145,6 +205,78 @@ mod tests {
             Invocation::CNodeMutate,
             &[40, 64, 77, 2, 4, 2, 9],
         );
+    }
+
+    #[test]
+    fn configure_sends_the_seven_words_in_order() {
+        let config = TcbConfig {
+            fault_endpoint: CPtr(30),
+            cspace_root: Cap::ROOT,
+            cspace_root_data: CapData::NONE,
+            vspace_root: Cap::from_slot(5),
+            ipc_buffer: 0x10_0000_0400,
+            ipc_buffer_frame: CPtr(31),
+        };
+        check(
+            &tcb_configure(&config),
+            Invocation::TcbConfigure,
+            &[30, 1, 0, 5, 0, 0x10_0000_0400, 31],
+        );
+        let plain = TcbConfig::new(Cap::ROOT, Cap::from_slot(5));
+        check(&tcb_configure(&plain), Invocation::TcbConfigure, &[0, 1, 0, 5, 0, 0, 0]);
+    }
+
+    #[test]
+    fn register_writes_carry_resume_count_and_values() {
+        let message = tcb_write_registers(true, &[0x20_0000, 0x30_0000]);
+        assert_eq!(message.words(), &[1, 2, 0x20_0000, 0x30_0000]);
+        assert_eq!(message.label(), Invocation::TcbWriteRegisters.label());
+        let all = tcb_write_registers(false, &[7; 30]);
+        assert_eq!(all.words().len(), 2 + user_registers::COUNT);
+        assert_eq!(all.word(1), user_registers::COUNT as u64);
+        check(&tcb_read_registers(true, 18), Invocation::TcbReadRegisters, &[1, 18]);
+    }
+
+    #[test]
+    fn priorities_name_the_authority_first() {
+        check(
+            &tcb_priority(Invocation::TcbSetPriority, CPtr(4), 200),
+            Invocation::TcbSetPriority,
+            &[4, 200],
+        );
+        check(
+            &tcb_priority(Invocation::TcbSetMaxControlledPriority, CPtr(4), 9),
+            Invocation::TcbSetMaxControlledPriority,
+            &[4, 9],
+        );
+        check(&one_word(Invocation::TcbSetAffinity, 1), Invocation::TcbSetAffinity, &[1]);
+        check(
+            &one_word(Invocation::TcbBindNotification, 44),
+            Invocation::TcbBindNotification,
+            &[44],
+        );
+        check(&bare(Invocation::TcbResume), Invocation::TcbResume, &[]);
+    }
+
+    #[test]
+    fn mapping_sends_vspace_address_rights_attributes() {
+        check(
+            &frame_map(
+                CPtr(5),
+                0x10_0000_0000,
+                Rights::READ | Rights::WRITE,
+                FrameAttributes::NONE,
+            ),
+            Invocation::FrameMap,
+            &[5, 0x10_0000_0000, 3, 0],
+        );
+        check(
+            &frame_map(CPtr(5), 0x1000, Rights::READ, FrameAttributes::EXECUTABLE),
+            Invocation::FrameMap,
+            &[5, 0x1000, 1, 1],
+        );
+        check(&page_table_map(CPtr(5), 0x4000_0000), Invocation::PageTableMap, &[5, 0x4000_0000]);
+        check(&bare(Invocation::FrameGetAddress), Invocation::FrameGetAddress, &[]);
     }
 
     #[test]

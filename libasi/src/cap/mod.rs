@@ -1,5 +1,6 @@
-//! Capabilities: typed capability pointers and the invocations of untyped memory and
-//! CNodes.
+//! Capabilities: typed capability pointers and the invocations of untyped memory, CNodes,
+//! threads (TCBs), frames and page tables. Endpoint and notification operations are in
+//! [`crate::ipc`].
 //!
 //! A [`CPtr`] names a slot in the caller's CSpace (resolved at depth 64). A [`Cap<T>`] is a
 //! `CPtr` with a claim about what the slot holds — a claim only: the kernel checks the
@@ -40,7 +41,11 @@
 mod alloc;
 mod cnode;
 pub mod invocation;
+mod tcb;
 mod untyped;
+mod vspace;
+
+pub use tcb::{TcbConfig, UserRegisters};
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -180,6 +185,21 @@ impl Cap<CNode> {
     pub const ROOT: Self = Self::from_slot(slot::CNODE);
 }
 
+impl Cap<Tcb> {
+    /// The root task's own TCB ([`slot::TCB`]); its maximum controlled priority is 255.
+    pub const ROOT_TCB: Self = Self::from_slot(slot::TCB);
+}
+
+impl Cap<VSpace> {
+    /// The root task's address space ([`slot::VSPACE`]).
+    pub const ROOT_VSPACE: Self = Self::from_slot(slot::VSPACE);
+}
+
+impl Cap<Frame> {
+    /// The frame of the root task's IPC buffer ([`slot::IPC_BUFFER`]).
+    pub const ROOT_IPC_BUFFER: Self = Self::from_slot(slot::IPC_BUFFER);
+}
+
 impl Cap<IrqControl> {
     /// The root task's IRQ control capability ([`slot::IRQ_CONTROL`]).
     pub const BOOT: Self = Self::from_slot(slot::IRQ_CONTROL);
@@ -290,6 +310,27 @@ impl core::ops::BitOr for Rights {
     }
 }
 
+/// The attributes of a frame mapping ([`syscall_abi::invocation::frame_attributes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FrameAttributes(u64);
+
+impl FrameAttributes {
+    /// Not executable.
+    pub const NONE: Self = Self(0);
+    /// Executable (then the mapping may not be writable).
+    pub const EXECUTABLE: Self = Self(syscall_abi::invocation::frame_attributes::EXECUTABLE);
+
+    /// `word` sent as it is: for tests of the kernel's checks.
+    pub const fn from_word_unchecked(word: u64) -> Self {
+        Self(word)
+    }
+
+    /// The message word.
+    pub const fn word(self) -> u64 {
+        self.0
+    }
+}
+
 /// The cap-data word of mint and mutate: a badge for an endpoint or notification
 /// capability, a guard for a CNode capability ([`syscall_abi::invocation::cap_data`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -353,6 +394,10 @@ mod tests {
         assert_eq!(Cap::<CNode>::ROOT.cptr(), CPtr(1));
         assert_eq!(Cap::<IrqControl>::BOOT.cptr(), CPtr(2));
         assert_eq!(Cap::<AsiControl>::BOOT.cptr(), CPtr(3));
+        assert_eq!(Cap::<Tcb>::ROOT_TCB.cptr(), CPtr(4));
+        assert_eq!(Cap::<VSpace>::ROOT_VSPACE.cptr(), CPtr(5));
+        assert_eq!(Cap::<Frame>::ROOT_IPC_BUFFER.cptr(), CPtr(6));
+        assert_eq!(FrameAttributes::EXECUTABLE.word(), 1);
         assert_eq!(format!("{endpoint:?}"), "Cap<Endpoint>(0x28)");
         assert_eq!(<Frame as CapType>::KIND, CapKind::Frame);
     }

@@ -1,0 +1,259 @@
+//! Endpoints: messages in registers and IPC buffers, badges, call and reply, non-blocking
+//! forms, rights, capability transfer, destruction.
+
+use libasi::Error;
+use libasi::cap::{CPtr, CapKind, Endpoint, Notification, Rights};
+use libasi::message::Message;
+
+use crate::Case;
+use crate::children::{
+    self, BADGE, CAPS, COUNT, ERROR, FLAG, LABEL, LAST, LEN, RECEIVE_SLOT, UNWRAPPED,
+    UNWRAPPED_BADGE, WORDS,
+};
+use crate::ensure;
+use crate::env::{Scratch, Spawn, set_shared, shared};
+use crate::report::{Outcome, holds, identify, ok, refused};
+
+pub const CASES: &[Case] = &[
+    ("ipc::endpoint::register_messages_of_0_to_4_words", register_words, true),
+    ("ipc::endpoint::long_messages_through_ipc_buffers", long_messages, true),
+    ("ipc::endpoint::long_message_cut_to_4_without_buffer", cut_to_four, true),
+    ("ipc::endpoint::badge_reaches_the_receiver", badges, true),
+    ("ipc::endpoint::reply_receive_serves_a_loop", reply_receive_loop, true),
+    ("ipc::endpoint::send_then_receive", send_receive, true),
+    ("ipc::endpoint::register_only_thread_calls", register_only_call, true),
+    ("ipc::endpoint::nonblocking_without_partner_would_block", would_block, false),
+    ("ipc::endpoint::rights_enforced", rights, false),
+    ("ipc::endpoint::grant_transfers_a_capability", grant, true),
+    ("ipc::endpoint::without_grant_no_capability_arrives", no_grant, true),
+    ("ipc::endpoint::badged_cap_to_same_endpoint_unwraps", unwrap, true),
+    ("ipc::endpoint::destroy_wakes_receiver_with_ipc_cancelled", destroy_wakes, true),
+];
+
+fn stop_echo(s: &mut Scratch<'_>, endpoint: libasi::cap::Cap<Endpoint>) -> Outcome {
+    ok(endpoint.call(s.buffer(), &Message::new(0xdead)), "stop the echo server").map(drop)
+}
+
+fn register_words(s: &mut Scratch<'_>) -> Outcome {
+    let endpoint = s.endpoint()?;
+    s.spawn(children::echo, endpoint.cptr().0, Spawn::LOW)?;
+    for length in 0..=4u64 {
+        let words: [u64; 4] = core::array::from_fn(|i| 0x100 * length + i as u64);
+        let request =
+            Message::with_words(20 + length, &words[..length as usize]).unwrap_or(Message::new(0));
+        let reply = ok(endpoint.call(s.buffer(), &request), "call the echo server")?;
+        ensure!(shared(LEN) == length, "{length} words sent, the server saw {}", shared(LEN));
+        ensure!(
+            shared(LABEL) == 20 + length,
+            "label {} arrived for {}",
+            shared(LABEL),
+            20 + length
+        );
+        for (i, &word) in words.iter().take(length as usize).enumerate() {
+            ensure!(shared(WORDS + i) == word, "word {i} arrived as {:#x}", shared(WORDS + i));
+        }
+        ensure!(reply.label() == 21 + length, "reply label {}", reply.label());
+        ensure!(reply.words() == &words[..length as usize], "reply words {:?}", reply.words());
+    }
+    stop_echo(s, endpoint)
+}
+
+fn long_messages(s: &mut Scratch<'_>) -> Outcome {
+    let endpoint = s.endpoint()?;
+    s.spawn(children::echo, endpoint.cptr().0, Spawn::LOW.with_buffer())?;
+    for length in [5usize, 64, 120] {
+        let words: [u64; 120] = core::array::from_fn(|i| 3 * i as u64 + length as u64);
+        let request = Message::with_words(1, &words[..length]).unwrap_or(Message::new(0));
+        let reply = ok(endpoint.call(s.buffer(), &request), "call with a long message")?;
+        ensure!(shared(LEN) == length as u64, "{length} words sent, {} arrived", shared(LEN));
+        ensure!(shared(LAST) == words[length - 1], "last word arrived as {:#x}", shared(LAST));
+        ensure!(shared(WORDS + 4) == words[4], "word 4 arrived as {:#x}", shared(WORDS + 4));
+        ensure!(reply.len() == length, "the reply has {} words, expected {length}", reply.len());
+        ensure!(reply.words() == &words[..length], "the reply's words differ");
+    }
+    stop_echo(s, endpoint)
+}
+
+fn cut_to_four(s: &mut Scratch<'_>) -> Outcome {
+    let endpoint = s.endpoint()?;
+    s.spawn(children::echo, endpoint.cptr().0, Spawn::LOW)?;
+    let words: [u64; 10] = core::array::from_fn(|i| i as u64 + 1);
+    let request = Message::with_words(2, &words).unwrap_or(Message::new(0));
+    let reply = ok(endpoint.call(s.buffer(), &request), "call with 10 words")?;
+    ensure!(shared(LEN) == 4, "a receiver without buffer saw length {}, expected 4", shared(LEN));
+    ensure!(reply.words() == &words[..4], "reply words {:?}", reply.words());
+    stop_echo(s, endpoint)
+}
+
+fn badges(s: &mut Scratch<'_>) -> Outcome {
+    let endpoint = s.endpoint()?;
+    let badged = s.mint(endpoint, Rights::ALL, 0x77)?;
+    s.spawn(children::echo, endpoint.cptr().0, Spawn::LOW)?;
+    ok(badged.call(s.buffer(), &Message::new(1)), "call through the badged copy")?;
+    ensure!(shared(BADGE) == 0x77, "the receiver saw badge {:#x}, expected 0x77", shared(BADGE));
+    ok(endpoint.call(s.buffer(), &Message::new(1)), "call through the original")?;
+    ensure!(shared(BADGE) == 0, "unbadged call arrived with badge {:#x}", shared(BADGE));
+    stop_echo(s, endpoint)
+}
+
+fn reply_receive_loop(s: &mut Scratch<'_>) -> Outcome {
+    let endpoint = s.endpoint()?;
+    s.spawn(children::echo, endpoint.cptr().0, Spawn::LOW)?;
+    for round in 0..5u64 {
+        let reply = ok(endpoint.call(s.buffer(), &Message::new(40 + round).push(round)), "call")?;
+        ensure!(
+            reply.label() == 41 + round && reply.word(0) == round,
+            "round {round}: reply label {} word {}",
+            reply.label(),
+            reply.word(0)
+        );
+    }
+    ensure!(shared(COUNT) == 5, "the server saw {} requests", shared(COUNT));
+    stop_echo(s, endpoint)
+}
+
+fn send_receive(s: &mut Scratch<'_>) -> Outcome {
+    let endpoint = s.endpoint()?;
+    set_shared(LEN, 3);
+    let child = s.spawn(children::sender, endpoint.cptr().0, Spawn::LOW)?;
+    let (badge, message) = ok(endpoint.receive(s.buffer()), "receive")?;
+    ensure!(badge == 0, "badge {badge:#x}");
+    ensure!(
+        message.label() == 7 && message.words() == [100, 101, 102],
+        "received label {} words {:?}",
+        message.label(),
+        message.words()
+    );
+    s.wait_done(child.done_badge(), "the sender")?;
+    ensure!(shared(ERROR) == 0, "the sender's send answered error {}", shared(ERROR));
+    Ok(())
+}
+
+fn register_only_call(s: &mut Scratch<'_>) -> Outcome {
+    let endpoint = s.endpoint()?;
+    let child = s.spawn(children::caller, endpoint.cptr().0, Spawn::LOW)?;
+    let (_, request) = ok(endpoint.receive(s.buffer()), "receive the call")?;
+    ensure!(
+        request.label() == 5 && request.words() == [11, 22],
+        "call arrived as label {} words {:?}",
+        request.label(),
+        request.words()
+    );
+    ok(libasi::ipc::reply(s.buffer(), &Message::new(9).push(33)), "reply")?;
+    s.wait_done(child.done_badge(), "the caller")?;
+    ensure!(
+        shared(ERROR) == 0 && shared(LABEL) == 9 && shared(WORDS) == 33,
+        "the caller got error {} label {} word {}",
+        shared(ERROR),
+        shared(LABEL),
+        shared(WORDS)
+    );
+    Ok(())
+}
+
+fn would_block(s: &mut Scratch<'_>) -> Outcome {
+    let endpoint = s.endpoint()?;
+    refused(endpoint.try_send(s.buffer(), &Message::new(1)), Error::WouldBlock, "try_send")?;
+    refused(endpoint.try_receive(s.buffer()).map(drop), Error::WouldBlock, "try_receive")
+}
+
+fn rights(s: &mut Scratch<'_>) -> Outcome {
+    let endpoint = s.endpoint()?;
+    let write_only = s.mint(endpoint, Rights::WRITE, 0)?;
+    let read_only = s.mint(endpoint, Rights::READ, 0)?;
+    refused(
+        write_only.receive(s.buffer()).map(drop),
+        Error::InsufficientRights,
+        "receive, write-only",
+    )?;
+    refused(
+        write_only.try_receive(s.buffer()).map(drop),
+        Error::InsufficientRights,
+        "try_receive, write-only",
+    )?;
+    refused(
+        read_only.send(s.buffer(), &Message::new(1)),
+        Error::InsufficientRights,
+        "send, read-only",
+    )?;
+    refused(
+        read_only.try_send(s.buffer(), &Message::new(1)),
+        Error::InsufficientRights,
+        "try_send, read-only",
+    )?;
+    refused(
+        read_only.call(s.buffer(), &Message::new(1)).map(drop),
+        Error::InsufficientRights,
+        "call, read-only",
+    )
+}
+
+/// A sink child with a buffer and a receive slot; the message is sent through `via`.
+fn transfer(
+    s: &mut Scratch<'_>,
+    rights: Rights,
+    cap: impl FnOnce(
+        &mut Scratch<'_>,
+        libasi::cap::Cap<Endpoint>,
+    ) -> Result<CPtr, crate::report::Failure>,
+) -> Result<u64, crate::report::Failure> {
+    let endpoint = s.endpoint()?;
+    let via = s.mint(endpoint, rights, 0)?;
+    let receive_slot = s.slot()?;
+    set_shared(RECEIVE_SLOT, receive_slot);
+    let child = s.spawn(children::sink, endpoint.cptr().0, Spawn::LOW.with_buffer())?;
+    let sent = cap(s, endpoint)?;
+    s.wait_idle()?;
+    ensure!(shared(FLAG) == 1, "the receiver never got to its receive");
+    ok(via.send(s.buffer(), &Message::new(4).push(44).push_cap(sent)), "send with a capability")?;
+    s.wait_done(child.done_badge(), "the receiver")?;
+    ensure!(shared(COUNT) == 1 && shared(WORDS) == 44, "the message did not arrive whole");
+    Ok(receive_slot)
+}
+
+fn grant(s: &mut Scratch<'_>) -> Outcome {
+    let slot = transfer(s, Rights::ALL, |s, _| Ok(s.notification()?.cptr()))?;
+    ensure!(shared(CAPS) == 1, "{} capabilities arrived, expected 1", shared(CAPS));
+    ensure!(shared(UNWRAPPED) == 0, "unwrapped mask {:#b}", shared(UNWRAPPED));
+    holds(CPtr(slot), CapKind::Notification, "the receive slot")
+}
+
+fn no_grant(s: &mut Scratch<'_>) -> Outcome {
+    let slot = transfer(s, Rights::READ | Rights::WRITE, |s, _| Ok(s.notification()?.cptr()))?;
+    ensure!(shared(CAPS) == 0, "{} capabilities arrived without grant", shared(CAPS));
+    let kind = identify(CPtr(slot))?;
+    ensure!(kind == CapKind::Null, "the receive slot holds {kind:?}");
+    Ok(())
+}
+
+fn unwrap(s: &mut Scratch<'_>) -> Outcome {
+    let slot =
+        transfer(s, Rights::ALL, |s, endpoint| Ok(s.mint(endpoint, Rights::ALL, 0x99)?.cptr()))?;
+    ensure!(
+        shared(CAPS) == 1 && shared(UNWRAPPED) == 1 && shared(UNWRAPPED_BADGE) == 0x99,
+        "caps {} unwrapped {:#b} badge {:#x}; expected 1, 0b1, 0x99",
+        shared(CAPS),
+        shared(UNWRAPPED),
+        shared(UNWRAPPED_BADGE)
+    );
+    let kind = identify(CPtr(slot))?;
+    ensure!(kind == CapKind::Null, "an unwrapped capability filled the receive slot: {kind:?}");
+    Ok(())
+}
+
+fn destroy_wakes(s: &mut Scratch<'_>) -> Outcome {
+    let endpoint = s.endpoint()?;
+    let child = s.spawn(children::sink, endpoint.cptr().0, Spawn::LOW)?;
+    s.wait_idle()?;
+    s.delete(endpoint)?;
+    s.wait_done(child.done_badge(), "the woken receiver")?;
+    ensure!(
+        shared(ERROR) == libasi::SyscallError::IpcCancelled.code(),
+        "the receiver's receive answered {} (expected IPC cancelled)",
+        shared(ERROR)
+    );
+    Ok(())
+}
+
+#[allow(dead_code, reason = "keeps the kinds in one place")]
+type Kinds = (Endpoint, Notification);
