@@ -101,8 +101,8 @@ pub struct Env {
 }
 
 impl Env {
-    /// With `threads`, also starts the watchdog.
-    pub fn new(info: BootInfo, threads: bool) -> Result<Self, Failure> {
+    /// Also starts the watchdog.
+    pub fn new(info: BootInfo) -> Result<Self, Failure> {
         let mut slots = SlotAllocator::new(info.empty);
         let Some((index, _)) = info
             .untyped()
@@ -154,7 +154,7 @@ impl Env {
         )?;
         let watchdog = Cap::<Tcb>::from_slot(watchdog_slot);
         let config = TcbConfig::new(ROOT, ROOT_VSPACE);
-        start_at(watchdog, watchdog_main, 0, WATCHDOG, config, 1, threads)?;
+        start_at(watchdog, watchdog_main, 0, WATCHDOG, config, 1, true)?;
         Ok(Self { info, slots, pool, buffer, done, watchdog })
     }
 }

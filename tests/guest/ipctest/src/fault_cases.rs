@@ -12,12 +12,12 @@ use crate::report::{Failure, Outcome, ok};
 use crate::{ensure, fail};
 
 pub const CASES: &[Case] = &[
-    ("ipc::fault::page_fault_reaches_the_handler_and_resumes", page_fault, true),
-    ("ipc::fault::invalid_opcode_skipped_by_the_handler", invalid_opcode, true),
-    ("ipc::fault::divide_error_skipped_by_the_handler", divide_error, true),
-    ("ipc::fault::unknown_syscall_reaches_the_handler", unknown_syscall, true),
-    ("ipc::fault::nonzero_reply_leaves_the_thread_stopped", stopped_by_reply, true),
-    ("ipc::fault::without_fault_endpoint_the_thread_stops", no_endpoint, true),
+    ("ipc::fault::page_fault_reaches_the_handler_and_resumes", page_fault),
+    ("ipc::fault::invalid_opcode_skipped_by_the_handler", invalid_opcode),
+    ("ipc::fault::divide_error_skipped_by_the_handler", divide_error),
+    ("ipc::fault::unknown_syscall_reaches_the_handler", unknown_syscall),
+    ("ipc::fault::nonzero_reply_leaves_the_thread_stopped", stopped_by_reply),
+    ("ipc::fault::without_fault_endpoint_the_thread_stops", no_endpoint),
 ];
 
 const FAULT_BADGE: u64 = 0xf1;

@@ -15,19 +15,19 @@ use crate::env::{Scratch, Spawn, set_shared, shared};
 use crate::report::{Outcome, holds, identify, ok, refused};
 
 pub const CASES: &[Case] = &[
-    ("ipc::endpoint::register_messages_of_0_to_4_words", register_words, true),
-    ("ipc::endpoint::long_messages_through_ipc_buffers", long_messages, true),
-    ("ipc::endpoint::long_message_cut_to_4_without_buffer", cut_to_four, true),
-    ("ipc::endpoint::badge_reaches_the_receiver", badges, true),
-    ("ipc::endpoint::reply_receive_serves_a_loop", reply_receive_loop, true),
-    ("ipc::endpoint::send_then_receive", send_receive, true),
-    ("ipc::endpoint::register_only_thread_calls", register_only_call, true),
-    ("ipc::endpoint::nonblocking_without_partner_would_block", would_block, false),
-    ("ipc::endpoint::rights_enforced", rights, false),
-    ("ipc::endpoint::grant_transfers_a_capability", grant, true),
-    ("ipc::endpoint::without_grant_no_capability_arrives", no_grant, true),
-    ("ipc::endpoint::badged_cap_to_same_endpoint_unwraps", unwrap, true),
-    ("ipc::endpoint::destroy_wakes_receiver_with_ipc_cancelled", destroy_wakes, true),
+    ("ipc::endpoint::register_messages_of_0_to_4_words", register_words),
+    ("ipc::endpoint::long_messages_through_ipc_buffers", long_messages),
+    ("ipc::endpoint::long_message_cut_to_4_without_buffer", cut_to_four),
+    ("ipc::endpoint::badge_reaches_the_receiver", badges),
+    ("ipc::endpoint::reply_receive_serves_a_loop", reply_receive_loop),
+    ("ipc::endpoint::send_then_receive", send_receive),
+    ("ipc::endpoint::register_only_thread_calls", register_only_call),
+    ("ipc::endpoint::nonblocking_without_partner_would_block", would_block),
+    ("ipc::endpoint::rights_enforced", rights),
+    ("ipc::endpoint::grant_transfers_a_capability", grant),
+    ("ipc::endpoint::without_grant_no_capability_arrives", no_grant),
+    ("ipc::endpoint::badged_cap_to_same_endpoint_unwraps", unwrap),
+    ("ipc::endpoint::destroy_wakes_receiver_with_ipc_cancelled", destroy_wakes),
 ];
 
 fn stop_echo(s: &mut Scratch<'_>, endpoint: libasi::cap::Cap<Endpoint>) -> Outcome {

@@ -8,9 +8,6 @@
 //! watchdog thread at priority 1 signals the root task's bound `DONE` notification when
 //! every other thread is blocked, so a case waiting for something that never comes fails
 //! instead of hanging.
-//!
-//! Cases that run child threads (and the watchdog) run only with the boot argument
-//! `threads`; the others need no thread but the root task.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -30,12 +27,10 @@ mod thread_cases;
 mod vspace_cases;
 
 use env::{Env, Scratch};
-use libasi::println;
 use report::{Outcome, Tally};
 
-/// One case: its name (`ipc::<group>::<case>`), the check, and whether it runs child
-/// threads.
-pub type Case = (&'static str, fn(&mut Scratch<'_>) -> Outcome, bool);
+/// One case: its name (`ipc::<group>::<case>`) and the check.
+pub type Case = (&'static str, fn(&mut Scratch<'_>) -> Outcome);
 
 libasi::entry!(main);
 
@@ -52,10 +47,7 @@ fn main() -> u64 {
             return 0;
         }
     };
-    let mut args = [0u8; 64];
-    let threads = libasi::boot::args(&mut args).is_ok_and(|args| args.contains("threads"));
-    let mut skipped = 0;
-    let mut env = match Env::new(info, threads) {
+    let mut env = match Env::new(info) {
         Ok(env) => env,
         Err(failure) => {
             tally.record("ipc::setup::environment", Err(failure));
@@ -71,11 +63,7 @@ fn main() -> u64 {
         vspace_cases::CASES,
     ];
     for group in groups {
-        for &(name, case, runs_threads) in group {
-            if runs_threads && !threads {
-                skipped += 1;
-                continue;
-            }
+        for &(name, case) in group {
             let mut scratch = Scratch::new(&mut env);
             let outcome = case(&mut scratch);
             let cleaned = scratch.cleanup();
@@ -84,11 +72,6 @@ fn main() -> u64 {
     }
     // The watchdog would run for ever: stop it so the kernel can shut down.
     let _ = env.watchdog.suspend();
-    if skipped > 0 {
-        println!(
-            "ipctest: {skipped} cases that run child threads skipped (boot argument `threads` runs them)"
-        );
-    }
     tally.finish();
     0
 }

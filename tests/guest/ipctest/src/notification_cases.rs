@@ -10,14 +10,14 @@ use crate::env::{Scratch, Spawn, shared};
 use crate::report::{Outcome, ok, refused};
 
 pub const CASES: &[Case] = &[
-    ("ipc::notification::signal_then_wait_returns_the_badge", signal_then_wait, false),
-    ("ipc::notification::badges_or_together", badges_or, false),
-    ("ipc::notification::poll_when_idle_would_block", poll_idle, false),
-    ("ipc::notification::rights_enforced", rights, false),
-    ("ipc::notification::signal_wakes_a_waiting_thread", wakes_waiter, true),
-    ("ipc::notification::bound_signal_ends_an_endpoint_receive", bound_receive, true),
-    ("ipc::notification::binding_twice_refused", bind_twice, false),
-    ("ipc::notification::destroy_wakes_waiter_with_ipc_cancelled", destroy_wakes, true),
+    ("ipc::notification::signal_then_wait_returns_the_badge", signal_then_wait),
+    ("ipc::notification::badges_or_together", badges_or),
+    ("ipc::notification::poll_when_idle_would_block", poll_idle),
+    ("ipc::notification::rights_enforced", rights),
+    ("ipc::notification::signal_wakes_a_waiting_thread", wakes_waiter),
+    ("ipc::notification::bound_signal_ends_an_endpoint_receive", bound_receive),
+    ("ipc::notification::binding_twice_refused", bind_twice),
+    ("ipc::notification::destroy_wakes_waiter_with_ipc_cancelled", destroy_wakes),
 ];
 
 fn signal_then_wait(s: &mut Scratch<'_>) -> Outcome {

@@ -11,22 +11,22 @@ use crate::report::{Outcome, ok, refused};
 use crate::{ensure, fail};
 
 pub const CASES: &[Case] = &[
-    ("ipc::thread::child_runs_and_exits", child_runs_and_exits, true),
-    ("ipc::thread::blocked_child_waits_for_a_message", blocked_child_waits, true),
-    ("ipc::thread::suspend_stops_and_resume_continues", suspend_and_resume, true),
-    ("ipc::thread::registers_round_trip", registers_round_trip, false),
-    ("ipc::thread::rflags_are_sanitised", rflags_sanitised, false),
-    ("ipc::thread::rip_and_rsp_outside_user_half_refused", pointers_outside_user_half, false),
-    ("ipc::thread::higher_priority_child_runs_first", higher_priority_runs_first, true),
-    ("ipc::thread::lower_priority_child_waits_for_the_root", lower_priority_waits, true),
-    ("ipc::thread::equal_priority_yield_interleaves", yield_interleaves, true),
-    ("ipc::thread::timer_preempts_equal_priority_spinners", preemption, true),
-    ("ipc::thread::priority_above_authority_mcp_refused", priority_above_mcp, false),
-    ("ipc::thread::resume_unconfigured_refused", resume_unconfigured, false),
-    ("ipc::thread::deleting_a_blocked_thread_removes_it", delete_blocked, true),
-    ("ipc::thread::deleting_a_running_thread_removes_it", delete_running, true),
-    ("ipc::thread::affinity_range_checked", affinity, false),
-    ("ipc::thread::misaligned_ipc_buffer_refused", misaligned_buffer, false),
+    ("ipc::thread::child_runs_and_exits", child_runs_and_exits),
+    ("ipc::thread::blocked_child_waits_for_a_message", blocked_child_waits),
+    ("ipc::thread::suspend_stops_and_resume_continues", suspend_and_resume),
+    ("ipc::thread::registers_round_trip", registers_round_trip),
+    ("ipc::thread::rflags_are_sanitised", rflags_sanitised),
+    ("ipc::thread::rip_and_rsp_outside_user_half_refused", pointers_outside_user_half),
+    ("ipc::thread::higher_priority_child_runs_first", higher_priority_runs_first),
+    ("ipc::thread::lower_priority_child_waits_for_the_root", lower_priority_waits),
+    ("ipc::thread::equal_priority_yield_interleaves", yield_interleaves),
+    ("ipc::thread::timer_preempts_equal_priority_spinners", preemption),
+    ("ipc::thread::priority_above_authority_mcp_refused", priority_above_mcp),
+    ("ipc::thread::resume_unconfigured_refused", resume_unconfigured),
+    ("ipc::thread::deleting_a_blocked_thread_removes_it", delete_blocked),
+    ("ipc::thread::deleting_a_running_thread_removes_it", delete_running),
+    ("ipc::thread::affinity_range_checked", affinity),
+    ("ipc::thread::misaligned_ipc_buffer_refused", misaligned_buffer),
 ];
 
 fn child_runs_and_exits(s: &mut Scratch<'_>) -> Outcome {

@@ -11,18 +11,18 @@ use crate::report::{Failure, Outcome, ok, refused};
 use crate::{children, ensure, raw};
 
 pub const CASES: &[Case] = &[
-    ("ipc::vspace::map_frame_read_write", map_read_write, false),
-    ("ipc::vspace::missing_tables_reported_by_level", missing_tables, false),
-    ("ipc::vspace::already_mapped_refused", already_mapped, false),
-    ("ipc::vspace::writable_and_executable_refused", write_execute, false),
-    ("ipc::vspace::read_only_cap_cannot_map_writable", read_only_cap, false),
-    ("ipc::vspace::unmapped_page_faults_at_its_address", unmap_then_fault, true),
-    ("ipc::vspace::frame_address_is_plausible", frame_address, false),
-    ("ipc::vspace::deleting_the_frame_cap_unmaps", delete_unmaps, false),
-    ("ipc::vspace::kernel_half_refused", kernel_half, false),
-    ("ipc::vspace::misaligned_refused", misaligned, false),
-    ("ipc::vspace::map_2mib_frame", large_frame, false),
-    ("ipc::vspace::unmapped_table_is_missing_again", table_unmap, false),
+    ("ipc::vspace::map_frame_read_write", map_read_write),
+    ("ipc::vspace::missing_tables_reported_by_level", missing_tables),
+    ("ipc::vspace::already_mapped_refused", already_mapped),
+    ("ipc::vspace::writable_and_executable_refused", write_execute),
+    ("ipc::vspace::read_only_cap_cannot_map_writable", read_only_cap),
+    ("ipc::vspace::unmapped_page_faults_at_its_address", unmap_then_fault),
+    ("ipc::vspace::frame_address_is_plausible", frame_address),
+    ("ipc::vspace::deleting_the_frame_cap_unmaps", delete_unmaps),
+    ("ipc::vspace::kernel_half_refused", kernel_half),
+    ("ipc::vspace::misaligned_refused", misaligned),
+    ("ipc::vspace::map_2mib_frame", large_frame),
+    ("ipc::vspace::unmapped_table_is_missing_again", table_unmap),
 ];
 
 const RW: Rights = Rights::READ.union(Rights::WRITE);
