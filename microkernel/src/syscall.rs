@@ -138,6 +138,15 @@ pub struct Message {
 }
 
 impl Message {
+    /// How many words a reply to this message can carry: the registers' four without an
+    /// IPC buffer. An invocation checks this before acting, so that a reply that could
+    /// not be delivered is refused with nothing changed.
+    pub fn reply_capacity(&self) -> usize {
+        if self.ipc_buffer.is_some() { syscall_abi::ipc::MAX_WORDS } else { REGISTER_WORDS }
+    }
+}
+
+impl Message {
     /// Message word `index`; past the message's length it is refused as truncated.
     pub fn word(&self, index: usize) -> Result<u64, Refusal> {
         if index >= usize::from(self.info.length) {

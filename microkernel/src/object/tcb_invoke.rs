@@ -33,7 +33,9 @@ pub fn invoke(
             configure(root, tcb, &words)
         }
         Invocation::TcbWriteRegisters => write_registers(tcb, message),
-        Invocation::TcbReadRegisters => read_registers(tcb, word(0)?, word(1)?),
+        Invocation::TcbReadRegisters => {
+            read_registers(tcb, word(0)?, word(1)?, message.reply_capacity())
+        }
         Invocation::TcbResume => resume(tcb),
         Invocation::TcbSuspend => {
             ipc::stop(tcb);
@@ -169,8 +171,8 @@ fn write_registers(tcb: Tcb, message: &Message) -> Result<Reply, Refusal> {
     Ok(Reply::empty())
 }
 
-fn read_registers(tcb: Tcb, suspend: u64, count: u64) -> Result<Reply, Refusal> {
-    if count > user_registers::COUNT as u64 {
+fn read_registers(tcb: Tcb, suspend: u64, count: u64, capacity: usize) -> Result<Reply, Refusal> {
+    if count > user_registers::COUNT.min(capacity) as u64 {
         return Err(Refusal::new(SyscallError::RangeError, 1));
     }
     if suspend != 0 {
