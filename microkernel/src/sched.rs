@@ -196,18 +196,26 @@ pub fn preempt() -> ! {
     run()
 }
 
-/// Puts `next`'s FPU registers on this CPU, saving the previous owner's, unless they are
-/// there already: returning to the same thread costs no FPU work at all.
+/// Arms the FPU for `next`: its registers are live if it owns the FPU state, otherwise its
+/// first FPU instruction traps and [`claim_fpu`] moves the state.
 fn switch_fpu(next: Tcb) {
+    arch::fpu_trap_on_use(this_cpu().fpu_owner() != Some(next));
+}
+
+/// The current thread used the FPU without owning its state (#NM): save the owner's
+/// registers, load the current thread's, and let it go on.
+pub fn claim_fpu() -> ! {
     let cpu = this_cpu();
-    if cpu.fpu_owner() == Some(next) {
-        return;
+    let current = cpu.current_thread().expect("an FPU trap comes from the current thread");
+    arch::fpu_trap_on_use(false);
+    if cpu.fpu_owner() != Some(current) {
+        if let Some(previous) = cpu.fpu_owner() {
+            arch::fpu_save(previous.fpu_area());
+        }
+        arch::fpu_restore(current.fpu_area());
+        cpu.set_fpu_owner(Some(current));
     }
-    if let Some(previous) = cpu.fpu_owner() {
-        arch::fpu_save(previous.fpu_area());
-    }
-    arch::fpu_restore(next.fpu_area());
-    cpu.set_fpu_owner(Some(next));
+    run()
 }
 
 fn shut_down() -> ! {

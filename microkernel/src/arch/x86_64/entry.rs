@@ -14,6 +14,7 @@ pub struct Exception {
 }
 
 const PAGE_FAULT: u8 = 14;
+const DEVICE_NOT_AVAILABLE: u8 = 7;
 const NMI: u8 = 2;
 const FIRST_INTERRUPT: u64 = 32;
 
@@ -89,6 +90,7 @@ pub extern "C" fn rust_user_trap() -> ! {
             lapic::end_of_interrupt();
             crate::sched::run()
         }
+        vector if vector == u64::from(DEVICE_NOT_AVAILABLE) => crate::sched::claim_fpu(),
         _ => crate::fault::user_exception(Exception {
             vector: vector as u8,
             error_code,

@@ -1,9 +1,12 @@
 //! User threads' floating-point and SIMD registers.
 //!
 //! The kernel itself never touches them (it is built soft-float), so a thread's FPU state
-//! can stay in the registers across system calls, IPC and interrupts that return to the
-//! same thread: it is saved and restored only when the CPU switches to another thread.
-//! XSAVE is used where the CPU has it (x87, SSE and AVX state), FXSAVE otherwise.
+//! stays in the registers until another thread actually uses the FPU: switching threads
+//! only sets CR0.TS when the incoming thread is not the state's owner (and only if it was
+//! clear), and the first FPU instruction of a non-owner traps (#NM) to move the state.
+//! Threads that never use the FPU — most servers — never cost an FPU save, a restore or
+//! a CR0 write. XSAVE is used where the CPU has it (x87, SSE and AVX state), FXSAVE
+//! otherwise.
 
 use super::phys::{window_address, window_covers};
 use core::arch::x86_64::{__cpuid, __cpuid_count};
@@ -87,6 +90,25 @@ fn area(phys: PhysAddr) -> *mut u8 {
     let range = PhysRange::from_start_len(phys.as_u64(), FPU_STATE_SIZE as u64);
     assert!(phys.is_aligned(64u64) && window_covers(range), "bad FPU area {range:x?}");
     window_address(phys).as_mut_ptr::<u8>()
+}
+
+/// Whether CR0.TS is set on each CPU (so that writing it again can be skipped).
+static TRAPS_ON_USE: [AtomicBool; super::percpu::MAX_CPUS] =
+    [const { AtomicBool::new(false) }; super::percpu::MAX_CPUS];
+
+/// Makes the next FPU instruction trap (#NM) or not: set when the running thread does not
+/// own the state in the FPU registers. Writes CR0 only when the setting changes.
+pub fn trap_on_use(trap: bool) {
+    let flag = &TRAPS_ON_USE[super::percpu::cpu_index()];
+    if flag.swap(trap, Ordering::Relaxed) == trap {
+        return;
+    }
+    // SAFETY: TS only makes FPU/SIMD instructions trap with #NM, which the kernel handles
+    // by moving the FPU state to the thread that trapped; the kernel uses no such
+    // instructions except `save`/`restore`, which run with TS clear.
+    unsafe {
+        Cr0::update(|flags| flags.set(Cr0Flags::TASK_SWITCHED, trap));
+    }
 }
 
 /// Makes the FPU area at `phys` (inside a TCB being created) hold the initial state.
