@@ -190,6 +190,24 @@ pub fn run() -> ! {
     arch::enter_user(next.register_area())
 }
 
+/// Whether `next`, woken by an IPC of the running thread, may run right away instead of
+/// queueing: no ready thread outranks it, and it has an address space.
+pub fn may_run_directly(next: Tcb) -> bool {
+    run_queue().highest().is_none_or(|highest| next.priority() >= highest)
+        && next.address_space().is_some()
+}
+
+/// Runs `next` at once: the running thread has just blocked on an IPC that `next`
+/// completes (the fastpath). Nothing is queued or dequeued.
+pub fn run_directly(next: Tcb) -> ! {
+    this_cpu().set_current_thread(Some(next));
+    switch_fpu(next);
+    if let Some(space) = next.address_space() {
+        space.activate();
+    }
+    arch::enter_user(next.register_area())
+}
+
 /// The timer interrupted user code: the thread goes to the back of its queue.
 pub fn preempt() -> ! {
     rotate_current();

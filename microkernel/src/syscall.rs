@@ -2,6 +2,7 @@
 
 use crate::arch::{self, PhysAddr};
 use crate::cpu::this_cpu;
+use crate::object::fastpath;
 use crate::object::ipc::{self, SendKind};
 use crate::object::notification::{self, Notification};
 use crate::object::root::root_task;
@@ -17,6 +18,14 @@ use syscall_abi::{DEBUG_WRITE_MAX, Syscall, SyscallError};
 pub fn handle() -> ! {
     let caller = this_cpu().current_thread().expect("a system call comes from the current thread");
     let number = caller.register(frame::RAX);
+    let fast = match Syscall::from_number(number) {
+        Some(Syscall::Call) => fastpath::call(caller),
+        Some(Syscall::ReplyReceive) => fastpath::reply_receive(caller),
+        _ => None,
+    };
+    if let Some(next) = fast {
+        sched::run_directly(next);
+    }
     let args = [caller.register(frame::RDI), caller.register(frame::RSI)];
     let outcome = match Syscall::from_number(number) {
         Some(Syscall::ThreadExit) => exit_thread(caller, args[0]),

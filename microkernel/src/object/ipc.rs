@@ -21,7 +21,7 @@ use syscall_abi::fault::{self, FaultKind};
 use syscall_abi::ipc::{MAX_WORDS, MessageInfo, REGISTER_WORDS, ipc_buffer};
 
 const IDLE: u64 = 0;
-const SENDERS: u64 = 1;
+pub(super) const SENDERS: u64 = 1;
 /// Threads waiting to receive on an endpoint, or to wait on a notification.
 pub(super) const RECEIVERS: u64 = 2;
 const KIND_MASK: u64 = 0b11;
@@ -33,7 +33,7 @@ pub(super) struct WaitQueue {
     pub(super) base: u64,
 }
 
-type Endpoint = WaitQueue;
+pub(super) type Endpoint = WaitQueue;
 
 impl WaitQueue {
     fn words(self) -> &'static [core::cell::Cell<u64>] {
@@ -98,7 +98,7 @@ impl WaitQueue {
 }
 
 /// The endpoint a capability names, with the rights and badge it carries.
-fn endpoint_of(cap: &Capability) -> Option<(Endpoint, Rights, u64)> {
+pub(super) fn endpoint_of(cap: &Capability) -> Option<(Endpoint, Rights, u64)> {
     match *cap {
         Capability::Endpoint { object, rights, badge } => {
             Some((Endpoint { base: object }, rights, badge))
@@ -224,7 +224,7 @@ fn deliver(sender: Tcb, receiver: Tcb, info: MessageInfo, send: PendingSend, end
 
 /// The caller waits for its reply; the receiver holds the reply capability, which may
 /// carry capabilities back if the caller's endpoint capability had grant-reply.
-fn await_reply(caller: Tcb, receiver: Tcb, can_grant: bool) {
+pub(super) fn await_reply(caller: Tcb, receiver: Tcb, can_grant: bool) {
     let slot = receiver.slot(TcbSlot::Caller);
     delete_reply(slot);
     insert_root(&mut Slots, slot, Capability::Reply { tcb: caller.address(), can_grant })
@@ -233,7 +233,7 @@ fn await_reply(caller: Tcb, receiver: Tcb, can_grant: bool) {
     sched::block(caller, ThreadState::BlockedOnReply);
 }
 
-fn delete_reply(slot: u64) {
+pub(super) fn delete_reply(slot: u64) {
     if let Capability::Reply { tcb, .. } = Slots.cap(slot) {
         Tcb::at(tcb).set_reply_slot(0);
     }

@@ -8,6 +8,7 @@
 pub mod asid;
 pub mod cspace;
 pub mod destroy;
+pub mod fastpath;
 pub mod invoke;
 pub mod io_port;
 pub mod ipc;

@@ -35,6 +35,7 @@ pub mod frame {
     pub const R8: usize = 7;
     pub const RDI: usize = 9;
     pub const RSI: usize = 10;
+    pub const RDX: usize = 11;
     pub const RAX: usize = 14;
     pub const RIP: usize = 17;
     pub const RFLAGS: usize = 19;
@@ -357,11 +358,15 @@ impl Tcb {
         self.words()[REGISTERS + word].get()
     }
 
+    /// Sets one saved register.
+    pub fn set_register(self, word: usize, value: u64) {
+        self.words()[REGISTERS + word].set(value);
+    }
+
     /// Sets the saved `rax` and `rdx`: what the thread's system call returns.
     pub fn set_syscall_result(self, status: u64, value: u64) {
-        const RDX: usize = 11;
-        self.words()[REGISTERS + frame::RAX].set(status);
-        self.words()[REGISTERS + RDX].set(value);
+        self.set_register(frame::RAX, status);
+        self.set_register(frame::RDX, value);
     }
 
     /// The thread's address space, if its VSpace slot holds one.
