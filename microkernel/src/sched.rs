@@ -146,11 +146,11 @@ pub fn rotate_current() {
 }
 
 /// Leaves the kernel into the highest-priority runnable thread. Returning to the thread
-/// that entered does no FPU work and writes CR3 only if its address space changed. With nothing to run the CPU waits for an
+/// that entered does no FPU or address-space work. With nothing to run the CPU waits for an
 /// interrupt that could wake a thread; if none can come, the kernel's work is done.
 pub fn run() -> ! {
     let cpu = this_cpu();
-    let (current, next, space) = loop {
+    loop {
         let current = cpu.current_thread().filter(|tcb| tcb.state() == ThreadState::Runnable);
         let next = {
             let mut queue = run_queue();
@@ -163,31 +163,33 @@ pub fn run() -> ! {
                 (None, _) => queue.pop_highest(),
             }
         };
-        if let Some(next) = next {
-            // Resume checks for an address space, but revoking memory can take it away from
-            // a thread that is ready to run: such a thread stops instead of running.
-            match next.address_space() {
-                Some(space) => break (current, next, space),
+        match next {
+            // The thread that entered goes on in its own address space (a thread that
+            // configures itself a new one switches at once: `tcb_invoke`).
+            Some(next) if current == Some(next) => arch::enter_user(next.register_area()),
+            // Resume checks for an address space, but revoking memory can take it away
+            // from a thread that is ready to run: such a thread stops instead of running.
+            Some(next) => match next.address_space() {
+                Some(space) => {
+                    cpu.set_current_thread(Some(next));
+                    switch_fpu(next);
+                    space.activate();
+                    arch::enter_user(next.register_area())
+                }
                 None => {
                     log!("thread {} lost its address space; stopped", next.name());
                     crate::object::ipc::stop(next);
-                    continue;
                 }
+            },
+            None => {
+                cpu.set_current_thread(None);
+                if !crate::object::irq::any_routed() {
+                    shut_down();
+                }
+                arch::wait_for_interrupt();
             }
         }
-        cpu.set_current_thread(None);
-        if !crate::object::irq::any_routed() {
-            shut_down();
-        }
-        arch::wait_for_interrupt();
-    };
-    if current != Some(next) {
-        this_cpu().set_current_thread(Some(next));
-        switch_fpu(next);
     }
-    // Also for the thread that entered: it may have configured itself a new address space.
-    space.activate();
-    arch::enter_user(next.register_area())
 }
 
 /// Whether `next`, woken by an IPC of the running thread, may run right away instead of

@@ -132,6 +132,12 @@ fn configure(root: &Capability, tcb: Tcb, words: &[u64; 7]) -> Result<Reply, Ref
     }
     tcb.set_fault_endpoint(words[0]);
     tcb.set_ipc_buffer_address(buffer_address);
+    // A thread that configured itself runs on in its new address space.
+    if crate::cpu::this_cpu().current_thread() == Some(tcb)
+        && let Some(space) = tcb.address_space()
+    {
+        space.activate();
+    }
     Ok(Reply::empty())
 }
 
