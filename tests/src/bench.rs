@@ -21,7 +21,88 @@ pub const OVERHEAD: &str = "rdtsc_overhead";
 /// The benchmark timing a loop of a known number of instructions.
 pub const CALIBRATION: &str = "calibration_loop";
 /// Every benchmark the guest must report; a missing one fails the run.
-pub const EXPECTED: &[&str] = &[OVERHEAD, CALIBRATION, "null_syscall", "debug_write_0"];
+pub const EXPECTED: &[&str] = &[
+    OVERHEAD,
+    CALIBRATION,
+    "null_syscall",
+    "debug_write_0",
+    "ipc_call_reply_0_same_as",
+    "ipc_call_reply_16_same_as",
+    "notification_signal_wait",
+    "retype_endpoint",
+    "map_unmap_frame",
+];
+
+/// What the report says about one benchmark besides its figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// The benchmark's name.
+    pub name: &'static str,
+    /// The most instructions the operation should take (compared with the median minus
+    /// [`OVERHEAD`]'s), if the project set a target.
+    pub target: Option<u64>,
+    /// The kernel events one iteration causes, as the benchmark is built (the kernel does
+    /// not count them yet).
+    pub events: &'static str,
+}
+
+/// A note for every name in [`EXPECTED`].
+pub const NOTES: &[Note] = &[
+    Note { name: OVERHEAD, target: None, events: "none: two counter reads" },
+    Note { name: CALIBRATION, target: None, events: "none: 10001 user instructions" },
+    Note {
+        name: "null_syscall",
+        target: Some(100),
+        events: "1 kernel entry, refused at decode; no thread switch",
+    },
+    Note {
+        name: "debug_write_0",
+        target: None,
+        events: "1 kernel entry, argument checks, nothing printed; no thread switch",
+    },
+    Note {
+        name: "ipc_call_reply_0_same_as",
+        target: Some(400),
+        events: "2 kernel entries (root Call, server ReplyRecv), 2 thread switches, 0 address-space \
+                 switches (one VSpace), 0 FPU switches expected (no thread uses the FPU); \
+                 register-only message",
+    },
+    Note {
+        name: "ipc_call_reply_16_same_as",
+        target: None,
+        events: "as ipc_call_reply_0_same_as, plus 12 words copied between IPC buffers each way \
+                 (not register-only)",
+    },
+    Note {
+        name: "notification_signal_wait",
+        target: None,
+        events: "4 kernel entries (root Signal, waiter Signal back, waiter Wait, root Wait finding \
+                 the signal pending), 2 thread switches, 0 address-space switches",
+    },
+    Note {
+        name: "retype_endpoint",
+        target: None,
+        events: "1 kernel entry: a 16-byte endpoint carved from an untyped with no children and \
+                 zeroed, one capability inserted (its delete is untimed)",
+    },
+    Note {
+        name: "map_unmap_frame",
+        target: None,
+        events: "2 kernel entries: one leaf entry written (tables already there), then cleared \
+                 with one TLB entry flushed (active VSpace); no CR3 write",
+    },
+];
+
+/// The note on benchmark `name`.
+pub fn note(name: &str) -> Option<&'static Note> {
+    NOTES.iter().find(|note| note.name == name)
+}
+
+/// Whether `figures` meet their target: `None` without one.
+fn target_met(figures: &Figures, overhead: u64) -> Option<(u64, bool)> {
+    let target = note(&figures.name)?.target?;
+    Some((target, corrected(figures, overhead) <= i128::from(target)))
+}
 
 /// The fields every benchmark line carries, in the order the guest prints them.
 const REQUIRED: [&str; 5] = ["median", "min", "max", "p90", "iterations"];
@@ -242,9 +323,14 @@ pub fn table(setup: &Setup, results: &Results) -> String {
         "medians of {} iterations each; `-overhead` subtracts {OVERHEAD}'s median ({} ticks)\n",
         setup.iterations, results.overhead
     );
-    let header = ["benchmark", "median", "-overhead", "min", "p90", "max", "iterations"];
+    let header = ["benchmark", "median", "-overhead", "min", "p90", "max", "iterations", "target"];
     let mut rows = vec![header.map(str::to_owned).to_vec()];
     for figures in &results.benchmarks {
+        let target = match target_met(figures, results.overhead) {
+            Some((target, true)) => format!("<={target} met"),
+            Some((target, false)) => format!("<={target} NOT met"),
+            None => String::new(),
+        };
         rows.push(vec![
             figures.name.clone(),
             figures.median.to_string(),
@@ -253,6 +339,7 @@ pub fn table(setup: &Setup, results: &Results) -> String {
             figures.p90.to_string(),
             figures.max.to_string(),
             figures.iterations.to_string(),
+            target,
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
@@ -260,12 +347,27 @@ pub fn table(setup: &Setup, results: &Results) -> String {
         .collect();
     for (index, row) in rows.iter().enumerate() {
         let mut line = format!("{:<width$}", row[0], width = widths[0]);
-        for (cell, width) in row.iter().zip(&widths).skip(1) {
-            let _ = write!(line, "  {cell:>width$}");
+        for (column, (cell, width)) in row.iter().zip(&widths).enumerate().skip(1) {
+            // Numbers to the right; the target, last, reads from the left.
+            if column + 1 == row.len() {
+                let _ = write!(line, "  {cell:<width$}");
+            } else {
+                let _ = write!(line, "  {cell:>width$}");
+            }
         }
         let _ = writeln!(out, "{}", line.trim_end());
         if index == 0 {
             let _ = writeln!(out, "{}", "-".repeat(line.trim_end().len()));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\ntargets compare `-overhead` with the project's goal in guest instructions\n\
+         kernel events per iteration (what each benchmark does; the kernel counts none yet):"
+    );
+    for figures in &results.benchmarks {
+        if let Some(note) = note(&figures.name) {
+            let _ = writeln!(out, "  {}: {}", figures.name, note.events);
         }
     }
     out
@@ -294,6 +396,7 @@ pub fn json(setup: &Setup, results: &Results) -> String {
     for (index, figures) in results.benchmarks.iter().enumerate() {
         let extra: Vec<_> =
             figures.extra.iter().map(|(key, value)| format!("{}: {value}", quote(key))).collect();
+        let target = target_met(figures, results.overhead);
         let fields = [
             ("name", quote(&figures.name)),
             ("median", figures.median.to_string()),
@@ -303,6 +406,9 @@ pub fn json(setup: &Setup, results: &Results) -> String {
             ("max", figures.max.to_string()),
             ("iterations", figures.iterations.to_string()),
             ("extra", format!("{{{}}}", extra.join(", "))),
+            ("target", target.map_or_else(|| "null".to_owned(), |(goal, _)| goal.to_string())),
+            ("target_met", target.map_or_else(|| "null".to_owned(), |(_, met)| met.to_string())),
+            ("events", note(&figures.name).map_or_else(|| "null".to_owned(), |n| quote(n.events))),
         ];
         out.push_str("    {\n");
         push_fields(&mut out, "      ", &fields);
@@ -357,6 +463,11 @@ mod tests {
         "BENCH calibration_loop median=10006 min=10006 max=10478 p90=10006 iterations=1000 instructions=10001",
         "BENCH null_syscall median=255 min=255 max=255 p90=255 iterations=1000",
         "BENCH debug_write_0 median=461 min=461 max=700 p90=461 iterations=1000",
+        "BENCH ipc_call_reply_0_same_as median=405 min=405 max=900 p90=405 iterations=1000",
+        "BENCH ipc_call_reply_16_same_as median=700 min=700 max=900 p90=700 iterations=1000",
+        "BENCH notification_signal_wait median=800 min=800 max=900 p90=800 iterations=1000",
+        "BENCH retype_endpoint median=600 min=600 max=900 p90=600 iterations=1000",
+        "BENCH map_unmap_frame median=700 min=700 max=900 p90=700 iterations=1000",
         "BENCH DONE",
         "kernel: thread bench exited with code 0",
     ];
@@ -419,7 +530,7 @@ mod tests {
     #[test]
     fn a_complete_run_yields_every_benchmark_and_the_calibration() {
         let results = collect(&log(GOOD), EXPECTED).unwrap();
-        assert_eq!(results.benchmarks.len(), 4);
+        assert_eq!(results.benchmarks.len(), 9);
         assert_eq!(results.overhead, 5);
         assert_eq!(results.calibration_instructions, 10001);
         assert_eq!(results.ticks_per_instruction, 1.0);
@@ -445,7 +556,7 @@ mod tests {
         let problem = collect(&lines, EXPECTED).unwrap_err();
         assert!(problem.contains("`null_syscall` is reported after `BENCH DONE`"), "{problem}");
         assert!(problem.contains("`null_syscall` is reported more than once"), "{problem}");
-        assert!(problem.contains("serial line 11 breaks the benchmark protocol"), "{problem}");
+        assert!(problem.contains("serial line 16 breaks the benchmark protocol"), "{problem}");
     }
 
     #[test]
@@ -467,17 +578,23 @@ mod tests {
         assert!(report.contains("\nkernel: cpu: nx=true smep=true\nkernel: timer: local APIC"));
         assert!(
             report.contains(
-                "\nbenchmark         median  -overhead    min    p90    max  iterations\n"
+                "\nbenchmark                  median  -overhead    min    p90    max  iterations  \
+                 target\n"
             ),
             "{report}"
         );
         assert!(
             report.contains(
-                "\nnull_syscall         255        250    255    255    255        1000\n"
+                "\nnull_syscall                  255        250    255    255    255        1000  \
+                 <=100 NOT met\n"
             ),
             "{report}"
         );
-        assert!(report.contains("\nrdtsc_overhead         5          0"), "{report}");
+        assert!(report.contains("\nipc_call_reply_0_same_as      405        400"), "{report}");
+        assert!(report.contains("1000  <=400 met\n"), "{report}");
+        assert!(report.contains("\nrdtsc_overhead                  5          0"), "{report}");
+        assert!(report.contains("\nkernel events per iteration"), "{report}");
+        assert!(report.contains("\n  map_unmap_frame: 2 kernel entries"), "{report}");
     }
 
     #[test]
@@ -493,9 +610,22 @@ mod tests {
         assert!(document.contains(
             "      \"name\": \"null_syscall\",\n      \"median\": 255,\n      \"median_minus_overhead\": 250,\n"
         ));
-        assert!(document.contains("\"extra\": {\"instructions\": 10001}\n"), "{document}");
+        assert!(document.contains("\"extra\": {\"instructions\": 10001},\n"), "{document}");
         assert!(document.ends_with("    }\n  ]\n}\n"), "{document}");
-        assert_eq!(document.matches("\"name\"").count(), 4);
+        assert_eq!(document.matches("\"name\"").count(), 9);
+        assert!(document.contains("\"target\": 100,\n      \"target_met\": false,\n"));
+        assert!(document.contains("\"target\": null,\n      \"target_met\": null,\n"));
+        assert!(document.contains("\"events\": \"1 kernel entry, refused at decode;"));
+    }
+
+    #[test]
+    fn every_expected_benchmark_has_one_note() {
+        for name in EXPECTED {
+            assert_eq!(NOTES.iter().filter(|note| note.name == *name).count(), 1, "{name}");
+        }
+        assert_eq!(NOTES.len(), EXPECTED.len());
+        assert_eq!(note("null_syscall").and_then(|note| note.target), Some(100));
+        assert_eq!(note("ipc_call_reply_0_same_as").and_then(|note| note.target), Some(400));
     }
 
     #[test]

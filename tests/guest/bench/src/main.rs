@@ -18,22 +18,29 @@
 //! QEMU's `-icount shift=0` one tick is one guest instruction. Nothing is subtracted:
 //! `rdtsc_overhead` is reported as a benchmark of its own, and `calibration_loop` carries
 //! `instructions=<n>`, the exact count its loop adds over `rdtsc_overhead`. Exit code 0
-//! after `BENCH DONE`; 1 if a benchmark's operation returned something unexpected (after a
-//! `bench: <name>: ...` line, and without `BENCH DONE`); 2 for bad arguments.
+//! after `BENCH DONE`; 1 if a benchmark's operation returned something unexpected or its
+//! setup failed (after a `bench: ...` line, and without `BENCH DONE`); 2 for bad arguments.
+//!
+//! The program is the root task. It lowers itself to priority 254 before the benchmarks;
+//! the helper threads some benchmarks start in its address space (the call/reply server,
+//! the notification waiter) run at 255, so they run as soon as they are made runnable and
+//! nothing else competes for the CPU during a round trip.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod benchmarks;
+mod env;
 mod measure;
 mod tsc;
 
 use libasi::println;
 
+use env::{Env, SetupError};
 use measure::Bench;
 
 /// The most timed iterations one run can hold: the samples live on the 64 KiB user stack,
-/// four bytes each.
+/// four bytes each (see [`run_all`]).
 pub const MAX_ITERATIONS: usize = 10_000;
 
 const DEFAULT_ITERATIONS: usize = 1000;
@@ -58,10 +65,24 @@ fn main() -> u64 {
         }
     };
     println!("bench: iterations={iterations} warmup={warmup}");
+    let mut env = match Env::new() {
+        Ok(env) => env,
+        Err(SetupError { step, error }) => {
+            println!("bench: cannot {step}: {error}");
+            return 1;
+        }
+    };
+    run_all(&mut env, iterations, warmup)
+}
+
+/// Runs every benchmark; the exit code. Not inlined, so that the samples (up to 40 KiB)
+/// and [`Env::new`]'s boot information (several KiB) are never on the stack together.
+#[inline(never)]
+fn run_all(env: &mut Env, iterations: usize, warmup: usize) -> u64 {
     let mut samples = [0_u32; MAX_ITERATIONS];
     let mut bench = Bench::new(&mut samples[..iterations], warmup);
     for benchmark in benchmarks::ALL {
-        match (benchmark.run)(&mut bench) {
+        match (benchmark.run)(&mut bench, env) {
             Ok(summary) => println!("BENCH {} {summary}", benchmark.name),
             Err(unexpected) => {
                 println!("bench: {}: {unexpected}", benchmark.name);

@@ -33,6 +33,28 @@ impl<'s> Bench<'s> {
         }
         Ok(Summary::of(self.samples))
     }
+
+    /// As [`time`](Self::time), but after each iteration (warm-up ones too) runs `after`
+    /// outside the timed region, e.g. to delete what the operation created.
+    pub fn time_then<E>(
+        &mut self,
+        mut op: impl FnMut() -> Result<(), E>,
+        mut after: impl FnMut() -> Result<(), E>,
+    ) -> Result<Summary, E> {
+        for _ in 0..self.warmup {
+            op()?;
+            after()?;
+        }
+        for sample in self.samples.iter_mut() {
+            let start = tsc::now();
+            let outcome = op();
+            let end = tsc::now();
+            outcome?;
+            after()?;
+            *sample = u32::try_from(end.wrapping_sub(start)).unwrap_or(u32::MAX);
+        }
+        Ok(Summary::of(self.samples))
+    }
 }
 
 /// The order statistics of one benchmark's samples, in ticks.

@@ -1,0 +1,198 @@
+//! What the benchmarks that need kernel objects share: the root task's boot information,
+//! free slots, a pool of untyped memory, its IPC buffer, and helper threads started in its
+//! own address space (each with a static stack and, if it needs one, an IPC buffer frame).
+
+use core::sync::atomic::AtomicU64;
+
+use libasi::Error;
+use libasi::cap::{
+    CNode, CNodeAt, Cap, CapType, Frame, FrameAttributes, ObjectKind, PageTable, Rights, Slot,
+    SlotAllocator, Tcb, TcbConfig, Untyped, UserRegisters, VSpace,
+};
+use libasi::ipc::IpcBuffer;
+
+pub const ROOT: Cap<CNode> = Cap::<CNode>::ROOT;
+pub const ROOT_TCB: Cap<Tcb> = Cap::<Tcb>::ROOT_TCB;
+pub const ROOT_VSPACE: Cap<VSpace> = Cap::<VSpace>::ROOT_VSPACE;
+
+/// The root task's priority while the benchmarks run: one below the top, so that a helper
+/// thread at [`HELPER_PRIORITY`] runs as soon as it is made runnable.
+pub const ROOT_PRIORITY: u8 = 254;
+/// Every helper thread's priority: the highest there is.
+pub const HELPER_PRIORITY: u8 = 255;
+
+/// Where helper `index`'s IPC buffer frame is mapped, one page each.
+const HELPER_BUFFER_BASE: u64 = 0x10_0000_0000;
+/// Where `map_unmap_frame` maps its frame: a page table of its own, away from the buffers.
+pub const MAP_ADDRESS: u64 = 0x10_0020_0000;
+
+/// How many helper threads can exist at once.
+const HELPERS: usize = 2;
+const STACK_WORDS: usize = 1024;
+
+#[repr(C, align(16))]
+struct Stack([AtomicU64; STACK_WORDS]);
+
+static STACKS: [Stack; HELPERS] =
+    [const { Stack([const { AtomicU64::new(0) }; STACK_WORDS]) }; HELPERS];
+
+/// A setup step failed: what it was, and the kernel's error.
+#[derive(Clone, Copy, Debug)]
+pub struct SetupError {
+    pub step: &'static str,
+    pub error: Error,
+}
+
+/// Attaches `step` to a failed setup call.
+pub fn setup<T>(result: Result<T, Error>, step: &'static str) -> Result<T, SetupError> {
+    result.map_err(|error| SetupError { step, error })
+}
+
+/// The entry of a helper thread: `arg` in rdi, its buffer (0 for none) in rsi.
+pub type Entry = extern "C" fn(u64, u64) -> !;
+
+/// A helper thread: its TCB and the slots it owns.
+#[derive(Clone, Copy, Debug)]
+pub struct Helper {
+    pub tcb: Cap<Tcb>,
+    index: usize,
+}
+
+/// The root task's resources.
+#[derive(Debug)]
+pub struct Env {
+    slots: SlotAllocator,
+    pool: Cap<Untyped>,
+    /// The root task's IPC buffer.
+    pub buffer: IpcBuffer,
+    helpers: [bool; HELPERS],
+    /// Each helper's IPC buffer frame, retyped and mapped on first use.
+    buffer_frames: [Option<Cap<Frame>>; HELPERS],
+}
+
+impl Env {
+    /// Reads the boot information (which also records the IPC buffer for long
+    /// invocations) and picks the largest untyped RAM region as the pool; drops the root
+    /// task to [`ROOT_PRIORITY`]. Not inlined: the boot information is large, and leaves
+    /// the stack when this returns.
+    #[inline(never)]
+    pub fn new() -> Result<Self, SetupError> {
+        let info = setup(libasi::boot::info(), "read the boot information")?;
+        let pool = info
+            .untyped()
+            .iter()
+            .enumerate()
+            .filter(|(_, untyped)| !untyped.device)
+            .max_by_key(|(_, untyped)| untyped.size_bits)
+            .map(|(index, _)| Cap::from_slot(info.untyped_slots.start + index as u64))
+            .ok_or(SetupError { step: "find untyped RAM", error: Error::NotEnoughMemory })?;
+        let buffer = setup(IpcBuffer::root(), "find the root task's IPC buffer")?;
+        setup(ROOT_TCB.set_priority(ROOT_TCB, ROOT_PRIORITY), "lower the root task's priority")?;
+        Ok(Self {
+            slots: SlotAllocator::new(info.empty),
+            pool,
+            buffer,
+            helpers: [false; HELPERS],
+            buffer_frames: [None; HELPERS],
+        })
+    }
+
+    /// A free root CNode slot.
+    pub fn slot(&mut self) -> Result<u64, SetupError> {
+        self.slots
+            .alloc()
+            .ok_or(SetupError { step: "find a free slot", error: Error::NotEnoughMemory })
+    }
+
+    /// Deletes the capability in `slot` and gives the slot back.
+    pub fn free<T: CapType>(&mut self, cap: Cap<T>) -> Result<(), SetupError> {
+        setup(ROOT.delete(Slot::root(cap.cptr().0)), "delete a capability")?;
+        self.slots.free(cap.cptr().0);
+        Ok(())
+    }
+
+    /// One object of `kind` (`size_bits` for untyped regions) from `untyped`, or the pool.
+    pub fn retype<T: CapType>(
+        &mut self,
+        untyped: Option<Cap<Untyped>>,
+        kind: ObjectKind,
+        size_bits: u8,
+    ) -> Result<Cap<T>, SetupError> {
+        let slot = self.slot()?;
+        let untyped = untyped.unwrap_or(self.pool);
+        setup(untyped.retype(kind, size_bits, CNodeAt::ROOT, slot, 1), "retype an object")?;
+        Ok(Cap::from_slot(slot))
+    }
+
+    /// Maps `frame` read-write at `address` in the root VSpace, installing the page tables
+    /// it is missing (retyped from the pool; they stay for the rest of the run).
+    pub fn map_with_tables(&mut self, frame: Cap<Frame>, address: u64) -> Result<(), SetupError> {
+        for _ in 0..4 {
+            let rights = Rights::READ | Rights::WRITE;
+            match frame.map(ROOT_VSPACE, address, rights, FrameAttributes::NONE) {
+                Ok(()) => return Ok(()),
+                Err(Error::MissingPageTable { level }) => {
+                    let kind = match level {
+                        1 => ObjectKind::PageDirectoryPointerTable,
+                        2 => ObjectKind::PageDirectory,
+                        _ => ObjectKind::PageTable,
+                    };
+                    let table: Cap<PageTable> = self.retype(None, kind, 0)?;
+                    setup(table.map(ROOT_VSPACE, address), "install a page table")?;
+                }
+                Err(error) => return Err(SetupError { step: "map a frame", error }),
+            }
+        }
+        Err(SetupError { step: "map a frame", error: Error::MissingPageTable { level: 0 } })
+    }
+
+    /// Starts a helper thread in the root task's address space at [`HELPER_PRIORITY`],
+    /// running `entry(arg, buffer address)`; with `buffer`, it gets an IPC buffer of its
+    /// own. It runs at once (it outranks the root task) until it blocks.
+    pub fn start_helper(
+        &mut self,
+        entry: Entry,
+        arg: u64,
+        buffer: bool,
+    ) -> Result<Helper, SetupError> {
+        let index = self
+            .helpers
+            .iter()
+            .position(|used| !used)
+            .ok_or(SetupError { step: "find a helper stack", error: Error::NotEnoughMemory })?;
+        let tcb: Cap<Tcb> = self.retype(None, ObjectKind::Tcb, 0)?;
+        self.helpers[index] = true;
+        let mut config = TcbConfig::new(ROOT, ROOT_VSPACE);
+        let mut buffer_address = 0;
+        if buffer {
+            let address = HELPER_BUFFER_BASE + 0x1000 * index as u64;
+            let frame = match self.buffer_frames[index] {
+                Some(frame) => frame,
+                None => {
+                    let frame = self.retype(None, ObjectKind::Frame4K, 0)?;
+                    self.map_with_tables(frame, address)?;
+                    self.buffer_frames[index] = Some(frame);
+                    frame
+                }
+            };
+            config = config.ipc_buffer(address, frame.cptr());
+            buffer_address = address;
+        }
+        setup(tcb.configure(&config), "configure a helper")?;
+        let stack_top = STACKS[index].0.as_ptr() as u64 + (STACK_WORDS * 8) as u64;
+        let mut registers = UserRegisters::start(entry as usize as u64, stack_top - 8);
+        registers.rdi = arg;
+        registers.rsi = buffer_address;
+        setup(tcb.write_registers(false, &registers), "write a helper's registers")?;
+        setup(tcb.set_priority(ROOT_TCB, HELPER_PRIORITY), "set a helper's priority")?;
+        setup(tcb.resume(), "resume a helper")?;
+        Ok(Helper { tcb, index })
+    }
+
+    /// Ends a helper: its TCB goes, and with it the thread, wherever it waits.
+    pub fn stop_helper(&mut self, helper: Helper) -> Result<(), SetupError> {
+        self.free(helper.tcb)?;
+        self.helpers[helper.index] = false;
+        Ok(())
+    }
+}
