@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # Crates built and tested on the host.
 host_crates := "-p syscall-abi -p kernel-core -p libasi -p memsrv -p tests"
 # Crates built for x86_64-unknown-none: the kernel and the user programs.
-guest_crates := "-p microkernel -p init -p syscall-probe -p bench -p captest -p ipctest"
+guest_crates := "-p microkernel -p init -p syscall-probe -p bench -p captest -p ipctest -p devtest"
 
 # List the recipes.
 default:

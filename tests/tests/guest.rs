@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         user_syscall_tests(timeout),
         cap_tests(timeout),
         ipc_tests(timeout),
+        dev_tests(timeout),
     ];
     scenarios
         .extend(KERNEL_CRASHES.iter().map(|&(crash, report)| kernel_crash(crash, report, timeout)));
@@ -164,6 +165,22 @@ fn ipc_tests(timeout: Duration) -> Scenario {
         run: Box::new(move || {
             let boot = boot_with(Kernel::Normal, 1, "ipctest", "", "", timeout)?;
             // A failing case is the suite's verdict; the kernel still shuts down cleanly.
+            Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
+        }),
+    }
+}
+
+/// `devtest` as the root task: I/O port and IRQ capabilities through libasi, with the PIT
+/// as the device.
+fn dev_tests(timeout: Duration) -> Scenario {
+    const COMPLETE: &str = "dev::suite_complete";
+    Scenario {
+        checks: vec![COMPLETE.into()],
+        namespace: Some("dev::"),
+        run: Box::new(move || {
+            let boot = boot_with(Kernel::Normal, 1, "devtest", "", "", timeout)?;
+            // The suite stops the PIT and deletes every handler, so with nothing left to
+            // run and no IRQ routed the kernel shuts down cleanly.
             Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
         }),
     }

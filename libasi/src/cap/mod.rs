@@ -1,6 +1,6 @@
 //! Capabilities: typed capability pointers and the invocations of untyped memory, CNodes,
-//! threads (TCBs), frames and page tables. Endpoint and notification operations are in
-//! [`crate::ipc`].
+//! threads (TCBs), frames and page tables, I/O ports and interrupts (IRQ handlers, with a
+//! driver loop). Endpoint and notification operations are in [`crate::ipc`].
 //!
 //! A [`CPtr`] names a slot in the caller's CSpace (resolved at depth 64). A [`Cap<T>`] is a
 //! `CPtr` with a claim about what the slot holds — a claim only: the kernel checks the
@@ -41,6 +41,8 @@
 mod alloc;
 mod cnode;
 pub mod invocation;
+mod io;
+mod irq;
 mod tcb;
 mod untyped;
 mod vspace;
@@ -113,6 +115,10 @@ cap_types! {
     IrqControl => IrqControl,
     IrqHandler => IrqHandler,
     AsiControl => AsiControl,
+    /// The authority to issue I/O port capabilities.
+    IoPortControl => IoPortControl,
+    /// A range of I/O ports.
+    IoPort => IoPort,
 }
 
 /// A capability pointer claimed to name a capability of kind `T`.
@@ -203,6 +209,11 @@ impl Cap<Frame> {
 impl Cap<IrqControl> {
     /// The root task's IRQ control capability ([`slot::IRQ_CONTROL`]).
     pub const BOOT: Self = Self::from_slot(slot::IRQ_CONTROL);
+}
+
+impl Cap<IoPortControl> {
+    /// The root task's I/O port control capability ([`slot::IO_PORT_CONTROL`]).
+    pub const BOOT: Self = Self::from_slot(slot::IO_PORT_CONTROL);
 }
 
 impl Cap<AsiControl> {

@@ -1,0 +1,129 @@
+//! The `TEST` lines the host harness reads, and the checks every case is written with.
+
+use core::fmt::{self, Write};
+
+use libasi::Error;
+use libasi::cap::{CPtr, CapKind};
+use libasi::println;
+
+/// What a case found wrong, as one line of text.
+pub struct Failure {
+    text: [u8; 200],
+    len: usize,
+}
+
+impl Failure {
+    pub fn new(args: fmt::Arguments<'_>) -> Self {
+        let mut failure = Self { text: [0; 200], len: 0 };
+        let _ = failure.write_fmt(args);
+        failure
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str` pieces are appended (see `write_str`), so this cannot fail.
+        core::str::from_utf8(&self.text[..self.len]).unwrap_or("(garbled)")
+    }
+}
+
+impl Write for Failure {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Keep whole characters only, so the text stays UTF-8 when it is cut short.
+        for c in s.chars() {
+            let mut buf = [0; 4];
+            let piece = c.encode_utf8(&mut buf).as_bytes();
+            let Some(room) = self.text.get_mut(self.len..self.len + piece.len()) else {
+                return Ok(());
+            };
+            room.copy_from_slice(piece);
+            self.len += piece.len();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+/// Fails the case with a formatted message.
+#[macro_export]
+macro_rules! fail {
+    ($($arg:tt)*) => {
+        return Err($crate::report::Failure::new(format_args!($($arg)*)))
+    };
+}
+
+/// Fails the case with a formatted message unless `cond` holds.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            $crate::fail!($($arg)*);
+        }
+    };
+}
+
+/// The value of a call that must succeed.
+pub fn ok<T>(result: Result<T, Error>, what: &str) -> Result<T, Failure> {
+    result.map_err(|error| Failure::new(format_args!("{what}: refused: {error}")))
+}
+
+/// A call that must be refused with exactly `want` (detail included).
+pub fn refused<T>(result: Result<T, Error>, want: Error, what: &str) -> Outcome {
+    match result {
+        Err(error) if error == want => Ok(()),
+        Err(error) => fail!("{what}: expected {want}, got {error}"),
+        Ok(_) => fail!("{what}: expected {want}, got success"),
+    }
+}
+
+/// What `cptr` holds, as the kernel says.
+pub fn identify(cptr: impl Into<CPtr>) -> Result<CapKind, Failure> {
+    let cptr = cptr.into();
+    libasi::debug::cap_identify(cptr)
+        .map_err(|error| Failure::new(format_args!("identify {cptr}: refused: {error}")))
+}
+
+/// `cptr` must hold a capability of kind `want`.
+pub fn holds(cptr: impl Into<CPtr>, want: CapKind, what: &str) -> Outcome {
+    let cptr = cptr.into();
+    let got = identify(cptr)?;
+    ensure!(got == want, "{what}: slot {cptr} holds {got:?}, expected {want:?}");
+    Ok(())
+}
+
+/// Counts outcomes and prints one line for each.
+#[derive(Debug, Default)]
+pub struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+impl Tally {
+    pub fn record(&mut self, name: &str, outcome: Outcome) {
+        match outcome {
+            Ok(()) => {
+                self.passed += 1;
+                println!("TEST PASS {name}");
+            }
+            Err(failure) => {
+                self.failed += 1;
+                println!("TEST FAIL {name} {failure}");
+            }
+        }
+    }
+
+    pub fn finish(self) {
+        println!("TEST DONE {} {}", self.passed, self.failed);
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Failure({:?})", self.as_str())
+    }
+}
