@@ -44,6 +44,7 @@ pub mod ipc;
 pub mod message;
 #[cfg(not(test))]
 mod panic;
+pub mod process;
 #[doc(hidden)]
 pub mod rt;
 pub mod syscall;

@@ -1,8 +1,19 @@
 //! Program start-up, reached only through [`entry!`](crate::entry).
 
-/// Runs the program's `main` and ends the thread with its exit code.
-pub fn start(main: fn() -> u64) -> ! {
+/// Runs the program's `main` and ends the thread with its exit code, after recording
+/// `ipc_buffer` (what `_start` found in `rdi`) as the thread's IPC buffer if it is one.
+pub fn start(main: fn() -> u64, ipc_buffer: u64) -> ! {
+    if let Some(address) = entry_ipc_buffer(ipc_buffer) {
+        crate::syscall::set_ipc_buffer(address);
+    }
     crate::thread::exit(main())
+}
+
+/// The IPC buffer address `_start` was given, if it is one: nonzero, 1 KiB aligned, in the
+/// user half. The root task is entered with 0 (it asks the boot information instead).
+pub fn entry_ipc_buffer(rdi: u64) -> Option<u64> {
+    let size = syscall_abi::ipc::ipc_buffer::SIZE as u64;
+    (rdi != 0 && rdi.is_multiple_of(size) && rdi < syscall_abi::USER_SPACE_END).then_some(rdi)
 }
 
 /// Makes `main` (a `fn() -> u64` returning the exit code) the program's entry point by
@@ -13,6 +24,12 @@ pub fn start(main: fn() -> u64) -> ! {
 /// function expects to be entered just after that push, so `_start` is a naked
 /// trampoline that makes the `call` itself; the zero `rbp` it passes on ends the
 /// frame-pointer chain for debuggers and backtraces.
+///
+/// `rdi` passes through untouched as `start`'s first argument: the address of the
+/// thread's IPC buffer, which a process spawned by [`process`](crate::process) gets there
+/// ([`process::layout::IPC_BUFFER`](crate::process::layout::IPC_BUFFER)); the root task
+/// gets 0 and learns its buffer from the boot information. It is recorded only if it is
+/// a plausible buffer address ([`rt::entry_ipc_buffer`](crate::rt::entry_ipc_buffer)).
 ///
 /// The expansion contains the unsafe attributes `naked` and `no_mangle`, yet compiles in
 /// a crate with `#![forbid(unsafe_code)]`: rustc does not report `unsafe_code` for code
@@ -34,10 +51,23 @@ macro_rules! entry {
                 )
             }
 
-            extern "C" fn start() -> ! {
+            extern "C" fn start(ipc_buffer: u64) -> ! {
                 let main: fn() -> u64 = $main;
-                $crate::rt::start(main)
+                $crate::rt::start(main, ipc_buffer)
             }
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plausible_buffer_addresses_are_recorded() {
+        assert_eq!(entry_ipc_buffer(0), None);
+        assert_eq!(entry_ipc_buffer(0x7fff_fffd_e000), Some(0x7fff_fffd_e000));
+        assert_eq!(entry_ipc_buffer(0x7fff_fffd_e200), None);
+        assert_eq!(entry_ipc_buffer(syscall_abi::USER_SPACE_END), None);
+    }
 }

@@ -1,0 +1,49 @@
+//! Processes: starting a program from a boot module in an address space and CSpace of its
+//! own ([`Spawner`]), and what such a program knows about itself ([`layout`]).
+//!
+//! # Spawning (in the root task)
+//!
+//! ```ignore
+//! use libasi::boot;
+//! use libasi::cap::{Cap, Rights, SlotAllocator};
+//! use libasi::process::{SpawnOptions, Spawner};
+//!
+//! let info = boot::info()?;
+//! let mut slots = SlotAllocator::new(info.empty);
+//! let mut spawner = Spawner::new(pool, &mut slots);
+//! let module = info.modules().iter().find(|module| module.name() == "echo").unwrap();
+//! let echo = spawner.spawn(module, &SpawnOptions::new(100).grant(endpoint.cptr(), Rights::READ))?;
+//! ```
+//!
+//! `servers/init` does this for real. The new process gets an address space with the
+//! executable's segments (W^X), a stack and an IPC buffer, and a CNode whose slots
+//! [`layout`] lists: its own CNode, VSpace and TCB, its fault endpoint, then the
+//! capabilities handed over, in order ([`granted`]).
+//!
+//! # Inside a process
+//!
+//! The spawner starts the thread at the ELF entry with its IPC buffer's address in `rdi`;
+//! [`entry!`](crate::entry)'s `_start` records it (the root task gets 0 there and learns
+//! its buffer from the boot information instead). So [`ipc_buffer`] works at once, and
+//! invocations of more than four words ([`Message::call`](crate::message::Message::call))
+//! find the buffer too.
+
+pub mod layout;
+pub mod plan;
+mod spawn;
+
+pub use layout::granted;
+pub use spawn::{
+    DEFAULT_MEMORY_BITS, DEFAULT_SCRATCH, MAX_MODULE_BYTES, MODULE_WINDOW_OFFSET, Process,
+    SpawnError, SpawnOptions, Spawner, page_rights, start_registers, table_kind,
+};
+
+use crate::Error;
+use crate::ipc::IpcBuffer;
+
+/// The calling thread's IPC buffer: for a spawned process, the one its `_start` recorded
+/// ([`layout::IPC_BUFFER`]); for the root task, where its boot information says.
+/// [`Error::NoIpcBuffer`] for a thread that has none.
+pub fn ipc_buffer() -> Result<IpcBuffer, Error> {
+    IpcBuffer::root().map_err(|_| Error::NoIpcBuffer)
+}
