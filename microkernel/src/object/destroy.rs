@@ -148,6 +148,7 @@ fn finalise(cap: &Capability) {
             }
         }
         Capability::IrqHandler { irq } => super::irq::release(irq),
+        Capability::IoPort { first, last } => super::io_port::release(first, last),
         _ => {}
     }
 }

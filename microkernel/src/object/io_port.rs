@@ -8,8 +8,26 @@ use crate::arch::{self, PortWidth};
 use crate::syscall::{Message, Refusal};
 use kernel_core::cap::Capability;
 use kernel_core::cap::ops::insert_child;
+use spin::Mutex;
 use syscall_abi::SyscallError;
 use syscall_abi::invocation::Invocation;
+
+/// Which ports have been issued, one bit each: issued ranges never overlap, so each I/O
+/// port capability (with its copies) is the only authority over its ports and revoking
+/// one never reaches another.
+static ISSUED: Mutex<[u64; 1024]> = Mutex::new([0; 1024]);
+
+fn ports(first: u16, last: u16) -> impl Iterator<Item = usize> {
+    usize::from(first)..=usize::from(last)
+}
+
+/// The last capability to `first..=last` is gone: the ports can be issued again.
+pub fn release(first: u16, last: u16) {
+    let mut issued = ISSUED.lock();
+    for port in ports(first, last) {
+        issued[port / 64] &= !(1 << (port % 64));
+    }
+}
 
 /// Ports the kernel drives itself: the legacy interrupt controllers, its serial console
 /// and the emulator's exit port.
@@ -39,8 +57,15 @@ pub fn control(
         return Err(Refusal::new(SyscallError::InvalidCapability, 2));
     }
     let destination = cspace::slot(&cnode, message.word(3)?, message.word(4)?, 4)?;
+    let mut issued = ISSUED.lock();
+    if ports(first, last).any(|port| issued[port / 64] & (1 << (port % 64)) != 0) {
+        return Err(SyscallError::RevokeFirst.into());
+    }
     insert_child(&mut Slots, control_slot, destination, Capability::IoPort { first, last })
         .map_err(|_| SyscallError::DeleteFirst)?;
+    for port in ports(first, last) {
+        issued[port / 64] |= 1 << (port % 64);
+    }
     Ok(Reply::empty())
 }
 

@@ -62,17 +62,22 @@ pub fn control(
     if invocation != Invocation::IrqControlGet {
         return Err(SyscallError::IllegalOperation.into());
     }
-    let irq = u8::try_from(message.word(0)?)
-        .ok()
-        .filter(|&irq| arch::irq_routable(irq))
-        .ok_or(Refusal::new(SyscallError::RangeError, 0))?;
+    let irq =
+        u8::try_from(message.word(0)?).map_err(|_| Refusal::new(SyscallError::RangeError, 0))?;
+    let input = arch::irq_input(irq).ok_or(Refusal::new(SyscallError::RangeError, 0))?;
     let (_, cnode) = cspace::capability(root, message.word(1)?)?;
     if !matches!(cnode, Capability::CNode { .. }) {
         return Err(Refusal::new(SyscallError::InvalidCapability, 1));
     }
     let destination = cspace::slot(&cnode, message.word(2)?, message.word(3)?, 3)?;
     let mut routes = ROUTES.lock();
-    if routes[usize::from(irq)].issued {
+    // One handler per IRQ, and per I/O APIC input: an ISA line routed onto the input of
+    // another IRQ would otherwise take its interrupts.
+    let input_taken = routes
+        .iter()
+        .enumerate()
+        .any(|(other, route)| route.issued && arch::irq_input(other as u8) == Some(input));
+    if input_taken {
         return Err(SyscallError::RevokeFirst.into());
     }
     insert_child(&mut Slots, control_slot, destination, Capability::IrqHandler { irq })

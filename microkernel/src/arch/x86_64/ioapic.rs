@@ -87,9 +87,13 @@ pub fn init(routing: &InterruptRouting, frames: &mut dyn FrameSource) -> u32 {
     inputs
 }
 
-/// Whether `irq` reaches an I/O APIC input on this machine.
-pub fn routable(irq: u8) -> bool {
-    irq < IRQS && IO_APIC.get().is_some_and(|io_apic| io_apic.lock().route(irq).is_some())
+/// The I/O APIC input `irq` arrives on, if it reaches one on this machine. Two IRQs can
+/// share an input (an ISA line routed onto another's input): only one may be in use.
+pub fn input(irq: u8) -> Option<u32> {
+    if irq >= IRQS {
+        return None;
+    }
+    IO_APIC.get()?.lock().route(irq).map(|(input, _)| input)
 }
 
 /// Lets `irq` through (`true`) or holds it back.

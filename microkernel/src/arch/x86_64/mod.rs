@@ -33,7 +33,7 @@ pub use fpu::{
     FPU_STATE_SIZE, FpuMode, reset as fpu_reset, restore as fpu_restore, save as fpu_save,
     trap_on_use as fpu_trap_on_use,
 };
-pub use ioapic::{IRQS, routable as irq_routable, set_masked as set_irq_masked};
+pub use ioapic::{IRQS, input as irq_input, set_masked as set_irq_masked};
 pub use ioport::{PortWidth, read as port_read, write as port_write};
 #[cfg(feature = "ktest")]
 pub use ktests::TESTS as KERNEL_TESTS;

@@ -74,10 +74,10 @@ impl Env {
         let pool = Cap::<Untyped>::from_slot(info.untyped_slots.start + index as u64);
         let mut take = || slots.alloc().ok_or_else(|| Failure::new(format_args!("no free slot")));
         let pit_slot = take()?;
-        // Wider than the PIT's ports, so that no case issues the same range: a revoke of
-        // an equal range would take this one too (see `io_cases::independent_issues`).
+        // Issued ranges never overlap, so cases reach the PIT through this capability
+        // (`Scratch::pit`) rather than issuing its ports again.
         let pit = Pit(ok(
-            IO_PORT_CONTROL.issue(pit::FIRST_PORT, pit::LAST_PORT + 4, pit_slot),
+            IO_PORT_CONTROL.issue(pit::FIRST_PORT, pit::LAST_PORT, pit_slot),
             "issue the environment's PIT ports",
         )?);
         let guard_slot = take()?;

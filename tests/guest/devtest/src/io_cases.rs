@@ -8,7 +8,7 @@ use libasi::message::Message;
 
 use crate::Case;
 use crate::env::{IO_PORT_CONTROL, IRQ_CONTROL, ROOT, Scratch};
-use crate::pit::{self, Pit};
+use crate::pit::Pit;
 use crate::report::{Outcome, holds, ok, refused};
 use crate::{ensure, fail};
 
@@ -24,11 +24,8 @@ pub const CASES: &[Case] = &[
     ("dev::io::out_value_beyond_32_bits_refused", wide_value),
     ("dev::io::issue_into_an_occupied_slot_refused", occupied_slot),
     ("dev::io::wrong_invocations_refused", wrong_invocations),
+    ("dev::io::overlapping_issues_refused", overlapping_issues),
 ];
-
-/// Cases that fail on the current kernel, run only with the boot argument `known-bugs`.
-pub const KNOWN_BUGS: &[Case] =
-    &[("dev::io::revoking_one_issue_keeps_another_of_the_same_range", independent_issues)];
 
 fn boot_slots(_: &mut Scratch<'_>) -> Outcome {
     holds(IO_PORT_CONTROL, CapKind::IoPortControl, "slot 7")?;
@@ -36,19 +33,21 @@ fn boot_slots(_: &mut Scratch<'_>) -> Outcome {
 }
 
 fn issue_identifies(s: &mut Scratch<'_>) -> Outcome {
-    let ports = s.ports(pit::FIRST_PORT, pit::LAST_PORT)?;
+    let ports = s.ports(0x80, 0x83)?;
     holds(ports, CapKind::IoPort, "an issued capability")?;
-    let single = s.ports(0x80, 0x80)?;
+    let single = s.ports(0x84, 0x84)?;
     holds(single, CapKind::IoPort, "a one-port capability")?;
-    // A copy works like the original.
-    let copy = s.mint(ports, libasi::cap::Rights::ALL, 0)?;
+    // A copy works like the original (the environment's PIT capability, whose ports no
+    // case may issue again).
+    let pit = s.pit().0;
+    let copy = s.mint(pit, libasi::cap::Rights::ALL, 0)?;
     holds(copy, CapKind::IoPort, "a copy")?;
     ok(Pit(copy).count(), "read the PIT through the copy").map(drop)
 }
 
 fn pit_counts_down(s: &mut Scratch<'_>) -> Outcome {
     const DIVISOR: u16 = 50_000; // about 42 ms a period
-    let pit = Pit(s.ports(pit::FIRST_PORT, pit::LAST_PORT)?);
+    let pit = s.pit();
     ok(pit.start(DIVISOR), "program channel 0")?;
     let mut counts = [0u16; 3];
     for count in &mut counts {
@@ -95,8 +94,10 @@ fn kernel_ports(s: &mut Scratch<'_>) -> Outcome {
         })?;
         holds(CPtr(slot), CapKind::Null, "the destination after a refusal")?;
     }
-    // Right next to them is fine.
-    for (first, last) in [(0x22, 0x9f), (0xa2, 0xf3), (0xf8, 0x3f7), (0x400, u16::MAX)] {
+    // Right next to them is fine (around the environment's PIT ports, 0x40..=0x43, which
+    // are issued already).
+    let beside = [(0x22, 0x3f), (0x44, 0x9f), (0xa2, 0xf3), (0xf8, 0x3f7), (0x400, u16::MAX)];
+    for (first, last) in beside {
         ok(IO_PORT_CONTROL.issue(first, last, slot), "a range beside the kernel's ports")?;
         s.delete(CPtr(slot))?;
     }
@@ -125,21 +126,21 @@ fn beyond_16_bits(s: &mut Scratch<'_>) -> Outcome {
     let slot = s.slot()?;
     refused(issue_raw(0x1_0040, 0x1_0043, slot), Error::RangeError { word: 0 }, "first 0x10040")?;
     refused(issue_raw(0x40, 0x1_0000, slot), Error::RangeError { word: 1 }, "last 0x10000")?;
-    let port = s.ports(0x40, 0x43)?;
-    let raw_in = Message::new(Invocation::IoPortIn8.label()).push(0x1_0040).call(port.cptr());
-    refused(raw_in, Error::RangeError { word: 0 }, "in8 at 0x10040 (0x40 + 2^16)")
+    let port = s.ports(0x80, 0x83)?;
+    let raw_in = Message::new(Invocation::IoPortIn8.label()).push(0x1_0080).call(port.cptr());
+    refused(raw_in, Error::RangeError { word: 0 }, "in8 at 0x10080 (0x80 + 2^16)")
 }
 
 fn outside_the_range(s: &mut Scratch<'_>) -> Outcome {
-    let narrow = s.ports(0x40, 0x41)?;
-    ok(narrow.in8(0x40), "in8 at the first port")?;
-    ok(narrow.in8(0x41), "in8 at the last port")?;
+    let narrow = s.ports(0x80, 0x81)?;
+    ok(narrow.in8(0x80), "in8 at the first port")?;
+    ok(narrow.in8(0x81), "in8 at the last port")?;
     let outside = Error::RangeError { word: 0 };
-    refused(narrow.in8(0x42), outside, "in8 past the last port")?;
-    refused(narrow.in8(0x3f), outside, "in8 before the first port")?;
-    refused(narrow.out8(0x43, 0), outside, "out8 to the command port, not covered")?;
+    refused(narrow.in8(0x82), outside, "in8 past the last port")?;
+    refused(narrow.in8(0x7f), outside, "in8 before the first port")?;
+    refused(narrow.out8(0x83, 0), outside, "out8 past the last port")?;
     refused(narrow.in8(0x3f8), outside, "in8 at the serial console")?;
-    refused(narrow.in16(0x3f), outside, "in16 starting before the range")?;
+    refused(narrow.in16(0x7f), outside, "in16 starting before the range")?;
     Ok(())
 }
 
@@ -171,13 +172,13 @@ fn wide_value(s: &mut Scratch<'_>) -> Outcome {
 
 fn occupied_slot(s: &mut Scratch<'_>) -> Outcome {
     let ports = s.ports(0x80, 0x80)?;
-    match IO_PORT_CONTROL.issue(0x40, 0x43, ports.cptr().0) {
+    match IO_PORT_CONTROL.issue(0x81, 0x84, ports.cptr().0) {
         Err(Error::DeleteFirst { .. }) => {}
         Err(error) => fail!("issue into an occupied slot: expected DeleteFirst, got {error}"),
         Ok(_) => fail!("issue into an occupied slot succeeded"),
     }
     // What was there is untouched: still the one-port capability.
-    refused(ports.in8(0x40), Error::RangeError { word: 0 }, "the old capability's range")
+    refused(ports.in8(0x81), Error::RangeError { word: 0 }, "the old capability's range")
 }
 
 fn wrong_invocations(s: &mut Scratch<'_>) -> Outcome {
@@ -216,10 +217,21 @@ fn wrong_invocations(s: &mut Scratch<'_>) -> Outcome {
 /// after I/O port control as a revocable original, and `same_region_as` holds for equal
 /// ranges, so the older issue looks like a child of the newer one and goes with its
 /// revoke. (seL4 refuses to issue ports that are already issued instead.)
-fn independent_issues(s: &mut Scratch<'_>) -> Outcome {
-    let older = s.ports(0x80, 0x83)?;
-    let newer = s.ports(0x80, 0x83)?;
-    ok(ROOT.revoke(Slot::root(newer.cptr().0)), "revoke the newer capability")?;
-    holds(newer, CapKind::IoPort, "the revoked capability itself")?;
-    holds(older, CapKind::IoPort, "the capability issued before it")
+/// Issued ranges never overlap, so revoking one capability can never take another's
+/// ports: a second issue of taken ports is refused until the last capability to them goes.
+fn overlapping_issues(s: &mut Scratch<'_>) -> Outcome {
+    let first = s.ports(0x80, 0x83)?;
+    for (low, high) in [(0x80, 0x83), (0x83, 0x84), (0x70, 0x80), (0x81, 0x81)] {
+        let slot = s.slot()?;
+        refused(
+            IO_PORT_CONTROL.issue(low, high, slot),
+            Error::RevokeFirst,
+            "an overlapping range",
+        )?;
+    }
+    ok(ROOT.revoke(Slot::root(first.cptr().0)), "revoke the first capability")?;
+    holds(first, CapKind::IoPort, "the revoked capability itself")?;
+    s.delete(first)?;
+    let again = s.ports(0x80, 0x83)?;
+    holds(again, CapKind::IoPort, "the range issued again once its capability is gone")
 }

@@ -33,11 +33,8 @@ pub const CASES: &[Case] = &[
     ("dev::irq::set_notification_again_redirects", redirect),
     ("dev::irq::deleting_a_live_handler_stops_signals", delete_live),
     ("dev::irq::destroyed_notification_is_detached", notification_destroyed),
+    ("dev::irq::isa_line_2_does_not_take_over_the_pit_input", isa_line_2),
 ];
-
-/// Cases that fail on the current kernel, run only with the boot argument `known-bugs`.
-pub const KNOWN_BUGS: &[Case] =
-    &[("dev::irq::isa_line_2_does_not_take_over_the_pit_input", isa_line_2)];
 
 /// Periods of the 1 kHz PIT to wait for an interrupt that must come.
 const MUST_COME: u32 = 500;

@@ -11,8 +11,6 @@
 //! is stopped before the program ends, and no handler is left: with nothing to run and no
 //! IRQ routed the kernel shuts down.
 //!
-//! With the boot argument `known-bugs` it also runs the cases that fail on the current
-//! kernel (`io_cases::KNOWN_BUGS`, `irq_cases::KNOWN_BUGS`), e.g. `just qemu --module "devtest known-bugs"`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -56,12 +54,7 @@ fn main() -> u64 {
             return 0;
         }
     };
-    let mut args = [0; 64];
-    let known_bugs = libasi::boot::args(&mut args)
-        .is_ok_and(|args| args.split_whitespace().any(|arg| arg == "known-bugs"));
-    let (io_bugs, irq_bugs): (&[Case], &[Case]) =
-        if known_bugs { (io_cases::KNOWN_BUGS, irq_cases::KNOWN_BUGS) } else { (&[], &[]) };
-    for group in [io_cases::CASES, irq_cases::CASES, io_bugs, irq_bugs] {
+    for group in [io_cases::CASES, irq_cases::CASES] {
         for &(name, case) in group {
             let mut scratch = Scratch::new(&mut env);
             let outcome = case(&mut scratch);
