@@ -14,8 +14,17 @@ use std::sync::OnceLock;
 pub const TARGET: &str = "x86_64-unknown-none";
 
 /// The user programs the kernel can be given as boot modules, by package and file name.
-pub const USER_PROGRAMS: &[&str] =
-    &["init", "syscall-probe", "bench", "captest", "ipctest", "devtest"];
+pub const USER_PROGRAMS: &[&str] = &[
+    "init",
+    "syscall-probe",
+    "bench",
+    "captest",
+    "ipctest",
+    "devtest",
+    "console",
+    "echo",
+    "client",
+];
 
 const KERNEL: &str = "microkernel";
 

@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         .extend(KERNEL_CRASHES.iter().map(|&(crash, report)| kernel_crash(crash, report, timeout)));
     scenarios.extend(FAULTS.iter().map(|&(kind, vector)| user_fault(kind, vector, timeout)));
     scenarios.push(bench_program(timeout));
+    scenarios.push(init_starts_servers(timeout));
     harness::main(scenarios)
 }
 
@@ -86,6 +87,7 @@ fn boot_to_init(timeout: Duration) -> Scenario {
                 &boot.lines,
                 &[
                     Pattern::Line("init: hello from user mode"),
+                    Pattern::Line("init: no servers to start (boot modules console, echo, client)"),
                     Pattern::Line("kernel: thread init exited with code 0"),
                     Pattern::Line("kernel: no runnable threads, shutting down"),
                 ],
@@ -95,6 +97,45 @@ fn boot_to_init(timeout: Duration) -> Scenario {
                 boot.check(REACHES_INIT, reaches_init),
                 boot.check(LISTS_CPUS, cpu_count(&boot, BOOT_CPUS)),
             ])
+        }),
+    }
+}
+
+/// `init` with the servers' modules, as `just qemu` boots it: init spawns console, echo
+/// and client; the client's lines reach the console whole, init's summary follows, and
+/// the kernel shuts down cleanly once every thread is blocked or gone.
+fn init_starts_servers(timeout: Duration) -> Scenario {
+    const NAME: &str = "system::init_starts_servers";
+    Scenario {
+        checks: vec![NAME.into()],
+        namespace: None,
+        run: Box::new(move || {
+            let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
+            let mut qemu = Qemu::new(images.kernel(), images.dir());
+            for program in ["init", "console", "echo", "client"] {
+                qemu = qemu.module(program, "");
+            }
+            let boot = boot::run(&qemu, timeout, false)?;
+            let started = expect::in_order(
+                &boot.lines,
+                &[
+                    Pattern::Line("init: hello from user mode"),
+                    Pattern::Line("init: started console, echo and client"),
+                    Pattern::Line("[echo] ready for requests"),
+                    Pattern::Line(r#"[client] reverse "hello, world" -> "dlrow ,olleh": ok"#),
+                    Pattern::Line(
+                        "[client] increment [1, 41, 99, 18446744073709551615] -> [2, 42, 100, 0]: ok",
+                    ),
+                    Pattern::Line("[client] unknown request 0x77 refused: ok"),
+                    Pattern::Line("[init] system up: client passed 3 of 3 checks"),
+                    Pattern::Line("kernel: thread init exited with code 0"),
+                    Pattern::Line("kernel: no runnable threads, shutting down"),
+                ],
+            )
+            .and_then(|()| expect::absent(&boot.lines, &Pattern::Prefix("kernel: user fault")))
+            .and_then(|()| expect::absent(&boot.lines, &Pattern::Prefix("panic:")))
+            .and_then(|()| boot.expect_exit(&Exit::KernelSuccess));
+            Ok(vec![boot.check(NAME, started)])
         }),
     }
 }

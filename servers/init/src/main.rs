@@ -1,24 +1,223 @@
 //! The root task: the first program the kernel starts in user mode.
+//!
+//! It starts the system's servers from their boot modules: `console` (prints lines for
+//! the others), `echo` (answers requests) and `client` (asks echo, checks the answers,
+//! reports). It makes their endpoints, hands each process exactly the capabilities it
+//! needs (badged, with the rights it needs: [`protocol`] lists them), waits for the
+//! client's report, prints a summary through the console and exits. The console and echo
+//! then wait for requests that never come; with every thread blocked and no IRQ routed the
+//! kernel shuts down: that is how the system ends.
+//!
+//! Booted without those modules (`just qemu --module init`), it greets and exits.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
+use core::fmt::{self, Write};
+
+use libasi::boot::{self, BootInfo, ModuleDescriptor};
+use libasi::cap::{
+    CNodeAt, Cap, CapData, Endpoint, ObjectKind, Rights, Slot, SlotAllocator, SlotRef, Untyped,
+};
+use libasi::fault::FaultMessage;
+use libasi::ipc::IpcBuffer;
+use libasi::message::Message;
 use libasi::println;
+use libasi::process::{Process, SpawnError, SpawnOptions, Spawner};
+use protocol::{MAX_WORDS, OK, Text, badge, client};
 
 libasi::entry!(main);
+
+/// The servers, by module name, in the order they start.
+const SERVERS: [&str; 3] = ["console", "echo", "client"];
+
+/// Priorities: the console outranks its clients, so a line is printed as soon as it is
+/// sent; init (255, the root task's) outranks everything.
+const CONSOLE_PRIORITY: u8 = 200;
+const ECHO_PRIORITY: u8 = 150;
+const CLIENT_PRIORITY: u8 = 100;
 
 fn main() -> u64 {
     println!("init: hello from user mode");
     let mut buf = [0; 256];
-    match libasi::boot::args(&mut buf) {
-        Ok("") => 0,
-        Ok(args) => {
-            println!("init: boot args: {args}");
-            0
+    match boot::args(&mut buf) {
+        Ok("") => {}
+        Ok(args) => println!("init: boot args: {args}"),
+        Err(error) => {
+            println!("init: {error}");
+            return 1;
         }
+    }
+    match run() {
+        Ok(()) => 0,
         Err(error) => {
             println!("init: {error}");
             1
         }
     }
+}
+
+/// Why init gave up.
+enum InitError {
+    Kernel(&'static str, libasi::Error),
+    Spawn(&'static str, SpawnError),
+    NoMemory,
+    NoSlots,
+    Fault(&'static str, FaultMessage),
+    Unexpected(u64, u64),
+    ChecksFailed(u64, u64),
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Kernel(what, error) => write!(f, "{what}: {error}"),
+            Self::Spawn(name, error) => write!(f, "cannot start {name}: {error}"),
+            Self::NoMemory => f.write_str("the boot information lists no untyped RAM"),
+            Self::NoSlots => f.write_str("no free slots left"),
+            Self::Fault(name, fault) => write!(
+                f,
+                "{name} faulted: {:?} {} at rip={:#x} address={:#x}",
+                fault.kind, fault.code, fault.rip, fault.address
+            ),
+            Self::Unexpected(sender, label) => {
+                write!(f, "unexpected message {label:#x} from badge {sender:#x}")
+            }
+            Self::ChecksFailed(passed, failed) => {
+                write!(f, "client: {failed} checks failed ({passed} passed)")
+            }
+        }
+    }
+}
+
+trait Context<T> {
+    fn context(self, what: &'static str) -> Result<T, InitError>;
+}
+
+impl<T> Context<T> for Result<T, libasi::Error> {
+    fn context(self, what: &'static str) -> Result<T, InitError> {
+        self.map_err(|error| InitError::Kernel(what, error))
+    }
+}
+
+fn run() -> Result<(), InitError> {
+    let info = boot::info().context("boot information")?;
+    let Some(modules) = find_servers(&info) else {
+        println!("init: no servers to start (boot modules console, echo, client)");
+        return Ok(());
+    };
+    let [console_module, echo_module, client_module] = modules;
+    let buffer = IpcBuffer::root().context("the IPC buffer")?;
+    let mut slots = SlotAllocator::new(info.empty);
+    let pool = largest_ram(&info).ok_or(InitError::NoMemory)?;
+
+    // The endpoints: the console's, echo's, and init's own for reports and faults.
+    let first = slots.alloc_range(3).ok_or(InitError::NoSlots)?;
+    pool.retype(ObjectKind::Endpoint, 0, CNodeAt::ROOT, first, 3).context("retype endpoints")?;
+    let console = Cap::<Endpoint>::from_slot(first);
+    let echo = Cap::<Endpoint>::from_slot(first + 1);
+    let report = Cap::<Endpoint>::from_slot(first + 2);
+
+    // Each process's fault endpoint: the report endpoint, badged FAULT | its own badge.
+    let mut fault_for = |badge: u64| -> Result<Cap<Endpoint>, InitError> {
+        mint(&mut slots, report, Rights::WRITE, badge::FAULT | badge)
+    };
+    let console_faults = fault_for(badge::CONSOLE)?;
+    let echo_faults = fault_for(badge::ECHO)?;
+    let client_faults = fault_for(badge::CLIENT)?;
+    let init_console = mint(&mut slots, console, Rights::WRITE, badge::INIT)?;
+
+    let mut spawner = Spawner::new(pool, &mut slots);
+    let mut spawn = |name: &'static str, module: &ModuleDescriptor, options: SpawnOptions| {
+        spawner.spawn(module, &options).map_err(|error| InitError::Spawn(name, error))
+    };
+    let _: Process = spawn(
+        "console",
+        console_module,
+        SpawnOptions::new(CONSOLE_PRIORITY)
+            .fault_endpoint(console_faults.cptr())
+            .grant(console.cptr(), Rights::READ),
+    )?;
+    let _: Process = spawn(
+        "echo",
+        echo_module,
+        SpawnOptions::new(ECHO_PRIORITY)
+            .fault_endpoint(echo_faults.cptr())
+            .grant(echo.cptr(), Rights::READ)
+            .grant_badged(console.cptr(), Rights::WRITE, badge::ECHO),
+    )?;
+    let _: Process = spawn(
+        "client",
+        client_module,
+        SpawnOptions::new(CLIENT_PRIORITY)
+            .fault_endpoint(client_faults.cptr())
+            .grant_badged(console.cptr(), Rights::WRITE, badge::CLIENT)
+            .grant_badged(echo.cptr(), Rights::WRITE, badge::CLIENT)
+            .grant_badged(report.cptr(), Rights::WRITE, badge::CLIENT),
+    )?;
+    println!("init: started console, echo and client");
+
+    let (passed, failed) = wait_for_client(report, buffer)?;
+    let mut line = Text::new();
+    let _ = write!(line, "system up: client passed {passed} of {} checks", passed + failed);
+    let mut words = [0; MAX_WORDS];
+    let count = line.to_words(&mut words);
+    let message =
+        Message::with_words(protocol::console::WRITE, &words[..count]).unwrap_or(Message::new(0));
+    let reply = init_console.call(buffer, &message).context("write to the console")?;
+    if reply.label() != OK {
+        return Err(InitError::Unexpected(badge::INIT, reply.label()));
+    }
+    if failed != 0 {
+        return Err(InitError::ChecksFailed(passed, failed));
+    }
+    Ok(())
+}
+
+/// The modules of the servers, in [`SERVERS`] order; `None` unless all are there.
+fn find_servers(info: &BootInfo) -> Option<[&ModuleDescriptor; 3]> {
+    let find = |name: &str| info.modules().iter().find(|module| module.name() == name);
+    Some([find(SERVERS[0])?, find(SERVERS[1])?, find(SERVERS[2])?])
+}
+
+/// The largest untyped region of RAM.
+fn largest_ram(info: &BootInfo) -> Option<Cap<Untyped>> {
+    let (index, _) = info
+        .untyped()
+        .iter()
+        .enumerate()
+        .filter(|(_, untyped)| !untyped.device)
+        .max_by_key(|(_, untyped)| untyped.size_bits)?;
+    Some(Cap::from_slot(info.untyped_slots.start + index as u64))
+}
+
+/// A copy of `endpoint` with `rights` and `badge` in a new root slot.
+fn mint(
+    slots: &mut SlotAllocator,
+    endpoint: Cap<Endpoint>,
+    rights: Rights,
+    badge: u64,
+) -> Result<Cap<Endpoint>, InitError> {
+    let slot = slots.alloc().ok_or(InitError::NoSlots)?;
+    Cap::ROOT
+        .mint(Slot::root(slot), SlotRef::root(endpoint.cptr().0), rights, CapData::badge(badge))
+        .context("mint a badged endpoint")?;
+    Ok(Cap::from_slot(slot))
+}
+
+/// Waits on the report endpoint for the client's report (checks passed and failed); a
+/// fault of any process ends the wait with an error.
+fn wait_for_client(report: Cap<Endpoint>, buffer: IpcBuffer) -> Result<(u64, u64), InitError> {
+    let (sender, message) = report.receive(buffer).context("wait for the client")?;
+    if sender & badge::FAULT != 0 {
+        let name = badge::name(sender & !badge::FAULT).unwrap_or("a server");
+        return Err(match FaultMessage::decode(&message) {
+            Ok(fault) => InitError::Fault(name, fault),
+            Err(_) => InitError::Unexpected(sender, message.label()),
+        });
+    }
+    if sender != badge::CLIENT || message.label() != client::DONE {
+        return Err(InitError::Unexpected(sender, message.label()));
+    }
+    Ok((message.word(0), message.word(1)))
 }

@@ -5,7 +5,8 @@
 //! run [--release] [--build-only] [--smp <cpus>] [--icount] [--append "<kernel cmdline>"] [--module "<program> <args>"]...
 //! ```
 //!
-//! Without `--module` the kernel gets the `init` program with no arguments. `--build-only`
+//! Without `--module` the kernel gets [`DEFAULT_MODULES`]: `init` and the servers it starts
+//! (`console`, `echo`, `client`), with no arguments. `--build-only`
 //! stops after building (`just build`), so the build is defined in one place.
 #![forbid(unsafe_code)]
 
@@ -14,6 +15,9 @@ use std::process::ExitCode;
 use tests::boot::{self, Exit};
 use tests::images::{self, Profile, USER_PROGRAMS};
 use tests::qemu::Qemu;
+
+/// What `just qemu` boots: the root task first, then the servers it starts.
+const DEFAULT_MODULES: &[&str] = &["init", "console", "echo", "client"];
 
 struct Options {
     profile: Profile,
@@ -59,7 +63,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         }
     }
     if options.modules.is_empty() {
-        options.modules.push("init".into());
+        options.modules.extend(DEFAULT_MODULES.iter().map(|&module| module.to_owned()));
     }
     Ok(options)
 }
