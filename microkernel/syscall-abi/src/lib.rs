@@ -21,6 +21,13 @@ pub const SUCCESS: u64 = 0;
 /// the canonical upper half.
 pub const USER_SPACE_END: u64 = 0x0000_8000_0000_0000;
 
+/// The end of what user space can map: every page of the user half but its last.
+///
+/// A `syscall` instruction in the last bytes of that page would leave a return address
+/// of [`USER_SPACE_END`], which is not canonical, and `sysret` to a non-canonical address
+/// faults in kernel mode on Intel CPUs, with the user's stack pointer already loaded.
+pub const USER_MAPPABLE_END: u64 = USER_SPACE_END - 4096;
+
 /// The longest byte string one `DebugWrite` call accepts.
 pub const DEBUG_WRITE_MAX: u64 = 4096;
 

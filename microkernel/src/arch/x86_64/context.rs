@@ -221,12 +221,18 @@ const _: () = assert!(core::mem::offset_of!(TrapFrame, rsp) == word::RSP * 8);
 ///
 /// A frame saved by `syscall` returns by `sysret` (which clobbers `rcx` and `r11`, as the
 /// ABI allows); any other by `iretq`, which restores every register.
+///
+/// The return address is canonical by construction: `syscall` saves the address after
+/// the instruction, and no user page is mapped where that could be `USER_SPACE_END`;
+/// an exception saves where user code ran; register writes keep it in the user half.
+/// The stack pointer is whatever user code left in it — neither `sysret` nor `iretq`
+/// checks it, and a bad one faults in user mode at its first use.
 pub fn enter_user(frame: PhysAddr) -> ! {
     let words = super::phys::object_words(frame, size_of::<TrapFrame>() / 8);
-    let (rip, cs, rsp) = (words[word::RIP].get(), words[word::CS].get(), words[word::RSP].get());
+    let (rip, cs) = (words[word::RIP].get(), words[word::CS].get());
     assert!(
-        cs & 3 == 3 && is_canonical(rip) && is_canonical(rsp),
-        "refusing to enter user mode at rip {rip:#x} rsp {rsp:#x} cs {cs:#x}"
+        cs & 3 == 3 && is_canonical(rip),
+        "refusing to enter user mode at rip {rip:#x} cs {cs:#x}"
     );
     let start = super::phys::window_address(frame);
     super::percpu::set_user_frame_top(start + size_of::<TrapFrame>() as u64);

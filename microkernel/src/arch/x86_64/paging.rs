@@ -254,7 +254,7 @@ impl AddressSpace {
         access: UserAccess,
         frames: &mut dyn FrameSource,
     ) -> Result<(), MapError> {
-        if !page.is_aligned(PAGE_SIZE) || page.as_u64() >= syscall_abi::USER_SPACE_END {
+        if !page.is_aligned(PAGE_SIZE) || page.as_u64() >= syscall_abi::USER_MAPPABLE_END {
             return Err(MapError::NotUserPage);
         }
         let mut leaf = Flags::PRESENT | Flags::USER_ACCESSIBLE;

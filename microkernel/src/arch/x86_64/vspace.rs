@@ -44,7 +44,7 @@ pub enum PageSize {
 /// Why a VSpace operation was refused; nothing changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VSpaceError {
-    /// The address is not in the user half.
+    /// The address is not in the user half, or (for a frame) not below its last page.
     KernelHalf,
     /// The address is not aligned to the page or table size.
     Misaligned,
@@ -88,11 +88,12 @@ fn entry(
     Ok(&mut table_in_window(table)[index(address, depth)])
 }
 
-fn check_user(address: VirtAddr, alignment: u64) -> Result<(), VSpaceError> {
-    if address.as_u64() >= syscall_abi::USER_SPACE_END {
+/// `size` bytes at `address`, aligned to `size` and wholly below `end`.
+fn check_user(address: VirtAddr, size: u64, end: u64) -> Result<(), VSpaceError> {
+    if address.as_u64() > end - size {
         return Err(VSpaceError::KernelHalf);
     }
-    if !address.is_aligned(alignment) {
+    if !address.is_aligned(size) {
         return Err(VSpaceError::Misaligned);
     }
     Ok(())
@@ -113,7 +114,7 @@ pub fn install_table(
     level: TableLevel,
     table: PhysAddr,
 ) -> Result<(), VSpaceError> {
-    check_user(address, 1 << LEVEL_BITS[level.depth()])?;
+    check_user(address, 1 << LEVEL_BITS[level.depth()], syscall_abi::USER_SPACE_END)?;
     let slot = entry(root, address, level.depth()).map_err(missing)?;
     if !slot.is_unused() {
         return Err(VSpaceError::AlreadyMapped);
@@ -149,7 +150,7 @@ pub fn map_frame(
         PageSize::Small => (3, 1 << 12),
         PageSize::Large => (2, 1 << 21),
     };
-    check_user(address, alignment)?;
+    check_user(address, alignment, syscall_abi::USER_MAPPABLE_END)?;
     let slot = entry(root, address, depth).map_err(missing)?;
     if !slot.is_unused() {
         return Err(VSpaceError::AlreadyMapped);

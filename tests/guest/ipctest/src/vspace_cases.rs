@@ -20,6 +20,7 @@ pub const CASES: &[Case] = &[
     ("ipc::vspace::frame_address_is_plausible", frame_address),
     ("ipc::vspace::deleting_the_frame_cap_unmaps", delete_unmaps),
     ("ipc::vspace::kernel_half_refused", kernel_half),
+    ("ipc::vspace::last_user_page_refused", last_user_page),
     ("ipc::vspace::misaligned_refused", misaligned),
     ("ipc::vspace::map_2mib_frame", large_frame),
     ("ipc::vspace::unmapped_table_is_missing_again", table_unmap),
@@ -182,6 +183,23 @@ fn kernel_half(s: &mut Scratch<'_>) -> Outcome {
         Error::RangeError { word: 1 },
         "map at a non-canonical address",
     )
+}
+
+/// The user half's last page is never mapped (a `syscall` at its end would return to a
+/// non-canonical address); the page below it is an ordinary one.
+fn last_user_page(s: &mut Scratch<'_>) -> Outcome {
+    let last = syscall_abi::USER_SPACE_END - 0x1000;
+    let frame = frame(s)?;
+    refused(
+        frame.map(ROOT_VSPACE, last, RW, FrameAttributes::NONE),
+        Error::RangeError { word: 1 },
+        "map the last user page",
+    )?;
+    let top_word = last - 8;
+    map(s, frame, last - 0x1000)?;
+    raw::write(top_word, 0x5a);
+    ensure!(raw::read(top_word) == 0x5a, "the page below the last one does not keep data");
+    Ok(())
 }
 
 fn misaligned(s: &mut Scratch<'_>) -> Outcome {

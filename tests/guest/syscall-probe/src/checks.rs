@@ -68,6 +68,10 @@ pub fn run() {
         "user::vector_registers_survive_kernel_entries",
         registers::vector_registers_survive_kernel_entries(),
     );
+    tally.record(
+        "user::non_canonical_stack_pointer_survives_kernel_entries",
+        registers::non_canonical_stack_pointer_survives_kernel_entries(),
+    );
     tally.finish();
 }
 

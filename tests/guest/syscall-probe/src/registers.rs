@@ -180,3 +180,55 @@ pub fn vector_registers_survive_kernel_entries() -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// Not canonical: neither half of the address space.
+const NON_CANONICAL_STACK: u64 = 0x8000_0000_0000_0000;
+
+/// User code may leave anything in `rsp` when it enters the kernel, which must neither
+/// trust nor check it: this keeps calling the kernel (zero-byte DebugWrites, returning by
+/// `sysret`) and being interrupted by the timer (returning by `iretq`) with a non-canonical
+/// stack pointer, then puts the real one back.
+pub fn non_canonical_stack_pointer_survives_kernel_entries() -> Result<(), Failure> {
+    let status: u64;
+    // SAFETY: nothing touches the stack while rsp is bad (the kernel does not use the user
+    // stack, and the block makes no calls); r12 keeps the real rsp, restored before the
+    // block ends; a zero-byte DebugWrite reads no memory.
+    unsafe {
+        asm!(
+            "rdtsc",
+            "shl rdx, 32",
+            "or rax, rdx",
+            "add rax, {ticks}",
+            "mov r13, rax",
+            "mov r12, rsp",
+            "mov rsp, {bad}",
+            "2:",
+            "mov eax, {debug_write}",
+            "xor esi, esi",
+            "syscall",
+            "test rax, rax",
+            "jnz 3f",
+            "rdtsc",
+            "shl rdx, 32",
+            "or rax, rdx",
+            "cmp rax, r13",
+            "jb 2b",
+            "xor eax, eax",
+            "3:",
+            "mov rsp, r12",
+            bad = in(reg) NON_CANONICAL_STACK,
+            debug_write = const Syscall::DebugWrite.number(),
+            ticks = const VECTOR_CHECK_TICKS,
+            in("rdi") MESSAGE.as_ptr(),
+            out("r13") _,
+            out("rax") status,
+            out("rdx") _,
+            out("rcx") _,
+            out("r11") _,
+            out("rsi") _,
+            out("r12") _,
+            options(nostack),
+        );
+    }
+    Want::Ok.check(RawReturn { status, value: 0 })
+}
