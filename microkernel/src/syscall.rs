@@ -13,11 +13,13 @@ use syscall_abi::fault::FaultKind;
 use syscall_abi::ipc::{MessageInfo, REGISTER_WORDS, ipc_buffer};
 use syscall_abi::{DEBUG_WRITE_MAX, Syscall, SyscallError};
 
-/// Handles the system call of the current thread, whose registers the entry code saved in
-/// its TCB, and returns to user mode.
-pub fn handle() -> ! {
+/// Handles system call `number` of the current thread, whose registers the entry code
+/// saved in its TCB, and returns to user mode.
+pub fn handle(number: u64) -> ! {
+    if number == Syscall::Null.number() {
+        arch::return_from_syscall(syscall_abi::SUCCESS, 0);
+    }
     let caller = this_cpu().current_thread().expect("a system call comes from the current thread");
-    let number = caller.register(frame::RAX);
     let fast = match Syscall::from_number(number) {
         Some(Syscall::Call) => fastpath::call(caller),
         Some(Syscall::ReplyReceive) => fastpath::reply_receive(caller),
@@ -45,6 +47,7 @@ pub fn handle() -> ! {
             sched::rotate_current();
             Ok(0)
         }
+        Some(Syscall::Null) => Ok(0),
         Some(Syscall::DebugCapIdentify) => {
             crate::object::cspace::identify(&caller.cspace_root(), args[0])
         }

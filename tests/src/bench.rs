@@ -53,7 +53,7 @@ pub const NOTES: &[Note] = &[
     Note {
         name: "null_syscall",
         target: Some(100),
-        events: "1 kernel entry, refused at decode; no thread switch",
+        events: "1 kernel entry (the Null call), straight back to the caller; no thread switch",
     },
     Note {
         name: "debug_write_0",
@@ -615,7 +615,7 @@ mod tests {
         assert_eq!(document.matches("\"name\"").count(), 9);
         assert!(document.contains("\"target\": 100,\n      \"target_met\": false,\n"));
         assert!(document.contains("\"target\": null,\n      \"target_met\": null,\n"));
-        assert!(document.contains("\"events\": \"1 kernel entry, refused at decode;"));
+        assert!(document.contains("\"events\": \"1 kernel entry (the Null call),"));
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub enum Syscall {
     ReplyReceive = 12,
     /// Give the CPU to the next thread of the same priority.
     Yield = 13,
+    /// Do nothing and succeed: what it costs to enter and leave the kernel, the figure
+    /// the null-syscall benchmark times (as seL4's benchmark null syscall).
+    Null = 14,
 }
 
 impl Syscall {
@@ -89,6 +92,7 @@ impl Syscall {
             11 => Some(Self::Reply),
             12 => Some(Self::ReplyReceive),
             13 => Some(Self::Yield),
+            14 => Some(Self::Null),
             _ => None,
         }
     }
@@ -269,6 +273,7 @@ mod tests {
             Syscall::Reply,
             Syscall::ReplyReceive,
             Syscall::Yield,
+            Syscall::Null,
         ];
         for call in all {
             assert_eq!(Syscall::from_number(call.number()), Some(call));

@@ -300,9 +300,10 @@ pub fn decode_capability(words: [u64; CAPABILITY_WORDS]) -> Result<Capability, C
     }
 }
 
-/// Reads and checks the fields of the variant `words` name; bits outside them are left to
-/// [`decode_capability`].
-fn decode_fields(words: [u64; CAPABILITY_WORDS]) -> Result<Capability, CorruptSlot> {
+/// Reads and checks the fields of the variant `words` name, leaving bits outside them to
+/// [`decode_capability`]: for words the caller wrote itself with [`encode_capability`],
+/// where a stray bit could only be memory corruption.
+pub fn decode_fields(words: [u64; CAPABILITY_WORDS]) -> Result<Capability, CorruptSlot> {
     use CorruptReason::*;
     const W0: usize = CAPABILITY_OFFSET;
     const W1: usize = CAPABILITY_OFFSET + 1;

@@ -247,6 +247,24 @@ pub fn enter_user(frame: PhysAddr) -> ! {
     }
 }
 
+/// Answers the running thread's system call with `status` and `value` and returns to it
+/// at once, for a call that changed nothing else: the registers are still where the entry
+/// code saved them, with the return address `syscall` saved (canonical, as for
+/// [`enter_user`]), and this CPU's frame pointer still names them.
+pub fn return_from_syscall(status: u64, value: u64) -> ! {
+    let start = super::percpu::user_frame_top() - size_of::<TrapFrame>() as u64;
+    let frame = start.as_mut_ptr::<TrapFrame>();
+    // SAFETY: (1) `frame` is the running thread's register area in its TCB, object memory
+    // in the physical window, which the entry code just filled, and nothing else refers
+    // to it now; (2) it is a `syscall` frame of a user thread, so `sysret` returns to user
+    // mode at a canonical address, and the assembly never returns to this stack.
+    unsafe {
+        (*frame).rax = status;
+        (*frame).rdx = value;
+        exit_to_user_sysret(start.as_u64())
+    }
+}
+
 global_asm!(
     r#"
     .text

@@ -136,7 +136,8 @@ pub fn rust_kernel_trap(frame: &mut TrapFrame) {
     }
 }
 
-/// Every `syscall` from user mode; the caller's registers are in its TCB.
-pub extern "C" fn rust_syscall() -> ! {
-    crate::syscall::handle()
+/// Every `syscall` from user mode, with its call number; the caller's registers are in its
+/// TCB.
+pub extern "C" fn rust_syscall(number: u64) -> ! {
+    crate::syscall::handle(number)
 }

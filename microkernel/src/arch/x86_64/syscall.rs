@@ -61,6 +61,7 @@ syscall_entry:
     push_general_registers!(),
     r#"
     movq %gs:{kernel_stack}, %rsp
+    movq %rax, %rdi
     call {rust_syscall}
     ud2
 "#,

@@ -63,7 +63,14 @@ pub fn run() {
     tally.record("user::boot_args_read_only_buffer_rejected", boot_args_read_only());
     tally.record("user::boot_args_small_buffer_rejected", boot_args_small_buffer());
     tally.record("user::boot_args_read", boot_args_read());
-    tally.record("user::registers_preserved_across_syscall", registers::preserved_across_syscall());
+    tally.record(
+        "user::registers_preserved_across_syscall",
+        registers::preserved_across_syscall(Syscall::DebugWrite),
+    );
+    tally.record(
+        "user::registers_preserved_across_null_syscall",
+        registers::preserved_across_syscall(Syscall::Null),
+    );
     tally.record(
         "user::vector_registers_survive_kernel_entries",
         registers::vector_registers_survive_kernel_entries(),

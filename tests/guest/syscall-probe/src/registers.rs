@@ -21,9 +21,10 @@ const R13: u64 = 0x5a5a_1313_0000_1313;
 const R14: u64 = 0x5a5a_1414_0000_1414;
 const R15: u64 = 0x5a5a_1515_0000_1515;
 
-/// Issues a real DebugWrite (the full copy-and-print path, not an early refusal) with
-/// every register but rax, rdx, rcx and r11 holding a known value, and compares after.
-pub fn preserved_across_syscall() -> Result<(), Failure> {
+/// Issues `call` — a real DebugWrite (the full copy-and-print path, not an early refusal)
+/// or the Null call (the kernel's shortest way back) — with every register but rax, rdx,
+/// rcx and r11 holding a known value, and compares after.
+pub fn preserved_across_syscall(call: Syscall) -> Result<(), Failure> {
     let pointer = MESSAGE.as_ptr() as u64;
     let len = MESSAGE.len() as u64;
     let (status, value): (u64, u64);
@@ -43,8 +44,8 @@ pub fn preserved_across_syscall() -> Result<(), Failure> {
     // rbx and rbp cannot be asm operands (LLVM reserves rbx; rbp is the frame pointer), so
     // the block saves them on its own stack (hence no `nostack`), loads the sentinels, and
     // after the call copies them into rcx and r11 (free once `syscall` clobbered them).
-    // SAFETY: DebugWrite only reads MESSAGE, a static; rbx and rbp are restored and every
-    // other register the block changes is declared.
+    // SAFETY: DebugWrite only reads MESSAGE, a static, and Null touches no memory; rbx and
+    // rbp are restored and every other register the block changes is declared.
     unsafe {
         asm!(
             "push rbx",
@@ -58,7 +59,7 @@ pub fn preserved_across_syscall() -> Result<(), Failure> {
             "pop rbx",
             rbx = const RBX,
             rbp = const RBP,
-            inlateout("rax") Syscall::DebugWrite.number() => status,
+            inlateout("rax") call.number() => status,
             inlateout("rdi") pointer => rdi,
             inlateout("rsi") len => rsi,
             lateout("rdx") value,
@@ -73,7 +74,7 @@ pub fn preserved_across_syscall() -> Result<(), Failure> {
             lateout("r11") rbp,
         );
     }
-    Want::Ok.check(RawReturn { status, value })?;
+    Want::OkWith(0).check(RawReturn { status, value })?;
     let compared = [
         ("rbx", RBX, rbx),
         ("rbp", RBP, rbp),
