@@ -252,8 +252,8 @@ pub fn enter_user(frame: PhysAddr) -> ! {
 /// code saved them, with the return address `syscall` saved (canonical, as for
 /// [`enter_user`]), and this CPU's frame pointer still names them.
 pub fn return_from_syscall(status: u64, value: u64) -> ! {
-    let start = super::percpu::user_frame_top() - size_of::<TrapFrame>() as u64;
-    let frame = start.as_mut_ptr::<TrapFrame>();
+    let start = super::percpu::user_frame_top().as_u64() - size_of::<TrapFrame>() as u64;
+    let frame = start as *mut TrapFrame;
     // SAFETY: (1) `frame` is the running thread's register area in its TCB, object memory
     // in the physical window, which the entry code just filled, and nothing else refers
     // to it now; (2) it is a `syscall` frame of a user thread, so `sysret` returns to user
@@ -261,7 +261,7 @@ pub fn return_from_syscall(status: u64, value: u64) -> ! {
     unsafe {
         (*frame).rax = status;
         (*frame).rdx = value;
-        exit_to_user_sysret(start.as_u64())
+        exit_to_user_sysret(start)
     }
 }
 

@@ -133,9 +133,23 @@ pub fn set_user_frame_top(frame_top: VirtAddr) {
     }
 }
 
-/// Where this CPU saves user registers now.
+/// Where this CPU saves user registers now: read through GS, as the entry code does, since
+/// every system call's way out needs it.
+#[inline]
 pub fn user_frame_top() -> VirtAddr {
-    VirtAddr::new(CPU_BLOCKS[cpu_index()].user_frame_top.load(Ordering::Relaxed))
+    let top: u64;
+    // SAFETY: GS base points at this CPU's block whenever kernel code runs (see
+    // `cpu_index`); the word at this offset is its `user_frame_top`, only ever written by
+    // this CPU with interrupts off.
+    unsafe {
+        core::arch::asm!(
+            "mov {top}, gs:[{offset}]",
+            top = out(reg) top,
+            offset = const CPU_BLOCK_USER_FRAME_OFFSET,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    VirtAddr::new_truncate(top)
 }
 
 /// The index of the CPU this runs on.
