@@ -7,12 +7,13 @@
 //! traffic, no full register copies, no FPU work (lazy switching leaves that to the
 //! thread's first FPU instruction), no capability transfer.
 
-use super::cspace;
-use super::ipc::{RECEIVERS, SENDERS, await_reply, delete_reply, endpoint_of};
+use super::ipc::{Endpoint, RECEIVERS, SENDERS, await_reply, delete_reply};
 use super::slots::Slots;
 use super::tcb::{Tcb, TcbSlot, ThreadState, frame};
 use crate::sched;
-use kernel_core::cap::{Capability, Rights, SlotStore};
+use kernel_core::cap::Rights;
+use kernel_core::cap::object::SLOT_SIZE_BITS;
+use kernel_core::cap::peek::{self, EndpointFields};
 use syscall_abi::ipc::{MessageInfo, REGISTER_WORDS};
 
 /// The message registers, in message-word order.
@@ -22,6 +23,25 @@ const MESSAGE_REGISTERS: [usize; REGISTER_WORDS] = [frame::R10, frame::R8, frame
 fn register_only(thread: Tcb) -> Option<MessageInfo> {
     let info = MessageInfo::from_word(thread.register(frame::RSI)).ok()?;
     (usize::from(info.length) <= REGISTER_WORDS && info.caps == 0).then_some(info)
+}
+
+/// The endpoint capability `cptr` names in `thread`'s CSpace, if that CSpace is a single
+/// CNode whose guard and radix take all 64 bits (as in every CSpace the kernel and libasi
+/// build). `None` for anything else, including every lookup that fails: the general path
+/// resolves it, and reports the error.
+fn endpoint_at(thread: Tcb, cptr: u64) -> Option<(Endpoint, Rights, u64)> {
+    let root = peek::cnode(&Slots::capability_words(thread.slot(TcbSlot::CSpaceRoot)))?;
+    let radix_bits = u32::from(root.radix_bits);
+    if u32::from(root.guard_bits) + radix_bits != u64::BITS || radix_bits >= u64::BITS {
+        return None;
+    }
+    if cptr.checked_shr(radix_bits).unwrap_or(0) != root.guard {
+        return None;
+    }
+    let index = cptr & ((1 << radix_bits) - 1);
+    let slot = root.object + (index << SLOT_SIZE_BITS);
+    let EndpointFields { object, badge, rights } = peek::endpoint(&Slots::capability_words(slot))?;
+    Some((Endpoint { base: object }, rights, badge))
 }
 
 /// Makes `to`'s system call return `from`'s register message, with `badge`.
@@ -38,8 +58,7 @@ fn deliver(from: Tcb, to: Tcb, info: MessageInfo, badge: u64) {
 /// caller waits for the reply, and the receiver is the thread to run next.
 pub fn call(caller: Tcb) -> Option<Tcb> {
     let info = register_only(caller)?;
-    let (_, cap) = cspace::capability(&caller.cspace_root(), caller.register(frame::RDI)).ok()?;
-    let (endpoint, rights, badge) = endpoint_of(&cap)?;
+    let (endpoint, rights, badge) = endpoint_at(caller, caller.register(frame::RDI))?;
     if !rights.contains(Rights::WRITE) || endpoint.kind() != RECEIVERS {
         return None;
     }
@@ -60,13 +79,11 @@ pub fn call(caller: Tcb) -> Option<Tcb> {
 pub fn reply_receive(replier: Tcb) -> Option<Tcb> {
     let info = register_only(replier)?;
     let reply_slot = replier.slot(TcbSlot::Caller);
-    let Capability::Reply { tcb, .. } = Slots.cap(reply_slot) else { return None };
-    let caller = Tcb::at(tcb);
+    let caller = Tcb::at(peek::reply_target(&Slots::capability_words(reply_slot))?);
     if caller.state() != ThreadState::BlockedOnReply || caller.pending_send().is_fault {
         return None;
     }
-    let (_, cap) = cspace::capability(&replier.cspace_root(), replier.register(frame::RDI)).ok()?;
-    let (endpoint, rights, _) = endpoint_of(&cap)?;
+    let (endpoint, rights, _) = endpoint_at(replier, replier.register(frame::RDI))?;
     if !rights.contains(Rights::READ)
         || endpoint.kind() == SENDERS
         || replier.bound_notification() != 0

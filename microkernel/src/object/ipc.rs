@@ -8,14 +8,13 @@
 //! capability the sender used. A Call leaves the caller waiting for the reply and gives
 //! the receiver a reply capability in its TCB's caller slot (seL4's implicit reply).
 
-use super::destroy::delete_slot;
 use super::slots::Slots;
 use super::tcb::{PendingSend, Tcb, TcbSlot, ThreadState};
 use crate::arch::{self, PhysAddr};
 use crate::sched;
 use crate::syscall::Refusal;
-use kernel_core::cap::ops::{insert_root, mint};
-use kernel_core::cap::{CapData, Capability, Rights, SlotStore};
+use kernel_core::cap::ops::mint;
+use kernel_core::cap::{CapData, Capability, Rights, SlotStore, peek};
 use syscall_abi::SyscallError;
 use syscall_abi::fault::{self, FaultKind};
 use syscall_abi::ipc::{MAX_WORDS, MessageInfo, REGISTER_WORDS, ipc_buffer};
@@ -227,17 +226,18 @@ fn deliver(sender: Tcb, receiver: Tcb, info: MessageInfo, send: PendingSend, end
 pub(super) fn await_reply(caller: Tcb, receiver: Tcb, can_grant: bool) {
     let slot = receiver.slot(TcbSlot::Caller);
     delete_reply(slot);
-    insert_root(&mut Slots, slot, Capability::Reply { tcb: caller.address(), can_grant })
-        .expect("the caller slot was just emptied");
+    Slots::put_standalone(slot, &Capability::Reply { tcb: caller.address(), can_grant });
     caller.set_reply_slot(slot);
     sched::block(caller, ThreadState::BlockedOnReply);
 }
 
+/// Empties a thread's caller slot, which holds a reply capability or nothing (reply
+/// capabilities live nowhere else and stand alone in the derivation tree).
 pub(super) fn delete_reply(slot: u64) {
-    if let Capability::Reply { tcb, .. } = Slots.cap(slot) {
+    if let Some(tcb) = peek::reply_target(&Slots::capability_words(slot)) {
         Tcb::at(tcb).set_reply_slot(0);
+        Slots::clear_standalone(slot);
     }
-    delete_slot(slot);
 }
 
 /// The header a thread's saved `rsi` holds; a length past the maximum is refused.

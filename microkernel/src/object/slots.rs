@@ -12,6 +12,7 @@ use kernel_core::cap::encoding::{
     encode_capability, encode_links,
 };
 use kernel_core::cap::object::SLOT_SIZE_BITS;
+use kernel_core::cap::peek::CapabilityWords;
 use kernel_core::cap::{Capability, MdbNode, SlotStore};
 
 /// Every CNode slot, wherever it lives.
@@ -20,6 +21,34 @@ pub struct Slots;
 
 fn words(slot: u64) -> &'static [Cell<u64>] {
     arch::object_words(PhysAddr::new(slot), SLOT_WORDS)
+}
+
+impl Slots {
+    /// The capability words of `slot` as they are, for `kernel_core::cap::peek`'s readers.
+    #[inline]
+    pub fn capability_words(slot: u64) -> CapabilityWords {
+        let words = words(slot);
+        core::array::from_fn(|index| words[index].get())
+    }
+
+    /// Puts `cap` into the empty `slot` as a capability that stands alone in the
+    /// derivation tree: an original with no parent, copies or children, as a reply
+    /// capability always is (it cannot be copied or derived from).
+    pub fn put_standalone(slot: u64, cap: &Capability) {
+        debug_assert!(Slots.cap(slot).is_null(), "slot {slot:#x} is occupied");
+        Slots.set_cap(slot, *cap);
+        Slots.set_mdb(slot, MdbNode::original());
+    }
+
+    /// Empties `slot`, which [`put_standalone`](Self::put_standalone) filled: deleting
+    /// such a capability is just clearing its words.
+    pub fn clear_standalone(slot: u64) {
+        debug_assert!(Slots.mdb(slot) == MdbNode::original(), "slot {slot:#x} is not standalone");
+        let words = words(slot);
+        for cell in &words[..LINKS_OFFSET + 2] {
+            cell.set(0);
+        }
+    }
 }
 
 impl SlotStore for Slots {

@@ -24,7 +24,7 @@ use crate::arch::{self, AddressSpace, PhysAddr, UserContext};
 use core::cell::Cell;
 use kernel_core::cap::encoding::SLOT_WORDS;
 use kernel_core::cap::object::TCB_SIZE_BITS;
-use kernel_core::cap::{Capability, SlotStore};
+use kernel_core::cap::{Capability, SlotStore, peek};
 use syscall_abi::ipc::MessageInfo;
 
 /// Words of the saved register frame (the order the entry code pushes them in).
@@ -371,10 +371,9 @@ impl Tcb {
 
     /// The thread's address space, if its VSpace slot holds one.
     pub fn address_space(self) -> Option<AddressSpace> {
-        match self.slot_cap(TcbSlot::VSpaceRoot) {
-            Capability::VSpace { object, .. } => Some(AddressSpace::of_root(PhysAddr::new(object))),
-            _ => None,
-        }
+        // Read on every switch to the thread: the tag and the object word are enough.
+        let words = Slots::capability_words(self.slot(TcbSlot::VSpaceRoot));
+        peek::vspace_root(&words).map(|root| AddressSpace::of_root(PhysAddr::new(root)))
     }
 
     /// The root of the thread's CSpace (a null capability if it has none).

@@ -177,30 +177,30 @@ pub enum CorruptReason {
     EmptySlotLinked,
 }
 
-const TAG_NULL: u64 = 0;
+pub(super) const TAG_NULL: u64 = 0;
 const TAG_UNTYPED: u64 = 1;
-const TAG_ENDPOINT: u64 = 2;
+pub(super) const TAG_ENDPOINT: u64 = 2;
 const TAG_NOTIFICATION: u64 = 3;
-const TAG_REPLY: u64 = 4;
-const TAG_CNODE: u64 = 5;
+pub(super) const TAG_REPLY: u64 = 4;
+pub(super) const TAG_CNODE: u64 = 5;
 const TAG_TCB: u64 = 6;
 const TAG_FRAME: u64 = 7;
 const TAG_PAGE_TABLE: u64 = 8;
-const TAG_VSPACE: u64 = 9;
+pub(super) const TAG_VSPACE: u64 = 9;
 const TAG_IRQ_CONTROL: u64 = 10;
 const TAG_IRQ_HANDLER: u64 = 11;
 const TAG_ASI_CONTROL: u64 = 12;
 const TAG_IO_PORT_CONTROL: u64 = 13;
 const TAG_IO_PORT: u64 = 14;
 
-const TAG_SHIFT: u32 = 0;
-const SIZE_SHIFT: u32 = 8;
-const RIGHTS_SHIFT: u32 = 16;
+pub(super) const TAG_SHIFT: u32 = 0;
+pub(super) const SIZE_SHIFT: u32 = 8;
+pub(super) const RIGHTS_SHIFT: u32 = 16;
 const DEVICE_BIT: u64 = 1 << 24;
 const CAN_GRANT_BIT: u64 = 1 << 25;
 const MAPPED_BIT: u64 = 1 << 26;
 /// CNode `guard_bits` or IRQ handler `irq`.
-const NUMBER_SHIFT: u32 = 32;
+pub(super) const NUMBER_SHIFT: u32 = 32;
 const ASID_SHIFT: u32 = 48;
 
 const LINK_REVOCABLE: u64 = 1 << 0;
@@ -212,7 +212,7 @@ const INVALID_LINK: u64 = u64::MAX;
 
 const PAGE_BITS: u32 = 12;
 
-fn byte(word: u64, shift: u32) -> u8 {
+pub(super) fn byte(word: u64, shift: u32) -> u8 {
     (word >> shift) as u8
 }
 

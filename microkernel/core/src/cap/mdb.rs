@@ -39,7 +39,7 @@ impl<S> MdbNode<S> {
     }
 
     /// The node of an original capability with no place in any list yet.
-    pub(super) const fn original() -> Self {
+    pub const fn original() -> Self {
         Self { prev: None, next: None, revocable: true, first_badged: true }
     }
 }

@@ -73,6 +73,7 @@ pub mod error;
 pub mod mdb;
 pub mod object;
 pub mod ops;
+pub mod peek;
 pub mod retype;
 pub mod rights;
 

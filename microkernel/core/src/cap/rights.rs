@@ -27,6 +27,11 @@ impl Rights {
         if bits & !Self::ALL.0 == 0 { Some(Self(bits)) } else { None }
     }
 
+    /// The set of the rights among `bits`, ignoring bits that name none.
+    pub const fn from_bits_truncate(bits: u8) -> Self {
+        Self(bits & Self::ALL.0)
+    }
+
     pub const fn bits(self) -> u8 {
         self.0
     }

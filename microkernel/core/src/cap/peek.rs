@@ -1,0 +1,129 @@
+//! Single fields of a capability read straight from its slot words, for the IPC fastpath.
+//!
+//! [`decode_capability`](super::encoding::decode_capability) checks every field of every
+//! variant, which costs more than a whole fastpath IPC may. These readers look only at
+//! the tag and the fields one variant needs, and trust the rest: they are for words the
+//! kernel wrote itself with [`encode_capability`](super::encoding::encode_capability),
+//! and each agrees with the full decode on every such encoding (tested below).
+
+use super::encoding::{
+    CAPABILITY_WORDS, NUMBER_SHIFT, RIGHTS_SHIFT, SIZE_SHIFT, TAG_CNODE, TAG_ENDPOINT, TAG_NULL,
+    TAG_REPLY, TAG_SHIFT, TAG_VSPACE, byte,
+};
+use super::rights::Rights;
+
+/// The words of one capability, as a slot holds them.
+pub type CapabilityWords = [u64; CAPABILITY_WORDS];
+
+fn tag(words: &CapabilityWords) -> u64 {
+    u64::from(byte(words[0], TAG_SHIFT))
+}
+
+/// An endpoint capability's fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointFields {
+    pub object: u64,
+    pub badge: u64,
+    pub rights: Rights,
+}
+
+/// The fields of an endpoint capability, or `None` for any other kind.
+#[inline]
+pub fn endpoint(words: &CapabilityWords) -> Option<EndpointFields> {
+    (tag(words) == TAG_ENDPOINT).then(|| EndpointFields {
+        object: words[1],
+        badge: words[2],
+        rights: Rights::from_bits_truncate(byte(words[0], RIGHTS_SHIFT)),
+    })
+}
+
+/// A CNode capability's fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CNodeFields {
+    pub object: u64,
+    pub radix_bits: u8,
+    pub guard: u64,
+    pub guard_bits: u8,
+}
+
+/// The fields of a CNode capability, or `None` for any other kind.
+#[inline]
+pub fn cnode(words: &CapabilityWords) -> Option<CNodeFields> {
+    (tag(words) == TAG_CNODE).then(|| CNodeFields {
+        object: words[1],
+        radix_bits: byte(words[0], SIZE_SHIFT),
+        guard: words[2],
+        guard_bits: byte(words[0], NUMBER_SHIFT),
+    })
+}
+
+/// The TCB a reply capability answers, or `None` for any other kind.
+#[inline]
+pub fn reply_target(words: &CapabilityWords) -> Option<u64> {
+    (tag(words) == TAG_REPLY).then_some(words[1])
+}
+
+/// The top-level table of a VSpace capability, or `None` for any other kind.
+#[inline]
+pub fn vspace_root(words: &CapabilityWords) -> Option<u64> {
+    (tag(words) == TAG_VSPACE).then_some(words[1])
+}
+
+/// Whether the words hold no capability.
+#[inline]
+pub fn is_null(words: &CapabilityWords) -> bool {
+    tag(words) == TAG_NULL
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cap::encoding::encode_capability;
+    use crate::cap::{Asid, Capability};
+
+    fn samples() -> [Capability; 9] {
+        [
+            Capability::Null,
+            Capability::Endpoint { object: 0x1_0000, badge: 0, rights: Rights::ALL },
+            Capability::Endpoint { object: 0x2_0040, badge: u64::MAX, rights: Rights::READ },
+            Capability::Notification { object: 0x3_0000, badge: 7, rights: Rights::WRITE },
+            Capability::Reply { tcb: 0x4_0000, can_grant: true },
+            Capability::CNode { object: 0x8_0000, radix_bits: 12, guard: 0, guard_bits: 52 },
+            Capability::CNode { object: 0x9_0000, radix_bits: 8, guard: 0x2a, guard_bits: 6 },
+            Capability::Tcb { object: 0xa_0000 },
+            Capability::VSpace { object: 0xb_0000, asid: Asid::new(3) },
+        ]
+    }
+
+    #[test]
+    fn every_reader_agrees_with_the_full_decode() {
+        for cap in samples() {
+            let words = encode_capability(&cap);
+            let want_endpoint = match cap {
+                Capability::Endpoint { object, badge, rights } => {
+                    Some(EndpointFields { object, badge, rights })
+                }
+                _ => None,
+            };
+            assert_eq!(endpoint(&words), want_endpoint, "{cap:?}");
+            let want_cnode = match cap {
+                Capability::CNode { object, radix_bits, guard, guard_bits } => {
+                    Some(CNodeFields { object, radix_bits, guard, guard_bits })
+                }
+                _ => None,
+            };
+            assert_eq!(cnode(&words), want_cnode, "{cap:?}");
+            let want_reply = match cap {
+                Capability::Reply { tcb, .. } => Some(tcb),
+                _ => None,
+            };
+            assert_eq!(reply_target(&words), want_reply, "{cap:?}");
+            let want_vspace = match cap {
+                Capability::VSpace { object, .. } => Some(object),
+                _ => None,
+            };
+            assert_eq!(vspace_root(&words), want_vspace, "{cap:?}");
+            assert_eq!(is_null(&words), cap.is_null(), "{cap:?}");
+        }
+    }
+}
