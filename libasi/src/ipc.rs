@@ -251,6 +251,23 @@ impl Cap<Endpoint> {
     ) -> Result<(u64, Message), Error> {
         reply_receive(buffer, self, reply)
     }
+
+    /// [`receive`](Self::receive) without building a [`Message`]: the registers as the
+    /// kernel leaves them (status, badge, header word, words 0–3); words 4 and up are in
+    /// the calling thread's IPC buffer. For servers whose every instruction is counted
+    /// (the benchmarks' peer), where copying a [`Message`] would be in the figures.
+    pub fn receive_registers(self) -> IpcReturn {
+        raw_ipc(Syscall::Receive, self.cptr(), 0, [0; REGISTER_WORDS])
+    }
+
+    /// [`reply_receive`](Self::reply_receive) with the reply as its header word `info` and
+    /// register words `words`, words 4 and up already in the calling thread's IPC buffer
+    /// (e.g. where the message just received left them: passing back the `info` and
+    /// `words` of a [`receive_registers`](Self::receive_registers) echoes it whole).
+    /// Returns what [`receive_registers`](Self::receive_registers) does.
+    pub fn reply_receive_registers(self, info: u64, words: [u64; REGISTER_WORDS]) -> IpcReturn {
+        raw_ipc(Syscall::ReplyReceive, self.cptr(), info, words)
+    }
 }
 
 fn receive_on(number: Syscall, cptr: CPtr, buffer: IpcBuffer) -> Result<(u64, Message), Error> {

@@ -18,6 +18,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "init",
     "syscall-probe",
     "bench",
+    "bench-peer",
     "captest",
     "ipctest",
     "devtest",

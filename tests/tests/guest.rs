@@ -299,14 +299,20 @@ fn user_fault(kind: &'static str, vector: u8, timeout: Duration) -> Scenario {
 }
 
 /// The benchmark program, with too few iterations for figures worth reading, on the normal
-/// debug images without icount: only that it still reports every benchmark and exits.
+/// debug images without icount, with the `bench-peer` module it spawns for the
+/// cross-address-space benchmarks: only that it still reports every benchmark and exits,
+/// and that the kernel shuts down cleanly with the peers still waiting on their endpoints.
 fn bench_program(timeout: Duration) -> Scenario {
     const NAME: &str = "bench::program_reports_every_benchmark";
     Scenario {
         checks: vec![NAME.into()],
         namespace: None,
         run: Box::new(move || {
-            let boot = boot_with(Kernel::Normal, 1, "bench", "iterations=10", "", timeout)?;
+            let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
+            let qemu = Qemu::new(images.kernel(), images.dir())
+                .module("bench", "iterations=10")
+                .module(bench::PEER_MODULE, "");
+            let boot = boot::run(&qemu, timeout, false)?;
             let reported = bench::collect(&boot.lines, bench::EXPECTED)
                 .and_then(|results| match results.benchmarks.iter().find(|b| b.iterations != 10) {
                     Some(figures) => Err(format!(
@@ -325,6 +331,8 @@ fn bench_program(timeout: Duration) -> Scenario {
                         ],
                     )
                 })
+                .and_then(|()| expect::absent(&boot.lines, &Pattern::Prefix("bench-peer:")))
+                .and_then(|()| expect::absent(&boot.lines, &Pattern::Prefix("kernel: user fault")))
                 .and_then(|()| boot.expect_exit(&Exit::KernelSuccess));
             Ok(vec![boot.check(NAME, reported)])
         }),

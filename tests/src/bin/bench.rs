@@ -1,4 +1,5 @@
-//! `just bench`: builds the release images, boots the `bench` guest program under TCG with
+//! `just bench`: builds the release images, boots the `bench` guest program (with the
+//! `bench-peer` module, the server of its cross-address-space benchmarks) under TCG with
 //! `-icount shift=0,align=off,sleep=off` (one time-stamp tick = one guest instruction),
 //! prints a table of its figures and writes them as JSON.
 //!
@@ -67,7 +68,8 @@ fn run(options: &Options) -> Result<(), String> {
     let images = images::build(Profile::Release).map_err(ToString::to_string)?;
     let qemu = Qemu::new(images.kernel(), images.dir())
         .icount(true)
-        .module("bench", &format!("iterations={}", options.iterations));
+        .module("bench", &format!("iterations={}", options.iterations))
+        .module(bench::PEER_MODULE, "");
     eprintln!("bench: {}", qemu.describe());
     let boot = boot::run(&qemu, timeout, false)?;
     if boot.exit != Exit::KernelSuccess {

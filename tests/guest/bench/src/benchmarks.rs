@@ -21,7 +21,7 @@ use libasi::syscall::{self, IpcReturn, RawReturn, syscall0, syscall2};
 use syscall_abi::Syscall;
 use syscall_abi::ipc::{REGISTER_WORDS, ipc_buffer};
 
-use crate::env::{Env, MAP_ADDRESS, ROOT, ROOT_VSPACE, SetupError};
+use crate::env::{Env, MAP_ADDRESS, ROOT, ROOT_VSPACE, SetupError, SpawnFailure};
 use crate::measure::{Bench, Summary};
 use crate::tsc;
 
@@ -42,6 +42,8 @@ pub const ALL: &[Benchmark] = &[
     Benchmark { name: "debug_write_0", run: debug_write_0 },
     Benchmark { name: "ipc_call_reply_0_same_as", run: ipc_call_reply_0 },
     Benchmark { name: "ipc_call_reply_16_same_as", run: ipc_call_reply_16 },
+    Benchmark { name: "ipc_call_reply_0_cross_as", run: ipc_call_reply_0_cross_as },
+    Benchmark { name: "ipc_call_reply_16_cross_as", run: ipc_call_reply_16_cross_as },
     Benchmark { name: "notification_signal_wait", run: notification_signal_wait },
     Benchmark { name: "retype_endpoint", run: retype_endpoint },
     Benchmark { name: "map_unmap_frame", run: map_unmap_frame },
@@ -54,11 +56,19 @@ pub enum Unexpected {
     Status { want: &'static str, got: RawReturn },
     /// Preparing (or tidying up after) the benchmark failed.
     Setup(SetupError),
+    /// The peer process of a cross-address-space benchmark could not be started.
+    Spawn(SpawnFailure),
 }
 
 impl From<SetupError> for Unexpected {
     fn from(error: SetupError) -> Self {
         Self::Setup(error)
+    }
+}
+
+impl From<SpawnFailure> for Unexpected {
+    fn from(failure: SpawnFailure) -> Self {
+        Self::Spawn(failure)
     }
 }
 
@@ -69,6 +79,7 @@ impl fmt::Display for Unexpected {
                 write!(f, "expected {want}, got status {} value {}", got.status, got.value)
             }
             Self::Setup(SetupError { step, error }) => write!(f, "cannot {step}: {error}"),
+            Self::Spawn(failure) => write!(f, "{failure}"),
         }
     }
 }
@@ -150,6 +161,38 @@ fn ipc_call_reply(
 ) -> Result<Summary, Unexpected> {
     let endpoint: Cap<Endpoint> = env.retype(None, ObjectKind::Endpoint, 0)?;
     let server = env.start_helper(echo_server, endpoint.cptr().0, length > REGISTER_WORDS)?;
+    let summary = call_reply_round_trips(bench, env, endpoint, length);
+    env.stop_helper(server)?;
+    env.free(endpoint)?;
+    summary
+}
+
+/// As [`ipc_call_reply`], but the server is a process of its own (`bench-peer`, in its own
+/// address space and CSpace, at the helper threads' priority), which answers with the same
+/// system calls as [`echo_server`]: each round trip switches address spaces twice. The
+/// peer keeps waiting on the endpoint after the benchmark (its copy of the endpoint keeps
+/// it alive), blocked for the rest of the run.
+fn ipc_call_reply_cross_as(
+    bench: &mut Bench<'_>,
+    env: &mut Env,
+    length: usize,
+) -> Result<Summary, Unexpected> {
+    let endpoint: Cap<Endpoint> = env.retype(None, ObjectKind::Endpoint, 0)?;
+    env.spawn_peer(endpoint)?;
+    let summary = call_reply_round_trips(bench, env, endpoint, length);
+    env.free(endpoint)?;
+    summary
+}
+
+/// Times Calls of a `length`-word message on `endpoint`, whose server echoes it: the
+/// message is built and its words 4 and up written to the root task's IPC buffer once,
+/// before the timing; each iteration checks that the header and register words came back.
+fn call_reply_round_trips(
+    bench: &mut Bench<'_>,
+    env: &Env,
+    endpoint: Cap<Endpoint>,
+    length: usize,
+) -> Result<Summary, Unexpected> {
     let mut message = Message::new(0);
     for index in 0..length {
         message = message.push(0x100 + index as u64);
@@ -163,7 +206,7 @@ fn ipc_call_reply(
     let info = message.info().to_word();
     let registers: [u64; REGISTER_WORDS] = core::array::from_fn(|index| message.word(index));
     let cptr = endpoint.cptr().0;
-    let summary = bench.time(|| {
+    bench.time(|| {
         let got = ipc(Syscall::Call, cptr, info, registers);
         success(got.raw())?;
         let echoed = got.info == info && got.words == registers;
@@ -172,10 +215,7 @@ fn ipc_call_reply(
         } else {
             Err(Unexpected::Status { want: "the message echoed", got: got.raw() })
         }
-    });
-    env.stop_helper(server)?;
-    env.free(endpoint)?;
-    summary
+    })
 }
 
 /// Call+ReplyRecv round trip with an empty message (nothing but the header).
@@ -187,6 +227,18 @@ fn ipc_call_reply_0(bench: &mut Bench<'_>, env: &mut Env) -> Result<Summary, Une
 /// the IPC buffers.
 fn ipc_call_reply_16(bench: &mut Bench<'_>, env: &mut Env) -> Result<Summary, Unexpected> {
     ipc_call_reply(bench, env, 16)
+}
+
+/// Call+ReplyRecv round trip across two address spaces with an empty message: the
+/// fastpath case.
+fn ipc_call_reply_0_cross_as(bench: &mut Bench<'_>, env: &mut Env) -> Result<Summary, Unexpected> {
+    ipc_call_reply_cross_as(bench, env, 0)
+}
+
+/// Call+ReplyRecv round trip across two address spaces with 16 words each way: 4 in
+/// registers, 12 copied between the IPC buffers.
+fn ipc_call_reply_16_cross_as(bench: &mut Bench<'_>, env: &mut Env) -> Result<Summary, Unexpected> {
+    ipc_call_reply_cross_as(bench, env, 16)
 }
 
 /// The waiter of `notification_signal_wait`, a helper thread: waits on the notification

@@ -1,15 +1,20 @@
 //! What the benchmarks that need kernel objects share: the root task's boot information,
-//! free slots, a pool of untyped memory, its IPC buffer, and helper threads started in its
-//! own address space (each with a static stack and, if it needs one, an IPC buffer frame).
+//! free slots, a pool of untyped memory, its IPC buffer, helper threads started in its
+//! own address space (each with a static stack and, if it needs one, an IPC buffer frame),
+//! and peer processes spawned from the [`PEER_MODULE`] boot module, each in an address
+//! space and CSpace of its own.
 
+use core::fmt;
 use core::sync::atomic::AtomicU64;
 
 use libasi::Error;
+use libasi::boot::ModuleDescriptor;
 use libasi::cap::{
-    CNode, CNodeAt, Cap, CapType, Frame, FrameAttributes, ObjectKind, PageTable, Rights, Slot,
-    SlotAllocator, Tcb, TcbConfig, Untyped, UserRegisters, VSpace,
+    CNode, CNodeAt, Cap, CapType, Endpoint, Frame, FrameAttributes, ObjectKind, PageTable, Rights,
+    Slot, SlotAllocator, Tcb, TcbConfig, Untyped, UserRegisters, VSpace,
 };
 use libasi::ipc::IpcBuffer;
+use libasi::process::{Process, SpawnError, SpawnOptions, Spawner};
 
 pub const ROOT: Cap<CNode> = Cap::<CNode>::ROOT;
 pub const ROOT_TCB: Cap<Tcb> = Cap::<Tcb>::ROOT_TCB;
@@ -18,8 +23,12 @@ pub const ROOT_VSPACE: Cap<VSpace> = Cap::<VSpace>::ROOT_VSPACE;
 /// The root task's priority while the benchmarks run: one below the top, so that a helper
 /// thread at [`HELPER_PRIORITY`] runs as soon as it is made runnable.
 pub const ROOT_PRIORITY: u8 = 254;
-/// Every helper thread's priority: the highest there is.
+/// Every helper thread's priority: the highest there is. Peer processes run at it too.
 pub const HELPER_PRIORITY: u8 = 255;
+
+/// The boot module of the cross-address-space benchmarks' server (`tests/guest/bench-peer`),
+/// which the host passes next to this program.
+pub const PEER_MODULE: &str = "bench-peer";
 
 /// Where helper `index`'s IPC buffer frame is mapped, one page each.
 const HELPER_BUFFER_BASE: u64 = 0x10_0000_0000;
@@ -48,6 +57,24 @@ pub fn setup<T>(result: Result<T, Error>, step: &'static str) -> Result<T, Setup
     result.map_err(|error| SetupError { step, error })
 }
 
+/// Starting a peer process failed.
+#[derive(Clone, Copy, Debug)]
+pub enum SpawnFailure {
+    /// The boot information lists no module of that name.
+    NoModule(&'static str),
+    /// The spawner refused to start the module of that name.
+    Spawner(&'static str, SpawnError),
+}
+
+impl fmt::Display for SpawnFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoModule(name) => write!(f, "no boot module `{name}` to start"),
+            Self::Spawner(name, error) => write!(f, "cannot start `{name}`: {error}"),
+        }
+    }
+}
+
 /// The entry of a helper thread: `arg` in rdi, its buffer (0 for none) in rsi.
 pub type Entry = extern "C" fn(u64, u64) -> !;
 
@@ -68,13 +95,15 @@ pub struct Env {
     helpers: [bool; HELPERS],
     /// Each helper's IPC buffer frame, retyped and mapped on first use.
     buffer_frames: [Option<Cap<Frame>>; HELPERS],
+    /// The [`PEER_MODULE`] boot module, if the host passed it.
+    peer_module: Option<ModuleDescriptor>,
 }
 
 impl Env {
     /// Reads the boot information (which also records the IPC buffer for long
-    /// invocations) and picks the largest untyped RAM region as the pool; drops the root
-    /// task to [`ROOT_PRIORITY`]. Not inlined: the boot information is large, and leaves
-    /// the stack when this returns.
+    /// invocations), picks the largest untyped RAM region as the pool and notes the
+    /// [`PEER_MODULE`] boot module; drops the root task to [`ROOT_PRIORITY`]. Not inlined:
+    /// the boot information is large, and leaves the stack when this returns.
     #[inline(never)]
     pub fn new() -> Result<Self, SetupError> {
         let info = setup(libasi::boot::info(), "read the boot information")?;
@@ -86,6 +115,7 @@ impl Env {
             .max_by_key(|(_, untyped)| untyped.size_bits)
             .map(|(index, _)| Cap::from_slot(info.untyped_slots.start + index as u64))
             .ok_or(SetupError { step: "find untyped RAM", error: Error::NotEnoughMemory })?;
+        let peer_module = info.modules().iter().find(|module| module.name() == PEER_MODULE);
         let buffer = setup(IpcBuffer::root(), "find the root task's IPC buffer")?;
         setup(ROOT_TCB.set_priority(ROOT_TCB, ROOT_PRIORITY), "lower the root task's priority")?;
         Ok(Self {
@@ -94,6 +124,7 @@ impl Env {
             buffer,
             helpers: [false; HELPERS],
             buffer_frames: [None; HELPERS],
+            peer_module: peer_module.copied(),
         })
     }
 
@@ -194,5 +225,19 @@ impl Env {
         self.free(helper.tcb)?;
         self.helpers[helper.index] = false;
         Ok(())
+    }
+
+    /// Spawns a process from the [`PEER_MODULE`] boot module, in an address space and
+    /// CSpace of its own, at [`HELPER_PRIORITY`] (as the helper threads), with a copy of
+    /// `endpoint` that may only receive as its one granted capability
+    /// (`libasi::process::granted(0)`). It runs at once (it outranks the root task) until
+    /// it waits on the endpoint. Nothing ends it: it waits there for the rest of the run,
+    /// which then ends as every other thread is blocked or gone.
+    pub fn spawn_peer(&mut self, endpoint: Cap<Endpoint>) -> Result<Process, SpawnFailure> {
+        let module = self.peer_module.ok_or(SpawnFailure::NoModule(PEER_MODULE))?;
+        let options = SpawnOptions::new(HELPER_PRIORITY).grant(endpoint.cptr(), Rights::READ);
+        Spawner::new(self.pool, &mut self.slots)
+            .spawn(&module, &options)
+            .map_err(|error| SpawnFailure::Spawner(PEER_MODULE, error))
     }
 }

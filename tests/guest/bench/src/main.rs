@@ -25,6 +25,13 @@
 //! the helper threads some benchmarks start in its address space (the call/reply server,
 //! the notification waiter) run at 255, so they run as soon as they are made runnable and
 //! nothing else competes for the CPU during a round trip.
+//!
+//! The cross-address-space call/reply benchmarks spawn their server, at 255 as well, from
+//! the `bench-peer` boot module (`tests/guest/bench-peer`), which the host passes after this
+//! program: a process with an address space and CSpace of its own. Without that module
+//! they fail (`bench: <name>: no boot module ...`, exit code 1). The peers stay blocked on
+//! their endpoints when the program exits; with every thread blocked or gone and no IRQ
+//! routed, the kernel shuts down with the success code.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
