@@ -110,7 +110,7 @@ fn start_root_task(boot_info: &BootInfo) -> ! {
         info.empty.start,
         info.empty.end,
     );
-    log!("starting root task {} (args '{}')", root.tcb.name(), root.boot_args);
-    sched::make_runnable(root.tcb);
+    log!("starting root task {} (args '{}')", root.thread().name(), root.boot_args);
+    sched::make_runnable(root.thread());
     sched::run()
 }

@@ -136,14 +136,13 @@ fn copy_out(thread: Tcb, bytes: &[u8], addr: u64, len: u64) -> Result<u64, Refus
 /// The caller's boot arguments: the root task's module arguments; no other thread has any.
 fn boot_args(thread: Tcb, addr: u64, len: u64) -> Result<u64, Refusal> {
     let args =
-        root_task().filter(|root| root.tcb == thread).map_or("", |root| root.boot_args.as_str());
+        root_task().filter(|root| root.is(thread)).map_or("", |root| root.boot_args.as_str());
     copy_out(thread, args.as_bytes(), addr, len)
 }
 
 /// The root task's boot information, for the root task only.
 fn boot_info(thread: Tcb, addr: u64, len: u64) -> Result<u64, Refusal> {
-    let root =
-        root_task().filter(|root| root.tcb == thread).ok_or(SyscallError::IllegalOperation)?;
+    let root = root_task().filter(|root| root.is(thread)).ok_or(SyscallError::IllegalOperation)?;
     copy_out(thread, root.encoded_boot_info(), addr, len)
 }
 

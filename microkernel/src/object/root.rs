@@ -41,13 +41,23 @@ const ROOT_PRIORITY: u8 = u8::MAX;
 /// What only the root task has: its boot arguments and boot information.
 #[derive(Debug)]
 pub struct RootTask {
-    pub tcb: Tcb,
+    /// The root task's TCB (its address: a `Tcb` handle is not shared between CPUs).
+    tcb: u64,
     pub boot_args: heapless::String<MAX_BOOT_ARGS>,
     pub boot_info: BootInfo,
     encoded: ([u8; ENCODED_MAX], usize),
 }
 
 impl RootTask {
+    pub fn thread(&self) -> Tcb {
+        Tcb::at(self.tcb)
+    }
+
+    /// Whether `thread` is the root task's thread.
+    pub fn is(&self, thread: Tcb) -> bool {
+        thread.address() == self.tcb
+    }
+
     /// The boot information as the `BootInfo` call copies it out.
     pub fn encoded_boot_info(&self) -> &[u8] {
         &self.encoded.0[..self.encoded.1]
@@ -192,7 +202,7 @@ pub fn build(
     let mut encoded = [0u8; ENCODED_MAX];
     let len = boot_info.encode(&mut encoded).expect("ENCODED_MAX holds any boot information");
     ROOT_TASK.call_once(|| RootTask {
-        tcb,
+        tcb: tcb.address(),
         boot_args: image.boot_args,
         boot_info,
         encoded: (encoded, len),

@@ -22,6 +22,7 @@
 use super::slots::Slots;
 use crate::arch::{self, AddressSpace, PhysAddr, UserContext};
 use core::cell::Cell;
+use core::fmt;
 use kernel_core::cap::encoding::SLOT_WORDS;
 use kernel_core::cap::object::TCB_SIZE_BITS;
 use kernel_core::cap::{Capability, SlotStore, peek};
@@ -118,16 +119,36 @@ pub struct PendingSend {
 }
 
 /// A TCB: a handle to a thread control block in object memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// The handle keeps the TCB's words as the physical window shows them, checked once when
+/// it is made, so that reading or writing a field — the IPC fastpath does dozens — is a
+/// plain memory access.
+#[derive(Clone, Copy)]
 pub struct Tcb {
     base: u64,
+    words: &'static [Cell<u64>; WORDS],
+}
+
+impl PartialEq for Tcb {
+    fn eq(&self, other: &Self) -> bool {
+        self.base == other.base
+    }
+}
+
+impl Eq for Tcb {}
+
+impl fmt::Debug for Tcb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tcb({:#x})", self.base)
+    }
 }
 
 impl Tcb {
     /// The TCB at `base`, which the caller knows holds one (a TCB capability, a run queue
     /// link or the current thread).
-    pub const fn at(base: u64) -> Self {
-        Self { base }
+    pub fn at(base: u64) -> Self {
+        let words = arch::object_words(PhysAddr::new(base), WORDS);
+        Self { base, words: words.try_into().expect("object_words gives the words asked for") }
     }
 
     /// The TCB a capability names.
@@ -142,8 +163,8 @@ impl Tcb {
         self.base
     }
 
-    fn words(self) -> &'static [Cell<u64>] {
-        arch::object_words(PhysAddr::new(self.base), WORDS)
+    fn words(self) -> &'static [Cell<u64>; WORDS] {
+        self.words
     }
 
     /// Makes freshly zeroed TCB memory a TCB: inactive, priority 0, FPU state as at reset,
@@ -313,8 +334,7 @@ impl Tcb {
                 let _ = name.push_str(text);
             }
             _ => {
-                let _ =
-                    core::fmt::Write::write_fmt(&mut name, format_args!("tcb@{:#x}", self.base));
+                let _ = fmt::Write::write_fmt(&mut name, format_args!("tcb@{:#x}", self.base));
             }
         }
         name
