@@ -193,17 +193,20 @@ pub fn run() -> ! {
 }
 
 /// Whether `next`, woken by an IPC of the running thread, may run right away instead of
-/// queueing: no ready thread outranks it, and it has an address space.
+/// queueing: no ready thread outranks it, it has an address space, and running it needs
+/// no change to the FPU trap setting — the fastpath writes no CR0; a switch between a
+/// thread that owns the FPU state and one that does not goes the general way.
 pub fn may_run_directly(next: Tcb) -> bool {
-    run_queue().highest().is_none_or(|highest| next.priority() >= highest)
+    arch::fpu_traps_on_use() == (this_cpu().fpu_owner() != Some(next))
+        && run_queue().highest().is_none_or(|highest| next.priority() >= highest)
         && next.address_space().is_some()
 }
 
 /// Runs `next` at once: the running thread has just blocked on an IPC that `next`
-/// completes (the fastpath). Nothing is queued or dequeued.
+/// completes (the fastpath), and [`may_run_directly`] said yes. Nothing is queued or
+/// dequeued, and the FPU trap setting is already right for `next`.
 pub fn run_directly(next: Tcb) -> ! {
     this_cpu().set_current_thread(Some(next));
-    switch_fpu(next);
     if let Some(space) = next.address_space() {
         space.activate();
     }

@@ -4,8 +4,10 @@
 //! Each function checks every condition first and changes nothing if one fails (the caller
 //! then takes the general path); otherwise it moves the message register to register,
 //! updates the two threads and names the thread to switch to directly — no run-queue
-//! traffic, no full register copies, no FPU work (lazy switching leaves that to the
-//! thread's first FPU instruction), no capability transfer.
+//! traffic, no full register copies, no capability transfer, and no FPU work: no CR0
+//! write either, since it is taken only when the FPU trap setting is already right for
+//! the thread it switches to (lazy switching leaves the state itself to that thread's
+//! first FPU instruction).
 
 use super::ipc::{Endpoint, RECEIVERS, SENDERS, await_reply, delete_reply};
 use super::slots::Slots;

@@ -96,6 +96,11 @@ fn area(phys: PhysAddr) -> *mut u8 {
 static TRAPS_ON_USE: [AtomicBool; super::percpu::MAX_CPUS] =
     [const { AtomicBool::new(false) }; super::percpu::MAX_CPUS];
 
+/// Whether FPU instructions trap (#NM) on this CPU now, as [`trap_on_use`] last set it.
+pub fn traps_on_use() -> bool {
+    TRAPS_ON_USE[super::percpu::cpu_index()].load(Ordering::Relaxed)
+}
+
 /// Makes the next FPU instruction trap (#NM) or not: set when the running thread does not
 /// own the state in the FPU registers. Writes CR0 only when the setting changes.
 pub fn trap_on_use(trap: bool) {

@@ -31,7 +31,7 @@ pub use cpu::CpuFeatures;
 pub use entry::Exception;
 pub use fpu::{
     FPU_STATE_SIZE, FpuMode, reset as fpu_reset, restore as fpu_restore, save as fpu_save,
-    trap_on_use as fpu_trap_on_use,
+    trap_on_use as fpu_trap_on_use, traps_on_use as fpu_traps_on_use,
 };
 pub use ioapic::{IRQS, input as irq_input, set_masked as set_irq_masked};
 pub use ioport::{PortWidth, read as port_read, write as port_write};

@@ -11,6 +11,7 @@ use libasi::message::Message;
 
 use crate::env::{SHARED, child_buffer, child_done, child_signal, set_shared, shared};
 use crate::raw;
+use syscall_abi::Syscall;
 
 /// Set when the child got to its report.
 pub const FLAG: usize = 0;
@@ -209,5 +210,27 @@ pub extern "C" fn caller(arg: u64, index: u64) -> ! {
         Ok(reply) => record(0, &reply),
         Err(error) => set_shared(ERROR, code(Err(error))),
     }
+    child_done(index)
+}
+
+/// The value [`fpu_echo`] keeps in xmm0.
+pub const FPU_ECHO_XMM0: u64 = 0x5e77_e700_0000_0001;
+
+/// Serves register-only calls on endpoint `arg`, answering label + 1, with
+/// [`FPU_ECHO_XMM0`] in xmm0 across every wait; counts answers in `COUNT` and puts any
+/// other xmm0 it finds in `VALUE`. Stops after label 0xdead.
+pub extern "C" fn fpu_echo(arg: u64, index: u64) -> ! {
+    let mut seen = raw::ipc_holding_xmm0(Syscall::Receive, arg, 0, FPU_ECHO_XMM0);
+    while seen.status == 0 && seen.label != 0xdead {
+        if seen.xmm0 != FPU_ECHO_XMM0 {
+            set_shared(VALUE, seen.xmm0);
+        }
+        set_shared(COUNT, shared(COUNT) + 1);
+        seen = raw::ipc_holding_xmm0(Syscall::ReplyReceive, arg, seen.label + 1, FPU_ECHO_XMM0);
+    }
+    if seen.status != 0 {
+        set_shared(ERROR, seen.status);
+    }
+    let _ = ipc::reply(child_buffer(index), &Message::new(0));
     child_done(index)
 }

@@ -4,15 +4,16 @@
 use libasi::Error;
 use libasi::cap::{CPtr, CapKind, Endpoint, Notification, Rights};
 use libasi::message::Message;
+use syscall_abi::Syscall;
 
 use crate::Case;
 use crate::children::{
     self, BADGE, CAPS, COUNT, ERROR, FLAG, LABEL, LAST, LEN, RECEIVE_SLOT, UNWRAPPED,
-    UNWRAPPED_BADGE, WORDS,
+    UNWRAPPED_BADGE, VALUE, WORDS,
 };
-use crate::ensure;
 use crate::env::{Scratch, Spawn, set_shared, shared};
 use crate::report::{Outcome, holds, identify, ok, refused};
+use crate::{ensure, raw};
 
 pub const CASES: &[Case] = &[
     ("ipc::endpoint::register_messages_of_0_to_4_words", register_words),
@@ -22,6 +23,7 @@ pub const CASES: &[Case] = &[
     ("ipc::endpoint::reply_receive_serves_a_loop", reply_receive_loop),
     ("ipc::endpoint::send_then_receive", send_receive),
     ("ipc::endpoint::register_only_thread_calls", register_only_call),
+    ("ipc::endpoint::fpu_registers_stay_with_their_thread", fpu_registers),
     ("ipc::endpoint::nonblocking_without_partner_would_block", would_block),
     ("ipc::endpoint::rights_enforced", rights),
     ("ipc::endpoint::grant_transfers_a_capability", grant),
@@ -257,3 +259,26 @@ fn destroy_wakes(s: &mut Scratch<'_>) -> Outcome {
 
 #[allow(dead_code, reason = "keeps the kinds in one place")]
 type Kinds = (Endpoint, Notification);
+
+/// Two threads that both keep a value in xmm0 across register-only calls and replies (the
+/// IPC fastpath's kind): each must find its own value after every switch.
+fn fpu_registers(s: &mut Scratch<'_>) -> Outcome {
+    const MINE: u64 = 0x0007_1e00_0000_0002;
+    const CALLS: u64 = 20;
+    let endpoint = s.endpoint()?;
+    set_shared(COUNT, 0);
+    set_shared(VALUE, 0);
+    set_shared(ERROR, 0);
+    s.spawn(children::fpu_echo, endpoint.cptr().0, Spawn::LOW)?;
+    for label in 1..=CALLS {
+        let seen = raw::ipc_holding_xmm0(Syscall::Call, endpoint.cptr().0, label, MINE);
+        ensure!(seen.status == 0, "call {label} returned status {}", seen.status);
+        ensure!(seen.label == label + 1, "call {label} was answered with label {}", seen.label);
+        ensure!(seen.xmm0 == MINE, "after call {label} xmm0 holds {:#x}", seen.xmm0);
+    }
+    ok(endpoint.call(s.buffer(), &Message::new(0xdead)), "stop the server")?;
+    ensure!(shared(VALUE) == 0, "the server found {:#x} in its xmm0", shared(VALUE));
+    ensure!(shared(COUNT) == CALLS, "the server answered {} calls of {CALLS}", shared(COUNT));
+    ensure!(shared(ERROR) == 0, "the server's IPC failed with status {}", shared(ERROR));
+    Ok(())
+}

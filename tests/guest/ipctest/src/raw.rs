@@ -51,3 +51,52 @@ pub fn syscall(number: u64) -> Result<u64, Error> {
     // SAFETY: no system call has this number, so the kernel touches no memory of ours.
     unsafe { libasi::syscall::syscall0(number) }.result()
 }
+
+/// What [`ipc_holding_xmm0`] saw: the call's status, the label of the message that came
+/// back, and xmm0's low 64 bits after the call.
+#[derive(Clone, Copy, Debug)]
+pub struct XmmIpc {
+    pub status: u64,
+    pub label: u64,
+    pub xmm0: u64,
+}
+
+/// Makes IPC system call `number` on `endpoint` with a register-only message labelled
+/// `label`, holding `value` in xmm0 from just before the `syscall` to just after: the
+/// kernel switches to other threads meanwhile, and xmm0 must come back as it was.
+pub fn ipc_holding_xmm0(
+    number: syscall_abi::Syscall,
+    endpoint: u64,
+    label: u64,
+    value: u64,
+) -> XmmIpc {
+    use syscall_abi::ipc::MessageInfo;
+    let info = MessageInfo { label, length: 0, caps: 0, unwrapped: 0 }.to_word();
+    let (status, info_back, xmm0): (u64, u64, u64);
+    // SAFETY: a register-only IPC reads and writes no memory of this program (no IPC
+    // buffer is involved); every register the kernel may change for it — the status,
+    // badge, header and message registers, rcx and r11 — is declared, and xmm0 too.
+    unsafe {
+        core::arch::asm!(
+            "movq xmm0, {value}",
+            "syscall",
+            "movq {xmm0}, xmm0",
+            value = in(reg) value,
+            xmm0 = lateout(reg) xmm0,
+            inlateout("rax") number.number() => status,
+            inlateout("rdi") endpoint => _,
+            inlateout("rsi") info => info_back,
+            lateout("rdx") _,
+            lateout("rcx") _,
+            lateout("r11") _,
+            lateout("r8") _,
+            lateout("r9") _,
+            lateout("r10") _,
+            lateout("r15") _,
+            out("xmm0") _,
+            options(nostack),
+        );
+    }
+    let label = MessageInfo::from_word(info_back).map_or(u64::MAX, |info| info.label);
+    XmmIpc { status, label, xmm0 }
+}
