@@ -47,3 +47,15 @@ use crate::ipc::IpcBuffer;
 pub fn ipc_buffer() -> Result<IpcBuffer, Error> {
     IpcBuffer::root().map_err(|_| Error::NoIpcBuffer)
 }
+
+/// Runs a server's request loop, which returns only when it fails: then prints
+/// `<name>: <error>` and gives the exit code 1, for `main` to return.
+pub fn serve(name: &str, server: fn() -> Result<core::convert::Infallible, Error>) -> u64 {
+    match server() {
+        Ok(never) => match never {},
+        Err(error) => {
+            crate::println!("{name}: {error}");
+            1
+        }
+    }
+}

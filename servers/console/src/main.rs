@@ -18,13 +18,7 @@ use protocol::{OK, REFUSED, Text, badge, console};
 libasi::entry!(main);
 
 fn main() -> u64 {
-    match serve() {
-        Ok(never) => match never {},
-        Err(error) => {
-            println!("console: {error}");
-            1
-        }
-    }
+    process::serve("console", serve)
 }
 
 fn serve() -> Result<core::convert::Infallible, libasi::Error> {

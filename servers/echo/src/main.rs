@@ -10,20 +10,13 @@ use core::fmt::Write;
 use libasi::cap::{Cap, Endpoint};
 use libasi::ipc::IpcBuffer;
 use libasi::message::Message;
-use libasi::println;
 use libasi::process;
 use protocol::{MAX_WORDS, OK, REFUSED, Text, echo};
 
 libasi::entry!(main);
 
 fn main() -> u64 {
-    match serve() {
-        Ok(never) => match never {},
-        Err(error) => {
-            println!("echo: {error}");
-            1
-        }
-    }
+    process::serve("echo", serve)
 }
 
 fn serve() -> Result<core::convert::Infallible, libasi::Error> {
