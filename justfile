@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # Crates built and tested on the host.
 host_crates := "-p syscall-abi -p kernel-core -p libasi -p memsrv -p tests -p protocol"
 # Crates built for x86_64-unknown-none: the kernel and the user programs.
-guest_crates := "-p microkernel -p init -p syscall-probe -p bench -p bench-peer -p captest -p ipctest -p devtest -p console -p echo -p client"
+guest_crates := "-p microkernel -p init -p syscall-probe -p bench -p bench-peer -p captest -p ipctest -p devtest -p console -p echo -p client -p case-report"
 
 # List the recipes.
 default:

@@ -23,13 +23,13 @@ mod env;
 mod invoke_cases;
 mod nesting_cases;
 mod raw;
-mod report;
 mod retype_cases;
 
 use libasi::println;
 
+use case_report as report;
+use case_report::{Outcome, Tally, ensure, fail};
 use env::{Env, Scratch};
-use report::{Outcome, Tally};
 
 /// One case: its name (`cap::<group>::<case>`) and the check.
 pub type Case = (&'static str, fn(&mut Scratch<'_>) -> Outcome);

@@ -23,10 +23,10 @@ mod env;
 mod io_cases;
 mod irq_cases;
 mod pit;
-mod report;
 
+use case_report as report;
+use case_report::{Outcome, Tally, ensure, fail};
 use env::{Env, Scratch};
-use report::{Outcome, Tally};
 
 /// One case: its name (`dev::<group>::<case>`) and the check.
 pub type Case = (&'static str, fn(&mut Scratch<'_>) -> Outcome);

@@ -22,12 +22,12 @@ mod fault_cases;
 mod ipc_cases;
 mod notification_cases;
 mod raw;
-mod report;
 mod thread_cases;
 mod vspace_cases;
 
+use case_report as report;
+use case_report::{Outcome, Tally, ensure, fail};
 use env::{Env, Scratch};
-use report::{Outcome, Tally};
 
 /// One case: its name (`ipc::<group>::<case>`) and the check.
 pub type Case = (&'static str, fn(&mut Scratch<'_>) -> Outcome);

@@ -1,4 +1,9 @@
-//! The `TEST` lines the host harness reads, and the checks every case is written with.
+//! The `TEST` lines the host harness reads, and the checks every case is written with:
+//! shared by the guest test programs that run named cases (captest, ipctest, devtest).
+#![no_std]
+// A failure carries its message in a fixed buffer (guest programs have no allocator), so
+// every case returns a Result with a 200-byte error: that is the design, not an accident.
+#![allow(clippy::result_large_err)]
 
 use core::fmt::{self, Write};
 
@@ -53,7 +58,7 @@ pub type Outcome = Result<(), Failure>;
 #[macro_export]
 macro_rules! fail {
     ($($arg:tt)*) => {
-        return Err($crate::report::Failure::new(format_args!($($arg)*)))
+        return Err($crate::Failure::new(format_args!($($arg)*)))
     };
 }
 
