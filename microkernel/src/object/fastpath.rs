@@ -43,7 +43,7 @@ fn endpoint_at(thread: Tcb, cptr: u64) -> Option<(Endpoint, Rights, u64)> {
     let index = cptr & ((1 << radix_bits) - 1);
     let slot = root.object + (index << SLOT_SIZE_BITS);
     let EndpointFields { object, badge, rights } = peek::endpoint(&Slots::capability_words(slot))?;
-    Some((Endpoint { base: object }, rights, badge))
+    Some((Endpoint::at(object), rights, badge))
 }
 
 /// Makes `to`'s system call return `from`'s register message, with `badge`.

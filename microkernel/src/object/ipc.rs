@@ -13,6 +13,8 @@ use super::tcb::{PendingSend, Tcb, TcbSlot, ThreadState};
 use crate::arch::{self, PhysAddr};
 use crate::sched;
 use crate::syscall::Refusal;
+use core::cell::Cell;
+use core::fmt;
 use kernel_core::cap::ops::mint;
 use kernel_core::cap::{CapData, Capability, Rights, SlotStore, peek};
 use syscall_abi::SyscallError;
@@ -26,17 +28,39 @@ pub(super) const RECEIVERS: u64 = 2;
 const KIND_MASK: u64 = 0b11;
 
 /// A queue of waiting threads in the first two words of an endpoint or notification: the
-/// head, with the queue's kind in its low bits, and the tail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// head, with the queue's kind in its low bits, and the tail. Like a `Tcb`, the handle
+/// keeps the words, checked against the window once when it is made.
+#[derive(Clone, Copy)]
 pub(super) struct WaitQueue {
     pub(super) base: u64,
+    words: &'static [Cell<u64>; 2],
+}
+
+impl PartialEq for WaitQueue {
+    fn eq(&self, other: &Self) -> bool {
+        self.base == other.base
+    }
+}
+
+impl Eq for WaitQueue {}
+
+impl fmt::Debug for WaitQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WaitQueue({:#x})", self.base)
+    }
 }
 
 pub(super) type Endpoint = WaitQueue;
 
 impl WaitQueue {
-    fn words(self) -> &'static [core::cell::Cell<u64>] {
-        arch::object_words(PhysAddr::new(self.base), 2)
+    /// The queue at the start of the endpoint or notification at `base`.
+    pub(super) fn at(base: u64) -> Self {
+        let words = arch::object_words(PhysAddr::new(base), 2);
+        Self { base, words: words.try_into().expect("object_words gives the words asked for") }
+    }
+
+    fn words(self) -> &'static [Cell<u64>; 2] {
+        self.words
     }
 
     pub(super) fn kind(self) -> u64 {
@@ -100,7 +124,7 @@ impl WaitQueue {
 pub(super) fn endpoint_of(cap: &Capability) -> Option<(Endpoint, Rights, u64)> {
     match *cap {
         Capability::Endpoint { object, rights, badge } => {
-            Some((Endpoint { base: object }, rights, badge))
+            Some((Endpoint::at(object), rights, badge))
         }
         _ => None,
     }
@@ -419,7 +443,7 @@ fn transfer_fault(sender: Tcb, receiver: Tcb, info: MessageInfo, badge: u64) {
 pub fn cancel(tcb: Tcb) {
     let (queue, _, _) = tcb.ipc_queue();
     if queue != 0 {
-        WaitQueue { base: queue }.remove(tcb);
+        WaitQueue::at(queue).remove(tcb);
     }
     if tcb.reply_slot() != 0 {
         delete_reply(tcb.reply_slot());
@@ -435,7 +459,7 @@ pub fn stop(tcb: Tcb) {
 /// The endpoint or notification at `base` is being destroyed: every thread waiting on it
 /// wakes with [`SyscallError::IpcCancelled`].
 pub fn cancel_all(base: u64) {
-    let queue = WaitQueue { base };
+    let queue = WaitQueue::at(base);
     while let Some(waiter) = queue.head() {
         queue.remove(waiter);
         waiter.set_syscall_result(SyscallError::IpcCancelled.code(), 0);

@@ -50,7 +50,7 @@ impl Notification {
     }
 
     fn queue(self) -> WaitQueue {
-        WaitQueue { base: self.base }
+        WaitQueue::at(self.base)
     }
 
     fn bound(self) -> Option<Tcb> {
