@@ -334,10 +334,10 @@ impl<'s> Spawner<'s> {
             mapped += 1;
         }
         let entry = result.and_then(|_| {
-            // SAFETY: the module's `size` bytes lie in its frames (checked above), which
-            // are now mapped read-only at `window` in this address space; the kernel
-            // gives out boot-module frames read-only only, so nothing writes them, and
-            // they stay mapped until the unmapping below, after the last use of `image`.
+            // The module's `size` bytes lie in its frames (checked above), mapped read-only
+            // at `window`; boot-module frames are only ever given out read-only.
+            // SAFETY: nothing writes those frames, and they stay mapped until the
+            // unmapping below, after the last use of `image`.
             let image = unsafe { crate::syscall::mapped_bytes(window, module.size as usize) };
             let executable = Executable::parse(image).map_err(SpawnError::Elf)?;
             self.load(&executable, image, module, vspace, memory)?;
@@ -452,10 +452,10 @@ impl<'s> Spawner<'s> {
             "map a page to fill it",
         )?;
         debug_assert!(offset + bytes.len() <= PAGE_SIZE as usize);
-        // SAFETY: `frame` is a fresh frame just mapped writable at the scratch page, a
-        // page no Rust reference points to and that `bytes` (the module, mapped elsewhere)
-        // does not overlap; `offset + bytes.len()` stays inside the page (the plan cuts
-        // file bytes at page boundaries).
+        // `frame` is fresh, just mapped writable at the scratch page; the plan cuts file
+        // bytes at page boundaries, so `offset + bytes.len()` stays inside the page.
+        // SAFETY: no Rust reference points into that page, and `bytes` (the module,
+        // mapped elsewhere) does not overlap it.
         unsafe { crate::syscall::write_bytes(scratch + offset as u64, bytes) };
         frame.unmap().step("unmap a filled page")
     }

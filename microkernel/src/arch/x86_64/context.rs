@@ -254,10 +254,10 @@ pub fn enter_user(frame: PhysAddr) -> ! {
 pub fn return_from_syscall(status: u64, value: u64) -> ! {
     let start = super::percpu::user_frame_top().as_u64() - size_of::<TrapFrame>() as u64;
     let frame = start as *mut TrapFrame;
-    // SAFETY: (1) `frame` is the running thread's register area in its TCB, object memory
-    // in the physical window, which the entry code just filled, and nothing else refers
-    // to it now; (2) it is a `syscall` frame of a user thread, so `sysret` returns to user
-    // mode at a canonical address, and the assembly never returns to this stack.
+    // (1) `frame` is the running thread's register area in its TCB, in the physical
+    // window, just filled by the entry code; (2) it is a user thread's `syscall` frame.
+    // SAFETY: nothing else refers to the frame now (1), `sysret` returns to user mode at a
+    // canonical address (2), and the assembly never returns to this stack.
     unsafe {
         (*frame).rax = status;
         (*frame).rdx = value;
