@@ -196,21 +196,26 @@ pub fn run() -> ! {
 /// queueing: no ready thread outranks it, it has an address space, and running it needs
 /// no change to the FPU trap setting — the fastpath writes no CR0; a switch between a
 /// thread that owns the FPU state and one that does not goes the general way.
-pub fn may_run_directly(next: Tcb) -> bool {
-    arch::fpu_traps_on_use() == (this_cpu().fpu_owner() != Some(next))
-        && run_queue().highest().is_none_or(|highest| next.priority() >= highest)
-        && next.address_space().is_some()
+pub fn may_run_directly(next: Tcb) -> Option<DirectRun> {
+    let ready = arch::fpu_traps_on_use() == (this_cpu().fpu_owner() != Some(next))
+        && run_queue().highest().is_none_or(|highest| next.priority() >= highest);
+    ready.then(|| next.address_space()).flatten().map(|space| DirectRun { thread: next, space })
 }
 
-/// Runs `next` at once: the running thread has just blocked on an IPC that `next`
-/// completes (the fastpath), and [`may_run_directly`] said yes. Nothing is queued or
-/// dequeued, and the FPU trap setting is already right for `next`.
-pub fn run_directly(next: Tcb) -> ! {
-    this_cpu().set_current_thread(Some(next));
-    if let Some(space) = next.address_space() {
-        space.activate();
-    }
-    arch::enter_user(next.register_area())
+/// A thread [`may_run_directly`] cleared to run at once, with the address space it found.
+#[derive(Debug)]
+pub struct DirectRun {
+    thread: Tcb,
+    space: arch::AddressSpace,
+}
+
+/// Runs a thread at once: the running thread has just blocked on an IPC that it completes
+/// (the fastpath). Nothing is queued or dequeued, and the FPU trap setting is already
+/// right for it.
+pub fn run_directly(run: DirectRun) -> ! {
+    this_cpu().set_current_thread(Some(run.thread));
+    run.space.activate();
+    arch::enter_user(run.thread.register_area())
 }
 
 /// The timer interrupted user code: the thread goes to the back of its queue.

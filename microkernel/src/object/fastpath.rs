@@ -12,7 +12,7 @@
 use super::ipc::{Endpoint, RECEIVERS, SENDERS, await_reply, delete_reply};
 use super::slots::Slots;
 use super::tcb::{Tcb, TcbSlot, ThreadState, frame};
-use crate::sched;
+use crate::sched::{self, DirectRun};
 use kernel_core::cap::Rights;
 use kernel_core::cap::object::SLOT_SIZE_BITS;
 use kernel_core::cap::peek::{self, EndpointFields};
@@ -58,27 +58,25 @@ fn deliver(from: Tcb, to: Tcb, info: MessageInfo, badge: u64) {
 
 /// `Call` on an endpoint where a receiver waits: the message goes straight to it, the
 /// caller waits for the reply, and the receiver is the thread to run next.
-pub fn call(caller: Tcb) -> Option<Tcb> {
+pub fn call(caller: Tcb) -> Option<DirectRun> {
     let info = register_only(caller)?;
     let (endpoint, rights, badge) = endpoint_at(caller, caller.register(frame::RDI))?;
     if !rights.contains(Rights::WRITE) || endpoint.kind() != RECEIVERS {
         return None;
     }
     let receiver = endpoint.head()?;
-    if !sched::may_run_directly(receiver) {
-        return None;
-    }
+    let run = sched::may_run_directly(receiver)?;
     endpoint.remove(receiver);
     deliver(caller, receiver, info, badge);
     await_reply(caller, receiver, rights.contains(Rights::GRANT_REPLY));
     receiver.set_state(ThreadState::Runnable);
-    Some(receiver)
+    Some(run)
 }
 
 /// `ReplyReceive` where the caller being answered waits for a plain reply and no sender
 /// waits on the endpoint: the reply goes straight to the caller, the replier waits on the
 /// endpoint, and the caller is the thread to run next.
-pub fn reply_receive(replier: Tcb) -> Option<Tcb> {
+pub fn reply_receive(replier: Tcb) -> Option<DirectRun> {
     let info = register_only(replier)?;
     let reply_slot = replier.slot(TcbSlot::Caller);
     let caller = Tcb::at(peek::reply_target(&Slots::capability_words(reply_slot))?);
@@ -92,12 +90,10 @@ pub fn reply_receive(replier: Tcb) -> Option<Tcb> {
     {
         return None;
     }
-    if !sched::may_run_directly(caller) {
-        return None;
-    }
+    let run = sched::may_run_directly(caller)?;
     delete_reply(reply_slot);
     deliver(replier, caller, info, 0);
     caller.set_state(ThreadState::Runnable);
     endpoint.push(RECEIVERS, replier, ThreadState::BlockedOnReceive);
-    Some(caller)
+    Some(run)
 }
