@@ -34,6 +34,12 @@ impl Cpu {
         tcb(self.fpu_owner.load(Ordering::Relaxed))
     }
 
+    /// The address of the TCB whose FPU registers this CPU holds (0: none), for a
+    /// comparison that need not make a handle.
+    pub fn fpu_owner_address(&self) -> u64 {
+        self.fpu_owner.load(Ordering::Relaxed)
+    }
+
     pub fn set_fpu_owner(&self, thread: Option<Tcb>) {
         self.fpu_owner.store(thread.map_or(NONE, Tcb::address), Ordering::Relaxed);
     }

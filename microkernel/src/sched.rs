@@ -10,85 +10,135 @@
 use crate::arch;
 use crate::cpu::this_cpu;
 use crate::object::tcb::{Tcb, ThreadState};
-use spin::Mutex;
+use core::sync::atomic::{AtomicU64, Ordering};
+use spin::{Mutex, MutexGuard};
 use syscall_abi::exit_code;
 
 /// How long a user thread runs before the timer lets the next one in.
 pub const TIMESLICE_MS: u64 = 5;
 const PRIORITIES: usize = 256;
 
-/// One CPU's ready threads.
-struct RunQueue {
-    heads: [u64; PRIORITIES],
-    tails: [u64; PRIORITIES],
-    /// Bit `p` is set when priority `p`'s queue is not empty.
-    ready: [u64; PRIORITIES / 64],
-}
+/// Which of one CPU's priorities have ready threads: bit `p % 64` of word `p / 64`.
+/// Changed only under the CPU's run-queue lock, read without it: the IPC fastpath asks
+/// whether anything outranks the thread it would switch to, and a stale answer there
+/// only sends it down the general path (or lets the timer correct it one tick later).
+struct ReadyMap([AtomicU64; PRIORITIES / 64]);
 
-impl RunQueue {
+impl ReadyMap {
     const fn new() -> Self {
-        Self { heads: [0; PRIORITIES], tails: [0; PRIORITIES], ready: [0; PRIORITIES / 64] }
+        Self([const { AtomicU64::new(0) }; PRIORITIES / 64])
+    }
+
+    fn mark(&self, priority: usize, ready: bool) {
+        let bit = 1 << (priority % 64);
+        let word = &self.0[priority / 64];
+        if ready {
+            word.fetch_or(bit, Ordering::Relaxed);
+        } else {
+            word.fetch_and(!bit, Ordering::Relaxed);
+        }
     }
 
     fn highest(&self) -> Option<u8> {
-        (0..self.ready.len())
-            .rev()
-            .find(|&index| self.ready[index] != 0)
-            .map(|index| (index * 64 + 63 - self.ready[index].leading_zeros() as usize) as u8)
+        (0..self.0.len()).rev().find_map(|index| {
+            let word = self.0[index].load(Ordering::Relaxed);
+            (word != 0).then(|| (index * 64 + 63 - word.leading_zeros() as usize) as u8)
+        })
+    }
+
+    /// Whether some ready thread has a priority above `priority`.
+    #[inline(always)]
+    fn any_above(&self, priority: u8) -> bool {
+        let index = usize::from(priority / 64);
+        let above_in_word = self.0[index].load(Ordering::Relaxed) >> (priority % 64) >> 1;
+        above_in_word != 0
+            || self.0[index + 1..].iter().any(|word| word.load(Ordering::Relaxed) != 0)
+    }
+}
+
+/// One CPU's ready threads: a list per priority, and the map of the non-empty ones.
+struct RunQueue<'q> {
+    lists: MutexGuard<'q, ReadyLists>,
+    ready: &'q ReadyMap,
+}
+
+/// The heads and tails of a CPU's ready lists, linked through the TCBs.
+struct ReadyLists {
+    heads: [u64; PRIORITIES],
+    tails: [u64; PRIORITIES],
+}
+
+impl ReadyLists {
+    const fn new() -> Self {
+        Self { heads: [0; PRIORITIES], tails: [0; PRIORITIES] }
+    }
+}
+
+impl RunQueue<'_> {
+    fn highest(&self) -> Option<u8> {
+        self.ready.highest()
     }
 
     fn push_back(&mut self, tcb: Tcb) {
         let priority = usize::from(tcb.priority());
-        let tail = self.tails[priority];
+        let tail = self.lists.tails[priority];
         tcb.set_queue_links(0, tail);
         if tail == 0 {
-            self.heads[priority] = tcb.address();
+            self.lists.heads[priority] = tcb.address();
         } else {
             let (_, before) = Tcb::at(tail).queue_links();
             Tcb::at(tail).set_queue_links(tcb.address(), before);
         }
-        self.tails[priority] = tcb.address();
-        self.ready[priority / 64] |= 1 << (priority % 64);
+        self.lists.tails[priority] = tcb.address();
+        self.ready.mark(priority, true);
     }
 
     fn remove(&mut self, tcb: Tcb) {
         let priority = usize::from(tcb.priority());
         let (next, previous) = tcb.queue_links();
         if previous == 0 {
-            self.heads[priority] = next;
+            self.lists.heads[priority] = next;
         } else {
             let (_, before) = Tcb::at(previous).queue_links();
             Tcb::at(previous).set_queue_links(next, before);
         }
         if next == 0 {
-            self.tails[priority] = previous;
+            self.lists.tails[priority] = previous;
         } else {
             let (after, _) = Tcb::at(next).queue_links();
             Tcb::at(next).set_queue_links(after, previous);
         }
         tcb.set_queue_links(0, 0);
-        if self.heads[priority] == 0 {
-            self.ready[priority / 64] &= !(1 << (priority % 64));
+        if self.lists.heads[priority] == 0 {
+            self.ready.mark(priority, false);
         }
     }
 
     fn contains(&self, tcb: Tcb) -> bool {
         let (next, previous) = tcb.queue_links();
-        next != 0 || previous != 0 || self.heads[usize::from(tcb.priority())] == tcb.address()
+        next != 0 || previous != 0 || self.lists.heads[usize::from(tcb.priority())] == tcb.address()
     }
 
     fn pop_highest(&mut self) -> Option<Tcb> {
-        let head = Tcb::at(self.heads[usize::from(self.highest()?)]);
+        let head = Tcb::at(self.lists.heads[usize::from(self.highest()?)]);
         self.remove(head);
         Some(head)
     }
 }
 
-static RUN_QUEUES: [Mutex<RunQueue>; arch::MAX_CPUS] =
-    [const { Mutex::new(RunQueue::new()) }; arch::MAX_CPUS];
+/// One CPU's scheduling state.
+struct CpuQueues {
+    lists: Mutex<ReadyLists>,
+    ready: ReadyMap,
+}
 
-fn run_queue() -> spin::MutexGuard<'static, RunQueue> {
-    RUN_QUEUES[arch::cpu_index()].lock()
+static RUN_QUEUES: [CpuQueues; arch::MAX_CPUS] =
+    [const { CpuQueues { lists: Mutex::new(ReadyLists::new()), ready: ReadyMap::new() } };
+        arch::MAX_CPUS];
+
+fn run_queue() -> RunQueue<'static> {
+    let queues = &RUN_QUEUES[arch::cpu_index()];
+    RunQueue { lists: queues.lists.lock(), ready: &queues.ready }
 }
 
 /// Makes `tcb` runnable and queues it (a thread that is running stays out of the queue).
@@ -193,29 +243,27 @@ pub fn run() -> ! {
 }
 
 /// Whether `next`, woken by an IPC of the running thread, may run right away instead of
-/// queueing: no ready thread outranks it, it has an address space, and running it needs
-/// no change to the FPU trap setting — the fastpath writes no CR0; a switch between a
-/// thread that owns the FPU state and one that does not goes the general way.
-pub fn may_run_directly(next: Tcb) -> Option<DirectRun> {
-    let ready = arch::fpu_traps_on_use() == (this_cpu().fpu_owner() != Some(next))
-        && run_queue().highest().is_none_or(|highest| next.priority() >= highest);
-    ready.then(|| next.address_space()).flatten().map(|space| DirectRun { thread: next, space })
+/// queueing, and the address space to run it in: no ready thread outranks it, it has an
+/// address space, and running it needs no change to the FPU trap setting — the fastpath
+/// writes no CR0; a switch between a thread that owns the FPU state and one that does not
+/// goes the general way. Takes no lock.
+#[inline(always)]
+pub fn may_run_directly(next: Tcb) -> Option<arch::AddressSpace> {
+    let cpu = this_cpu();
+    let ready = arch::fpu_traps_on_use() == (cpu.fpu_owner_address() != next.address())
+        && !RUN_QUEUES[arch::cpu_index()].ready.any_above(next.priority());
+    if ready { next.address_space() } else { None }
 }
 
-/// A thread [`may_run_directly`] cleared to run at once, with the address space it found.
-#[derive(Debug)]
-pub struct DirectRun {
-    thread: Tcb,
-    space: arch::AddressSpace,
-}
-
-/// Runs a thread at once: the running thread has just blocked on an IPC that it completes
-/// (the fastpath). Nothing is queued or dequeued, and the FPU trap setting is already
-/// right for it.
-pub fn run_directly(run: DirectRun) -> ! {
-    this_cpu().set_current_thread(Some(run.thread));
-    run.space.activate();
-    arch::enter_user(run.thread.register_area())
+/// Runs `next` at once in `space` (which [`may_run_directly`] gave): the running thread
+/// has just blocked on an IPC that `next` completes (the fastpath). Nothing is queued or
+/// dequeued, and the FPU trap setting is already right for it. `next` entered the kernel
+/// through a system call, which it now returns from.
+#[inline(always)]
+pub fn run_directly(next: Tcb, space: &arch::AddressSpace) -> ! {
+    this_cpu().set_current_thread(Some(next));
+    space.activate();
+    arch::enter_user(next.register_area())
 }
 
 /// The timer interrupted user code: the thread goes to the back of its queue.

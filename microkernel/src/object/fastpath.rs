@@ -1,19 +1,20 @@
 //! The IPC fastpath: `Call` and `ReplyReceive` with register-only messages, when the other
 //! side is already waiting and may run at once.
 //!
-//! Each function checks every condition first and changes nothing if one fails (the caller
-//! then takes the general path); otherwise it moves the message register to register,
-//! updates the two threads and names the thread to switch to directly — no run-queue
-//! traffic, no full register copies, no capability transfer, and no FPU work: no CR0
-//! write either, since it is taken only when the FPU trap setting is already right for
-//! the thread it switches to (lazy switching leaves the state itself to that thread's
-//! first FPU instruction).
+//! Each function checks every condition first and returns, having changed nothing, if one
+//! fails (the caller then takes the general path); otherwise it moves the message register
+//! to register, updates the two threads and the endpoint, and leaves the kernel straight
+//! into the other thread — no run-queue traffic, no full register copies, no capability
+//! transfer, and no FPU work: no CR0 write either, since it is taken only when the FPU
+//! trap setting is already right for the thread it switches to (lazy switching leaves the
+//! state itself to that thread's first FPU instruction).
 
-use super::ipc::{Endpoint, RECEIVERS, SENDERS, await_reply, delete_reply};
+use super::ipc::{Endpoint, RECEIVERS, SENDERS};
 use super::slots::Slots;
-use super::tcb::{Tcb, TcbSlot, ThreadState, frame};
-use crate::sched::{self, DirectRun};
+use super::tcb::{PendingSend, Tcb, TcbSlot, ThreadState, frame};
+use crate::sched;
 use kernel_core::cap::Rights;
+use kernel_core::cap::encoding::encode_reply;
 use kernel_core::cap::object::SLOT_SIZE_BITS;
 use kernel_core::cap::peek::{self, EndpointFields};
 use syscall_abi::ipc::{MessageInfo, REGISTER_WORDS};
@@ -22,6 +23,7 @@ use syscall_abi::ipc::{MessageInfo, REGISTER_WORDS};
 const MESSAGE_REGISTERS: [usize; REGISTER_WORDS] = [frame::R10, frame::R8, frame::R9, frame::R15];
 
 /// The header of a register-only message without capabilities, or `None`.
+#[inline(always)]
 fn register_only(thread: Tcb) -> Option<MessageInfo> {
     let info = MessageInfo::from_word(thread.register(frame::RSI)).ok()?;
     (usize::from(info.length) <= REGISTER_WORDS && info.caps == 0).then_some(info)
@@ -31,8 +33,9 @@ fn register_only(thread: Tcb) -> Option<MessageInfo> {
 /// CNode whose guard and radix take all 64 bits (as in every CSpace the kernel and libasi
 /// build). `None` for anything else, including every lookup that fails: the general path
 /// resolves it, and reports the error.
+#[inline(always)]
 fn endpoint_at(thread: Tcb, cptr: u64) -> Option<(Endpoint, Rights, u64)> {
-    let root = peek::cnode(&Slots::capability_words(thread.slot(TcbSlot::CSpaceRoot)))?;
+    let root = peek::cnode(&thread.slot_words(TcbSlot::CSpaceRoot))?;
     let radix_bits = u32::from(root.radix_bits);
     if u32::from(root.guard_bits) + radix_bits != u64::BITS || radix_bits >= u64::BITS {
         return None;
@@ -47,6 +50,7 @@ fn endpoint_at(thread: Tcb, cptr: u64) -> Option<(Endpoint, Rights, u64)> {
 }
 
 /// Makes `to`'s system call return `from`'s register message, with `badge`.
+#[inline(always)]
 fn deliver(from: Tcb, to: Tcb, info: MessageInfo, badge: u64) {
     for &register in &MESSAGE_REGISTERS[..usize::from(info.length)] {
         to.set_register(register, from.register(register));
@@ -57,43 +61,68 @@ fn deliver(from: Tcb, to: Tcb, info: MessageInfo, badge: u64) {
 }
 
 /// `Call` on an endpoint where a receiver waits: the message goes straight to it, the
-/// caller waits for the reply, and the receiver is the thread to run next.
-pub fn call(caller: Tcb) -> Option<DirectRun> {
-    let info = register_only(caller)?;
-    let (endpoint, rights, badge) = endpoint_at(caller, caller.register(frame::RDI))?;
+/// caller waits for the reply, and the receiver runs. Returns only if the fastpath does
+/// not apply, having changed nothing.
+#[inline(always)]
+pub fn call(caller: Tcb) {
+    let Some(info) = register_only(caller) else { return };
+    let Some((endpoint, rights, badge)) = endpoint_at(caller, caller.register(frame::RDI)) else {
+        return;
+    };
     if !rights.contains(Rights::WRITE) || endpoint.kind() != RECEIVERS {
-        return None;
+        return;
     }
-    let receiver = endpoint.head()?;
-    let run = sched::may_run_directly(receiver)?;
-    endpoint.remove(receiver);
+    let Some(receiver) = endpoint.head() else { return };
+    // A reply capability left from an unanswered call would have to be deleted first.
+    if !peek::is_null(&receiver.slot_words(TcbSlot::Caller)) {
+        return;
+    }
+    let Some(space) = sched::may_run_directly(receiver) else { return };
+    endpoint.remove_head(receiver);
     deliver(caller, receiver, info, badge);
-    await_reply(caller, receiver, rights.contains(Rights::GRANT_REPLY));
+    let can_grant_reply = rights.contains(Rights::GRANT_REPLY);
+    let reply = encode_reply(caller.address(), can_grant_reply);
+    Slots::write_standalone(receiver.slot_cells(TcbSlot::Caller), reply);
+    caller.set_reply_slot(receiver.slot(TcbSlot::Caller));
+    caller.set_pending_send(PendingSend {
+        badge,
+        is_call: true,
+        can_grant: rights.contains(Rights::GRANT),
+        can_grant_reply,
+        is_fault: false,
+    });
+    caller.set_state(ThreadState::BlockedOnReply);
     receiver.set_state(ThreadState::Runnable);
-    Some(run)
+    sched::run_directly(receiver, &space)
 }
 
 /// `ReplyReceive` where the caller being answered waits for a plain reply and no sender
 /// waits on the endpoint: the reply goes straight to the caller, the replier waits on the
-/// endpoint, and the caller is the thread to run next.
-pub fn reply_receive(replier: Tcb) -> Option<DirectRun> {
-    let info = register_only(replier)?;
-    let reply_slot = replier.slot(TcbSlot::Caller);
-    let caller = Tcb::at(peek::reply_target(&Slots::capability_words(reply_slot))?);
+/// endpoint, and the caller runs. Returns only if the fastpath does not apply, having
+/// changed nothing.
+#[inline(always)]
+pub fn reply_receive(replier: Tcb) {
+    let Some(info) = register_only(replier) else { return };
+    let Some(caller) = peek::reply_target(&replier.slot_words(TcbSlot::Caller)) else { return };
+    let caller = Tcb::at(caller);
     if caller.state() != ThreadState::BlockedOnReply || caller.pending_send().is_fault {
-        return None;
+        return;
     }
-    let (endpoint, rights, _) = endpoint_at(replier, replier.register(frame::RDI))?;
+    let Some((endpoint, rights, _)) = endpoint_at(replier, replier.register(frame::RDI)) else {
+        return;
+    };
     if !rights.contains(Rights::READ)
         || endpoint.kind() == SENDERS
         || replier.bound_notification() != 0
     {
-        return None;
+        return;
     }
-    let run = sched::may_run_directly(caller)?;
-    delete_reply(reply_slot);
+    let Some(space) = sched::may_run_directly(caller) else { return };
+    Slots::erase_standalone(replier.slot_cells(TcbSlot::Caller));
+    caller.set_reply_slot(0);
     deliver(replier, caller, info, 0);
     caller.set_state(ThreadState::Runnable);
-    endpoint.push(RECEIVERS, replier, ThreadState::BlockedOnReceive);
-    Some(run)
+    endpoint.push_tail(RECEIVERS, replier);
+    replier.set_state(ThreadState::BlockedOnReceive);
+    sched::run_directly(caller, &space)
 }

@@ -54,42 +54,69 @@ pub(super) type Endpoint = WaitQueue;
 
 impl WaitQueue {
     /// The queue at the start of the endpoint or notification at `base`.
+    #[inline(always)]
     pub(super) fn at(base: u64) -> Self {
         let words = arch::object_words(PhysAddr::new(base), 2);
         Self { base, words: words.try_into().expect("object_words gives the words asked for") }
     }
 
+    #[inline(always)]
     fn words(self) -> &'static [Cell<u64>; 2] {
         self.words
     }
 
+    #[inline(always)]
     pub(super) fn kind(self) -> u64 {
         self.words()[0].get() & KIND_MASK
     }
 
+    #[inline(always)]
     pub(super) fn head(self) -> Option<Tcb> {
         let head = self.words()[0].get() & !KIND_MASK;
         (head != 0).then(|| Tcb::at(head))
     }
 
+    #[inline(always)]
     fn set(self, kind: u64, head: u64, tail: u64) {
         let kind = if head == 0 { IDLE } else { kind };
         self.words()[0].set(head | kind);
         self.words()[1].set(tail);
     }
 
+    /// Queues `tcb` at the tail, waiting in `state`, and takes it out of scheduling.
     pub(super) fn push(self, kind: u64, tcb: Tcb, state: ThreadState) {
+        self.push_tail(kind, tcb);
+        sched::block(tcb, state);
+    }
+
+    /// Links `tcb` in at the tail; its thread state and scheduling are the caller's.
+    #[inline(always)]
+    pub(super) fn push_tail(self, kind: u64, tcb: Tcb) {
         let tail = self.words()[1].get();
         tcb.set_ipc_queue(self.base, 0, tail);
-        if tail == 0 {
-            self.set(kind, tcb.address(), tcb.address());
+        let head = if tail == 0 {
+            tcb.address()
         } else {
             let (endpoint, _, before) = Tcb::at(tail).ipc_queue();
             Tcb::at(tail).set_ipc_queue(endpoint, tcb.address(), before);
-            let head = self.words()[0].get() & !KIND_MASK;
-            self.set(kind, head, tcb.address());
+            self.words()[0].get() & !KIND_MASK
+        };
+        self.set(kind, head, tcb.address());
+    }
+
+    /// Unlinks `head`, the first thread in the queue.
+    #[inline(always)]
+    pub(super) fn remove_head(self, head: Tcb) {
+        let (_, next, _) = head.ipc_queue();
+        let kind = self.kind();
+        if next == 0 {
+            self.set(kind, 0, 0);
+        } else {
+            let (endpoint, after, _) = Tcb::at(next).ipc_queue();
+            Tcb::at(next).set_ipc_queue(endpoint, after, 0);
+            self.set(kind, next, self.words()[1].get());
         }
-        sched::block(tcb, state);
+        head.set_ipc_queue(0, 0, 0);
     }
 
     pub(super) fn remove(self, tcb: Tcb) {

@@ -19,13 +19,14 @@ use kernel_core::cap::{Capability, MdbNode, SlotStore};
 #[derive(Debug, Default)]
 pub struct Slots;
 
+#[inline(always)]
 fn words(slot: u64) -> &'static [Cell<u64>] {
     arch::object_words(PhysAddr::new(slot), SLOT_WORDS)
 }
 
 impl Slots {
     /// The capability words of `slot` as they are, for `kernel_core::cap::peek`'s readers.
-    #[inline]
+    #[inline(always)]
     pub fn capability_words(slot: u64) -> CapabilityWords {
         let words = words(slot);
         core::array::from_fn(|index| words[index].get())
@@ -36,19 +37,41 @@ impl Slots {
     /// capability always is (it cannot be copied or derived from).
     pub fn put_standalone(slot: u64, cap: &Capability) {
         debug_assert!(Slots.cap(slot).is_null(), "slot {slot:#x} is occupied");
-        Slots.set_cap(slot, *cap);
-        Slots.set_mdb(slot, MdbNode::original());
+        Self::write_standalone(slot_cells(words(slot)), encode_capability(cap));
+    }
+
+    /// [`put_standalone`](Self::put_standalone) for a slot whose words the caller holds
+    /// (a TCB's own slots), with the capability already encoded.
+    #[inline(always)]
+    pub fn write_standalone(slot: &[Cell<u64>; SLOT_WORDS], capability: CapabilityWords) {
+        let links = encode_links(&MdbNode::original());
+        for (cell, word) in slot[..CAPABILITY_WORDS].iter().zip(capability) {
+            cell.set(word);
+        }
+        for (cell, word) in slot[LINKS_OFFSET..LINKS_OFFSET + 2].iter().zip(links) {
+            cell.set(word);
+        }
     }
 
     /// Empties `slot`, which [`put_standalone`](Self::put_standalone) filled: deleting
     /// such a capability is just clearing its words.
     pub fn clear_standalone(slot: u64) {
         debug_assert!(Slots.mdb(slot) == MdbNode::original(), "slot {slot:#x} is not standalone");
-        let words = words(slot);
-        for cell in &words[..LINKS_OFFSET + 2] {
+        Self::erase_standalone(slot_cells(words(slot)));
+    }
+
+    /// [`clear_standalone`](Self::clear_standalone) for a slot whose words the caller
+    /// holds.
+    #[inline(always)]
+    pub fn erase_standalone(slot: &[Cell<u64>; SLOT_WORDS]) {
+        for cell in &slot[..LINKS_OFFSET + 2] {
             cell.set(0);
         }
     }
+}
+
+fn slot_cells(words: &[Cell<u64>]) -> &[Cell<u64>; SLOT_WORDS] {
+    words.try_into().expect("a slot is SLOT_WORDS long")
 }
 
 impl SlotStore for Slots {

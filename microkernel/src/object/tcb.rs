@@ -20,11 +20,12 @@
 //! | 128–255 | FPU/SIMD state (1 KiB, 64-byte aligned) |
 
 use super::slots::Slots;
-use crate::arch::{self, AddressSpace, PhysAddr, UserContext};
+use crate::arch::{self, AddressSpace, PhysAddr, SavedRegisters, UserContext};
 use core::cell::Cell;
 use core::fmt;
 use kernel_core::cap::encoding::SLOT_WORDS;
 use kernel_core::cap::object::TCB_SIZE_BITS;
+use kernel_core::cap::peek::CapabilityWords;
 use kernel_core::cap::{Capability, SlotStore, peek};
 use syscall_abi::ipc::MessageInfo;
 
@@ -146,6 +147,7 @@ impl fmt::Debug for Tcb {
 impl Tcb {
     /// The TCB at `base`, which the caller knows holds one (a TCB capability, a run queue
     /// link or the current thread).
+    #[inline(always)]
     pub fn at(base: u64) -> Self {
         let words = arch::object_words(PhysAddr::new(base), WORDS);
         Self { base, words: words.try_into().expect("object_words gives the words asked for") }
@@ -163,6 +165,7 @@ impl Tcb {
         self.base
     }
 
+    #[inline(always)]
     fn words(self) -> &'static [Cell<u64>; WORDS] {
         self.words
     }
@@ -369,8 +372,9 @@ impl Tcb {
 
     /// Where the thread's registers are saved: entry and exit code read and write them
     /// there directly.
-    pub fn register_area(self) -> PhysAddr {
-        PhysAddr::new(self.base + (REGISTERS * 8) as u64)
+    pub fn register_area(self) -> &'static SavedRegisters {
+        let words: &'static [Cell<u64>] = &self.words()[REGISTERS..REGISTERS + REGISTER_WORDS];
+        words.try_into().expect("the register area is REGISTER_WORDS long")
     }
 
     /// One saved register, by its word in the frame ([`frame`]).
@@ -390,10 +394,11 @@ impl Tcb {
     }
 
     /// The thread's address space, if its VSpace slot holds one.
+    #[inline(always)]
     pub fn address_space(self) -> Option<AddressSpace> {
         // Read on every switch to the thread: the tag and the object word are enough.
-        let words = Slots::capability_words(self.slot(TcbSlot::VSpaceRoot));
-        peek::vspace_root(&words).map(|root| AddressSpace::of_root(PhysAddr::new(root)))
+        peek::vspace_root(&self.slot_words(TcbSlot::VSpaceRoot))
+            .map(|root| AddressSpace::of_root(PhysAddr::new(root)))
     }
 
     /// The root of the thread's CSpace (a null capability if it has none).
@@ -416,6 +421,22 @@ impl Tcb {
     /// The address of one of the TCB's capability slots.
     pub fn slot(self, slot: TcbSlot) -> u64 {
         self.base + ((SLOTS + slot as usize * SLOT_WORDS) * 8) as u64
+    }
+
+    /// The capability words of one of the TCB's slots, for `kernel_core::cap::peek`'s
+    /// readers: read through the handle's words, which hold the slot.
+    #[inline]
+    pub fn slot_words(self, slot: TcbSlot) -> CapabilityWords {
+        let cells = self.slot_cells(slot);
+        core::array::from_fn(|index| cells[index].get())
+    }
+
+    /// One of the TCB's slots as the handle's words hold it.
+    #[inline]
+    pub fn slot_cells(self, slot: TcbSlot) -> &'static [Cell<u64>; SLOT_WORDS] {
+        let first = SLOTS + slot as usize * SLOT_WORDS;
+        let cells: &'static [Cell<u64>] = &self.words()[first..first + SLOT_WORDS];
+        cells.try_into().expect("a slot is SLOT_WORDS long")
     }
 
     /// The capability in one of the TCB's slots.

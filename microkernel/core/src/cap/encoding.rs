@@ -227,6 +227,13 @@ fn mapping_fields(mapping: Option<Mapping>) -> (u64, u64) {
     }
 }
 
+/// The words of `Capability::Reply { tcb, can_grant }`, for the IPC fastpath, which
+/// writes one on every call and cannot afford the general encoder's dispatch.
+#[inline(always)]
+pub const fn encode_reply(tcb: u64, can_grant: bool) -> [u64; CAPABILITY_WORDS] {
+    [TAG_REPLY | if can_grant { CAN_GRANT_BIT } else { 0 }, tcb, 0, 0]
+}
+
 /// The four words of `cap` (see the [module documentation](self) for the layout).
 ///
 /// Lossless for every capability [`decode_capability`] accepts; a capability it would
@@ -247,9 +254,7 @@ pub fn encode_capability(cap: &Capability) -> [u64; CAPABILITY_WORDS] {
         Capability::Notification { object, badge, rights: r } => {
             (TAG_NOTIFICATION | rights(r), object, badge)
         }
-        Capability::Reply { tcb, can_grant } => {
-            (TAG_REPLY | flag(can_grant, CAN_GRANT_BIT), tcb, 0)
-        }
+        Capability::Reply { tcb, can_grant } => return encode_reply(tcb, can_grant),
         Capability::CNode { object, radix_bits, guard, guard_bits } => {
             (TAG_CNODE | size(radix_bits) | u64::from(guard_bits) << NUMBER_SHIFT, object, guard)
         }
@@ -428,6 +433,7 @@ fn check_physical(address: u64, size_bits: u8, word: usize) -> Result<(), Corrup
     }
 }
 
+#[inline(always)]
 fn encode_slot_id(slot: Option<u64>) -> u64 {
     match slot {
         None => 0,
@@ -445,6 +451,7 @@ fn encode_slot_id(slot: Option<u64>) -> u64 {
 /// Lossless for every node whose slot ids are slot addresses (non-zero, 64-byte aligned,
 /// below 2^52); any other id is written as a word that [`decode_links`] refuses, so a bad
 /// node never decodes to a different one.
+#[inline(always)]
 pub fn encode_links(node: &MdbNode<u64>) -> [u64; LINK_WORDS] {
     let prev = encode_slot_id(node.prev);
     let flags = if node.revocable { LINK_REVOCABLE } else { 0 }

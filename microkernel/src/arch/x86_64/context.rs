@@ -6,7 +6,8 @@
 
 use super::percpu::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use core::arch::global_asm;
-use x86_64::PhysAddr;
+use core::cell::Cell;
+use x86_64::VirtAddr;
 
 /// The pseudo-vector number an entry through `syscall` records, above every real vector.
 pub const SYSCALL_VECTOR: u64 = 0x100;
@@ -201,6 +202,10 @@ unsafe extern "C" {
     fn exit_to_user_sysret(frame: u64) -> !;
 }
 
+/// A thread's saved registers as they lie in object memory (its TCB), one cell per
+/// [`TrapFrame`] word.
+pub type SavedRegisters = [Cell<u64>; size_of::<TrapFrame>() / 8];
+
 /// Word indices of frame fields, for reading a saved frame in object memory.
 pub mod word {
     pub const VECTOR: usize = 15;
@@ -214,7 +219,7 @@ const _: () = assert!(core::mem::offset_of!(TrapFrame, rip) == word::RIP * 8);
 const _: () = assert!(core::mem::offset_of!(TrapFrame, cs) == word::CS * 8);
 const _: () = assert!(core::mem::offset_of!(TrapFrame, rsp) == word::RSP * 8);
 
-/// Leaves the kernel and resumes the thread whose registers are saved at `frame` (the
+/// Leaves the kernel and resumes the thread whose registers are `registers` (the
 /// register area of its TCB), in the address space that is active now. The same area is
 /// where this CPU saves the thread's registers when it next enters the kernel, so nothing
 /// is copied on the way in or out.
@@ -227,23 +232,25 @@ const _: () = assert!(core::mem::offset_of!(TrapFrame, rsp) == word::RSP * 8);
 /// an exception saves where user code ran; register writes keep it in the user half.
 /// The stack pointer is whatever user code left in it — neither `sysret` nor `iretq`
 /// checks it, and a bad one faults in user mode at its first use.
-pub fn enter_user(frame: PhysAddr) -> ! {
-    let words = super::phys::object_words(frame, size_of::<TrapFrame>() / 8);
-    let (rip, cs) = (words[word::RIP].get(), words[word::CS].get());
+#[inline(always)]
+pub fn enter_user(registers: &'static SavedRegisters) -> ! {
+    let (rip, cs) = (registers[word::RIP].get(), registers[word::CS].get());
     assert!(
         cs & 3 == 3 && is_canonical(rip),
         "refusing to enter user mode at rip {rip:#x} cs {cs:#x}"
     );
-    let start = super::phys::window_address(frame);
-    super::percpu::set_user_frame_top(start + size_of::<TrapFrame>() as u64);
-    if words[word::VECTOR].get() == SYSCALL_VECTOR {
+    let start = registers.as_ptr() as u64;
+    super::percpu::set_user_frame_top(VirtAddr::new_truncate(
+        start + size_of::<TrapFrame>() as u64,
+    ));
+    if registers[word::VECTOR].get() == SYSCALL_VECTOR {
         // SAFETY: the frame is a user-mode frame with canonical rip (checked above), so
         // `sysret` cannot fault in ring 0; the assembly takes the registers from the frame
         // and never returns, so nothing on the kernel stack is used again.
-        unsafe { exit_to_user_sysret(start.as_u64()) }
+        unsafe { exit_to_user_sysret(start) }
     } else {
         // SAFETY: as above, with the selectors of a user-mode frame for `iretq`.
-        unsafe { exit_to_user_iret(start.as_u64()) }
+        unsafe { exit_to_user_iret(start) }
     }
 }
 

@@ -26,7 +26,7 @@ mod usercopy;
 mod vspace;
 
 pub use acpi::cpus;
-pub use context::{TrapFrame as UserContext, enter_user, return_from_syscall};
+pub use context::{SavedRegisters, TrapFrame as UserContext, enter_user, return_from_syscall};
 pub use cpu::CpuFeatures;
 pub use entry::Exception;
 pub use fpu::{

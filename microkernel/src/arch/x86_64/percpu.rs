@@ -122,10 +122,13 @@ pub fn init_bootstrap_cpu() {
 
 /// Makes `frame_top` (the top of a thread's register area, 16-byte aligned) where this
 /// CPU saves user registers on `syscall` and on interrupts from user mode.
+#[inline(always)]
 pub fn set_user_frame_top(frame_top: VirtAddr) {
     let index = cpu_index();
     let block = &CPU_BLOCKS[index];
-    if block.user_frame_top.swap(frame_top.as_u64(), Ordering::Relaxed) != frame_top.as_u64() {
+    // Only this CPU writes its block, so a plain load and store will do (no `xchg`).
+    if block.user_frame_top.load(Ordering::Relaxed) != frame_top.as_u64() {
+        block.user_frame_top.store(frame_top.as_u64(), Ordering::Relaxed);
         let tss = TSS[index].0.get();
         // SAFETY: this CPU's own TSS, changed with interrupts off; the CPU reads `rsp0`
         // only when an interrupt arrives from user mode, which cannot happen now.
@@ -153,12 +156,20 @@ pub fn user_frame_top() -> VirtAddr {
 }
 
 /// The index of the CPU this runs on.
+#[inline(always)]
 pub fn cpu_index() -> usize {
     let index: u64;
     // SAFETY: GS base points at this CPU's block whenever kernel code runs (set at CPU
     // bring-up, swapped on every user entry and exit); reading `gs:24` reads its index.
+    // Kernel code never moves between CPUs and the index is written before GS base
+    // points at the block, so the read is a pure function: `pure, nomem` lets the
+    // compiler read it once per kernel entry.
     unsafe {
-        core::arch::asm!("mov {}, gs:[24]", out(reg) index, options(nostack, readonly, preserves_flags));
+        core::arch::asm!(
+            "mov {}, gs:[24]",
+            out(reg) index,
+            options(pure, nomem, nostack, preserves_flags),
+        );
     }
     index as usize
 }

@@ -156,6 +156,7 @@ fn object_outside_window(phys: PhysAddr, count: usize) -> ! {
 /// other reference to object memory, and kernel code runs on one CPU at a time (interrupts
 /// off; SMP will add the kernel lock). The capability system keeps object memory apart
 /// from frames that user space maps, so nothing else writes it.
+#[inline(always)]
 pub fn object_words(phys: PhysAddr, count: usize) -> &'static [Cell<u64>] {
     // Kernel objects live only in RAM (retype refuses device memory), so below the top
     // of the window is inside it: one comparison, on the hottest path the kernel has.
@@ -163,7 +164,8 @@ pub fn object_words(phys: PhysAddr, count: usize) -> &'static [Cell<u64>] {
     if !phys.as_u64().is_multiple_of(8) || end > WINDOW_END.load(Ordering::Relaxed) {
         object_outside_window(phys, count);
     }
-    let start = window_address(phys).as_ptr::<Cell<u64>>();
+    // Below the window's end, so the sum is a canonical higher-half address.
+    let start = (PHYS_WINDOW_BASE + phys.as_u64()) as *const Cell<u64>;
     // Aliasing is harmless: every access goes through these `Cell`s on the one CPU in the
     // kernel (see above).
     // SAFETY: the window maps the range (checked) for the kernel's lifetime, aligned for

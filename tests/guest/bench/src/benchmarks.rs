@@ -96,16 +96,13 @@ fn success(got: RawReturn) -> Result<(), Unexpected> {
 
 /// Two back-to-back counter reads: what every other figure includes besides its operation.
 fn rdtsc_overhead(bench: &mut Bench<'_>, _: &mut Env) -> Result<Summary, Unexpected> {
-    bench.time(|| Ok(()))
+    bench.time(|| (), Ok::<(), Unexpected>)
 }
 
 /// A loop of exactly [`tsc::SPIN_INSTRUCTIONS`] instructions; its median minus
 /// `rdtsc_overhead`'s, divided by that count, is ticks per instruction (1 under icount).
 fn calibration_loop(bench: &mut Bench<'_>, _: &mut Env) -> Result<Summary, Unexpected> {
-    let summary = bench.time(|| {
-        tsc::spin();
-        Ok::<(), Unexpected>(())
-    })?;
+    let summary = bench.time(tsc::spin, Ok::<(), Unexpected>)?;
     Ok(summary.with_instructions(tsc::SPIN_INSTRUCTIONS))
 }
 
@@ -113,21 +110,25 @@ fn calibration_loop(bench: &mut Bench<'_>, _: &mut Env) -> Result<Summary, Unexp
 /// (`syscall`, register save into the TCB, the dispatcher, register restore, `sysret`)
 /// with no work in between.
 fn null_syscall(bench: &mut Bench<'_>, _: &mut Env) -> Result<Summary, Unexpected> {
-    bench.time(|| {
-        // SAFETY: the Null call reads and writes no memory.
-        let got = unsafe { syscall0(Syscall::Null.number()) };
-        success(got)
-    })
+    bench.time(
+        || {
+            // SAFETY: the Null call reads and writes no memory.
+            unsafe { syscall0(Syscall::Null.number()) }
+        },
+        success,
+    )
 }
 
 /// DebugWrite of zero bytes: a real call, with its argument checks, that prints nothing.
 fn debug_write_0(bench: &mut Bench<'_>, _: &mut Env) -> Result<Summary, Unexpected> {
     static NOTHING: [u8; 1] = [0];
-    bench.time(|| {
-        // SAFETY: DebugWrite reads at most `len` = 0 bytes at a live static.
-        let got = unsafe { syscall2(Syscall::DebugWrite.number(), NOTHING.as_ptr() as u64, 0) };
-        success(got)
-    })
+    bench.time(
+        || {
+            // SAFETY: DebugWrite reads at most `len` = 0 bytes at a live static.
+            unsafe { syscall2(Syscall::DebugWrite.number(), NOTHING.as_ptr() as u64, 0) }
+        },
+        success,
+    )
 }
 
 /// An IPC system call through the raw stub.
@@ -206,16 +207,18 @@ fn call_reply_round_trips(
     let info = message.info().to_word();
     let registers: [u64; REGISTER_WORDS] = core::array::from_fn(|index| message.word(index));
     let cptr = endpoint.cptr().0;
-    bench.time(|| {
-        let got = ipc(Syscall::Call, cptr, info, registers);
-        success(got.raw())?;
-        let echoed = got.info == info && got.words == registers;
-        if echoed {
-            Ok(())
-        } else {
-            Err(Unexpected::Status { want: "the message echoed", got: got.raw() })
-        }
-    })
+    bench.time(
+        || ipc(Syscall::Call, cptr, info, registers),
+        |got| {
+            success(got.raw())?;
+            let echoed = got.info == info && got.words == registers;
+            if echoed {
+                Ok(())
+            } else {
+                Err(Unexpected::Status { want: "the message echoed", got: got.raw() })
+            }
+        },
+    )
 }
 
 /// Call+ReplyRecv round trip with an empty message (nothing but the header).
@@ -267,10 +270,16 @@ fn notification_signal_wait(bench: &mut Bench<'_>, env: &mut Env) -> Result<Summ
     let back: Cap<Notification> = env.retype(None, ObjectKind::Notification, 0)?;
     let arg = (back.cptr().0 << 32) | wake.cptr().0;
     let waiter = env.start_helper(notification_echo, arg, false)?;
-    let summary = bench.time(|| {
-        success(ipc(Syscall::Send, wake.cptr().0, 0, [0; REGISTER_WORDS]).raw())?;
-        success(ipc(Syscall::Receive, back.cptr().0, 0, [0; REGISTER_WORDS]).raw())
-    });
+    let summary = bench.time(
+        || {
+            let signalled = ipc(Syscall::Send, wake.cptr().0, 0, [0; REGISTER_WORDS]);
+            (signalled, ipc(Syscall::Receive, back.cptr().0, 0, [0; REGISTER_WORDS]))
+        },
+        |(signalled, woken)| {
+            success(signalled.raw())?;
+            success(woken.raw())
+        },
+    );
     env.stop_helper(waiter)?;
     env.free(wake)?;
     env.free(back)?;
@@ -315,15 +324,19 @@ fn map_unmap_frame(bench: &mut Bench<'_>, env: &mut Env) -> Result<Summary, Unex
     let unmap = invocation::bare(Invocation::FrameUnmap);
     let (map_info, unmap_info) = (map.info().to_word(), unmap.info().to_word());
     let cptr = frame.cptr().0;
-    let summary = bench.time(|| {
-        // SAFETY: both messages fit in registers: the stub writes no memory, and mapping
-        // and unmapping read no user memory.
-        let mapped = unsafe { syscall::call(cptr, map_info, map.words()) };
-        // SAFETY: as above.
-        let unmapped = unsafe { syscall::call(cptr, unmap_info, unmap.words()) };
-        success(mapped)?;
-        success(unmapped)
-    });
+    let summary = bench.time(
+        || {
+            // SAFETY: both messages fit in registers: the stub writes no memory, and
+            // mapping and unmapping read no user memory.
+            let mapped = unsafe { syscall::call(cptr, map_info, map.words()) };
+            // SAFETY: as above.
+            (mapped, unsafe { syscall::call(cptr, unmap_info, unmap.words()) })
+        },
+        |(mapped, unmapped)| {
+            success(mapped)?;
+            success(unmapped)
+        },
+    );
     env.free(frame)?;
     summary
 }

@@ -6,6 +6,8 @@
 //! - `iterations=<n>`: timed iterations per benchmark (default 1000, at most
 //!   [`MAX_ITERATIONS`]); reported figures use at least 1000, the harness scenario 10.
 //! - `warmup=<n>`: untimed iterations before them (default 100).
+//! - `only=<name>`: run just the benchmark of that name (`scripts/profile-bench` uses it
+//!   to trace one benchmark's instructions).
 //!
 //! Output, after a `bench:` log line naming the settings:
 //!
@@ -64,14 +66,14 @@ fn main() -> u64 {
             return 2;
         }
     };
-    let (iterations, warmup) = match parse_args(args) {
+    let settings = match Settings::parse(args) {
         Ok(settings) => settings,
         Err(problem) => {
             println!("bench: {problem}");
             return 2;
         }
     };
-    println!("bench: iterations={iterations} warmup={warmup}");
+    println!("bench: iterations={} warmup={}", settings.iterations, settings.warmup);
     let mut env = match Env::new() {
         Ok(env) => env,
         Err(SetupError { step, error }) => {
@@ -79,16 +81,19 @@ fn main() -> u64 {
             return 1;
         }
     };
-    run_all(&mut env, iterations, warmup)
+    run_all(&mut env, &settings)
 }
 
 /// Runs every benchmark; the exit code. Not inlined, so that the samples (up to 40 KiB)
 /// and [`Env::new`]'s boot information (several KiB) are never on the stack together.
 #[inline(never)]
-fn run_all(env: &mut Env, iterations: usize, warmup: usize) -> u64 {
+fn run_all(env: &mut Env, settings: &Settings<'_>) -> u64 {
     let mut samples = [0_u32; MAX_ITERATIONS];
-    let mut bench = Bench::new(&mut samples[..iterations], warmup);
-    for benchmark in benchmarks::ALL {
+    let mut bench = Bench::new(&mut samples[..settings.iterations], settings.warmup);
+    let chosen = benchmarks::ALL
+        .iter()
+        .filter(|benchmark| settings.only.is_none_or(|name| name == benchmark.name));
+    for benchmark in chosen {
         match (benchmark.run)(&mut bench, env) {
             Ok(summary) => println!("BENCH {} {summary}", benchmark.name),
             Err(unexpected) => {
@@ -101,18 +106,37 @@ fn run_all(env: &mut Env, iterations: usize, warmup: usize) -> u64 {
     0
 }
 
-/// Reads `iterations=<n>` and `warmup=<n>`; anything else is refused.
-fn parse_args(args: &str) -> Result<(usize, usize), &'static str> {
-    let (mut iterations, mut warmup) = (DEFAULT_ITERATIONS, DEFAULT_WARMUP);
-    for arg in args.split_whitespace() {
-        let (key, value) = arg.split_once('=').ok_or("arguments are key=value")?;
-        let value = value.parse::<usize>().map_err(|_| "argument values are numbers")?;
-        match key {
-            "iterations" if (1..=MAX_ITERATIONS).contains(&value) => iterations = value,
-            "iterations" => return Err("iterations must be between 1 and 10000"),
-            "warmup" => warmup = value,
-            _ => return Err("unknown argument; there are iterations=<n> and warmup=<n>"),
+/// What the boot arguments ask for.
+struct Settings<'a> {
+    iterations: usize,
+    warmup: usize,
+    only: Option<&'a str>,
+}
+
+impl<'a> Settings<'a> {
+    /// Reads `iterations=<n>`, `warmup=<n>` and `only=<name>`; anything else is refused.
+    fn parse(args: &'a str) -> Result<Self, &'static str> {
+        let mut settings =
+            Self { iterations: DEFAULT_ITERATIONS, warmup: DEFAULT_WARMUP, only: None };
+        for arg in args.split_whitespace() {
+            let (key, value) = arg.split_once('=').ok_or("arguments are key=value")?;
+            if key == "only" {
+                if !benchmarks::ALL.iter().any(|benchmark| benchmark.name == value) {
+                    return Err("only= names no benchmark");
+                }
+                settings.only = Some(value);
+                continue;
+            }
+            let value = value.parse::<usize>().map_err(|_| "argument values are numbers")?;
+            match key {
+                "iterations" if (1..=MAX_ITERATIONS).contains(&value) => {
+                    settings.iterations = value;
+                }
+                "iterations" => return Err("iterations must be between 1 and 10000"),
+                "warmup" => settings.warmup = value,
+                _ => return Err("unknown argument; there are iterations=, warmup= and only="),
+            }
         }
+        Ok(settings)
     }
-    Ok((iterations, warmup))
 }

@@ -17,24 +17,28 @@ impl<'s> Bench<'s> {
         Self { samples, warmup }
     }
 
-    /// Runs `op` for the warm-up, then times each of the iterations on its own. Stops at
-    /// the first iteration whose operation reports an unexpected outcome; the check runs
-    /// after the second counter read, outside the timed region.
-    pub fn time<E>(&mut self, mut op: impl FnMut() -> Result<(), E>) -> Result<Summary, E> {
+    /// Runs `op` for the warm-up, then times each of the iterations on its own; `check`
+    /// judges each operation's outcome after the second counter read, outside the timed
+    /// region. Stops at the first outcome `check` refuses.
+    pub fn time<O, E>(
+        &mut self,
+        mut op: impl FnMut() -> O,
+        mut check: impl FnMut(O) -> Result<(), E>,
+    ) -> Result<Summary, E> {
         for _ in 0..self.warmup {
-            op()?;
+            check(op())?;
         }
         for sample in self.samples.iter_mut() {
             let start = tsc::now();
             let outcome = op();
             let end = tsc::now();
-            outcome?;
+            check(outcome)?;
             *sample = u32::try_from(end.wrapping_sub(start)).unwrap_or(u32::MAX);
         }
         Ok(Summary::of(self.samples))
     }
 
-    /// As [`time`](Self::time), but after each iteration (warm-up ones too) runs `after`
+    /// As [`time`](Self::time) with the check in `op`, but after each iteration (warm-up ones too) runs `after`
     /// outside the timed region, e.g. to delete what the operation created.
     pub fn time_then<E>(
         &mut self,
