@@ -18,41 +18,52 @@ use syscall_abi::exit_code;
 pub const TIMESLICE_MS: u64 = 5;
 const PRIORITIES: usize = 256;
 
-/// Which of one CPU's priorities have ready threads: bit `p % 64` of word `p / 64`.
-/// Changed only under the CPU's run-queue lock, read without it: the IPC fastpath asks
-/// whether anything outranks the thread it would switch to, and a stale answer there
-/// only sends it down the general path (or lets the timer correct it one tick later).
-struct ReadyMap([AtomicU64; PRIORITIES / 64]);
+/// Which of one CPU's priorities have ready threads: bit `p % 64` of word `p / 64`, and
+/// the highest of them plus one (0: none). Changed only under the CPU's run-queue lock,
+/// read without it: the IPC fastpath asks whether anything outranks the thread it would
+/// switch to, and a stale answer there only sends it down the general path (or lets the
+/// timer correct it one tick later).
+struct ReadyMap {
+    bits: [AtomicU64; PRIORITIES / 64],
+    highest_plus_one: AtomicU64,
+}
 
 impl ReadyMap {
     const fn new() -> Self {
-        Self([const { AtomicU64::new(0) }; PRIORITIES / 64])
+        Self {
+            bits: [const { AtomicU64::new(0) }; PRIORITIES / 64],
+            highest_plus_one: AtomicU64::new(0),
+        }
     }
 
     fn mark(&self, priority: usize, ready: bool) {
         let bit = 1 << (priority % 64);
-        let word = &self.0[priority / 64];
+        let word = &self.bits[priority / 64];
         if ready {
             word.fetch_or(bit, Ordering::Relaxed);
+            self.highest_plus_one.fetch_max(priority as u64 + 1, Ordering::Relaxed);
         } else {
             word.fetch_and(!bit, Ordering::Relaxed);
+            let highest = self.scan().map_or(0, |highest| u64::from(highest) + 1);
+            self.highest_plus_one.store(highest, Ordering::Relaxed);
         }
     }
 
-    fn highest(&self) -> Option<u8> {
-        (0..self.0.len()).rev().find_map(|index| {
-            let word = self.0[index].load(Ordering::Relaxed);
+    fn scan(&self) -> Option<u8> {
+        (0..self.bits.len()).rev().find_map(|index| {
+            let word = self.bits[index].load(Ordering::Relaxed);
             (word != 0).then(|| (index * 64 + 63 - word.leading_zeros() as usize) as u8)
         })
+    }
+
+    fn highest(&self) -> Option<u8> {
+        self.highest_plus_one.load(Ordering::Relaxed).checked_sub(1).map(|highest| highest as u8)
     }
 
     /// Whether some ready thread has a priority above `priority`.
     #[inline(always)]
     fn any_above(&self, priority: u8) -> bool {
-        let index = usize::from(priority / 64);
-        let above_in_word = self.0[index].load(Ordering::Relaxed) >> (priority % 64) >> 1;
-        above_in_word != 0
-            || self.0[index + 1..].iter().any(|word| word.load(Ordering::Relaxed) != 0)
+        self.highest_plus_one.load(Ordering::Relaxed) > u64::from(priority) + 1
     }
 }
 

@@ -80,7 +80,7 @@ impl Container {
     }
 
     fn back_pointer(self) -> &'static [core::cell::Cell<u64>] {
-        let words = arch::object_words(PhysAddr::new(self.slot(0)), SLOT_WORDS);
+        let words = arch::object_words::<SLOT_WORDS>(self.slot(0));
         &words[RESERVED_OFFSET..RESERVED_OFFSET + 2]
     }
 

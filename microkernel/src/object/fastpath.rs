@@ -22,13 +22,6 @@ use syscall_abi::ipc::{MessageInfo, REGISTER_WORDS};
 /// The message registers, in message-word order.
 const MESSAGE_REGISTERS: [usize; REGISTER_WORDS] = [frame::R10, frame::R8, frame::R9, frame::R15];
 
-/// The header of a register-only message without capabilities, or `None`.
-#[inline(always)]
-fn register_only(thread: Tcb) -> Option<MessageInfo> {
-    let info = MessageInfo::from_word(thread.register(frame::RSI)).ok()?;
-    (usize::from(info.length) <= REGISTER_WORDS && info.caps == 0).then_some(info)
-}
-
 /// The endpoint capability `cptr` names in `thread`'s CSpace, if that CSpace is a single
 /// CNode whose guard and radix take all 64 bits (as in every CSpace the kernel and libasi
 /// build). `None` for anything else, including every lookup that fails: the general path
@@ -36,26 +29,27 @@ fn register_only(thread: Tcb) -> Option<MessageInfo> {
 #[inline(always)]
 fn endpoint_at(thread: Tcb, cptr: u64) -> Option<(Endpoint, Rights, u64)> {
     let root = peek::cnode(&thread.slot_words(TcbSlot::CSpaceRoot))?;
-    let radix_bits = u32::from(root.radix_bits);
-    if u32::from(root.guard_bits) + radix_bits != u64::BITS || radix_bits >= u64::BITS {
+    let (guard_bits, radix_bits) = (u32::from(root.guard_bits), u32::from(root.radix_bits));
+    // A CNode has at least two slots, so both counts are below 64 and the shifts exact
+    // (the kernel writes only valid capabilities; were one not, the wrapping shifts give
+    // a wrong slot, which the endpoint check or the window check then refuses).
+    if guard_bits + radix_bits != u64::BITS || cptr.wrapping_shr(radix_bits) != root.guard {
         return None;
     }
-    if cptr.checked_shr(radix_bits).unwrap_or(0) != root.guard {
-        return None;
-    }
-    let index = cptr & ((1 << radix_bits) - 1);
+    let index = cptr.wrapping_shl(guard_bits).wrapping_shr(guard_bits);
     let slot = root.object + (index << SLOT_SIZE_BITS);
     let EndpointFields { object, badge, rights } = peek::endpoint(&Slots::capability_words(slot))?;
     Some((Endpoint::at(object), rights, badge))
 }
 
-/// Makes `to`'s system call return `from`'s register message, with `badge`.
+/// Makes `to`'s system call return `from`'s register message of `length` words, with
+/// `header` and `badge`.
 #[inline(always)]
-fn deliver(from: Tcb, to: Tcb, info: MessageInfo, badge: u64) {
-    for &register in &MESSAGE_REGISTERS[..usize::from(info.length)] {
+fn deliver(from: Tcb, to: Tcb, length: usize, header: u64, badge: u64) {
+    for &register in &MESSAGE_REGISTERS[..length] {
         to.set_register(register, from.register(register));
     }
-    to.set_register(frame::RSI, MessageInfo { caps: 0, unwrapped: 0, ..info }.to_word());
+    to.set_register(frame::RSI, header);
     to.set_register(frame::RDI, badge);
     to.set_syscall_result(syscall_abi::SUCCESS, 0);
 }
@@ -65,7 +59,9 @@ fn deliver(from: Tcb, to: Tcb, info: MessageInfo, badge: u64) {
 /// not apply, having changed nothing.
 #[inline(always)]
 pub fn call(caller: Tcb) {
-    let Some(info) = register_only(caller) else { return };
+    let Some((length, header)) = MessageInfo::register_only(caller.register(frame::RSI)) else {
+        return;
+    };
     let Some((endpoint, rights, badge)) = endpoint_at(caller, caller.register(frame::RDI)) else {
         return;
     };
@@ -79,7 +75,7 @@ pub fn call(caller: Tcb) {
     }
     let Some(space) = sched::may_run_directly(receiver) else { return };
     endpoint.remove_head(receiver);
-    deliver(caller, receiver, info, badge);
+    deliver(caller, receiver, length, header, badge);
     let can_grant_reply = rights.contains(Rights::GRANT_REPLY);
     let reply = encode_reply(caller.address(), can_grant_reply);
     Slots::write_standalone(receiver.slot_cells(TcbSlot::Caller), reply);
@@ -102,7 +98,9 @@ pub fn call(caller: Tcb) {
 /// changed nothing.
 #[inline(always)]
 pub fn reply_receive(replier: Tcb) {
-    let Some(info) = register_only(replier) else { return };
+    let Some((length, header)) = MessageInfo::register_only(replier.register(frame::RSI)) else {
+        return;
+    };
     let Some(caller) = peek::reply_target(&replier.slot_words(TcbSlot::Caller)) else { return };
     let caller = Tcb::at(caller);
     if caller.state() != ThreadState::BlockedOnReply || caller.pending_send().is_fault {
@@ -120,7 +118,7 @@ pub fn reply_receive(replier: Tcb) {
     let Some(space) = sched::may_run_directly(caller) else { return };
     Slots::erase_standalone(replier.slot_cells(TcbSlot::Caller));
     caller.set_reply_slot(0);
-    deliver(replier, caller, info, 0);
+    deliver(replier, caller, length, header, 0);
     caller.set_state(ThreadState::Runnable);
     endpoint.push_tail(RECEIVERS, replier);
     replier.set_state(ThreadState::BlockedOnReceive);

@@ -56,8 +56,7 @@ impl WaitQueue {
     /// The queue at the start of the endpoint or notification at `base`.
     #[inline(always)]
     pub(super) fn at(base: u64) -> Self {
-        let words = arch::object_words(PhysAddr::new(base), 2);
-        Self { base, words: words.try_into().expect("object_words gives the words asked for") }
+        Self { base, words: arch::object_words(base) }
     }
 
     #[inline(always)]

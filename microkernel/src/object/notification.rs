@@ -10,7 +10,7 @@
 
 use super::ipc::{RECEIVERS, WaitQueue};
 use super::tcb::{Tcb, ThreadState};
-use crate::arch::{self, PhysAddr};
+use crate::arch;
 use crate::sched;
 use crate::syscall::Refusal;
 use kernel_core::cap::{Capability, Rights};
@@ -45,8 +45,8 @@ impl Notification {
         self.base
     }
 
-    fn words(self) -> &'static [core::cell::Cell<u64>] {
-        arch::object_words(PhysAddr::new(self.base), 4)
+    fn words(self) -> &'static [core::cell::Cell<u64>; 4] {
+        arch::object_words(self.base)
     }
 
     fn queue(self) -> WaitQueue {

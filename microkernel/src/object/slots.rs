@@ -5,7 +5,7 @@
 //! (`kernel_core::cap::encoding`). The kernel writes only valid encodings, so a slot that
 //! fails to decode means kernel memory was corrupted: that stops the kernel.
 
-use crate::arch::{self, PhysAddr};
+use crate::arch;
 use core::cell::Cell;
 use kernel_core::cap::encoding::{
     CAPABILITY_WORDS, LINKS_OFFSET, SLOT_WORDS, decode_capability, decode_fields, decode_links,
@@ -20,8 +20,8 @@ use kernel_core::cap::{Capability, MdbNode, SlotStore};
 pub struct Slots;
 
 #[inline(always)]
-fn words(slot: u64) -> &'static [Cell<u64>] {
-    arch::object_words(PhysAddr::new(slot), SLOT_WORDS)
+fn words(slot: u64) -> &'static [Cell<u64>; SLOT_WORDS] {
+    arch::object_words(slot)
 }
 
 impl Slots {
@@ -37,7 +37,7 @@ impl Slots {
     /// capability always is (it cannot be copied or derived from).
     pub fn put_standalone(slot: u64, cap: &Capability) {
         debug_assert!(Slots.cap(slot).is_null(), "slot {slot:#x} is occupied");
-        Self::write_standalone(slot_cells(words(slot)), encode_capability(cap));
+        Self::write_standalone(words(slot), encode_capability(cap));
     }
 
     /// [`put_standalone`](Self::put_standalone) for a slot whose words the caller holds
@@ -57,7 +57,7 @@ impl Slots {
     /// such a capability is just clearing its words.
     pub fn clear_standalone(slot: u64) {
         debug_assert!(Slots.mdb(slot) == MdbNode::original(), "slot {slot:#x} is not standalone");
-        Self::erase_standalone(slot_cells(words(slot)));
+        Self::erase_standalone(words(slot));
     }
 
     /// [`clear_standalone`](Self::clear_standalone) for a slot whose words the caller
@@ -70,9 +70,6 @@ impl Slots {
     }
 }
 
-fn slot_cells(words: &[Cell<u64>]) -> &[Cell<u64>; SLOT_WORDS] {
-    words.try_into().expect("a slot is SLOT_WORDS long")
-}
 
 impl SlotStore for Slots {
     type Slot = u64;

@@ -149,8 +149,7 @@ impl Tcb {
     /// link or the current thread).
     #[inline(always)]
     pub fn at(base: u64) -> Self {
-        let words = arch::object_words(PhysAddr::new(base), WORDS);
-        Self { base, words: words.try_into().expect("object_words gives the words asked for") }
+        Self { base, words: arch::object_words(base) }
     }
 
     /// The TCB a capability names.

@@ -7,7 +7,6 @@
 use super::percpu::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use core::arch::global_asm;
 use core::cell::Cell;
-use x86_64::VirtAddr;
 
 /// The pseudo-vector number an entry through `syscall` records, above every real vector.
 pub const SYSCALL_VECTOR: u64 = 0x100;
@@ -234,24 +233,31 @@ const _: () = assert!(core::mem::offset_of!(TrapFrame, rsp) == word::RSP * 8);
 /// checks it, and a bad one faults in user mode at its first use.
 #[inline(always)]
 pub fn enter_user(registers: &'static SavedRegisters) -> ! {
-    let (rip, cs) = (registers[word::RIP].get(), registers[word::CS].get());
+    let start = registers.as_ptr() as u64;
+    super::percpu::set_user_frame_top(start + size_of::<TrapFrame>() as u64);
+    let (rip, cs) = (&registers[word::RIP], &registers[word::CS]);
+    if registers[word::VECTOR].get() == SYSCALL_VECTOR {
+        // The entry code saved this frame and nothing has written `rip` or `cs` since
+        // (register writes mark the frame, see `mark_written`): the checks of the other
+        // path hold by construction, so only debug builds repeat them here, off the
+        // IPC fastpath's way out.
+        debug_assert!(cs.get() & 3 == 3 && is_canonical(rip.get()), "bad syscall frame");
+        // SAFETY: a `syscall` frame holds the user-mode return address `syscall` saved,
+        // canonical because no user page is mapped where the next instruction could be
+        // `USER_SPACE_END`, so `sysret` cannot fault in ring 0; the assembly takes the
+        // registers from the frame and never returns, so nothing on the kernel stack is
+        // used again.
+        unsafe { exit_to_user_sysret(start) }
+    }
+    let (rip, cs) = (rip.get(), cs.get());
     assert!(
         cs & 3 == 3 && is_canonical(rip),
         "refusing to enter user mode at rip {rip:#x} cs {cs:#x}"
     );
-    let start = registers.as_ptr() as u64;
-    super::percpu::set_user_frame_top(VirtAddr::new_truncate(
-        start + size_of::<TrapFrame>() as u64,
-    ));
-    if registers[word::VECTOR].get() == SYSCALL_VECTOR {
-        // SAFETY: the frame is a user-mode frame with canonical rip (checked above), so
-        // `sysret` cannot fault in ring 0; the assembly takes the registers from the frame
-        // and never returns, so nothing on the kernel stack is used again.
-        unsafe { exit_to_user_sysret(start) }
-    } else {
-        // SAFETY: as above, with the selectors of a user-mode frame for `iretq`.
-        unsafe { exit_to_user_iret(start) }
-    }
+    // SAFETY: the frame is a user-mode frame with canonical rip (checked above), so
+    // `iretq` cannot fault in ring 0; the assembly takes the registers from the frame and
+    // never returns, so nothing on the kernel stack is used again.
+    unsafe { exit_to_user_iret(start) }
 }
 
 /// Answers the running thread's system call with `status` and `value` and returns to it

@@ -123,17 +123,16 @@ pub fn init_bootstrap_cpu() {
 /// Makes `frame_top` (the top of a thread's register area, 16-byte aligned) where this
 /// CPU saves user registers on `syscall` and on interrupts from user mode.
 #[inline(always)]
-pub fn set_user_frame_top(frame_top: VirtAddr) {
+pub fn set_user_frame_top(frame_top: u64) {
     let index = cpu_index();
     let block = &CPU_BLOCKS[index];
-    // Only this CPU writes its block, so a plain load and store will do (no `xchg`).
-    if block.user_frame_top.load(Ordering::Relaxed) != frame_top.as_u64() {
-        block.user_frame_top.store(frame_top.as_u64(), Ordering::Relaxed);
-        let tss = TSS[index].0.get();
-        // SAFETY: this CPU's own TSS, changed with interrupts off; the CPU reads `rsp0`
-        // only when an interrupt arrives from user mode, which cannot happen now.
-        unsafe { (*tss).privilege_stack_table[0] = frame_top };
-    }
+    // Only this CPU writes its block, so a plain store will do (no `xchg`); the top
+    // changes on nearly every call (each thread switch), so no comparison first.
+    block.user_frame_top.store(frame_top, Ordering::Relaxed);
+    let tss = TSS[index].0.get();
+    // SAFETY: this CPU's own TSS, changed with interrupts off; the CPU reads `rsp0` only
+    // when an interrupt arrives from user mode, which cannot happen now.
+    unsafe { (*tss).privilege_stack_table[0] = VirtAddr::new_truncate(frame_top) };
 }
 
 /// Where this CPU saves user registers now: read through GS, as the entry code does, since

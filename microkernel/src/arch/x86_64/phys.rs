@@ -44,7 +44,11 @@ static MAPPED: MappedBlocks = MappedBlocks::new();
 /// Zero while the boot tables are active: then the whole first GiB of the window works.
 static KERNEL_TABLES_ACTIVE: AtomicU64 = AtomicU64::new(0);
 /// The end of the window's mapped RAM, once the kernel's tables are active.
-static WINDOW_END: AtomicU64 = AtomicU64::new(0);
+/// The highest address at which a kernel object of up to [`MAX_OBJECT_WORDS`] words
+/// still ends inside the window (0 until the kernel's tables are active: no object).
+static LAST_OBJECT_START: AtomicU64 = AtomicU64::new(0);
+/// The most words [`object_words`] hands out at once (a TCB's 2 KiB).
+const MAX_OBJECT_WORDS: usize = 256;
 
 /// Where `phys` appears in the window.
 pub fn window_address(phys: PhysAddr) -> VirtAddr {
@@ -59,7 +63,7 @@ pub(super) fn mapped_blocks() -> &'static MappedBlocks {
 }
 
 pub(super) fn mark_kernel_tables_active(window_end: u64) {
-    WINDOW_END.store(window_end, Ordering::Relaxed);
+    LAST_OBJECT_START.store(window_end - (MAX_OBJECT_WORDS * 8) as u64, Ordering::Relaxed);
     KERNEL_TABLES_ACTIVE.store(1, Ordering::Release);
 }
 
@@ -144,11 +148,12 @@ pub fn write(phys: PhysAddr, bytes: &[u8]) {
 }
 
 #[cold]
-fn object_outside_window(phys: PhysAddr, count: usize) -> ! {
-    panic!("object memory {phys:?} + {count} words lies outside the physical window")
+fn object_outside_window(object: u64, count: usize) -> ! {
+    panic!("object memory {object:#x} + {count} words lies outside the physical window")
 }
 
-/// The `count` words of kernel-object memory at `phys`.
+/// The `N` words of kernel-object memory at physical address `object` (a kernel object's
+/// address as capabilities and links hold it).
 ///
 /// Kernel objects (CNodes, and the objects to come) live in untyped memory inside the
 /// physical window, and the kernel reaches them only through these cells. That is sound
@@ -157,18 +162,19 @@ fn object_outside_window(phys: PhysAddr, count: usize) -> ! {
 /// off; SMP will add the kernel lock). The capability system keeps object memory apart
 /// from frames that user space maps, so nothing else writes it.
 #[inline(always)]
-pub fn object_words(phys: PhysAddr, count: usize) -> &'static [Cell<u64>] {
+pub fn object_words<const N: usize>(object: u64) -> &'static [Cell<u64>; N] {
+    const { assert!(N <= MAX_OBJECT_WORDS) };
     // Kernel objects live only in RAM (retype refuses device memory), so below the top
-    // of the window is inside it: one comparison, on the hottest path the kernel has.
-    let end = phys.as_u64() + count as u64 * 8;
-    if !phys.as_u64().is_multiple_of(8) || end > WINDOW_END.load(Ordering::Relaxed) {
-        object_outside_window(phys, count);
+    // of the window is inside it: one comparison, on the hottest path the kernel has. The
+    // window ends below 2^52, so that also makes `object` a valid physical address.
+    if !object.is_multiple_of(8) || object > LAST_OBJECT_START.load(Ordering::Relaxed) {
+        object_outside_window(object, N);
     }
     // Below the window's end, so the sum is a canonical higher-half address.
-    let start = (PHYS_WINDOW_BASE + phys.as_u64()) as *const Cell<u64>;
+    let start = (PHYS_WINDOW_BASE + object) as *const [Cell<u64>; N];
     // Aliasing is harmless: every access goes through these `Cell`s on the one CPU in the
     // kernel (see above).
     // SAFETY: the window maps the range (checked) for the kernel's lifetime, aligned for
     // u64; `Cell<u64>` has the layout of `u64` and every bit pattern is valid.
-    unsafe { core::slice::from_raw_parts(start, count) }
+    unsafe { &*start }
 }
