@@ -22,6 +22,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "captest",
     "ipctest",
     "devtest",
+    "testrunner",
     "console",
     "echo",
     "client",

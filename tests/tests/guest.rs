@@ -75,6 +75,14 @@ fn boot_with(
     boot::run(&qemu, timeout, false)
 }
 
+/// Boots the test runner with `args` and the case program `program` as its module.
+fn boot_runner(args: &str, program: &str, timeout: Duration) -> Result<Boot, String> {
+    let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
+    let qemu =
+        Qemu::new(images.kernel(), images.dir()).module("testrunner", args).module(program, "");
+    boot::run(&qemu, timeout, false)
+}
+
 fn boot_to_init(timeout: Duration) -> Scenario {
     const REACHES_INIT: &str = "boot::reaches_init";
     const LISTS_CPUS: &str = "boot::lists_cpus";
@@ -196,32 +204,33 @@ fn cap_tests(timeout: Duration) -> Scenario {
     }
 }
 
-/// `ipctest` as the root task: threads, IPC, notifications, faults and VSpaces through
-/// libasi.
+/// The test runner with `ipctest`: threads, IPC, notifications, faults and VSpaces
+/// through libasi, each case in a fresh process.
 fn ipc_tests(timeout: Duration) -> Scenario {
     const COMPLETE: &str = "ipc::suite_complete";
     Scenario {
         checks: vec![COMPLETE.into()],
         namespace: Some("ipc::"),
         run: Box::new(move || {
-            let boot = boot_with(Kernel::Normal, 1, "ipctest", "", "", timeout)?;
+            let boot = boot_runner("respawn=200", "ipctest", timeout)?;
             // A failing case is the suite's verdict; the kernel still shuts down cleanly.
             Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
         }),
     }
 }
 
-/// `devtest` as the root task: I/O port and IRQ capabilities through libasi, with the PIT
-/// as the device.
+/// The test runner with `devtest`, granted the device control capabilities: I/O port
+/// and IRQ capabilities through libasi, with the PIT as the device, each case in a fresh
+/// process.
 fn dev_tests(timeout: Duration) -> Scenario {
     const COMPLETE: &str = "dev::suite_complete";
     Scenario {
         checks: vec![COMPLETE.into()],
         namespace: Some("dev::"),
         run: Box::new(move || {
-            let boot = boot_with(Kernel::Normal, 1, "devtest", "", "", timeout)?;
-            // The suite stops the PIT and deletes every handler, so with nothing left to
-            // run and no IRQ routed the kernel shuts down cleanly.
+            let boot = boot_runner("devices=devtest", "devtest", timeout)?;
+            // The last case stops the PIT and checks every handler is gone, so with
+            // nothing left to run and no IRQ routed the kernel shuts down cleanly.
             Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
         }),
     }

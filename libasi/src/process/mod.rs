@@ -20,6 +20,10 @@
 //! [`layout`] lists: its own CNode, VSpace and TCB, its fault endpoint, then the
 //! capabilities handed over, in order ([`granted`]).
 //!
+//! [`Process::destroy`] ends a process and everything it had, and gives the parent its
+//! slots back; once every process made from a pool is destroyed, the pool is whole again
+//! (the test runner, `tests/guest/testrunner`, spawns and destroys one per test case).
+//!
 //! # Inside a process
 //!
 //! The spawner starts the thread at the ELF entry with its IPC buffer's address in `rdi`;
@@ -28,14 +32,19 @@
 //! invocations of more than four words ([`Message::call`](crate::message::Message::call))
 //! find the buffer too.
 
+pub mod budget;
+mod handle;
 pub mod layout;
+mod options;
 pub mod plan;
 mod spawn;
 
+pub use handle::Process;
 pub use layout::granted;
+pub use options::{DEFAULT_MEMORY_BITS, SpawnOptions};
 pub use spawn::{
-    DEFAULT_MEMORY_BITS, DEFAULT_SCRATCH, MAX_MODULE_BYTES, MODULE_WINDOW_OFFSET, Process,
-    SpawnError, SpawnOptions, Spawner, page_rights, start_registers, table_kind,
+    DEFAULT_SCRATCH, MAX_MODULE_BYTES, MODULE_WINDOW_OFFSET, SpawnError, Spawner, page_rights,
+    start_registers, table_kind,
 };
 
 use crate::Error;

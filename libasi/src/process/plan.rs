@@ -69,7 +69,7 @@ fn contents(segment: &LoadSegment, page: u64) -> Contents {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use kernel_core::elf::SegmentAccess;
 
     use super::*;
@@ -137,8 +137,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn counts_tell_fresh_frames_from_shared_ones() {
+    /// An executable of two segments: text (R+X) at 0x20_1000, 0x1800 bytes from file
+    /// offset 0x1000; data (R+W) at 0x20_3000, 0x10 bytes of file and 0x3000 of memory.
+    pub(crate) fn sample_image() -> Vec<u8> {
         let mut image = vec![0u8; 0x5000];
         image[..4].copy_from_slice(b"\x7fELF");
         image[4] = 2;
@@ -162,6 +163,12 @@ mod tests {
             image[at + 32..at + 40].copy_from_slice(&file.to_le_bytes());
             image[at + 40..at + 48].copy_from_slice(&mem.to_le_bytes());
         }
+        image
+    }
+
+    #[test]
+    fn counts_tell_fresh_frames_from_shared_ones() {
+        let image = sample_image();
         let executable = Executable::parse(&image).unwrap();
         // Text: two shared pages (its file bytes end mid-page where its memory does, so
         // the module's frame covers the second too). Data: three fresh pages.

@@ -3,12 +3,15 @@
 use core::fmt;
 
 use kernel_core::elf::{ElfError, Executable};
-use syscall_abi::boot_info::ModuleDescriptor;
+use syscall_abi::boot_info::{ModuleDescriptor, SlotRange};
 
+use super::budget::{self, SlotBlock};
+use super::handle::{Process, teardown};
 use super::layout::{
     self, CNODE_GUARD_BITS, CNODE_RADIX, IPC_BUFFER, MAX_GRANTED, PAGE_SIZE, STACK_BOTTOM,
     STACK_PAGES, STACK_TOP, slot,
 };
+use super::options::{Grant, SpawnOptions};
 use super::plan::{self, Contents, Page};
 use crate::Error;
 use crate::cap::{
@@ -25,8 +28,6 @@ pub const DEFAULT_SCRATCH: u64 = 0x0000_5000_0000_0000;
 pub const MODULE_WINDOW_OFFSET: u64 = 0x20_0000;
 /// The largest boot module the spawner reads: 64 MiB.
 pub const MAX_MODULE_BYTES: u64 = 64 << 20;
-/// Default size of the untyped region a process is built from: 1 MiB.
-pub const DEFAULT_MEMORY_BITS: u8 = 20;
 
 /// Why a spawn failed: the step that failed and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,119 +71,6 @@ impl<T> Step<T> for Result<T, Error> {
     }
 }
 
-/// A capability to hand over: copied (or minted, with a badge) into the process's next
-/// granted slot with `rights`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Grant {
-    cap: CPtr,
-    rights: Rights,
-    badge: Option<u64>,
-}
-
-/// How to start one process: its priority, fault endpoint, memory, and the capabilities
-/// it gets ([`layout`] says in which slots).
-///
-/// ```ignore
-/// let options = SpawnOptions::new(100)
-///     .grant(endpoint.cptr(), Rights::READ)                        // granted(0)
-///     .grant_badged(console.cptr(), Rights::WRITE, 2);             // granted(1)
-/// let process = spawner.spawn(module, &options)?;
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SpawnOptions {
-    priority: u8,
-    fault_endpoint: Option<CPtr>,
-    memory_bits: u8,
-    start: bool,
-    grants: [Option<Grant>; MAX_GRANTED],
-    grant_count: usize,
-    too_many: bool,
-}
-
-impl SpawnOptions {
-    /// A process at `priority` (at most the spawner's authority's maximum controlled
-    /// priority), no fault endpoint, [`DEFAULT_MEMORY_BITS`] of memory, started at once.
-    pub const fn new(priority: u8) -> Self {
-        Self {
-            priority,
-            fault_endpoint: None,
-            memory_bits: DEFAULT_MEMORY_BITS,
-            start: true,
-            grants: [None; MAX_GRANTED],
-            grant_count: 0,
-            too_many: false,
-        }
-    }
-
-    /// Faults go to `endpoint` (a pointer in the caller's CSpace), copied into the
-    /// process's [`slot::FAULT_ENDPOINT`] with the write right only.
-    #[must_use]
-    pub const fn fault_endpoint(mut self, endpoint: CPtr) -> Self {
-        self.fault_endpoint = Some(endpoint);
-        self
-    }
-
-    /// Builds the process from an untyped region of 2^`bits` bytes.
-    #[must_use]
-    pub const fn memory_bits(mut self, bits: u8) -> Self {
-        self.memory_bits = bits;
-        self
-    }
-
-    /// Leaves the thread stopped; [`Process::start`] runs it.
-    #[must_use]
-    pub const fn stopped(mut self) -> Self {
-        self.start = false;
-        self
-    }
-
-    /// Hands over a copy of `cap` with `rights` in the next granted slot.
-    #[must_use]
-    pub const fn grant(self, cap: CPtr, rights: Rights) -> Self {
-        self.push(Grant { cap, rights, badge: None })
-    }
-
-    /// Hands over a copy of the endpoint or notification `cap` with `rights` and `badge`
-    /// in the next granted slot.
-    #[must_use]
-    pub const fn grant_badged(self, cap: CPtr, rights: Rights, badge: u64) -> Self {
-        self.push(Grant { cap, rights, badge: Some(badge) })
-    }
-
-    const fn push(mut self, grant: Grant) -> Self {
-        if self.grant_count < MAX_GRANTED {
-            self.grants[self.grant_count] = Some(grant);
-            self.grant_count += 1;
-        } else {
-            self.too_many = true;
-        }
-        self
-    }
-
-    /// How many capabilities are handed over.
-    pub const fn granted(&self) -> usize {
-        self.grant_count
-    }
-}
-
-/// A spawned process, as its parent holds it: capabilities (in the parent's root CNode)
-/// to its thread, address space, CNode and the untyped region everything came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Process {
-    pub tcb: Cap<Tcb>,
-    pub vspace: Cap<VSpace>,
-    pub cnode: Cap<CNode>,
-    pub memory: Cap<Untyped>,
-    pub entry: u64,
-}
-
-impl Process {
-    /// Runs a process spawned [`stopped`](SpawnOptions::stopped).
-    pub fn start(&self) -> Result<(), Error> {
-        self.tcb.resume()
-    }
-}
-
 /// Starts processes from boot modules. It works in the caller's root CNode (the root
 /// task's, guard 52 + radix 12, slots named by number) and address space, takes slots from
 /// `slots` and memory from `pool`, an untyped region of RAM.
@@ -191,8 +79,13 @@ impl Process {
 /// with the page tables it needs, the frames of the image's writable and partly-filled
 /// pages (filled through a scratch mapping in the caller), the stack and IPC buffer frames
 /// ([`layout`]), a CNode of 2^8 slots laid out as [`layout`] says, and a TCB. Read-only
-/// pages the module holds exactly map copies of the module's own frame capabilities. The
-/// page tables of the scratch area come from `pool` and stay for the next spawn.
+/// pages the module holds exactly map copies of the module's own frame capabilities.
+///
+/// The process's capabilities in the caller sit in one run of slots, counted before the
+/// first is taken ([`budget`](super::budget)); [`Process::destroy`] gives it back. The
+/// page tables of the scratch area come from `pool` and go when the spawn ends, so once
+/// every process made from `pool` is destroyed, `pool` has no children and its whole
+/// space is free again. A spawn that fails takes down what it had built.
 #[derive(Debug)]
 pub struct Spawner<'s> {
     pool: Cap<Untyped>,
@@ -231,56 +124,10 @@ impl<'s> Spawner<'s> {
         self
     }
 
-    fn slot(&mut self) -> Result<u64, SpawnError> {
-        self.slots.alloc().ok_or(SpawnError::NoSlots)
-    }
-
-    fn slots(&mut self, count: usize) -> Result<u64, SpawnError> {
-        self.slots.alloc_range(count).ok_or(SpawnError::NoSlots)
-    }
-
-    /// `count` objects of `kind` from `memory` in fresh consecutive slots; the first slot.
-    fn retype(
-        &mut self,
-        memory: Cap<Untyped>,
-        kind: ObjectKind,
-        size_bits: u8,
-        count: usize,
-        step: &'static str,
-    ) -> Result<u64, SpawnError> {
-        let first = self.slots(count)?;
-        memory.retype(kind, size_bits, CNodeAt::ROOT, first, count as u64).step(step)?;
-        Ok(first)
-    }
-
-    /// Maps `frame` at `vaddr` in `vspace`, installing the page tables it misses (made
-    /// from `memory`), level by level as the kernel names them.
-    #[allow(clippy::too_many_arguments, reason = "one mapping's every parameter")]
-    fn map(
-        &mut self,
-        frame: Cap<Frame>,
-        vspace: Cap<VSpace>,
-        vaddr: u64,
-        rights: Rights,
-        attributes: FrameAttributes,
-        memory: Cap<Untyped>,
-        step: &'static str,
-    ) -> Result<(), SpawnError> {
-        loop {
-            match frame.map(vspace, vaddr, rights, attributes) {
-                Err(Error::MissingPageTable { level }) => {
-                    let kind = table_kind(level).ok_or(SpawnError::Kernel {
-                        step,
-                        error: Error::MissingPageTable { level },
-                    })?;
-                    let table = self.retype(memory, kind, 0, 1, "retype a page table")?;
-                    Cap::<PageTable>::from_slot(table)
-                        .map(vspace, vaddr)
-                        .step("install a page table")?;
-                }
-                result => return result.step(step),
-            }
-        }
+    /// `count` consecutive slots of the caller, handed out one by one.
+    fn block(&mut self, count: usize) -> Result<SlotBlock, SpawnError> {
+        let start = self.slots.alloc_range(count).ok_or(SpawnError::NoSlots)?;
+        Ok(SlotBlock::new(SlotRange { start, end: start + count as u64 }))
     }
 
     /// Spawns the program in boot module `module` as a process with `options`.
@@ -296,20 +143,7 @@ impl<'s> Spawner<'s> {
         if module.size > MAX_MODULE_BYTES || module.size.div_ceil(PAGE_SIZE) > frames {
             return Err(SpawnError::ModuleSize);
         }
-        let memory = Cap::<Untyped>::from_slot(self.retype(
-            self.pool,
-            ObjectKind::Untyped,
-            options.memory_bits,
-            1,
-            "carve the process's memory",
-        )?);
-        let vspace = Cap::<VSpace>::from_slot(self.retype(
-            memory,
-            ObjectKind::VSpace,
-            0,
-            1,
-            "retype a VSpace",
-        )?);
+        let mut tables = self.block(budget::scratch_tables(frames))?;
 
         // Read the executable through the module's frames, mapped read-only.
         let window = self.scratch + MODULE_WINDOW_OFFSET;
@@ -318,70 +152,140 @@ impl<'s> Spawner<'s> {
         while mapped < frames {
             let frame = Cap::<Frame>::from_slot(module.frames.start + mapped);
             let vaddr = window + mapped * PAGE_SIZE;
-            let pool = self.pool;
-            result = self.map(
-                frame,
-                self.vspace,
-                vaddr,
-                Rights::READ,
-                FrameAttributes::NONE,
-                pool,
-                "map a module frame",
-            );
+            let (pool, vspace) = (self.pool, self.vspace);
+            let rights = Rights::READ;
+            result = map(frame, vspace, vaddr, rights, pool, &mut tables, "map a module frame");
             if result.is_err() {
                 break;
             }
             mapped += 1;
         }
-        let entry = result.and_then(|_| {
+        let process = result.and_then(|()| {
             // The module's `size` bytes lie in its frames (checked above), mapped read-only
             // at `window`; boot-module frames are only ever given out read-only.
             // SAFETY: nothing writes those frames, and they stay mapped until the
             // unmapping below, after the last use of `image`.
             let image = unsafe { crate::syscall::mapped_bytes(window, module.size as usize) };
             let executable = Executable::parse(image).map_err(SpawnError::Elf)?;
-            self.load(&executable, image, module, vspace, memory)?;
-            Ok(executable.entry)
+            self.build(&executable, image, module, options, &mut tables)
         });
         for index in 0..mapped {
             let _ = Cap::<Frame>::from_slot(module.frames.start + index).unmap();
         }
-        let entry = entry?;
+        let cleared = delete_all(tables.used()).step("delete the scratch page tables");
+        if cleared.is_ok() {
+            let range = tables.range();
+            self.slots.free_range(range.start, range.len() as usize);
+        }
+        let process = process?;
+        match cleared {
+            Ok(()) => Ok(process),
+            Err(error) => {
+                let _ = process.destroy(self.slots);
+                Err(error)
+            }
+        }
+    }
 
-        let stack =
-            self.retype(memory, ObjectKind::Frame4K, 0, STACK_PAGES as usize, "retype the stack")?;
+    /// Builds the process for `executable` in a run of slots of its own; on failure,
+    /// takes down what it had built.
+    fn build(
+        &mut self,
+        executable: &Executable,
+        image: &[u8],
+        module: &ModuleDescriptor,
+        options: &SpawnOptions,
+        scratch_tables: &mut SlotBlock,
+    ) -> Result<Process, SpawnError> {
+        let mut block = self.block(budget::process_slots(executable, options.memory_grants()))?;
+        let built = self.build_in(&mut block, executable, image, module, options, scratch_tables);
+        if built.is_err() {
+            // Slots that may still hold something stay taken.
+            let _ = teardown(block.used(), self.slots);
+            let unused = SlotRange { start: block.used().end, end: block.range().end };
+            self.slots.free_range(unused.start, unused.len() as usize);
+        }
+        built
+    }
+
+    fn build_in(
+        &mut self,
+        block: &mut SlotBlock,
+        executable: &Executable,
+        image: &[u8],
+        module: &ModuleDescriptor,
+        options: &SpawnOptions,
+        scratch_tables: &mut SlotBlock,
+    ) -> Result<Process, SpawnError> {
+        let memory = retype(
+            self.pool,
+            ObjectKind::Untyped,
+            options.memory_bits,
+            1,
+            block,
+            "carve the process's memory",
+        )?;
+        let memory = Cap::<Untyped>::from_slot(memory);
+        // Granted regions first: the largest objects, aligned at the region's start.
+        let mut regions = [0; MAX_GRANTED];
+        for (index, grant) in options.grants.iter().flatten().enumerate() {
+            if let Grant::Memory { bits } = *grant {
+                regions[index] =
+                    retype(memory, ObjectKind::Untyped, bits, 1, block, "carve a granted region")?;
+            }
+        }
+        let vspace = Cap::<VSpace>::from_slot(retype(
+            memory,
+            ObjectKind::VSpace,
+            0,
+            1,
+            block,
+            "retype a VSpace",
+        )?);
+        self.load(executable, image, module, vspace, memory, block, scratch_tables)?;
+
+        let stack = retype(
+            memory,
+            ObjectKind::Frame4K,
+            0,
+            STACK_PAGES as usize,
+            block,
+            "retype the stack",
+        )?;
         for page in 0..STACK_PAGES {
-            self.map(
+            map(
                 Cap::from_slot(stack + page),
                 vspace,
                 STACK_BOTTOM + page * PAGE_SIZE,
                 Rights::READ | Rights::WRITE,
-                FrameAttributes::NONE,
                 memory,
+                block,
                 "map the stack",
             )?;
         }
-        let buffer = self.retype(memory, ObjectKind::Frame4K, 0, 1, "retype the IPC buffer")?;
-        self.map(
+        let buffer = retype(memory, ObjectKind::Frame4K, 0, 1, block, "retype the IPC buffer")?;
+        let rights = Rights::READ | Rights::WRITE;
+        map(
             Cap::from_slot(buffer),
             vspace,
             IPC_BUFFER,
-            Rights::READ | Rights::WRITE,
-            FrameAttributes::NONE,
+            rights,
             memory,
+            block,
             "map the IPC buffer",
         )?;
 
-        let cnode = Cap::<CNode>::from_slot(self.retype(
+        let cnode = Cap::<CNode>::from_slot(retype(
             memory,
             ObjectKind::CNode,
             CNODE_RADIX,
             1,
+            block,
             "retype the CNode",
         )?);
         let tcb =
-            Cap::<Tcb>::from_slot(self.retype(memory, ObjectKind::Tcb, 0, 1, "retype the TCB")?);
-        fill_cspace(cnode, vspace, tcb, options)?;
+            Cap::<Tcb>::from_slot(retype(memory, ObjectKind::Tcb, 0, 1, block, "retype the TCB")?);
+        fill_cspace(cnode, vspace, tcb, options, &regions)?;
 
         let guard = guard_data();
         let mut config = TcbConfig::new(cnode, vspace).ipc_buffer(IPC_BUFFER, CPtr(buffer));
@@ -391,11 +295,23 @@ impl<'s> Spawner<'s> {
         }
         tcb.configure(&config).step("configure the TCB")?;
         tcb.set_priority(self.authority, options.priority).step("set the priority")?;
-        tcb.write_registers(options.start, &start_registers(entry)).step("write the registers")?;
-        Ok(Process { tcb, vspace, cnode, memory, entry })
+        if options.max_priority != 0 {
+            tcb.set_max_controlled_priority(self.authority, options.max_priority)
+                .step("set the maximum controlled priority")?;
+        }
+        let entry = executable.entry;
+        let process = Process { tcb, vspace, cnode, memory, entry, slots: block.range() };
+        lend(&process, options)?;
+        let started = tcb.write_registers(options.start, &start_registers(entry));
+        if started.is_err() {
+            take_back(&process, options);
+        }
+        started.step("write the registers")?;
+        Ok(process)
     }
 
     /// Maps every page of `executable` into `vspace`.
+    #[allow(clippy::too_many_arguments, reason = "where the pages come from and go")]
     fn load(
         &mut self,
         executable: &Executable,
@@ -403,54 +319,56 @@ impl<'s> Spawner<'s> {
         module: &ModuleDescriptor,
         vspace: Cap<VSpace>,
         memory: Cap<Untyped>,
+        block: &mut SlotBlock,
+        scratch_tables: &mut SlotBlock,
     ) -> Result<(), SpawnError> {
         for page in plan::pages(executable) {
             let frame = match &page.contents {
                 Contents::Module { frame } => {
-                    let slot = self.slot()?;
+                    let slot = block.take(1).ok_or(SpawnError::NoSlots)?;
                     let source = SlotRef::root(module.frames.start + frame);
                     ROOT.copy(Slot::root(slot), source, Rights::READ)
                         .step("copy a module frame")?;
                     Cap::<Frame>::from_slot(slot)
                 }
-                Contents::Zero => Cap::from_slot(self.retype(
+                Contents::Zero => Cap::from_slot(retype(
                     memory,
                     ObjectKind::Frame4K,
                     0,
                     1,
+                    block,
                     "retype a page",
                 )?),
                 Contents::Copy { file, offset } => {
-                    let frame = Cap::from_slot(self.retype(
+                    let frame = Cap::from_slot(retype(
                         memory,
                         ObjectKind::Frame4K,
                         0,
                         1,
+                        block,
                         "retype a page",
                     )?);
-                    self.fill(frame, *offset, &image[file.clone()])?;
+                    self.fill(frame, *offset, &image[file.clone()], scratch_tables)?;
                     frame
                 }
             };
             let (rights, attributes) = page_rights(&page);
-            self.map(frame, vspace, page.vaddr, rights, attributes, memory, "map a page")?;
+            map_with(frame, vspace, page.vaddr, rights, attributes, memory, block, "map a page")?;
         }
         Ok(())
     }
 
     /// Copies `bytes` to `offset` in the fresh (zeroed) `frame` through the scratch page.
-    fn fill(&mut self, frame: Cap<Frame>, offset: usize, bytes: &[u8]) -> Result<(), SpawnError> {
-        let pool = self.pool;
+    fn fill(
+        &mut self,
+        frame: Cap<Frame>,
+        offset: usize,
+        bytes: &[u8],
+        tables: &mut SlotBlock,
+    ) -> Result<(), SpawnError> {
         let scratch = self.scratch;
-        self.map(
-            frame,
-            self.vspace,
-            scratch,
-            Rights::READ | Rights::WRITE,
-            FrameAttributes::NONE,
-            pool,
-            "map a page to fill it",
-        )?;
+        let rights = Rights::READ | Rights::WRITE;
+        map(frame, self.vspace, scratch, rights, self.pool, tables, "map a page to fill it")?;
         debug_assert!(offset + bytes.len() <= PAGE_SIZE as usize);
         // `frame` is fresh, just mapped writable at the scratch page; the plan cuts file
         // bytes at page boundaries, so `offset + bytes.len()` stays inside the page.
@@ -461,12 +379,74 @@ impl<'s> Spawner<'s> {
     }
 }
 
+/// `count` objects of `kind` from `memory` in the next slots of `block`; the first slot.
+fn retype(
+    memory: Cap<Untyped>,
+    kind: ObjectKind,
+    size_bits: u8,
+    count: usize,
+    block: &mut SlotBlock,
+    step: &'static str,
+) -> Result<u64, SpawnError> {
+    let first = block.take(count).ok_or(SpawnError::NoSlots)?;
+    memory.retype(kind, size_bits, CNodeAt::ROOT, first, count as u64).step(step)?;
+    Ok(first)
+}
+
+/// Maps `frame` (not executable) at `vaddr` in `vspace`; see [`map_with`].
+fn map(
+    frame: Cap<Frame>,
+    vspace: Cap<VSpace>,
+    vaddr: u64,
+    rights: Rights,
+    memory: Cap<Untyped>,
+    tables: &mut SlotBlock,
+    step: &'static str,
+) -> Result<(), SpawnError> {
+    map_with(frame, vspace, vaddr, rights, FrameAttributes::NONE, memory, tables, step)
+}
+
+/// Maps `frame` at `vaddr` in `vspace`, installing the page tables it misses (made from
+/// `memory` into the next slots of `tables`), level by level as the kernel names them.
+#[allow(clippy::too_many_arguments, reason = "one mapping's every parameter")]
+fn map_with(
+    frame: Cap<Frame>,
+    vspace: Cap<VSpace>,
+    vaddr: u64,
+    rights: Rights,
+    attributes: FrameAttributes,
+    memory: Cap<Untyped>,
+    tables: &mut SlotBlock,
+    step: &'static str,
+) -> Result<(), SpawnError> {
+    loop {
+        match frame.map(vspace, vaddr, rights, attributes) {
+            Err(Error::MissingPageTable { level }) => {
+                let kind = table_kind(level)
+                    .ok_or(SpawnError::Kernel { step, error: Error::MissingPageTable { level } })?;
+                let table = retype(memory, kind, 0, 1, tables, "retype a page table")?;
+                Cap::<PageTable>::from_slot(table)
+                    .map(vspace, vaddr)
+                    .step("install a page table")?;
+            }
+            result => return result.step(step),
+        }
+    }
+}
+
+/// Deletes what `range` holds, newest first (a page table before the one it is mapped
+/// in).
+fn delete_all(range: SlotRange) -> Result<(), Error> {
+    (range.start..range.end).rev().try_for_each(|slot| ROOT.delete(Slot::root(slot)))
+}
+
 /// Copies the process's own capabilities, its fault endpoint and its grants into `cnode`.
 fn fill_cspace(
     cnode: Cap<CNode>,
     vspace: Cap<VSpace>,
     tcb: Cap<Tcb>,
     options: &SpawnOptions,
+    regions: &[u64; MAX_GRANTED],
 ) -> Result<(), SpawnError> {
     let child = |index: u64| Slot::new(index, CNODE_RADIX);
     cnode
@@ -485,14 +465,46 @@ fn fill_cspace(
     }
     for (index, grant) in options.grants.iter().flatten().enumerate() {
         let dest = child(layout::granted(index).0);
-        let source = SlotRef::root(grant.cap.0);
-        match grant.badge {
-            Some(badge) => cnode.mint(dest, source, grant.rights, CapData::badge(badge)),
-            None => cnode.copy(dest, source, grant.rights),
+        match *grant {
+            Grant::Copy { cap, rights, badge: Some(badge) } => {
+                cnode.mint(dest, SlotRef::root(cap.0), rights, CapData::badge(badge))
+            }
+            Grant::Copy { cap, rights, badge: None } => {
+                cnode.copy(dest, SlotRef::root(cap.0), rights)
+            }
+            // Moved, so that only the process holds it.
+            Grant::Memory { .. } => cnode.move_cap(dest, SlotRef::root(regions[index])),
+            // Moved last: see `lend`.
+            Grant::Move { .. } => continue,
         }
         .step("hand over a capability")?;
     }
     Ok(())
+}
+
+/// Moves the caller's capabilities [granted moved](SpawnOptions::grant_moved) into the
+/// process: the last step that can fail before it starts, so that a failed spawn can
+/// still give them back.
+fn lend(process: &Process, options: &SpawnOptions) -> Result<(), SpawnError> {
+    for (index, grant) in options.grants.iter().flatten().enumerate() {
+        if let Grant::Move { cap } = *grant {
+            let dest = Slot::new(layout::granted(index).0, CNODE_RADIX);
+            if let Err(error) = process.cnode.move_cap(dest, SlotRef::root(cap.0)) {
+                take_back(process, options);
+                return Err(SpawnError::Kernel { step: "move a capability over", error });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves back what [`lend`] moved, as far as it got.
+fn take_back(process: &Process, options: &SpawnOptions) {
+    for (index, grant) in options.grants.iter().flatten().enumerate() {
+        if let Grant::Move { cap } = *grant {
+            let _ = process.give_back(index, cap.0);
+        }
+    }
 }
 
 /// The guard that makes the process's CNode resolve slot numbers at depth 64.
@@ -529,29 +541,6 @@ pub const fn start_registers(entry: u64) -> UserRegisters {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn options_collect_grants_in_order() {
-        let options = SpawnOptions::new(7)
-            .grant(CPtr(40), Rights::READ)
-            .grant_badged(CPtr(41), Rights::WRITE, 3)
-            .fault_endpoint(CPtr(9))
-            .memory_bits(21);
-        assert_eq!(options.granted(), 2);
-        assert_eq!(
-            options.grants[1],
-            Some(Grant { cap: CPtr(41), rights: Rights::WRITE, badge: Some(3) })
-        );
-        assert_eq!((options.priority, options.memory_bits, options.start), (7, 21, true));
-        assert_eq!(options.fault_endpoint, Some(CPtr(9)));
-        assert!(!options.stopped().start);
-        let mut many = SpawnOptions::new(1);
-        for index in 0..=MAX_GRANTED as u64 {
-            many = many.grant(CPtr(index), Rights::ALL);
-        }
-        assert!(many.too_many);
-        assert_eq!(many.granted(), MAX_GRANTED);
-    }
 
     #[test]
     fn pages_map_with_their_segment_rights() {

@@ -1,6 +1,7 @@
 //! The `TEST` lines the host harness reads, and the checks every case is written with:
 //! shared by the guest test programs that run named cases (captest, ipctest, devtest).
 #![no_std]
+#![forbid(unsafe_code)]
 // A failure carries its message in a fixed buffer (guest programs have no allocator), so
 // every case returns a Result with a 200-byte error: that is the design, not an accident.
 #![allow(clippy::result_large_err)]
@@ -24,7 +25,7 @@ impl Failure {
         failure
     }
 
-    fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         // Only whole `&str` pieces are appended (see `write_str`), so this cannot fail.
         core::str::from_utf8(&self.text[..self.len]).unwrap_or("(garbled)")
     }

@@ -1,10 +1,12 @@
-//! What every case runs in: free slots, a pool of untyped memory, a capability to the PIT
-//! for timing, and the guard thread that bounds blocking waits. [`Scratch`] hands a case
-//! slots and objects and deletes them when it ends.
+//! What a case runs in, inside the process the runner spawned for it: the process's free
+//! slots, the memory the runner granted it as a pool, the I/O port and IRQ control
+//! capabilities it granted, a capability to the PIT for timing, and the guard thread that
+//! bounds blocking waits. [`Scratch`] hands a case slots and objects and deletes them
+//! when it ends.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use libasi::boot::BootInfo;
+use case_process::own;
 use libasi::cap::{
     CNode, CNodeAt, CPtr, Cap, CapData, CapKind, CapType, Endpoint, IoPort, IoPortControl,
     IrqControl, IrqHandler, Notification, ObjectKind, Rights, Slot, SlotAllocator, SlotRef, Tcb,
@@ -16,11 +18,12 @@ use crate::pit::{self, Pit};
 use crate::report::{Failure, Outcome, identify, ok};
 use crate::{ensure, fail};
 
-pub const ROOT: Cap<CNode> = Cap::<CNode>::ROOT;
-pub const ROOT_TCB: Cap<Tcb> = Cap::<Tcb>::ROOT_TCB;
-pub const ROOT_VSPACE: Cap<VSpace> = Cap::<VSpace>::ROOT_VSPACE;
-pub const IO_PORT_CONTROL: Cap<IoPortControl> = Cap::<IoPortControl>::BOOT;
-pub const IRQ_CONTROL: Cap<IrqControl> = Cap::<IrqControl>::BOOT;
+pub const ROOT: Cap<CNode> = own::CNODE;
+pub const OWN_TCB: Cap<Tcb> = own::TCB;
+pub const OWN_VSPACE: Cap<VSpace> = own::VSPACE;
+/// Copies of the root task's, granted by the runner.
+pub const IO_PORT_CONTROL: Cap<IoPortControl> = own::IO_PORT_CONTROL;
+pub const IRQ_CONTROL: Cap<IrqControl> = own::IRQ_CONTROL;
 
 /// The badge the guard signals with: the wait timed out.
 pub const TIMEOUT: u64 = 1 << 63;
@@ -49,7 +52,7 @@ extern "C" fn guard_main(yields: u64, _: u64) -> ! {
     }
 }
 
-/// State shared by all cases.
+/// What the case's process set up before the case.
 #[derive(Debug)]
 pub struct Env {
     pub slots: SlotAllocator,
@@ -60,18 +63,9 @@ pub struct Env {
 }
 
 impl Env {
-    pub fn new(info: BootInfo) -> Result<Self, Failure> {
-        let mut slots = SlotAllocator::new(info.empty);
-        let Some((index, _)) = info
-            .untyped()
-            .iter()
-            .enumerate()
-            .filter(|(_, untyped)| !untyped.device)
-            .max_by_key(|(_, untyped)| untyped.size_bits)
-        else {
-            fail!("the boot information lists no untyped RAM");
-        };
-        let pool = Cap::<Untyped>::from_slot(info.untyped_slots.start + index as u64);
+    pub fn new() -> Result<Self, Failure> {
+        let mut slots = SlotAllocator::new(own::free_slots());
+        let pool = own::MEMORY;
         let mut take = || slots.alloc().ok_or_else(|| Failure::new(format_args!("no free slot")));
         let pit_slot = take()?;
         // Issued ranges never overlap, so cases reach the PIT through this capability
@@ -83,8 +77,8 @@ impl Env {
         let guard_slot = take()?;
         ok(pool.retype(ObjectKind::Tcb, 0, CNodeAt::ROOT, guard_slot, 1), "retype the guard")?;
         let guard = Cap::<Tcb>::from_slot(guard_slot);
-        ok(guard.configure(&TcbConfig::new(ROOT, ROOT_VSPACE)), "configure the guard")?;
-        ok(guard.set_priority(ROOT_TCB, 1), "set the guard's priority")?;
+        ok(guard.configure(&TcbConfig::new(ROOT, OWN_VSPACE)), "configure the guard")?;
+        ok(guard.set_priority(OWN_TCB, 1), "set the guard's priority")?;
         Ok(Self { slots, pool, pit, guard })
     }
 

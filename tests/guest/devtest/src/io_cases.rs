@@ -28,8 +28,9 @@ pub const CASES: &[Case] = &[
 ];
 
 fn boot_slots(_: &mut Scratch<'_>) -> Outcome {
-    holds(IO_PORT_CONTROL, CapKind::IoPortControl, "slot 7")?;
-    holds(IRQ_CONTROL, CapKind::IrqControl, "slot 2")
+    // The runner granted copies of the root task's boot slots 7 and 2: what they hold.
+    holds(IO_PORT_CONTROL, CapKind::IoPortControl, "copy of boot slot 7")?;
+    holds(IRQ_CONTROL, CapKind::IrqControl, "copy of boot slot 2")
 }
 
 fn issue_identifies(s: &mut Scratch<'_>) -> Outcome {

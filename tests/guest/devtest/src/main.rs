@@ -1,15 +1,17 @@
-//! A guest test program and root task: exercises I/O port and IRQ capabilities through
-//! `libasi`, with the PIT (ports 0x40–0x43, ISA IRQ 0) as the device.
+//! A case program of the test runner: exercises I/O port and IRQ capabilities through
+//! `libasi`, with the PIT (ports 0x40–0x43, ISA IRQ 0) as the device, cases named
+//! `dev::<group>::<case>`.
 //!
-//! Prints `TEST PASS dev::<group>::<case>` or `TEST FAIL dev::<group>::<case> <message>`
-//! per case, then `TEST DONE <passed> <failed>`, and exits with code 0. Each case takes
-//! its slots and objects through a [`Scratch`], which deletes them when the case ends:
-//! every IRQ handler a case gets goes with it, which masks the line again. Waiting for an
+//! The runner spawns it once per case, in a fresh process granted the I/O port and IRQ
+//! control capabilities ([`case_process::serve`] says which case and reports the
+//! verdict). Each case takes its slots and objects through a [`Scratch`], which deletes
+//! them when the case ends (and its cleanup must succeed for the case to pass): every IRQ
+//! handler a case gets goes with it, which masks the line again. Waiting for an
 //! interrupt is bounded by PIT periods (the cases read the PIT's counter while they poll),
 //! or for a blocking wait by a guard thread at priority 1 that signals the notification
 //! after a while, so a case whose interrupt never comes fails instead of hanging. The PIT
-//! is stopped before the program ends, and no handler is left: with nothing to run and no
-//! IRQ routed the kernel shuts down.
+//! is stopped by the last case, which also checks that no handler is left: with nothing to
+//! run and no IRQ routed the kernel shuts down.
 //!
 #![no_std]
 #![no_main]
@@ -25,7 +27,7 @@ mod irq_cases;
 mod pit;
 
 use case_report as report;
-use case_report::{Outcome, Tally, ensure, fail};
+use case_report::{Outcome, ensure, fail};
 use env::{Env, Scratch};
 
 /// One case: its name (`dev::<group>::<case>`) and the check.
@@ -33,37 +35,16 @@ pub type Case = (&'static str, fn(&mut Scratch<'_>) -> Outcome);
 
 libasi::entry!(main);
 
+/// Run last, in a process of its own like every case: nothing the earlier cases' processes
+/// had is left once they are destroyed, and the PIT stops, so the kernel can shut down.
+const TEARDOWN: &[Case] =
+    &[("dev::teardown::pit_stopped_and_no_irq_left", |s: &mut Scratch<'_>| s.env.teardown())];
+
 fn main() -> u64 {
-    let mut tally = Tally::default();
-    let info = match libasi::boot::info() {
-        Ok(info) => info,
-        Err(error) => {
-            tally.record(
-                "dev::setup::boot_info",
-                Err(report::Failure::new(format_args!("BootInfo refused: {error}"))),
-            );
-            tally.finish();
-            return 0;
-        }
-    };
-    let mut env = match Env::new(info) {
-        Ok(env) => env,
-        Err(failure) => {
-            tally.record("dev::setup::environment", Err(failure));
-            tally.finish();
-            return 0;
-        }
-    };
-    for group in [io_cases::CASES, irq_cases::CASES] {
-        for &(name, case) in group {
-            let mut scratch = Scratch::new(&mut env);
-            let outcome = case(&mut scratch);
-            let cleaned = scratch.cleanup();
-            tally.record(name, outcome.and(cleaned));
-        }
-    }
-    // Leave nothing that could keep the kernel up: the PIT stops and the guard goes.
-    tally.record("dev::teardown::pit_stopped_and_no_irq_left", env.teardown());
-    tally.finish();
-    0
+    case_process::serve(&[io_cases::CASES, irq_cases::CASES, TEARDOWN], |case| {
+        let mut env = Env::new()?;
+        let mut scratch = Scratch::new(&mut env);
+        let outcome = case(&mut scratch);
+        outcome.and(scratch.cleanup())
+    })
 }

@@ -1,12 +1,13 @@
-//! What every case runs in: the boot information, free slots, a pool of untyped memory,
-//! the root task's IPC buffer, the IPC buffers and stacks for child threads, the `DONE`
-//! notification children signal, and a watchdog thread that signals it when everything
-//! else is blocked. [`Scratch`] starts children for one case and cleans up after it.
+//! What a case runs in, inside the process the runner spawned for it: the process's free
+//! slots, the memory the runner granted it as a pool, its IPC buffer, the IPC buffers and
+//! stacks for child threads, the `DONE` notification children signal, and a watchdog
+//! thread that signals it when everything else is blocked. [`Scratch`] starts children
+//! for the case and cleans up after it.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use case_process::own;
 use libasi::Error;
-use libasi::boot::BootInfo;
 use libasi::cap::{
     CNode, CNodeAt, CPtr, Cap, CapData, CapKind, CapType, Frame, FrameAttributes, Notification,
     ObjectKind, PageTable, Rights, Slot, SlotAllocator, SlotRef, Tcb, TcbConfig, Untyped,
@@ -17,9 +18,9 @@ use libasi::ipc::{IpcBuffer, IpcBufferCell};
 use crate::report::{Failure, identify, ok};
 use crate::{ensure, fail};
 
-pub const ROOT: Cap<CNode> = Cap::<CNode>::ROOT;
-pub const ROOT_TCB: Cap<Tcb> = Cap::<Tcb>::ROOT_TCB;
-pub const ROOT_VSPACE: Cap<VSpace> = Cap::<VSpace>::ROOT_VSPACE;
+pub const ROOT: Cap<CNode> = own::CNODE;
+pub const OWN_TCB: Cap<Tcb> = own::TCB;
+pub const OWN_VSPACE: Cap<VSpace> = own::VSPACE;
 
 /// How many child threads one case may run at once (each has a stack and IPC buffer).
 pub const CHILDREN: usize = 4;
@@ -89,32 +90,21 @@ extern "C" fn watchdog_main(_: u64, _: u64) -> ! {
 /// rsi.
 pub type Entry = extern "C" fn(u64, u64) -> !;
 
-/// State shared by all cases.
+/// What the case's process set up before the case.
 #[derive(Debug)]
 pub struct Env {
-    pub info: BootInfo,
     pub slots: SlotAllocator,
     pub pool: Cap<Untyped>,
     pub buffer: IpcBuffer,
     pub done: Cap<Notification>,
-    pub watchdog: Cap<Tcb>,
 }
 
 impl Env {
     /// Also starts the watchdog.
-    pub fn new(info: BootInfo) -> Result<Self, Failure> {
-        let mut slots = SlotAllocator::new(info.empty);
-        let Some((index, _)) = info
-            .untyped()
-            .iter()
-            .enumerate()
-            .filter(|(_, untyped)| !untyped.device)
-            .max_by_key(|(_, untyped)| untyped.size_bits)
-        else {
-            fail!("the boot information lists no untyped RAM");
-        };
-        let pool = Cap::from_slot(info.untyped_slots.start + index as u64);
-        let buffer = ok(IpcBuffer::root(), "the root task's IPC buffer")?;
+    pub fn new() -> Result<Self, Failure> {
+        let mut slots = SlotAllocator::new(own::free_slots());
+        let pool = own::MEMORY;
+        let buffer = ok(own::buffer(), "the process's IPC buffer")?;
         let mut take = || slots.alloc().ok_or_else(|| Failure::new(format_args!("no free slot")));
         let done_slot = take()?;
         ok(pool.retype(ObjectKind::Notification, 0, CNodeAt::ROOT, done_slot, 1), "retype DONE")?;
@@ -133,7 +123,7 @@ impl Env {
             )?;
             cell.store(slot, Ordering::SeqCst);
         }
-        ok(ROOT_TCB.bind_notification(done), "bind DONE to the root task")?;
+        ok(OWN_TCB.bind_notification(done), "bind DONE to the case's thread")?;
         for index in 0..CHILDREN {
             let frame = take()?;
             ok(
@@ -153,9 +143,9 @@ impl Env {
             "retype the watchdog",
         )?;
         let watchdog = Cap::<Tcb>::from_slot(watchdog_slot);
-        let config = TcbConfig::new(ROOT, ROOT_VSPACE);
+        let config = TcbConfig::new(ROOT, OWN_VSPACE);
         start_at(watchdog, watchdog_main, 0, WATCHDOG, config, 1, true)?;
-        Ok(Self { info, slots, pool, buffer, done, watchdog })
+        Ok(Self { slots, pool, buffer, done })
     }
 }
 
@@ -167,7 +157,7 @@ pub fn map_with_tables(
     table: &mut dyn FnMut() -> Result<(Cap<Untyped>, u64), Failure>,
 ) -> Result<(), Failure> {
     for _ in 0..4 {
-        match frame.map(ROOT_VSPACE, address, Rights::READ | Rights::WRITE, FrameAttributes::NONE) {
+        match frame.map(OWN_VSPACE, address, Rights::READ | Rights::WRITE, FrameAttributes::NONE) {
             Ok(()) => return Ok(()),
             Err(Error::MissingPageTable { level }) => {
                 let kind = match level {
@@ -179,7 +169,7 @@ pub fn map_with_tables(
                 let (untyped, slot) = table()?;
                 ok(untyped.retype(kind, 0, CNodeAt::ROOT, slot, 1), "retype a page table")?;
                 ok(
-                    Cap::<PageTable>::from_slot(slot).map(ROOT_VSPACE, address),
+                    Cap::<PageTable>::from_slot(slot).map(OWN_VSPACE, address),
                     "install a page table",
                 )?;
             }
@@ -209,7 +199,7 @@ pub fn start_at(
     registers.rdi = arg;
     registers.rsi = index as u64;
     ok(tcb.write_registers(false, &registers), "write a child's registers")?;
-    ok(tcb.set_priority(ROOT_TCB, priority), "set a child's priority")?;
+    ok(tcb.set_priority(OWN_TCB, priority), "set a child's priority")?;
     if start {
         ok(tcb.resume(), "resume a child")?;
     }
@@ -367,7 +357,7 @@ impl<'e> Scratch<'e> {
         let index = self.children;
         self.children += 1;
         let tcb = self.tcb()?;
-        let mut config = TcbConfig::new(ROOT, ROOT_VSPACE).fault_endpoint(how.fault_endpoint);
+        let mut config = TcbConfig::new(ROOT, OWN_VSPACE).fault_endpoint(how.fault_endpoint);
         if how.buffer {
             let address = CHILD_BUFFER_BASE + 0x1000 * index as u64;
             let frame = self.env.buffer_frame(index)?;

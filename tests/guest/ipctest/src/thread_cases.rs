@@ -6,7 +6,7 @@ use libasi::message::Message;
 
 use crate::Case;
 use crate::children::{self, COUNT, FLAG, LOG, LOG_POS, SPIN, VALUE};
-use crate::env::{ROOT, ROOT_TCB, ROOT_VSPACE, Scratch, Spawn, set_shared, shared};
+use crate::env::{OWN_TCB, OWN_VSPACE, ROOT, Scratch, Spawn, set_shared, shared};
 use crate::report::{Outcome, ok, refused};
 use crate::{ensure, fail};
 
@@ -130,10 +130,10 @@ fn pointers_outside_user_half(s: &mut Scratch<'_>) -> Outcome {
 }
 
 fn higher_priority_runs_first(s: &mut Scratch<'_>) -> Outcome {
-    ok(ROOT_TCB.set_priority(ROOT_TCB, 200), "lower the root task to 200")?;
+    ok(OWN_TCB.set_priority(OWN_TCB, 200), "lower the root task to 200")?;
     let spawned = s.spawn(children::exit_writer, 77, Spawn::LOW.priority(201));
     let seen = (shared(FLAG), shared(VALUE));
-    ok(ROOT_TCB.set_priority(ROOT_TCB, 255), "raise the root task back to 255")?;
+    ok(OWN_TCB.set_priority(OWN_TCB, 255), "raise the root task back to 255")?;
     spawned?;
     ensure!(seen == (1, 77), "right after resume the child had not run: flag/value {seen:?}");
     Ok(())
@@ -187,7 +187,7 @@ fn preemption(s: &mut Scratch<'_>) -> Outcome {
 fn priority_above_mcp(s: &mut Scratch<'_>) -> Outcome {
     let authority = stopped_child(s)?.tcb;
     let target = stopped_child(s)?.tcb;
-    ok(authority.set_max_controlled_priority(ROOT_TCB, 100), "give the authority MCP 100")?;
+    ok(authority.set_max_controlled_priority(OWN_TCB, 100), "give the authority MCP 100")?;
     refused(
         target.set_priority(authority, 150),
         Error::RangeError { word: 1 },
@@ -245,9 +245,9 @@ fn affinity(s: &mut Scratch<'_>) -> Outcome {
 fn misaligned_buffer(s: &mut Scratch<'_>) -> Outcome {
     let tcb = s.tcb()?;
     let frame = s.object::<libasi::cap::Frame>(libasi::cap::ObjectKind::Frame4K)?;
-    let config = TcbConfig::new(ROOT, ROOT_VSPACE).ipc_buffer(0x10_0000_0200, frame.cptr());
+    let config = TcbConfig::new(ROOT, OWN_VSPACE).ipc_buffer(0x10_0000_0200, frame.cptr());
     refused(tcb.configure(&config), Error::AlignmentError, "buffer at 0x...200")?;
-    let config = TcbConfig::new(ROOT, ROOT_VSPACE).ipc_buffer(0, CPtr(ROOT.cptr().0));
+    let config = TcbConfig::new(ROOT, OWN_VSPACE).ipc_buffer(0, CPtr(ROOT.cptr().0));
     match tcb.configure(&config) {
         Err(Error::InvalidCapability { word: 6 }) => Ok(()),
         other => fail!(

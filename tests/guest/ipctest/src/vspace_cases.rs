@@ -5,7 +5,7 @@ use libasi::cap::{Cap, Frame, FrameAttributes, ObjectKind, PageTable, Rights};
 use libasi::fault::vector;
 
 use crate::Case;
-use crate::env::{ROOT_VSPACE, Scratch, map_with_tables};
+use crate::env::{OWN_VSPACE, Scratch, map_with_tables};
 use crate::fault_cases::fault_of;
 use crate::report::{Failure, Outcome, ok, refused};
 use crate::{children, ensure, raw};
@@ -64,14 +64,14 @@ fn missing_tables(s: &mut Scratch<'_>) -> Outcome {
         [ObjectKind::PageDirectoryPointerTable, ObjectKind::PageDirectory, ObjectKind::PageTable];
     for (level, kind) in (1..=3).zip(kinds) {
         refused(
-            frame.map(ROOT_VSPACE, address, RW, FrameAttributes::NONE),
+            frame.map(OWN_VSPACE, address, RW, FrameAttributes::NONE),
             Error::MissingPageTable { level },
             "map below missing tables",
         )?;
         let table: Cap<PageTable> = s.object(kind)?;
-        ok(table.map(ROOT_VSPACE, address), "install the missing table")?;
+        ok(table.map(OWN_VSPACE, address), "install the missing table")?;
     }
-    ok(frame.map(ROOT_VSPACE, address, RW, FrameAttributes::NONE), "map with every table")?;
+    ok(frame.map(OWN_VSPACE, address, RW, FrameAttributes::NONE), "map with every table")?;
     raw::write(address, 5);
     ensure!(raw::read(address) == 5, "the mapping does not hold what was written");
     Ok(())
@@ -83,26 +83,26 @@ fn already_mapped(s: &mut Scratch<'_>) -> Outcome {
     let address = region(3);
     map(s, first, address)?;
     refused(
-        second.map(ROOT_VSPACE, address, RW, FrameAttributes::NONE),
+        second.map(OWN_VSPACE, address, RW, FrameAttributes::NONE),
         Error::AlreadyMapped,
         "a second frame at the same address",
     )?;
     refused(
-        first.map(ROOT_VSPACE, address + 0x1000, RW, FrameAttributes::NONE),
+        first.map(OWN_VSPACE, address + 0x1000, RW, FrameAttributes::NONE),
         Error::AlreadyMapped,
         "the mapped capability at a second address",
     )?;
     let table: Cap<PageTable> = s.object(ObjectKind::PageTable)?;
-    refused(table.map(ROOT_VSPACE, address), Error::AlreadyMapped, "a second page table")
+    refused(table.map(OWN_VSPACE, address), Error::AlreadyMapped, "a second page table")
 }
 
 fn write_execute(s: &mut Scratch<'_>) -> Outcome {
     let frame = frame(s)?;
     let address = region(4);
-    let table_check = frame.map(ROOT_VSPACE, address, RW, FrameAttributes::EXECUTABLE);
+    let table_check = frame.map(OWN_VSPACE, address, RW, FrameAttributes::EXECUTABLE);
     refused(table_check, Error::InvalidArgument { word: 3 }, "writable and executable")?;
     refused(
-        frame.map(ROOT_VSPACE, address, Rights::READ, FrameAttributes::from_word_unchecked(2)),
+        frame.map(OWN_VSPACE, address, Rights::READ, FrameAttributes::from_word_unchecked(2)),
         Error::InvalidArgument { word: 3 },
         "an unknown attribute bit",
     )?;
@@ -120,11 +120,11 @@ fn read_only_cap(s: &mut Scratch<'_>) -> Outcome {
     map(s, frame, address)?;
     ok(frame.unmap(), "unmap the original")?;
     refused(
-        read_only.map(ROOT_VSPACE, address, RW, FrameAttributes::NONE),
+        read_only.map(OWN_VSPACE, address, RW, FrameAttributes::NONE),
         Error::InsufficientRights,
         "writable from a read-only capability",
     )?;
-    ok(read_only.map(ROOT_VSPACE, address, Rights::READ, FrameAttributes::NONE), "map read-only")?;
+    ok(read_only.map(OWN_VSPACE, address, Rights::READ, FrameAttributes::NONE), "map read-only")?;
     ensure!(raw::read(address) == 0, "the read-only mapping reads {:#x}", raw::read(address));
     Ok(())
 }
@@ -164,7 +164,7 @@ fn delete_unmaps(s: &mut Scratch<'_>) -> Outcome {
     raw::write(address, 0x77);
     s.delete(first)?;
     ok(
-        second.map(ROOT_VSPACE, address, RW, FrameAttributes::NONE),
+        second.map(OWN_VSPACE, address, RW, FrameAttributes::NONE),
         "map a second frame where the deleted one was",
     )?;
     ensure!(raw::read(address) == 0, "the address still shows the deleted frame's data");
@@ -174,12 +174,12 @@ fn delete_unmaps(s: &mut Scratch<'_>) -> Outcome {
 fn kernel_half(s: &mut Scratch<'_>) -> Outcome {
     let frame = frame(s)?;
     refused(
-        frame.map(ROOT_VSPACE, 0xffff_8000_0000_0000, RW, FrameAttributes::NONE),
+        frame.map(OWN_VSPACE, 0xffff_8000_0000_0000, RW, FrameAttributes::NONE),
         Error::RangeError { word: 1 },
         "map in the kernel half",
     )?;
     refused(
-        frame.map(ROOT_VSPACE, 0x8000_0000_0000, RW, FrameAttributes::NONE),
+        frame.map(OWN_VSPACE, 0x8000_0000_0000, RW, FrameAttributes::NONE),
         Error::RangeError { word: 1 },
         "map at a non-canonical address",
     )
@@ -191,7 +191,7 @@ fn last_user_page(s: &mut Scratch<'_>) -> Outcome {
     let last = syscall_abi::USER_SPACE_END - 0x1000;
     let frame = frame(s)?;
     refused(
-        frame.map(ROOT_VSPACE, last, RW, FrameAttributes::NONE),
+        frame.map(OWN_VSPACE, last, RW, FrameAttributes::NONE),
         Error::RangeError { word: 1 },
         "map the last user page",
     )?;
@@ -206,7 +206,7 @@ fn misaligned(s: &mut Scratch<'_>) -> Outcome {
     let frame = frame(s)?;
     let address = region(10);
     refused(
-        frame.map(ROOT_VSPACE, address + 0x800, RW, FrameAttributes::NONE),
+        frame.map(OWN_VSPACE, address + 0x800, RW, FrameAttributes::NONE),
         Error::AlignmentError,
         "map at a half page",
     )
@@ -222,7 +222,7 @@ fn large_frame(s: &mut Scratch<'_>) -> Outcome {
     let frame = Cap::<Frame>::from_slot(slot);
     let address = region(11) + 0x20_0000;
     refused(
-        frame.map(ROOT_VSPACE, address + 0x1000, RW, FrameAttributes::NONE),
+        frame.map(OWN_VSPACE, address + 0x1000, RW, FrameAttributes::NONE),
         Error::AlignmentError,
         "a 2 MiB frame at a 4 KiB boundary",
     )?;
@@ -238,15 +238,15 @@ fn table_unmap(s: &mut Scratch<'_>) -> Outcome {
     let frame = frame(s)?;
     let address = region(12);
     let directory: Cap<PageTable> = s.object(ObjectKind::PageDirectory)?;
-    ok(directory.map(ROOT_VSPACE, address), "install a page directory")?;
+    ok(directory.map(OWN_VSPACE, address), "install a page directory")?;
     let table: Cap<PageTable> = s.object(ObjectKind::PageTable)?;
-    ok(table.map(ROOT_VSPACE, address), "install a page table")?;
+    ok(table.map(OWN_VSPACE, address), "install a page table")?;
     ok(table.unmap(), "remove the page table")?;
     refused(
-        frame.map(ROOT_VSPACE, address, RW, FrameAttributes::NONE),
+        frame.map(OWN_VSPACE, address, RW, FrameAttributes::NONE),
         Error::MissingPageTable { level: 3 },
         "map after the table was removed",
     )?;
-    ok(table.map(ROOT_VSPACE, address), "install the table again")?;
-    ok(frame.map(ROOT_VSPACE, address, RW, FrameAttributes::NONE), "map")
+    ok(table.map(OWN_VSPACE, address), "install the table again")?;
+    ok(frame.map(OWN_VSPACE, address, RW, FrameAttributes::NONE), "map")
 }

@@ -1,0 +1,305 @@
+//! What the test runner and the case processes it spawns say to each other, in one place
+//! for both sides.
+//!
+//! A case process is one boot module (a case program) started for one case. It `Call`s
+//! the runner on its granted endpoint ([`grants::RUNNER`], badged [`badge::CASE`]) with a
+//! [`Request`], and the runner answers with an [`Order`]:
+//!
+//! 1. [`Request::Ready`] → [`Order::Run`]`{ index }`: which case to run.
+//! 2. [`Request::Starting`]`{ name }` → [`Order::Go`]; or [`Request::NoSuchCase`] when the
+//!    program has no case `index` (the runner has then run them all), never answered.
+//! 3. [`Request::Verdict`], never answered: the runner prints the case's `TEST` line and
+//!    destroys the process.
+//!
+//! A fault of the process's thread reaches the runner on the same endpoint with
+//! [`badge::FAULT`] and ends the case as failed.
+//!
+//! The runner is the root task; its boot arguments `devices=<program>,...` name the case
+//! programs that get the I/O port and IRQ control capabilities ([`gets_devices`]), and
+//! `respawn=<count>` has it spawn and destroy each program that many times before its
+//! cases, checking each time that nothing is left behind ([`respawn_count`]).
+//!
+//! Each message is postcard-encoded into at most [`MAX_BYTES`] bytes and carried as
+//! message words with label [`LABEL`]: the byte count, then the bytes packed eight to a
+//! word, little-endian. Names and failure texts are cut to [`MAX_NAME`] and
+//! [`MAX_MESSAGE`] bytes, so that every message fits (checked at compile time).
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+use serde::{Deserialize, Serialize};
+use syscall_abi::ipc::MAX_WORDS;
+
+/// The label of every protocol message.
+pub const LABEL: u64 = 0x7e57;
+
+/// Who is speaking to the runner: the badges on the endpoint capabilities it hands out.
+pub mod badge {
+    /// The case process's own calls.
+    pub const CASE: u64 = 1;
+    /// Its thread's faults (the badge of its fault endpoint capability).
+    pub const FAULT: u64 = 2;
+}
+
+/// The capabilities a case process is handed, in granted-slot order
+/// (`libasi::process::granted(i)`).
+pub mod grants {
+    /// The runner's endpoint, badged [`CASE`](crate::badge::CASE), send right only.
+    pub const RUNNER: usize = 0;
+    /// An untyped region of 2^[`MEMORY_BITS`](crate::MEMORY_BITS) bytes, carved from the
+    /// process's own memory, for the case's objects.
+    pub const MEMORY: usize = 1;
+    /// The root task's I/O port control capability itself (a copy issues nothing), lent
+    /// only to programs the runner is told need devices, and taken back before the
+    /// process is destroyed.
+    pub const IO_PORT_CONTROL: usize = 2;
+    /// The IRQ control capability; as [`IO_PORT_CONTROL`].
+    pub const IRQ_CONTROL: usize = 3;
+    /// The slot after the last grant is the first the process may fill.
+    pub const COUNT: usize = 4;
+}
+
+/// The size of the granted region: 8 MiB, what the largest case needs (a 2 MiB frame
+/// aligned to its size, after the environment's objects, and tables after it).
+pub const MEMORY_BITS: u8 = 23;
+
+/// The longest case name carried.
+pub const MAX_NAME: usize = 100;
+/// The longest failure text carried (what `case-report`'s `Failure` holds).
+pub const MAX_MESSAGE: usize = 200;
+
+/// The most bytes one message carries: every word but the byte count.
+pub const MAX_BYTES: usize = (MAX_WORDS - 1) * 8;
+
+/// What a case process asks or tells the runner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request<'a> {
+    /// The process has started and waits for its [`Order::Run`].
+    Ready,
+    /// The case it was told to run is `name`, and starts on [`Order::Go`].
+    Starting { name: &'a str },
+    /// The program has no case with the index it was given.
+    NoSuchCase,
+    /// How the case went.
+    Verdict(Verdict<'a>),
+}
+
+/// How a case went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict<'a> {
+    Pass,
+    Fail { message: &'a str },
+}
+
+/// What the runner tells a case process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Order {
+    /// Run the program's case number `index` (counting from 0 over all its groups).
+    Run { index: u16 },
+    /// Start the case just named.
+    Go,
+}
+
+/// The value of `key=<value>` in the runner's boot arguments `args`.
+pub fn arg<'a>(args: &'a str, key: &str) -> Option<&'a str> {
+    args.split_whitespace().find_map(|arg| arg.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Whether the runner's boot arguments `args` give the program `program` the device
+/// control capabilities: they hold `devices=<program>,<program>...`.
+pub fn gets_devices(args: &str, program: &str) -> bool {
+    arg(args, "devices").is_some_and(|list| list.split(',').any(|name| name == program))
+}
+
+/// How many times the runner's boot arguments `args` ask it to spawn and destroy each
+/// program before its cases (`respawn=<count>`); 0 if they do not, or not as a number.
+pub fn respawn_count(args: &str) -> u32 {
+    arg(args, "respawn").and_then(|count| count.parse().ok()).unwrap_or(0)
+}
+
+/// Bytes of a postcard varint holding a length up to `max`.
+const fn varint_bytes(max: usize) -> usize {
+    let mut bytes = 1;
+    let mut rest = max >> 7;
+    while rest != 0 {
+        bytes += 1;
+        rest >>= 7;
+    }
+    bytes
+}
+
+/// The longest encoded request: two variant tags (one byte each for these few variants)
+/// and the longest text with its length.
+const MAX_REQUEST: usize = 2 + varint_bytes(MAX_MESSAGE) + MAX_MESSAGE;
+const _: () = assert!(MAX_REQUEST <= MAX_BYTES);
+const _: () = assert!(2 + varint_bytes(MAX_NAME) + MAX_NAME <= MAX_REQUEST);
+/// The longest encoded order: a tag and a `u16` varint.
+const MAX_ORDER: usize = 1 + varint_bytes(u16::MAX as usize);
+const _: () = assert!(MAX_ORDER <= MAX_BYTES);
+
+/// Why a message could not be carried or read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// Not a protocol message: another label.
+    Label(u64),
+    /// The byte count disagrees with the words that follow it, or exceeds [`MAX_BYTES`].
+    Length,
+    /// postcard could not encode or decode it.
+    Encoding,
+}
+
+impl core::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Label(label) => write!(f, "label {label:#x} is not the runner protocol's"),
+            Self::Length => f.write_str("byte count disagrees with the message's words"),
+            Self::Encoding => f.write_str("not a valid postcard encoding"),
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+pub fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+impl<'a> Request<'a> {
+    /// [`Request::Starting`] with the name cut to [`MAX_NAME`].
+    pub fn starting(name: &'a str) -> Self {
+        Self::Starting { name: cut(name, MAX_NAME) }
+    }
+
+    /// [`Request::Verdict`] of a failure, its text cut to [`MAX_MESSAGE`].
+    pub fn failed(message: &'a str) -> Self {
+        Self::Verdict(Verdict::Fail { message: cut(message, MAX_MESSAGE) })
+    }
+}
+
+/// Encodes `value` into `words` (the byte count, then the bytes); returns how many words.
+pub fn encode<T: Serialize>(
+    value: &T,
+    words: &mut [u64; MAX_WORDS],
+) -> Result<usize, ProtocolError> {
+    let mut bytes = [0u8; MAX_BYTES];
+    let len = postcard::to_slice(value, &mut bytes).map_err(|_| ProtocolError::Encoding)?.len();
+    words[0] = len as u64;
+    for (word, chunk) in words[1..].iter_mut().zip(bytes[..len].chunks(8)) {
+        let mut packed = [0u8; 8];
+        packed[..chunk.len()].copy_from_slice(chunk);
+        *word = u64::from_le_bytes(packed);
+    }
+    Ok(1 + len.div_ceil(8))
+}
+
+/// Decodes a message of `label` and `words`, borrowing its text from `bytes`.
+pub fn decode<'a, T: Deserialize<'a>>(
+    label: u64,
+    words: &[u64],
+    bytes: &'a mut [u8; MAX_BYTES],
+) -> Result<T, ProtocolError> {
+    if label != LABEL {
+        return Err(ProtocolError::Label(label));
+    }
+    let (&len, packed) = words.split_first().ok_or(ProtocolError::Length)?;
+    let len =
+        usize::try_from(len).ok().filter(|&len| len <= MAX_BYTES).ok_or(ProtocolError::Length)?;
+    let packed = packed.get(..len.div_ceil(8)).ok_or(ProtocolError::Length)?;
+    for (chunk, word) in bytes.chunks_mut(8).zip(packed) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    postcard::from_bytes(&bytes[..len]).map_err(|_| ProtocolError::Encoding)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<'a>(request: &Request<'_>, bytes: &'a mut [u8; MAX_BYTES]) -> Request<'a> {
+        let mut words = [0; MAX_WORDS];
+        let count = encode(request, &mut words).unwrap();
+        decode(LABEL, &words[..count], bytes).unwrap()
+    }
+
+    #[test]
+    fn requests_and_orders_round_trip() {
+        let long = "é".repeat(MAX_MESSAGE);
+        let requests = [
+            Request::Ready,
+            Request::starting("ipc::thread::child_runs_and_exits"),
+            Request::NoSuchCase,
+            Request::Verdict(Verdict::Pass),
+            Request::failed("2 != 3"),
+            Request::failed(&long),
+        ];
+        for request in requests {
+            let mut bytes = [0; MAX_BYTES];
+            assert_eq!(round_trip(&request, &mut bytes), request);
+        }
+        for order in [Order::Run { index: 0 }, Order::Run { index: u16::MAX }, Order::Go] {
+            let mut words = [0; MAX_WORDS];
+            let count = encode(&order, &mut words).unwrap();
+            let mut bytes = [0; MAX_BYTES];
+            assert_eq!(decode::<Order>(LABEL, &words[..count], &mut bytes), Ok(order));
+        }
+    }
+
+    #[test]
+    fn only_programs_listed_get_devices() {
+        assert!(gets_devices("devices=devtest", "devtest"));
+        assert!(gets_devices("x=1 devices=a,devtest", "devtest"));
+        assert!(!gets_devices("devices=devtest", "ipctest"));
+        assert!(!gets_devices("devices=devtest2", "devtest"));
+        assert!(!gets_devices("", "devtest"));
+        assert!(!gets_devices("devtest", "devtest"));
+        assert!(!gets_devices("devicesx=devtest", "devtest"));
+    }
+
+    #[test]
+    fn respawn_counts_are_numbers() {
+        assert_eq!(respawn_count("devices=a respawn=500"), 500);
+        assert_eq!(respawn_count("respawn=lots"), 0);
+        assert_eq!(respawn_count("respawns=5"), 0);
+        assert_eq!(respawn_count(""), 0);
+    }
+
+    #[test]
+    fn long_texts_are_cut_at_characters() {
+        let long = "é".repeat(MAX_MESSAGE);
+        let Request::Verdict(Verdict::Fail { message }) = Request::failed(&long) else {
+            panic!("not a failure");
+        };
+        assert_eq!(message.len(), MAX_MESSAGE);
+        assert_eq!(cut("aé", 2), "a");
+        let long_name = "x".repeat(500);
+        let Request::Starting { name } = Request::starting(&long_name) else {
+            panic!("not a start");
+        };
+        assert_eq!(name.len(), MAX_NAME);
+    }
+
+    #[test]
+    fn texts_too_long_for_a_message_are_refused_not_cut_short() {
+        let huge = "x".repeat(MAX_BYTES);
+        let mut words = [0; MAX_WORDS];
+        assert_eq!(
+            encode(&Request::Starting { name: &huge }, &mut words),
+            Err(ProtocolError::Encoding)
+        );
+    }
+
+    #[test]
+    fn malformed_messages_are_refused() {
+        let mut bytes = [0; MAX_BYTES];
+        assert_eq!(decode::<Order>(1, &[1, 0], &mut bytes), Err(ProtocolError::Label(1)));
+        assert_eq!(decode::<Order>(LABEL, &[], &mut bytes), Err(ProtocolError::Length));
+        assert_eq!(decode::<Order>(LABEL, &[9, 0], &mut bytes), Err(ProtocolError::Length));
+        let too_long = MAX_BYTES as u64 + 1;
+        assert_eq!(decode::<Order>(LABEL, &[too_long], &mut bytes), Err(ProtocolError::Length));
+        // Variant 7 of Order does not exist.
+        assert_eq!(decode::<Order>(LABEL, &[1, 7], &mut bytes), Err(ProtocolError::Encoding));
+        assert_eq!(decode::<Request<'_>>(LABEL, &[0], &mut bytes), Err(ProtocolError::Encoding));
+    }
+}

@@ -1,0 +1,228 @@
+//! What the runner holds: the pool case processes are built from, its slots, and the
+//! endpoint they and their faults reach it on. It starts one process per case, destroys
+//! it afterwards, and checks that the destruction gave back every slot and the whole pool.
+
+use core::fmt;
+
+use case_protocol::{MEMORY_BITS, badge, grants};
+use case_report::{Failure, Outcome};
+use libasi::boot::{BootInfo, ModuleDescriptor};
+use libasi::cap::{
+    CNodeAt, Cap, CapData, Endpoint, IoPortControl, IrqControl, ObjectKind, Rights, Slot,
+    SlotAllocator, SlotRef, Untyped,
+};
+use libasi::ipc::IpcBuffer;
+use libasi::process::{Process, SpawnError, SpawnOptions, Spawner};
+
+use crate::conversation::{Heard, Listener};
+
+/// Case processes run at the root task's priority and may give it, as the root task
+/// could when the cases ran in it.
+const PRIORITY: u8 = 255;
+/// Each process's memory: its image, stack and tables, and the granted region.
+const PROCESS_BITS: u8 = MEMORY_BITS + 1;
+
+/// Why the runner cannot go on.
+#[derive(Debug)]
+pub enum RunnerError {
+    Kernel(&'static str, libasi::Error),
+    Spawn(SpawnError),
+    NoMemory,
+    NoSlots,
+    /// A process that ran no case left something behind.
+    Leak(&'static str),
+}
+
+impl fmt::Display for RunnerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Kernel(what, error) => write!(f, "{what}: {error}"),
+            Self::Spawn(error) => write!(f, "cannot start a case process: {error}"),
+            Self::NoMemory => f.write_str("the boot information lists too little untyped RAM"),
+            Self::NoSlots => f.write_str("no free slots left"),
+            Self::Leak(leak) => f.write_str(leak),
+        }
+    }
+}
+
+trait Context<T> {
+    fn context(self, what: &'static str) -> Result<T, RunnerError>;
+}
+
+impl<T> Context<T> for Result<T, libasi::Error> {
+    fn context(self, what: &'static str) -> Result<T, RunnerError> {
+        self.map_err(|error| RunnerError::Kernel(what, error))
+    }
+}
+
+#[derive(Debug)]
+pub struct Runner {
+    slots: SlotAllocator,
+    /// The largest RAM region: case processes are made from it and nothing else, so it
+    /// has no children between cases.
+    pool: Cap<Untyped>,
+    pool_bits: u8,
+    listener: Listener,
+    /// The endpoint, badged for each process's calls, and for its faults.
+    calls: Cap<Endpoint>,
+    faults: Cap<Endpoint>,
+}
+
+impl Runner {
+    /// Makes the endpoint from a RAM region other than the pool.
+    pub fn new(info: &BootInfo) -> Result<Self, RunnerError> {
+        let mut slots = SlotAllocator::new(info.empty);
+        let mut ram = info.untyped().iter().enumerate().filter(|(_, untyped)| !untyped.device);
+        let (pool_index, pool) = ram
+            .clone()
+            .max_by_key(|(_, untyped)| untyped.size_bits)
+            .ok_or(RunnerError::NoMemory)?;
+        let (own_index, _) = ram
+            .find(|&(index, untyped)| index != pool_index && untyped.size_bits >= 12)
+            .ok_or(RunnerError::NoMemory)?;
+        let at = |index: usize| Cap::<Untyped>::from_slot(info.untyped_slots.start + index as u64);
+        let first = slots.alloc_range(3).ok_or(RunnerError::NoSlots)?;
+        at(own_index)
+            .retype(ObjectKind::Endpoint, 0, CNodeAt::ROOT, first, 1)
+            .context("retype the runner's endpoint")?;
+        let endpoint = Cap::<Endpoint>::from_slot(first);
+        for (slot, badge) in [(first + 1, badge::CASE), (first + 2, badge::FAULT)] {
+            Cap::ROOT
+                .mint(Slot::root(slot), SlotRef::root(first), Rights::WRITE, CapData::badge(badge))
+                .context("mint a badged endpoint")?;
+        }
+        let buffer = IpcBuffer::root().context("the runner's IPC buffer")?;
+        Ok(Self {
+            slots,
+            pool: at(pool_index),
+            pool_bits: pool.size_bits,
+            listener: Listener { endpoint, buffer },
+            calls: Cap::from_slot(first + 1),
+            faults: Cap::from_slot(first + 2),
+        })
+    }
+
+    /// Runs case `index` of `module` in a fresh process (with the device control
+    /// capabilities if `devices`), destroys the process and checks it left nothing
+    /// behind: a leak fails the case.
+    pub fn run(
+        &mut self,
+        module: &ModuleDescriptor,
+        index: u16,
+        devices: bool,
+    ) -> Result<Heard, RunnerError> {
+        let free = self.slots.available();
+        let pool_was_whole = self.pool_is_whole()?;
+        let process = self.spawn(module, devices, true)?;
+        let heard = self.listener.converse(module.name(), index);
+        let destroyed = self.end(&process, devices);
+        let heard = heard.context("listen to a case process")?;
+        let left = destroyed.and_then(|()| self.left_behind(free, pool_was_whole));
+        Ok(match (heard, left) {
+            (Heard::NoSuchCase, Ok(None)) => Heard::NoSuchCase,
+            (Heard::NoSuchCase, Ok(Some(leak))) => return Err(RunnerError::Leak(leak)),
+            (Heard::Case(name, outcome), Ok(None)) => Heard::Case(name, outcome),
+            (Heard::Case(name, outcome), Ok(Some(leak))) => {
+                Heard::Case(name, outcome.and(Err(Failure::new(format_args!("{leak}")))))
+            }
+            (_, Err(error)) => return Err(error),
+        })
+    }
+
+    /// Spawns `module` stopped and destroys it again, `times` times, checking each time
+    /// that it left nothing behind.
+    pub fn respawn(
+        &mut self,
+        module: &ModuleDescriptor,
+        times: u32,
+        devices: bool,
+    ) -> Result<Outcome, RunnerError> {
+        let free = self.slots.available();
+        if !self.pool_is_whole()? {
+            return Ok(Err(Failure::new(format_args!(
+                "the pool has children before the first spawn"
+            ))));
+        }
+        for time in 1..=times {
+            let process = self.spawn(module, devices, false)?;
+            self.end(&process, devices)?;
+            if let Some(leak) = self.left_behind(free, true)? {
+                return Ok(Err(Failure::new(format_args!(
+                    "spawn and destroy number {time}: {leak}"
+                ))));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Spawns `module`; if `start`, it runs at once and calls the runner.
+    fn spawn(
+        &mut self,
+        module: &ModuleDescriptor,
+        devices: bool,
+        start: bool,
+    ) -> Result<Process, RunnerError> {
+        let mut options = SpawnOptions::new(PRIORITY)
+            .max_priority(PRIORITY)
+            .memory_bits(PROCESS_BITS)
+            .fault_endpoint(self.faults.cptr())
+            .grant(self.calls.cptr(), Rights::WRITE)
+            .grant_memory(MEMORY_BITS);
+        if !start {
+            options = options.stopped();
+        }
+        if devices {
+            options = options
+                .grant_moved(Cap::<IoPortControl>::BOOT.cptr())
+                .grant_moved(Cap::<IrqControl>::BOOT.cptr());
+        }
+        Spawner::new(self.pool, &mut self.slots).spawn(module, &options).map_err(RunnerError::Spawn)
+    }
+
+    /// Takes back the device control capabilities it lent `process`, if `devices`, and
+    /// destroys it.
+    fn end(&mut self, process: &Process, devices: bool) -> Result<(), RunnerError> {
+        if devices {
+            // Stopped first, so that it uses them no more.
+            process.tcb.suspend().context("stop a case process")?;
+            process
+                .give_back(grants::IO_PORT_CONTROL, Cap::<IoPortControl>::BOOT.cptr().0)
+                .context("take back the I/O port control capability")?;
+            process
+                .give_back(grants::IRQ_CONTROL, Cap::<IrqControl>::BOOT.cptr().0)
+                .context("take back the IRQ control capability")?;
+        }
+        process.destroy(&mut self.slots).context("destroy a case process")
+    }
+
+    /// What a destroyed process left behind, if anything: slots still taken (against the
+    /// `free` count before it), or a pool that is no longer whole.
+    fn left_behind(
+        &mut self,
+        free: usize,
+        pool_was_whole: bool,
+    ) -> Result<Option<&'static str>, RunnerError> {
+        if self.slots.available() != free {
+            return Ok(Some("destroying the case's process did not give back every slot"));
+        }
+        if pool_was_whole && !self.pool_is_whole()? {
+            return Ok(Some("destroying the case's process left objects in the pool"));
+        }
+        Ok(None)
+    }
+
+    /// Whether the pool has no children: then a region of its whole size can be carved
+    /// (and is deleted again at once).
+    fn pool_is_whole(&mut self) -> Result<bool, RunnerError> {
+        let probe = self.slots.alloc().ok_or(RunnerError::NoSlots)?;
+        let carved = self.pool.retype(ObjectKind::Untyped, self.pool_bits, CNodeAt::ROOT, probe, 1);
+        let deleted = Cap::ROOT.delete(Slot::root(probe)).context("delete the pool probe");
+        self.slots.free(probe);
+        deleted?;
+        match carved {
+            Ok(()) => Ok(true),
+            Err(libasi::Error::NotEnoughMemory) => Ok(false),
+            Err(error) => Err(RunnerError::Kernel("probe the pool", error)),
+        }
+    }
+}
