@@ -15,21 +15,20 @@ use syscall_abi::{DEBUG_WRITE_MAX, Syscall, SyscallError};
 
 /// Handles system call `number` of the current thread, whose registers the entry code
 /// saved in its TCB, and returns to user mode. The Null call returns before anything
-/// else is set up, which is what makes it the measure of entry and exit alone.
+/// else is set up, which is what makes it the measure of entry and exit alone; `Call` and
+/// `ReplyReceive` try the IPC fastpath before the general path, which is kept in
+/// [`handle_call`] so that the fastpath pays for none of its stack frame.
+///
+/// `registers` is the physical address of the caller's saved registers: the register area
+/// of the current thread's TCB, which the fastpath finds the TCB by without a look at the
+/// CPU's state.
 #[inline(always)]
-pub fn handle(number: u64) -> ! {
+pub fn handle(number: u64, registers: u64) -> ! {
     if number == Syscall::Null.number() {
         arch::return_from_syscall(syscall_abi::SUCCESS, 0);
     }
-    handle_ipc_fast(number)
-}
-
-/// Takes the IPC fastpath if it applies, the general path otherwise: kept apart from
-/// both [`handle`] (so the Null call pays for none of its register saves) and
-/// [`handle_call`] (so the fastpath pays for none of the general path's stack frame).
-#[inline(never)]
-fn handle_ipc_fast(number: u64) -> ! {
-    let caller = this_cpu().current_thread().expect("a system call comes from the current thread");
+    let caller = Tcb::of_register_area(registers);
+    debug_assert!(this_cpu().current_thread() == Some(caller), "registers of another thread");
     if number == Syscall::Call.number() {
         fastpath::call(caller);
     } else if number == Syscall::ReplyReceive.number() {

@@ -132,9 +132,38 @@ pub fn window_top(regions: &[MemoryRegion]) -> u64 {
         .unwrap_or(0)
 }
 
+/// The bound [`object_in_window`] compares with: the word index of the last address at
+/// which an object of `max_object_bytes` still ends by `window_end` (0 for an empty
+/// window, which then holds no object at all but the one at address 0).
+pub const fn object_window_bound(window_end: u64, max_object_bytes: u64) -> u64 {
+    window_end.saturating_sub(max_object_bytes) / 8
+}
+
+/// Whether an object of at most the bound's size at `object` is 8-byte aligned and ends
+/// inside the window, in one comparison: rotated right by three bits, a misaligned
+/// address has a low bit at the top and so exceeds every bound.
+#[inline(always)]
+pub const fn object_in_window(object: u64, bound: u64) -> bool {
+    object.rotate_right(3) <= bound
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_window_check_takes_aligned_objects_that_end_inside() {
+        let bound = object_window_bound(0x10_0000, 2048);
+        assert!(object_in_window(0, bound));
+        assert!(object_in_window(0x10_0000 - 2048, bound));
+        assert!(!object_in_window(0x10_0000 - 2040, bound));
+        assert!(!object_in_window(0x10_0000, bound));
+        assert!(!object_in_window(!7, bound));
+        for misaligned in [1, 2, 4, 7, 0x800 + 3, 0x10_0000 - 2048 - 1] {
+            assert!(!object_in_window(misaligned, bound), "{misaligned:#x}");
+        }
+        assert_eq!(object_window_bound(0, 2048), 0);
+    }
 
     const MIB: u64 = 1024 * 1024;
 

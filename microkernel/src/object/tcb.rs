@@ -152,6 +152,12 @@ impl Tcb {
         Self { base, words: arch::object_words(base) }
     }
 
+    /// The TCB whose register area is at `registers` (see [`register_area`](Self::register_area)).
+    #[inline(always)]
+    pub fn of_register_area(registers: u64) -> Self {
+        Self::at(registers.wrapping_sub((REGISTERS * 8) as u64))
+    }
+
     /// The TCB a capability names.
     pub fn of(cap: &Capability) -> Option<Self> {
         match *cap {

@@ -294,12 +294,15 @@ impl AddressSpace {
     }
 
     /// Makes this the CPU's address space.
+    #[inline(always)]
     pub fn activate(&self) {
-        let frame = PhysFrame::containing_address(self.root);
-        if Cr3::read().0 != frame {
+        // The kernel sets no flag bits in CR3 (no PCIDs yet, default caching), so CR3 is
+        // exactly the root's address when this address space is active.
+        let (active, _) = Cr3::read_raw();
+        if active.start_address() != self.root {
             // SAFETY: the kernel half of every address space is the kernel's, so the code
             // and data in use stay mapped at the same addresses.
-            unsafe { Cr3::write(frame, Cr3Flags::empty()) };
+            unsafe { Cr3::write(PhysFrame::containing_address(self.root), Cr3Flags::empty()) };
         }
     }
 }

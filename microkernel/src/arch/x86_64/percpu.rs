@@ -39,21 +39,36 @@ pub struct CpuBlock {
     user_stack_scratch: AtomicU64,
     /// `gs:24`: this CPU's index, 0 for the bootstrap CPU.
     index: AtomicU64,
-    /// `gs:32`: the top of the running thread's register area (in its TCB), where
-    /// `syscall` and, through the TSS, interrupts from user mode save its registers.
-    user_frame_top: AtomicU64,
+    /// `gs:32`: this CPU's TSS. Its `rsp0` (`gs:36`) is the top of the running thread's
+    /// register area (in its TCB), where interrupts from user mode and, reading it from
+    /// here, `syscall` save its registers: one word for both, written with one
+    /// `gs:`-relative store on a thread switch.
+    tss: TssCell,
 }
 
 pub const CPU_BLOCK_KERNEL_STACK_OFFSET: usize = 8;
 pub const CPU_BLOCK_USER_STACK_OFFSET: usize = 16;
-pub const CPU_BLOCK_USER_FRAME_OFFSET: usize = 32;
+const CPU_BLOCK_TSS_OFFSET: usize = 32;
+/// Where the TSS keeps `rsp0`.
+const TSS_RSP0_OFFSET: usize = 4;
+pub const CPU_BLOCK_USER_FRAME_OFFSET: usize = CPU_BLOCK_TSS_OFFSET + TSS_RSP0_OFFSET;
 const _: () = {
     assert!(core::mem::offset_of!(CpuBlock, self_address) == 0);
     assert!(core::mem::offset_of!(CpuBlock, kernel_stack_top) == CPU_BLOCK_KERNEL_STACK_OFFSET);
     assert!(core::mem::offset_of!(CpuBlock, user_stack_scratch) == CPU_BLOCK_USER_STACK_OFFSET);
     assert!(core::mem::offset_of!(CpuBlock, index) == 24);
-    assert!(core::mem::offset_of!(CpuBlock, user_frame_top) == CPU_BLOCK_USER_FRAME_OFFSET);
+    assert!(core::mem::offset_of!(CpuBlock, tss) == CPU_BLOCK_TSS_OFFSET);
+    assert!(core::mem::offset_of!(TaskStateSegment, privilege_stack_table) == TSS_RSP0_OFFSET);
 };
+
+/// A CPU's TSS. The CPU reads it (the kernel stack for interrupts from user mode); the
+/// kernel changes `rsp0` on every switch to another thread, so it is only ever reached
+/// through raw pointers and `gs:`.
+struct TssCell(UnsafeCell<TaskStateSegment>);
+
+// SAFETY: each TSS is touched only by its own CPU (set-up, then `rsp0` on its own thread
+// switches), with interrupts off.
+unsafe impl Sync for TssCell {}
 
 static CPU_BLOCKS: [CpuBlock; MAX_CPUS] = [const {
     CpuBlock {
@@ -61,21 +76,10 @@ static CPU_BLOCKS: [CpuBlock; MAX_CPUS] = [const {
         kernel_stack_top: AtomicU64::new(0),
         user_stack_scratch: AtomicU64::new(0),
         index: AtomicU64::new(0),
-        user_frame_top: AtomicU64::new(0),
+        tss: TssCell(UnsafeCell::new(TaskStateSegment::new())),
     }
 }; MAX_CPUS];
 
-/// A CPU's TSS. The CPU reads it (the kernel stack for interrupts from user mode); the
-/// kernel changes `rsp0` on every switch to another thread, so it is only ever reached
-/// through raw pointers.
-struct TssCell(UnsafeCell<TaskStateSegment>);
-
-// SAFETY: each TSS is touched only by its own CPU (set-up, then `rsp0` on its own thread
-// switches), with interrupts off.
-unsafe impl Sync for TssCell {}
-
-static TSS: [TssCell; MAX_CPUS] =
-    [const { TssCell(UnsafeCell::new(TaskStateSegment::new())) }; MAX_CPUS];
 static GDT: [Once<GlobalDescriptorTable<8>>; MAX_CPUS] = [const { Once::new() }; MAX_CPUS];
 
 /// Sets up the bootstrap CPU: its GDT and TSS, segment registers and GS base.
@@ -86,7 +90,7 @@ pub fn init_bootstrap_cpu() {
     block.kernel_stack_top.store(BOOT_STACK.top().as_u64(), Ordering::Relaxed);
     block.index.store(index as u64, Ordering::Relaxed);
 
-    let tss = TSS[index].0.get();
+    let tss = block.tss.0.get();
     // SAFETY: the bootstrap CPU sets up its own TSS once, before loading it.
     unsafe {
         (*tss).privilege_stack_table[0] = BOOT_STACK.top();
@@ -124,15 +128,18 @@ pub fn init_bootstrap_cpu() {
 /// CPU saves user registers on `syscall` and on interrupts from user mode.
 #[inline(always)]
 pub fn set_user_frame_top(frame_top: u64) {
-    let index = cpu_index();
-    let block = &CPU_BLOCKS[index];
-    // Only this CPU writes its block, so a plain store will do (no `xchg`); the top
-    // changes on nearly every call (each thread switch), so no comparison first.
-    block.user_frame_top.store(frame_top, Ordering::Relaxed);
-    let tss = TSS[index].0.get();
-    // SAFETY: this CPU's own TSS, changed with interrupts off; the CPU reads `rsp0` only
-    // when an interrupt arrives from user mode, which cannot happen now.
-    unsafe { (*tss).privilege_stack_table[0] = VirtAddr::new_truncate(frame_top) };
+    // SAFETY: GS base points at this CPU's block whenever kernel code runs (see
+    // `cpu_index`); the word at this offset is its TSS's `rsp0`, which only this CPU
+    // writes, with interrupts off, and the CPU reads only when an interrupt arrives from
+    // user mode, which cannot happen now.
+    unsafe {
+        core::arch::asm!(
+            "mov gs:[{offset}], {top}",
+            top = in(reg) frame_top,
+            offset = const CPU_BLOCK_USER_FRAME_OFFSET,
+            options(nostack, preserves_flags),
+        );
+    }
 }
 
 /// Where this CPU saves user registers now: read through GS, as the entry code does, since
@@ -141,7 +148,7 @@ pub fn set_user_frame_top(frame_top: u64) {
 pub fn user_frame_top() -> VirtAddr {
     let top: u64;
     // SAFETY: GS base points at this CPU's block whenever kernel code runs (see
-    // `cpu_index`); the word at this offset is its `user_frame_top`, only ever written by
+    // `cpu_index`); the word at this offset is its TSS's `rsp0`, only ever written by
     // this CPU with interrupts off.
     unsafe {
         core::arch::asm!(

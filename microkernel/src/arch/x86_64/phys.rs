@@ -6,7 +6,9 @@
 
 use core::cell::Cell;
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel_core::memory::{PAGE_SIZE, PAGEBLOCK_SIZE, PhysRange};
+use kernel_core::memory::{
+    PAGE_SIZE, PAGEBLOCK_SIZE, PhysRange, object_in_window, object_window_bound,
+};
 use x86_64::{PhysAddr, VirtAddr};
 
 /// Where physical address 0 appears in every address space (PML4 slot 256).
@@ -44,9 +46,9 @@ static MAPPED: MappedBlocks = MappedBlocks::new();
 /// Zero while the boot tables are active: then the whole first GiB of the window works.
 static KERNEL_TABLES_ACTIVE: AtomicU64 = AtomicU64::new(0);
 /// The end of the window's mapped RAM, once the kernel's tables are active.
-/// The highest address at which a kernel object of up to [`MAX_OBJECT_WORDS`] words
-/// still ends inside the window (0 until the kernel's tables are active: no object).
-static LAST_OBJECT_START: AtomicU64 = AtomicU64::new(0);
+/// The [`object_window_bound`] for objects of up to [`MAX_OBJECT_WORDS`] words; until
+/// the kernel's tables are active, 0, which only address 0 (in the boot window) meets.
+static OBJECT_BOUND: AtomicU64 = AtomicU64::new(0);
 /// The most words [`object_words`] hands out at once (a TCB's 2 KiB).
 const MAX_OBJECT_WORDS: usize = 256;
 
@@ -58,12 +60,19 @@ pub fn window_address(phys: PhysAddr) -> VirtAddr {
 }
 
 /// The window's pageblock map, filled as the kernel tables are built.
+/// The physical address the window shows at `address` (an address inside the window).
+#[inline(always)]
+pub(super) fn physical_of_window(address: u64) -> u64 {
+    address.wrapping_sub(PHYS_WINDOW_BASE)
+}
+
 pub(super) fn mapped_blocks() -> &'static MappedBlocks {
     &MAPPED
 }
 
 pub(super) fn mark_kernel_tables_active(window_end: u64) {
-    LAST_OBJECT_START.store(window_end - (MAX_OBJECT_WORDS * 8) as u64, Ordering::Relaxed);
+    let bound = object_window_bound(window_end, (MAX_OBJECT_WORDS * 8) as u64);
+    OBJECT_BOUND.store(bound, Ordering::Relaxed);
     KERNEL_TABLES_ACTIVE.store(1, Ordering::Release);
 }
 
@@ -165,13 +174,14 @@ fn object_outside_window(object: u64, count: usize) -> ! {
 pub fn object_words<const N: usize>(object: u64) -> &'static [Cell<u64>; N] {
     const { assert!(N <= MAX_OBJECT_WORDS) };
     // Kernel objects live only in RAM (retype refuses device memory), so below the top
-    // of the window is inside it: one comparison, on the hottest path the kernel has. The
-    // window ends below 2^52, so that also makes `object` a valid physical address.
-    if !object.is_multiple_of(8) || object > LAST_OBJECT_START.load(Ordering::Relaxed) {
+    // of the window is inside it: on the hottest path the kernel has. The window ends
+    // below 2^52, so that also makes `object` a valid physical address.
+    if !object_in_window(object, OBJECT_BOUND.load(Ordering::Relaxed)) {
         object_outside_window(object, N);
     }
-    // Below the window's end, so the sum is a canonical higher-half address.
-    let start = (PHYS_WINDOW_BASE + object) as *const [Cell<u64>; N];
+    // Below the window's end, so `|` adds, and gives a canonical higher-half address
+    // the compiler can see is not null.
+    let start = (PHYS_WINDOW_BASE | object) as *const [Cell<u64>; N];
     // Aliasing is harmless: every access goes through these `Cell`s on the one CPU in the
     // kernel (see above).
     // SAFETY: the window maps the range (checked) for the kernel's lifetime, aligned for

@@ -60,6 +60,7 @@ syscall_entry:
 "#,
     push_general_registers!(),
     r#"
+    movq %rsp, %rsi
     movq %gs:{kernel_stack}, %rsp
     movq %rax, %rdi
     call {rust_syscall}
