@@ -293,27 +293,40 @@ exit_to_user_iret:
 
     .global exit_to_user_sysret
 exit_to_user_sysret:
-    movq %rdi, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    addq $8, %rsp
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    addq $8, %rsp
-    popq %rbx
-    popq %rax
-    movq 16(%rsp), %rcx
-    movq 32(%rsp), %r11
-    movq 40(%rsp), %rsp
+    movq {r15}(%rdi), %r15
+    movq {r14}(%rdi), %r14
+    movq {r13}(%rdi), %r13
+    movq {r12}(%rdi), %r12
+    movq {r10}(%rdi), %r10
+    movq {r9}(%rdi), %r9
+    movq {r8}(%rdi), %r8
+    movq {rbp}(%rdi), %rbp
+    movq {rsi}(%rdi), %rsi
+    movq {rdx}(%rdi), %rdx
+    movq {rbx}(%rdi), %rbx
+    movq {rax}(%rdi), %rax
+    movq {rip}(%rdi), %rcx
+    movq {rflags}(%rdi), %r11
+    movq {rsp}(%rdi), %rsp
+    movq {rdi}(%rdi), %rdi
     swapgs
     sysretq
 "#,
+    r15 = const core::mem::offset_of!(TrapFrame, r15),
+    r14 = const core::mem::offset_of!(TrapFrame, r14),
+    r13 = const core::mem::offset_of!(TrapFrame, r13),
+    r12 = const core::mem::offset_of!(TrapFrame, r12),
+    r10 = const core::mem::offset_of!(TrapFrame, r10),
+    r9 = const core::mem::offset_of!(TrapFrame, r9),
+    r8 = const core::mem::offset_of!(TrapFrame, r8),
+    rbp = const core::mem::offset_of!(TrapFrame, rbp),
+    rsi = const core::mem::offset_of!(TrapFrame, rsi),
+    rdx = const core::mem::offset_of!(TrapFrame, rdx),
+    rbx = const core::mem::offset_of!(TrapFrame, rbx),
+    rax = const core::mem::offset_of!(TrapFrame, rax),
+    rip = const core::mem::offset_of!(TrapFrame, rip),
+    rflags = const core::mem::offset_of!(TrapFrame, rflags),
+    rsp = const core::mem::offset_of!(TrapFrame, rsp),
+    rdi = const core::mem::offset_of!(TrapFrame, rdi),
     options(att_syntax)
 );
