@@ -70,7 +70,6 @@ impl Slots {
     }
 }
 
-
 impl SlotStore for Slots {
     type Slot = u64;
 

@@ -62,7 +62,11 @@ impl MessageInfo {
         const LENGTH_AND_CAPS: u64 = (1 << (LENGTH_BITS + CAPS_BITS)) - 1;
         const UNWRAPPED: u64 = ((1 << UNWRAPPED_BITS) - 1) << (LENGTH_BITS + CAPS_BITS);
         let length = word & LENGTH_AND_CAPS;
-        if length <= REGISTER_WORDS as u64 { Some((length as usize, word & !UNWRAPPED)) } else { None }
+        if length <= REGISTER_WORDS as u64 {
+            Some((length as usize, word & !UNWRAPPED))
+        } else {
+            None
+        }
     }
 
     /// The register encoding.
@@ -138,7 +142,12 @@ mod tests {
             for length in lengths {
                 for caps in 0..=MAX_CAPS {
                     for unwrapped in [0, 0b101, 0b111] {
-                        let info = MessageInfo { label, length: length as u8, caps: caps as u8, unwrapped };
+                        let info = MessageInfo {
+                            label,
+                            length: length as u8,
+                            caps: caps as u8,
+                            unwrapped,
+                        };
                         let want = (length <= REGISTER_WORDS && caps == 0)
                             .then(|| (length, MessageInfo { unwrapped: 0, ..info }.to_word()));
                         assert_eq!(MessageInfo::register_only(info.to_word()), want, "{info:?}");
