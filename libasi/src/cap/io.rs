@@ -67,8 +67,9 @@ fn out_message(width: Width, port: u16, value: u32) -> Message {
 impl Cap<IoPortControl> {
     /// Makes a capability to the ports `first..=last` in the empty root slot `slot` and
     /// returns it. Refusals: [`Error::RangeError`] with word 0 if the range touches a port
-    /// the kernel drives, word 1 if `last < first`; [`Error::DeleteFirst`] if the slot is
-    /// occupied.
+    /// the kernel drives, word 1 if `last < first`; [`Error::RevokeFirst`] if a capability
+    /// to one of the ports exists; [`Error::DeleteFirst`] if the slot is occupied. A copy
+    /// of I/O port control issues too; revoking the original takes back what it issued.
     pub fn issue(self, first: u16, last: u16, slot: u64) -> Result<Cap<IoPort>, Error> {
         self.issue_at(first, last, SlotRef::root(slot))?;
         Ok(Cap::from_slot(slot))

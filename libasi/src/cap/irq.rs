@@ -37,7 +37,8 @@ impl Cap<IrqControl> {
     /// Makes the handler capability for `irq` in the empty root slot `slot` and returns
     /// it. Refusals: [`Error::RangeError`] (word 0) for an IRQ that reaches no I/O APIC
     /// input, [`Error::RevokeFirst`] if a handler for it exists already,
-    /// [`Error::DeleteFirst`] if the slot is occupied.
+    /// [`Error::DeleteFirst`] if the slot is occupied. A copy of IRQ control issues too;
+    /// revoking the original takes back what it issued.
     pub fn get(self, irq: u8, slot: u64) -> Result<Cap<IrqHandler>, Error> {
         self.get_at(irq, SlotRef::root(slot))?;
         Ok(Cap::from_slot(slot))

@@ -2,7 +2,7 @@
 
 use syscall_abi::boot_info::SlotRange;
 
-use super::layout::{CNODE_RADIX, granted, slot};
+use super::layout::{CNODE_RADIX, granted};
 use crate::Error;
 use crate::cap::{CNode, Cap, Slot, SlotAllocator, SlotRef, Tcb, Untyped, VSpace};
 
@@ -38,17 +38,14 @@ impl Process {
     /// Ends the process and everything it had: its thread stops, every capability in its
     /// CNode goes (grants, IRQ handlers, I/O ports, its own objects), every capability
     /// the spawner made for it goes, its memory region is revoked (which destroys every
-    /// object made from it) and deleted, and `slots` gets the parent's slots back. `slots` must be the allocator the spawner took them
-    /// from. On an error the slots stay taken, since some may still hold a capability.
+    /// object made from it) and deleted, and `slots` gets the parent's slots back. `slots`
+    /// must be the allocator the spawner took them from. On an error the slots stay taken,
+    /// since some may still hold a capability.
     pub fn destroy(&self, slots: &mut SlotAllocator) -> Result<(), Error> {
         // A running thread could make objects between the steps below.
         self.tcb.suspend()?;
-        // The kernel empties a destroyed CNode without the work each capability's going
-        // entails (an I/O port range stays issued, an IRQ handler stays taken, a frame
-        // stays mapped): deleted one by one here, each goes as it should.
-        for index in (0..slot::COUNT).rev() {
-            self.cnode.delete(Slot::new(index, CNODE_RADIX))?;
-        }
+        // Revoking the region destroys the CNode, and the kernel gives everything in it
+        // (grants, I/O ports, IRQ handlers) the clean-up its own deletion would.
         teardown(self.slots, slots)
     }
 }

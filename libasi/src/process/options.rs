@@ -109,9 +109,8 @@ impl SpawnOptions {
         self.push(Grant::Memory { bits })
     }
 
-    /// Moves the caller's `cap` into the next granted slot: for a capability only the
-    /// original of which works (the I/O port and IRQ control capabilities issue nothing
-    /// from a copy). The caller has it no more; [`Process::give_back`] moves it back, and
+    /// Moves the caller's `cap` into the next granted slot: for a capability the caller
+    /// should not hold while the process does. The caller has it no more; [`Process::give_back`] moves it back, and
     /// it goes with the process if it is not given back before
     /// [`Process::destroy`](super::Process::destroy).
     ///

@@ -7,8 +7,8 @@
 //! TCBs whose last capability lives inside, nested arbitrarily deep. The walk below
 //! therefore keeps no stack: when it descends into a nested container it records, in the
 //! reserved words of that container's first slot, where it came from, and climbs back by
-//! reading them. (Endpoints, notifications and mappings gain destruction work as those
-//! objects become live.)
+//! reading them. Every other capability the walk deletes gets what any deletion gets
+//! ([`after_delete`]): its mapping undone and, if it was the last, its object finalised.
 
 use super::ipc;
 use super::slots::Slots;
@@ -106,30 +106,30 @@ pub fn delete_slot(slot: u64) {
     after_delete(delete(&mut Slots, slot));
 }
 
-/// What follows every deletion: a frame capability's mapping is its own and goes with it;
-/// a page table's is shared by its copies and goes with the last; the last capability to
-/// an object destroys it.
+/// What follows every deletion: the capability's mapping is undone, and the last
+/// capability to an object destroys it.
 pub fn after_delete(outcome: DeleteOutcome) {
     if let DeleteOutcome::Deleted { cap, is_final } = outcome {
-        match cap {
-            Capability::Frame { .. } => vspace::unmap(&cap),
-            Capability::PageTable { .. } if is_final => vspace::unmap(&cap),
-            _ => {}
-        }
+        undo_mapping(&cap, is_final);
         if is_final {
-            destroy(&cap);
+            match Container::of(&cap) {
+                Some(container) => {
+                    retire(container);
+                    empty(container);
+                }
+                None => finalise(&cap),
+            }
         }
     }
 }
 
-/// Destroys the object of `cap`, whose last capability was just deleted.
-fn destroy(cap: &Capability) {
-    match Container::of(cap) {
-        Some(container) => {
-            retire(container);
-            empty(container);
-        }
-        None => finalise(cap),
+/// A frame capability's mapping is its own and goes with it; a page table's is shared by
+/// its copies and goes with the last.
+fn undo_mapping(cap: &Capability, is_final: bool) {
+    match cap {
+        Capability::Frame { .. } => vspace::unmap(cap),
+        Capability::PageTable { .. } if is_final => vspace::unmap(cap),
+        _ => {}
     }
 }
 
@@ -192,10 +192,14 @@ fn empty(root: Container) {
                 continue;
             }
         }
-        if let DeleteOutcome::Deleted { cap, is_final: true } = delete(&mut Slots, slot) {
-            debug_assert!(
-                Container::of(&cap).is_none_or(|nested| nested.first_occupied(0).is_none())
-            );
+        if let DeleteOutcome::Deleted { cap, is_final } = delete(&mut Slots, slot) {
+            undo_mapping(&cap, is_final);
+            match Container::of(&cap) {
+                // Retired above, and empty: the walk, not recursion, destroys containers.
+                Some(nested) => debug_assert!(!is_final || nested.first_occupied(0).is_none()),
+                None if is_final => finalise(&cap),
+                None => {}
+            }
         }
         cursor = index + 1;
     }

@@ -208,7 +208,9 @@ fn rights(word: u64, index: WordIndex) -> Result<Rights, Refusal> {
         .ok_or(Refusal::new(SyscallError::InvalidArgument, index))
 }
 
-fn cap_refusal(error: CapError, data_word: WordIndex) -> Refusal {
+/// The error code for a refused capability operation; `data_word` is the message word a
+/// badge or guard came in.
+pub(super) fn cap_refusal(error: CapError, data_word: WordIndex) -> Refusal {
     match error {
         CapError::SourceEmpty | CapError::NullCapability => SyscallError::EmptySlot.into(),
         CapError::DestinationOccupied => SyscallError::DeleteFirst.into(),

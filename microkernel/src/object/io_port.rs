@@ -2,7 +2,7 @@
 //! I/O port capability reads and writes the ports it covers.
 
 use super::cspace;
-use super::invoke::Reply;
+use super::invoke::{Reply, cap_refusal};
 use super::slots::Slots;
 use crate::arch::{self, PortWidth};
 use crate::syscall::{Message, Refusal};
@@ -61,8 +61,10 @@ pub fn control(
     if ports(first, last).any(|port| issued[port / 64] & (1 << (port % 64)) != 0) {
         return Err(SyscallError::RevokeFirst.into());
     }
+    // The invoked capability may be a copy of the control capability: the new one then
+    // goes under the original (see `insert_child`), as in seL4.
     insert_child(&mut Slots, control_slot, destination, Capability::IoPort { first, last })
-        .map_err(|_| SyscallError::DeleteFirst)?;
+        .map_err(|error| cap_refusal(error, u64::MAX))?;
     for port in ports(first, last) {
         issued[port / 64] |= 1 << (port % 64);
     }

@@ -3,7 +3,7 @@
 //! notification, and the handler's Ack unmasks it again.
 
 use super::cspace;
-use super::invoke::Reply;
+use super::invoke::{Reply, cap_refusal};
 use super::notification::{self, Notification};
 use super::slots::Slots;
 use crate::arch;
@@ -80,8 +80,10 @@ pub fn control(
     if input_taken {
         return Err(SyscallError::RevokeFirst.into());
     }
+    // The invoked capability may be a copy of the control capability: the new one then
+    // goes under the original (see `insert_child`), as in seL4.
     insert_child(&mut Slots, control_slot, destination, Capability::IrqHandler { irq })
-        .map_err(|_| SyscallError::DeleteFirst)?;
+        .map_err(|error| cap_refusal(error, u64::MAX))?;
     routes[usize::from(irq)] = Route { issued: true, notification: 0, badge: 0 };
     Ok(Reply::empty())
 }

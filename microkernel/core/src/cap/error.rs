@@ -32,6 +32,6 @@ pub enum CapError {
     /// A mapped frame's rights cannot be reduced in place: the mapping still grants them.
     MappedFrameRights,
     /// The capability to insert as a child does not lie within its parent's object or
-    /// region, or the parent cannot have children.
+    /// region.
     NotParent,
 }

@@ -113,9 +113,10 @@ pub(super) fn link_after<S: SlotStore>(
 }
 
 /// Puts the original capability `cap` into the empty `dst` as a child of `parent`, after
-/// the parent's plain copies: those must stay next to it, since finality is read from
-/// neighbours (a handler issued by IRQ control must not separate it from its copies).
-/// Plain copies have no children, so the new child still descends from `parent`.
+/// the plain copies that follow it: those must stay next to it, since finality is read
+/// from neighbours (a handler issued by IRQ control must not separate it from its
+/// copies). Plain copies have no children, so the new child still descends from `parent`
+/// — or, when `parent` is itself a plain copy, from the original before it.
 pub(super) fn link_new_child<S: SlotStore>(
     store: &mut S,
     parent: S::Slot,

@@ -63,8 +63,9 @@
 //!   own mapping, and on a final one destroys the object: empties a CNode's or TCB's slots
 //!   first, cancels IPC on an endpoint or notification, frees the ASID of a VSpace, the
 //!   IRQ of a handler.
-//! - Issues IRQ handlers with [`ops::insert_child`] under IRQ control, at most one per
-//!   IRQ, and records mappings by rewriting the frame or page-table capability in place.
+//! - Issues IRQ handlers and I/O port capabilities with [`ops::insert_child`] under IRQ
+//!   or I/O port control (or a copy of it), at most one per IRQ or port, and records
+//!   mappings by rewriting the frame or page-table capability in place.
 
 pub mod capability;
 pub mod cspace;

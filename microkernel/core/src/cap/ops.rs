@@ -41,12 +41,17 @@ pub fn insert_root<S: SlotStore>(
     Ok(())
 }
 
-/// Puts an original capability `cap` into the empty `dst` as a child of `parent`: a new
-/// object retyped from an untyped capability, or an IRQ handler issued by IRQ control.
+/// Puts an original capability `cap` into the empty `dst` as a child of `parent`: an IRQ
+/// handler issued by IRQ control, or an I/O port capability issued by I/O port control.
 ///
 /// `cap` must lie within `parent`'s region and be new: the kernel must not issue a second
-/// handler for an IRQ that has one, nor retype over live objects (retype's watermark sees
-/// to that), or the new original would adopt the existing one as its child.
+/// handler for an IRQ that has one, or the new original would adopt the existing one as
+/// its child.
+///
+/// As in seL4 (whose `cteInsert` does not ask the source to be revocable), `parent` may be
+/// a plain copy of a control capability: the child then goes after the copies, so it
+/// descends from the original they were copied from, and revoking that original (not a
+/// copy, which cannot have children) takes it back.
 pub fn insert_child<S: SlotStore>(
     store: &mut S,
     parent: S::Slot,
@@ -58,7 +63,7 @@ pub fn insert_child<S: SlotStore>(
         return Err(CapError::SourceEmpty);
     }
     check_insertable(store, dst, &cap)?;
-    if !store.mdb(parent).revocable || !parent_cap.same_region_as(&cap) {
+    if !parent_cap.same_region_as(&cap) {
         return Err(CapError::NotParent);
     }
     mdb::link_new_child(store, parent, dst, cap);

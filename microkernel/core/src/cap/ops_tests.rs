@@ -124,10 +124,38 @@ fn insert_child_checks_parent_destination_and_region() {
     refused(&mut store, CapError::NullCapability, |s| {
         insert_child(s, UNTYPED_SLOT, slot(2), Capability::Null)
     });
-    // A copy is not revocable: it cannot have children.
-    copy(&mut store, slot(1), slot(4)).unwrap();
-    let endpoint = store.cap(slot(1));
-    refused(&mut store, CapError::NotParent, |s| insert_child(s, slot(4), slot(2), endpoint));
+}
+
+#[test]
+fn a_copy_of_a_control_capability_issues_under_the_original() {
+    let mut store = TestStore::new();
+    let ports = Capability::IoPort { first: 0x40, last: 0x43 };
+    insert_root(&mut store, slot(0), Capability::IoPortControl).unwrap();
+    copy(&mut store, slot(0), slot(1)).unwrap();
+    copy(&mut store, slot(0), slot(2)).unwrap();
+    refused(&mut store, CapError::NotParent, |s| {
+        insert_child(s, slot(1), slot(3), Capability::IrqHandler { irq: 0 })
+    });
+    insert_child(&mut store, slot(1), slot(3), ports).unwrap();
+    assert_eq!(store.lists(), [vec![slot(0), slot(2), slot(1), slot(3)]]);
+    assert!(is_parent_of(&store, slot(0), slot(3)));
+    assert!(!is_final(&store, slot(1)));
+    // A copy cannot have children, so revoking it takes nothing; the original takes all.
+    assert_eq!(revoked(&mut store, slot(1)), []);
+    assert_eq!(revoked(&mut store, slot(0)), [(slot(2), false), (slot(1), false), (slot(3), true)]);
+}
+
+#[test]
+fn a_copy_outliving_its_original_issues_parentless_capabilities() {
+    let mut store = TestStore::new();
+    insert_root(&mut store, slot(0), Capability::IrqControl).unwrap();
+    copy(&mut store, slot(0), slot(1)).unwrap();
+    assert_eq!(deleted(&mut store, slot(0)), (Capability::IrqControl, false));
+    insert_child(&mut store, slot(1), slot(2), Capability::IrqHandler { irq: 3 }).unwrap();
+    assert!(is_final(&store, slot(1)) && is_final(&store, slot(2)));
+    assert_eq!(revoked(&mut store, slot(1)), []);
+    copy(&mut store, slot(2), slot(3)).unwrap();
+    assert_eq!(revoked(&mut store, slot(2)), [(slot(3), false)]);
 }
 
 #[test]

@@ -19,6 +19,8 @@
 
 mod boot_cases;
 mod cnode_cases;
+mod control_cases;
+mod destroy_cases;
 mod env;
 mod invoke_cases;
 mod nesting_cases;
@@ -61,12 +63,14 @@ fn main() -> u64 {
         }
     };
     println!("captest: pool is slot {} (2^{} bytes)", env.pool.cptr(), env.pool_bits);
-    let groups: [&[Case]; 5] = [
+    let groups: [&[Case]; 7] = [
         boot_cases::CASES,
         retype_cases::CASES,
         invoke_cases::CASES,
         cnode_cases::CASES,
         nesting_cases::CASES,
+        destroy_cases::CASES,
+        control_cases::CASES,
     ];
     for group in groups {
         for &(name, case) in group {

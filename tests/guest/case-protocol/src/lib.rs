@@ -48,9 +48,9 @@ pub mod grants {
     /// An untyped region of 2^[`MEMORY_BITS`](crate::MEMORY_BITS) bytes, carved from the
     /// process's own memory, for the case's objects.
     pub const MEMORY: usize = 1;
-    /// The root task's I/O port control capability itself (a copy issues nothing), lent
-    /// only to programs the runner is told need devices, and taken back before the
-    /// process is destroyed.
+    /// A copy of the root task's I/O port control capability, granted only to programs
+    /// the runner is told need devices. What the process issues from it lives in its
+    /// CNode and is released when the process is destroyed.
     pub const IO_PORT_CONTROL: usize = 2;
     /// The IRQ control capability; as [`IO_PORT_CONTROL`].
     pub const IRQ_CONTROL: usize = 3;

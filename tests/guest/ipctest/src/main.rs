@@ -16,6 +16,7 @@
 )]
 
 mod children;
+mod destroy_cases;
 mod env;
 mod fault_cases;
 mod ipc_cases;
@@ -34,12 +35,13 @@ pub type Case = (&'static str, fn(&mut Scratch<'_>) -> Outcome);
 libasi::entry!(main);
 
 fn main() -> u64 {
-    let groups: [&[Case]; 5] = [
+    let groups: [&[Case]; 6] = [
         thread_cases::CASES,
         ipc_cases::CASES,
         notification_cases::CASES,
         fault_cases::CASES,
         vspace_cases::CASES,
+        destroy_cases::CASES,
     ];
     case_process::serve(&groups, |case| {
         let mut env = Env::new()?;

@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use case_protocol::{MEMORY_BITS, badge, grants};
+use case_protocol::{MEMORY_BITS, badge};
 use case_report::{Failure, Outcome};
 use libasi::boot::{BootInfo, ModuleDescriptor};
 use libasi::cap::{
@@ -115,7 +115,7 @@ impl Runner {
         let pool_was_whole = self.pool_is_whole()?;
         let process = self.spawn(module, devices, true)?;
         let heard = self.listener.converse(module.name(), index);
-        let destroyed = self.end(&process, devices);
+        let destroyed = self.end(&process);
         let heard = heard.context("listen to a case process")?;
         let left = destroyed.and_then(|()| self.left_behind(free, pool_was_whole));
         Ok(match (heard, left) {
@@ -145,7 +145,7 @@ impl Runner {
         }
         for time in 1..=times {
             let process = self.spawn(module, devices, false)?;
-            self.end(&process, devices)?;
+            self.end(&process)?;
             if let Some(leak) = self.left_behind(free, true)? {
                 return Ok(Err(Failure::new(format_args!(
                     "spawn and destroy number {time}: {leak}"
@@ -173,25 +173,15 @@ impl Runner {
         }
         if devices {
             options = options
-                .grant_moved(Cap::<IoPortControl>::BOOT.cptr())
-                .grant_moved(Cap::<IrqControl>::BOOT.cptr());
+                .grant(Cap::<IoPortControl>::BOOT.cptr(), Rights::ALL)
+                .grant(Cap::<IrqControl>::BOOT.cptr(), Rights::ALL);
         }
         Spawner::new(self.pool, &mut self.slots).spawn(module, &options).map_err(RunnerError::Spawn)
     }
 
-    /// Takes back the device control capabilities it lent `process`, if `devices`, and
-    /// destroys it.
-    fn end(&mut self, process: &Process, devices: bool) -> Result<(), RunnerError> {
-        if devices {
-            // Stopped first, so that it uses them no more.
-            process.tcb.suspend().context("stop a case process")?;
-            process
-                .give_back(grants::IO_PORT_CONTROL, Cap::<IoPortControl>::BOOT.cptr().0)
-                .context("take back the I/O port control capability")?;
-            process
-                .give_back(grants::IRQ_CONTROL, Cap::<IrqControl>::BOOT.cptr().0)
-                .context("take back the IRQ control capability")?;
-        }
+    /// Destroys `process`, with everything in its CNode (what it issued from the device
+    /// control capabilities too).
+    fn end(&mut self, process: &Process) -> Result<(), RunnerError> {
         process.destroy(&mut self.slots).context("destroy a case process")
     }
 
