@@ -242,11 +242,10 @@ pub fn enter_user(registers: &'static SavedRegisters) -> ! {
         // path hold by construction, so only debug builds repeat them here, off the
         // IPC fastpath's way out.
         debug_assert!(cs.get() & 3 == 3 && is_canonical(rip.get()), "bad syscall frame");
-        // SAFETY: a `syscall` frame holds the user-mode return address `syscall` saved,
-        // canonical because no user page is mapped where the next instruction could be
-        // `USER_SPACE_END`, so `sysret` cannot fault in ring 0; the assembly takes the
-        // registers from the frame and never returns, so nothing on the kernel stack is
-        // used again.
+        // (1) A `syscall` frame holds the return address `syscall` saved, canonical since
+        // no user page is mapped where the next instruction could be `USER_SPACE_END`.
+        // SAFETY: `sysret` cannot fault in ring 0 (1); the assembly takes the registers
+        // from the frame and never returns, so nothing on the kernel stack is used again.
         unsafe { exit_to_user_sysret(start) }
     }
     let (rip, cs) = (rip.get(), cs.get());

@@ -128,10 +128,10 @@ pub fn init_bootstrap_cpu() {
 /// CPU saves user registers on `syscall` and on interrupts from user mode.
 #[inline(always)]
 pub fn set_user_frame_top(frame_top: u64) {
-    // SAFETY: GS base points at this CPU's block whenever kernel code runs (see
-    // `cpu_index`); the word at this offset is its TSS's `rsp0`, which only this CPU
-    // writes, with interrupts off, and the CPU reads only when an interrupt arrives from
-    // user mode, which cannot happen now.
+    // (1) The CPU reads `rsp0` only when an interrupt arrives from user mode, which
+    // cannot happen now (interrupts are off in the kernel).
+    // SAFETY: GS base points at this CPU's block whenever kernel code runs (`cpu_index`);
+    // this word is its TSS's `rsp0`, which only this CPU writes, and not in use (1).
     unsafe {
         core::arch::asm!(
             "mov gs:[{offset}], {top}",
@@ -165,11 +165,10 @@ pub fn user_frame_top() -> VirtAddr {
 #[inline(always)]
 pub fn cpu_index() -> usize {
     let index: u64;
+    // (1) Kernel code never moves between CPUs and the index is written before GS base
+    // points at the block, so the read is a pure function (`pure, nomem`).
     // SAFETY: GS base points at this CPU's block whenever kernel code runs (set at CPU
-    // bring-up, swapped on every user entry and exit); reading `gs:24` reads its index.
-    // Kernel code never moves between CPUs and the index is written before GS base
-    // points at the block, so the read is a pure function: `pure, nomem` lets the
-    // compiler read it once per kernel entry.
+    // bring-up, swapped on every entry and exit): `gs:24` is its index, unchanging (1).
     unsafe {
         core::arch::asm!(
             "mov {}, gs:[24]",
