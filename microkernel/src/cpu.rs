@@ -11,8 +11,6 @@ const NONE: u64 = 0;
 pub struct Cpu {
     /// The TCB running on this CPU (0: none).
     current: AtomicU64,
-    /// The TCB whose FPU/SIMD registers are loaded on this CPU (0: none).
-    fpu_owner: AtomicU64,
 }
 
 fn tcb(address: u64) -> Option<Tcb> {
@@ -28,26 +26,10 @@ impl Cpu {
     pub fn set_current_thread(&self, thread: Option<Tcb>) {
         self.current.store(thread.map_or(NONE, Tcb::address), Ordering::Relaxed);
     }
-
-    /// The thread whose FPU registers this CPU holds, if any.
-    pub fn fpu_owner(&self) -> Option<Tcb> {
-        tcb(self.fpu_owner.load(Ordering::Relaxed))
-    }
-
-    /// The address of the TCB whose FPU registers this CPU holds (0: none), for a
-    /// comparison that need not make a handle.
-    pub fn fpu_owner_address(&self) -> u64 {
-        self.fpu_owner.load(Ordering::Relaxed)
-    }
-
-    pub fn set_fpu_owner(&self, thread: Option<Tcb>) {
-        self.fpu_owner.store(thread.map_or(NONE, Tcb::address), Ordering::Relaxed);
-    }
 }
 
 static CPUS: [Cpu; arch::MAX_CPUS] =
-    [const { Cpu { current: AtomicU64::new(NONE), fpu_owner: AtomicU64::new(NONE) } };
-        arch::MAX_CPUS];
+    [const { Cpu { current: AtomicU64::new(NONE) } }; arch::MAX_CPUS];
 
 /// The state of the CPU this code runs on.
 pub fn this_cpu() -> &'static Cpu {

@@ -191,8 +191,8 @@ pub fn forget(tcb: Tcb) {
     if cpu.current_thread() == Some(tcb) {
         cpu.set_current_thread(None);
     }
-    if cpu.fpu_owner() == Some(tcb) {
-        cpu.set_fpu_owner(None);
+    if fpu_owner() == Some(tcb) {
+        arch::set_fpu_owner(0);
     }
 }
 
@@ -260,8 +260,7 @@ pub fn run() -> ! {
 /// goes the general way. Takes no lock.
 #[inline(always)]
 pub fn may_run_directly(next: Tcb) -> Option<arch::AddressSpace> {
-    let cpu = this_cpu();
-    let ready = arch::fpu_traps_on_use() == (cpu.fpu_owner_address() != next.address())
+    let ready = arch::fpu_trap_setting_fits(next.address())
         && !RUN_QUEUES[arch::cpu_index()].ready.any_above(next.priority());
     if ready { next.address_space() } else { None }
 }
@@ -286,23 +285,28 @@ pub fn preempt() -> ! {
 /// Arms the FPU for `next`: its registers are live if it owns the FPU state, otherwise its
 /// first FPU instruction traps and [`claim_fpu`] moves the state.
 fn switch_fpu(next: Tcb) {
-    arch::fpu_trap_on_use(this_cpu().fpu_owner() != Some(next));
+    arch::fpu_trap_on_use(fpu_owner() != Some(next));
 }
 
 /// The current thread used the FPU without owning its state (#NM): save the owner's
 /// registers, load the current thread's, and let it go on.
 pub fn claim_fpu() -> ! {
-    let cpu = this_cpu();
-    let current = cpu.current_thread().expect("an FPU trap comes from the current thread");
+    let current = this_cpu().current_thread().expect("an FPU trap comes from the current thread");
     arch::fpu_trap_on_use(false);
-    if cpu.fpu_owner() != Some(current) {
-        if let Some(previous) = cpu.fpu_owner() {
+    if fpu_owner() != Some(current) {
+        if let Some(previous) = fpu_owner() {
             arch::fpu_save(previous.fpu_area());
         }
         arch::fpu_restore(current.fpu_area());
-        cpu.set_fpu_owner(Some(current));
+        arch::set_fpu_owner(current.address());
     }
     run()
+}
+
+/// The thread whose FPU registers this CPU holds, if any.
+fn fpu_owner() -> Option<Tcb> {
+    let owner = arch::fpu_owner();
+    (owner != 0).then(|| Tcb::at(owner))
 }
 
 fn shut_down() -> ! {

@@ -28,14 +28,15 @@ const MESSAGE_REGISTERS: [usize; REGISTER_WORDS] = [frame::R10, frame::R8, frame
 /// resolves it, and reports the error.
 #[inline(always)]
 fn endpoint_at(thread: Tcb, cptr: u64) -> Option<(Endpoint, Rights, u64)> {
-    let root = peek::cnode(&thread.slot_words(TcbSlot::CSpaceRoot))?;
-    let (guard_bits, radix_bits) = (u32::from(root.guard_bits), u32::from(root.radix_bits));
-    // A CNode has at least two slots, so both counts are below 64 and the shifts exact
-    // (the kernel writes only valid capabilities; were one not, the wrapping shifts give
-    // a wrong slot, which the endpoint check or the window check then refuses).
-    if guard_bits + radix_bits != u64::BITS || cptr.wrapping_shr(radix_bits) != root.guard {
+    let root = peek::flat_cnode(&thread.slot_words(TcbSlot::CSpaceRoot))?;
+    let radix_bits = u32::from(root.radix_bits);
+    // A CNode has at least two slots, so both the radix and the guard size are below 64
+    // and the shifts exact (the kernel writes only valid capabilities; were one not, the
+    // wrapping shifts give a wrong slot, which the endpoint or window check refuses).
+    if cptr.wrapping_shr(radix_bits) != root.guard {
         return None;
     }
+    let guard_bits = u64::BITS - radix_bits;
     let index = cptr.wrapping_shl(guard_bits).wrapping_shr(guard_bits);
     let slot = root.object + (index << SLOT_SIZE_BITS);
     let EndpointFields { object, badge, rights } = peek::endpoint(&Slots::capability_words(slot))?;

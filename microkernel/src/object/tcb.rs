@@ -401,9 +401,11 @@ impl Tcb {
     /// The thread's address space, if its VSpace slot holds one.
     #[inline(always)]
     pub fn address_space(self) -> Option<AddressSpace> {
-        // Read on every switch to the thread: the tag and the object word are enough.
+        // Read on every switch to the thread: the tag and the object word are enough. The
+        // kernel writes only valid capabilities, whose object addresses fit in 52 bits, so
+        // the truncation changes nothing (and spares the IPC fastpath a check).
         peek::vspace_root(&self.slot_words(TcbSlot::VSpaceRoot))
-            .map(|root| AddressSpace::of_root(PhysAddr::new(root)))
+            .map(|root| AddressSpace::of_root(PhysAddr::new_truncate(root)))
     }
 
     /// The root of the thread's CSpace (a null capability if it has none).

@@ -58,6 +58,28 @@ pub fn cnode(words: &CapabilityWords) -> Option<CNodeFields> {
 }
 
 /// The TCB a reply capability answers, or `None` for any other kind.
+/// A CNode capability whose guard and radix together take all 64 bits of a capability
+/// pointer: one level resolves any pointer. What the IPC fastpath needs of a CSpace root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlatCNode {
+    pub object: u64,
+    pub radix_bits: u8,
+    pub guard: u64,
+}
+
+/// The [`FlatCNode`] in `words`, if they hold a CNode capability resolving all 64 bits.
+/// The radix and guard sizes are adjacent-enough bytes of word 0 that the low byte of one
+/// sum of shifted words is their sum (both are at most 64, so it cannot carry).
+#[inline(always)]
+pub fn flat_cnode(words: &CapabilityWords) -> Option<FlatCNode> {
+    let sizes = (words[0] >> SIZE_SHIFT).wrapping_add(words[0] >> NUMBER_SHIFT) as u8;
+    (tag(words) == TAG_CNODE && u32::from(sizes) == u64::BITS).then(|| FlatCNode {
+        object: words[1],
+        radix_bits: byte(words[0], SIZE_SHIFT),
+        guard: words[2],
+    })
+}
+
 #[inline]
 pub fn reply_target(words: &CapabilityWords) -> Option<u64> {
     (tag(words) == TAG_REPLY).then_some(words[1])
@@ -81,7 +103,7 @@ mod tests {
     use crate::cap::encoding::encode_capability;
     use crate::cap::{Asid, Capability};
 
-    fn samples() -> [Capability; 9] {
+    fn samples() -> [Capability; 13] {
         [
             Capability::Null,
             Capability::Endpoint { object: 0x1_0000, badge: 0, rights: Rights::ALL },
@@ -90,6 +112,10 @@ mod tests {
             Capability::Reply { tcb: 0x4_0000, can_grant: true },
             Capability::CNode { object: 0x8_0000, radix_bits: 12, guard: 0, guard_bits: 52 },
             Capability::CNode { object: 0x9_0000, radix_bits: 8, guard: 0x2a, guard_bits: 6 },
+            Capability::CNode { object: 0x9_0000, radix_bits: 8, guard: 0x2a, guard_bits: 56 },
+            Capability::CNode { object: 0xc_0000, radix_bits: 1, guard: 1 << 62, guard_bits: 63 },
+            Capability::CNode { object: 0xd_0000, radix_bits: 32, guard: 0xffff, guard_bits: 32 },
+            Capability::CNode { object: 0xe_0000, radix_bits: 12, guard: 0, guard_bits: 51 },
             Capability::Tcb { object: 0xa_0000 },
             Capability::VSpace { object: 0xb_0000, asid: Asid::new(3) },
         ]
@@ -113,6 +139,14 @@ mod tests {
                 _ => None,
             };
             assert_eq!(cnode(&words), want_cnode, "{cap:?}");
+            let want_flat = want_cnode
+                .filter(|fields| u32::from(fields.guard_bits) + u32::from(fields.radix_bits) == 64)
+                .map(|fields| FlatCNode {
+                    object: fields.object,
+                    radix_bits: fields.radix_bits,
+                    guard: fields.guard,
+                });
+            assert_eq!(flat_cnode(&words), want_flat, "{cap:?}");
             let want_reply = match cap {
                 Capability::Reply { tcb, .. } => Some(tcb),
                 _ => None,

@@ -92,22 +92,41 @@ fn area(phys: PhysAddr) -> *mut u8 {
     window_address(phys).as_mut_ptr::<u8>()
 }
 
-/// Whether CR0.TS is set on each CPU (so that writing it again can be skipped).
-static TRAPS_ON_USE: [AtomicBool; super::percpu::MAX_CPUS] =
-    [const { AtomicBool::new(false) }; super::percpu::MAX_CPUS];
+/// The FPU word's trap bit: CR0.TS is set (so that writing it again can be skipped). The
+/// rest of the word is the owner's token, a TCB address (8-byte aligned; 0: no owner).
+const TRAPS: u64 = 1;
 
-/// Whether FPU instructions trap (#NM) on this CPU now, as [`trap_on_use`] last set it.
-pub fn traps_on_use() -> bool {
-    TRAPS_ON_USE[super::percpu::cpu_index()].load(Ordering::Relaxed)
+/// The thread whose FPU/SIMD registers this CPU holds, as the token [`set_owner`] was
+/// given (0: none).
+pub fn owner() -> u64 {
+    super::percpu::fpu_word() & !TRAPS
+}
+
+/// Records `token` (a TCB address, 0 for none) as the thread whose FPU/SIMD registers this
+/// CPU holds.
+pub fn set_owner(token: u64) {
+    debug_assert!(token & TRAPS == 0, "FPU owner token {token:#x} is not aligned");
+    let word = super::percpu::fpu_word();
+    super::percpu::set_fpu_word((word & TRAPS) | token);
+}
+
+/// Whether running the thread with `token` needs no change of the trap setting: it traps
+/// now exactly when that thread does not own the FPU registers. One read, for the IPC
+/// fastpath, which never writes CR0.
+#[inline(always)]
+pub fn trap_setting_fits(token: u64) -> bool {
+    let word = super::percpu::fpu_word();
+    (word & TRAPS != 0) == (word & !TRAPS != token)
 }
 
 /// Makes the next FPU instruction trap (#NM) or not: set when the running thread does not
 /// own the state in the FPU registers. Writes CR0 only when the setting changes.
 pub fn trap_on_use(trap: bool) {
-    let flag = &TRAPS_ON_USE[super::percpu::cpu_index()];
-    if flag.swap(trap, Ordering::Relaxed) == trap {
+    let word = super::percpu::fpu_word();
+    if (word & TRAPS != 0) == trap {
         return;
     }
+    super::percpu::set_fpu_word((word & !TRAPS) | u64::from(trap));
     // SAFETY: TS only makes FPU/SIMD instructions trap with #NM, which the kernel handles
     // by moving the FPU state to the thread that trapped; the kernel uses no such
     // instructions except `save`/`restore`, which run with TS clear.

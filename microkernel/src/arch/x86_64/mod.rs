@@ -30,8 +30,9 @@ pub use context::{SavedRegisters, TrapFrame as UserContext, enter_user, return_f
 pub use cpu::CpuFeatures;
 pub use entry::Exception;
 pub use fpu::{
-    FPU_STATE_SIZE, FpuMode, reset as fpu_reset, restore as fpu_restore, save as fpu_save,
-    trap_on_use as fpu_trap_on_use, traps_on_use as fpu_traps_on_use,
+    FPU_STATE_SIZE, FpuMode, owner as fpu_owner, reset as fpu_reset, restore as fpu_restore,
+    save as fpu_save, set_owner as set_fpu_owner, trap_on_use as fpu_trap_on_use,
+    trap_setting_fits as fpu_trap_setting_fits,
 };
 pub use ioapic::{IRQS, input as irq_input, set_masked as set_irq_masked};
 pub use ioport::{PortWidth, read as port_read, write as port_write};

@@ -296,10 +296,14 @@ impl AddressSpace {
     /// Makes this the CPU's address space.
     #[inline(always)]
     pub fn activate(&self) {
+        let active: u64;
+        // SAFETY: reading CR3 has no effect beyond its value.
+        unsafe {
+            core::arch::asm!("mov {}, cr3", out(reg) active, options(nomem, nostack, preserves_flags));
+        }
         // The kernel sets no flag bits in CR3 (no PCIDs yet, default caching), so CR3 is
         // exactly the root's address when this address space is active.
-        let (active, _) = Cr3::read_raw();
-        if active.start_address() != self.root {
+        if active != self.root.as_u64() {
             // SAFETY: the kernel half of every address space is the kernel's, so the code
             // and data in use stay mapped at the same addresses.
             unsafe { Cr3::write(PhysFrame::containing_address(self.root), Cr3Flags::empty()) };

@@ -44,6 +44,8 @@ pub struct CpuBlock {
     /// here, `syscall` save its registers: one word for both, written with one
     /// `gs:`-relative store on a thread switch.
     tss: TssCell,
+    /// `gs:136`: the FPU's owner and trap setting (see `fpu`), read by the IPC fastpath.
+    fpu: AtomicU64,
 }
 
 pub const CPU_BLOCK_KERNEL_STACK_OFFSET: usize = 8;
@@ -52,6 +54,7 @@ const CPU_BLOCK_TSS_OFFSET: usize = 32;
 /// Where the TSS keeps `rsp0`.
 const TSS_RSP0_OFFSET: usize = 4;
 pub const CPU_BLOCK_USER_FRAME_OFFSET: usize = CPU_BLOCK_TSS_OFFSET + TSS_RSP0_OFFSET;
+const CPU_BLOCK_FPU_OFFSET: usize = 136;
 const _: () = {
     assert!(core::mem::offset_of!(CpuBlock, self_address) == 0);
     assert!(core::mem::offset_of!(CpuBlock, kernel_stack_top) == CPU_BLOCK_KERNEL_STACK_OFFSET);
@@ -59,6 +62,7 @@ const _: () = {
     assert!(core::mem::offset_of!(CpuBlock, index) == 24);
     assert!(core::mem::offset_of!(CpuBlock, tss) == CPU_BLOCK_TSS_OFFSET);
     assert!(core::mem::offset_of!(TaskStateSegment, privilege_stack_table) == TSS_RSP0_OFFSET);
+    assert!(core::mem::offset_of!(CpuBlock, fpu) == CPU_BLOCK_FPU_OFFSET);
 };
 
 /// A CPU's TSS. The CPU reads it (the kernel stack for interrupts from user mode); the
@@ -77,6 +81,7 @@ static CPU_BLOCKS: [CpuBlock; MAX_CPUS] = [const {
         user_stack_scratch: AtomicU64::new(0),
         index: AtomicU64::new(0),
         tss: TssCell(UnsafeCell::new(TaskStateSegment::new())),
+        fpu: AtomicU64::new(0),
     }
 }; MAX_CPUS];
 
@@ -137,6 +142,38 @@ pub fn set_user_frame_top(frame_top: u64) {
             "mov gs:[{offset}], {top}",
             top = in(reg) frame_top,
             offset = const CPU_BLOCK_USER_FRAME_OFFSET,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// This CPU's FPU word (see `fpu`).
+#[inline(always)]
+pub fn fpu_word() -> u64 {
+    let word: u64;
+    // SAFETY: GS base points at this CPU's block whenever kernel code runs (`cpu_index`);
+    // the word at this offset is its `fpu` field, which only this CPU writes.
+    unsafe {
+        core::arch::asm!(
+            "mov {word}, gs:[{offset}]",
+            word = out(reg) word,
+            offset = const CPU_BLOCK_FPU_OFFSET,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    word
+}
+
+/// Sets this CPU's FPU word.
+#[inline(always)]
+pub fn set_fpu_word(word: u64) {
+    // SAFETY: as in `fpu_word`; nothing else reads or writes the word meanwhile (this CPU
+    // runs kernel code with interrupts off).
+    unsafe {
+        core::arch::asm!(
+            "mov gs:[{offset}], {word}",
+            word = in(reg) word,
+            offset = const CPU_BLOCK_FPU_OFFSET,
             options(nostack, preserves_flags),
         );
     }
