@@ -1,9 +1,9 @@
 //! The `syscall` instruction's entry path.
 
-use super::context::{SYSCALL_VECTOR, push_general_registers};
+use super::context::{SYSCALL_VECTOR, TrapFrame};
 use super::percpu::{
     CPU_BLOCK_KERNEL_STACK_OFFSET, CPU_BLOCK_USER_FRAME_OFFSET, CPU_BLOCK_USER_STACK_OFFSET,
-    KERNEL_CODE_SELECTOR, SYSRET_BASE_SELECTOR, USER_CODE_SELECTOR, USER_DATA_SELECTOR,
+    KERNEL_CODE_SELECTOR, SYSRET_BASE_SELECTOR,
 };
 use core::arch::global_asm;
 use x86_64::VirtAddr;
@@ -42,6 +42,13 @@ pub fn init() {
     }
 }
 
+// Saves the caller's registers into its TCB's register area, as a `TrapFrame` whose
+// vector says `syscall`, and calls `rust_syscall` on the kernel stack. Three kinds of word
+// are not written: `cs` and `ss`, which every frame of a user thread already holds (set
+// when the TCB is made, rewritten with the same selectors by every interrupt from user
+// mode, kept by register writes); the error code, which only exception frames carry; and
+// the `rcx` and `r11` slots, since `syscall` put the return address and flags there,
+// which go to `rip` and `rflags` instead and which `sysret` overwrites on the way out.
 global_asm!(
     r#"
     .text
@@ -50,16 +57,25 @@ syscall_entry:
     swapgs
     movq %rsp, %gs:{user_stack}
     movq %gs:{user_frame}, %rsp
-    pushq ${user_ss}
-    pushq %gs:{user_stack}
-    pushq %r11
-    pushq ${user_cs}
-    pushq %rcx
-    pushq $0
-    pushq ${syscall_vector}
-"#,
-    push_general_registers!(),
-    r#"
+    subq ${frame_size}, %rsp
+    movq %rax, {rax}(%rsp)
+    movq %rbx, {rbx}(%rsp)
+    movq %rdx, {rdx}(%rsp)
+    movq %rsi, {rsi}(%rsp)
+    movq %rdi, {rdi}(%rsp)
+    movq %rbp, {rbp}(%rsp)
+    movq %r8, {r8}(%rsp)
+    movq %r9, {r9}(%rsp)
+    movq %r10, {r10}(%rsp)
+    movq %r12, {r12}(%rsp)
+    movq %r13, {r13}(%rsp)
+    movq %r14, {r14}(%rsp)
+    movq %r15, {r15}(%rsp)
+    movq %rcx, {rip}(%rsp)
+    movq %r11, {rflags}(%rsp)
+    movq %gs:{user_stack}, %rcx
+    movq %rcx, {rsp}(%rsp)
+    movq ${syscall_vector}, {vector}(%rsp)
     movq %rsp, %rsi
     movq %gs:{kernel_stack}, %rsp
     movq %rax, %rdi
@@ -69,8 +85,24 @@ syscall_entry:
     user_stack = const CPU_BLOCK_USER_STACK_OFFSET,
     kernel_stack = const CPU_BLOCK_KERNEL_STACK_OFFSET,
     user_frame = const CPU_BLOCK_USER_FRAME_OFFSET,
-    user_ss = const USER_DATA_SELECTOR,
-    user_cs = const USER_CODE_SELECTOR,
+    frame_size = const size_of::<TrapFrame>(),
+    rax = const core::mem::offset_of!(TrapFrame, rax),
+    rbx = const core::mem::offset_of!(TrapFrame, rbx),
+    rdx = const core::mem::offset_of!(TrapFrame, rdx),
+    rsi = const core::mem::offset_of!(TrapFrame, rsi),
+    rdi = const core::mem::offset_of!(TrapFrame, rdi),
+    rbp = const core::mem::offset_of!(TrapFrame, rbp),
+    r8 = const core::mem::offset_of!(TrapFrame, r8),
+    r9 = const core::mem::offset_of!(TrapFrame, r9),
+    r10 = const core::mem::offset_of!(TrapFrame, r10),
+    r12 = const core::mem::offset_of!(TrapFrame, r12),
+    r13 = const core::mem::offset_of!(TrapFrame, r13),
+    r14 = const core::mem::offset_of!(TrapFrame, r14),
+    r15 = const core::mem::offset_of!(TrapFrame, r15),
+    rip = const core::mem::offset_of!(TrapFrame, rip),
+    rflags = const core::mem::offset_of!(TrapFrame, rflags),
+    rsp = const core::mem::offset_of!(TrapFrame, rsp),
+    vector = const core::mem::offset_of!(TrapFrame, vector),
     syscall_vector = const SYSCALL_VECTOR,
     rust_syscall = sym super::entry::rust_syscall,
     options(att_syntax)
