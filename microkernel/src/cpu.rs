@@ -2,15 +2,24 @@
 
 use crate::arch;
 use crate::object::tcb::Tcb;
+use crate::sched::RunQueues;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 const NONE: u64 = 0;
 
-/// What one CPU is doing.
-#[derive(Debug)]
+/// What one CPU is doing. Each CPU's lives in its arch-level block, one `gs`-relative
+/// load away ([`this_cpu`]).
 pub struct Cpu {
     /// The TCB running on this CPU (0: none).
     current: AtomicU64,
+    /// The threads ready to run on this CPU.
+    pub(crate) run_queue: RunQueues,
+}
+
+impl core::fmt::Debug for Cpu {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Cpu").field("current", &self.current).finish_non_exhaustive()
+    }
 }
 
 fn tcb(address: u64) -> Option<Tcb> {
@@ -18,6 +27,10 @@ fn tcb(address: u64) -> Option<Tcb> {
 }
 
 impl Cpu {
+    pub const fn new() -> Self {
+        Self { current: AtomicU64::new(NONE), run_queue: RunQueues::new() }
+    }
+
     /// The thread this CPU runs, if any.
     pub fn current_thread(&self) -> Option<Tcb> {
         tcb(self.current.load(Ordering::Relaxed))
@@ -28,10 +41,8 @@ impl Cpu {
     }
 }
 
-static CPUS: [Cpu; arch::MAX_CPUS] =
-    [const { Cpu { current: AtomicU64::new(NONE) } }; arch::MAX_CPUS];
-
 /// The state of the CPU this code runs on.
+#[inline(always)]
 pub fn this_cpu() -> &'static Cpu {
-    &CPUS[arch::cpu_index()]
+    arch::kernel_cpu_state()
 }

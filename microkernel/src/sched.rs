@@ -137,18 +137,20 @@ impl RunQueue<'_> {
     }
 }
 
-/// One CPU's scheduling state.
-struct CpuQueues {
+/// One CPU's scheduling state, kept in its [`Cpu`](crate::cpu::Cpu).
+pub struct RunQueues {
     lists: Mutex<ReadyLists>,
     ready: ReadyMap,
 }
 
-static RUN_QUEUES: [CpuQueues; arch::MAX_CPUS] =
-    [const { CpuQueues { lists: Mutex::new(ReadyLists::new()), ready: ReadyMap::new() } };
-        arch::MAX_CPUS];
+impl RunQueues {
+    pub const fn new() -> Self {
+        Self { lists: Mutex::new(ReadyLists::new()), ready: ReadyMap::new() }
+    }
+}
 
 fn run_queue() -> RunQueue<'static> {
-    let queues = &RUN_QUEUES[arch::cpu_index()];
+    let queues = &this_cpu().run_queue;
     RunQueue { lists: queues.lists.lock(), ready: &queues.ready }
 }
 
@@ -261,7 +263,7 @@ pub fn run() -> ! {
 #[inline(always)]
 pub fn may_run_directly(next: Tcb) -> Option<arch::AddressSpace> {
     let ready = arch::fpu_trap_setting_fits(next.address())
-        && !RUN_QUEUES[arch::cpu_index()].ready.any_above(next.priority());
+        && !this_cpu().run_queue.ready.any_above(next.priority());
     if ready { next.address_space() } else { None }
 }
 

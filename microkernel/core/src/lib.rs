@@ -10,6 +10,7 @@ pub mod boot_info;
 pub mod cap;
 pub mod cmdline;
 pub mod elf;
+pub mod fpu_word;
 pub mod frame_alloc;
 pub mod memory;
 pub mod range_set;

@@ -11,6 +11,7 @@
 use super::phys::{window_address, window_covers};
 use core::arch::x86_64::{__cpuid, __cpuid_count};
 use core::sync::atomic::{AtomicBool, Ordering};
+use kernel_core::fpu_word;
 use kernel_core::memory::PhysRange;
 use spin::Once;
 use x86_64::PhysAddr;
@@ -92,22 +93,18 @@ fn area(phys: PhysAddr) -> *mut u8 {
     window_address(phys).as_mut_ptr::<u8>()
 }
 
-/// The FPU word's trap bit: CR0.TS is set (so that writing it again can be skipped). The
-/// rest of the word is the owner's token, a TCB address (8-byte aligned; 0: no owner).
-const TRAPS: u64 = 1;
-
 /// The thread whose FPU/SIMD registers this CPU holds, as the token [`set_owner`] was
-/// given (0: none).
+/// given (0: none). The per-CPU word is `kernel_core::fpu_word`'s.
 pub fn owner() -> u64 {
-    super::percpu::fpu_word() & !TRAPS
+    fpu_word::owner(super::percpu::fpu_word())
 }
 
 /// Records `token` (a TCB address, 0 for none) as the thread whose FPU/SIMD registers this
 /// CPU holds.
 pub fn set_owner(token: u64) {
-    debug_assert!(token & TRAPS == 0, "FPU owner token {token:#x} is not aligned");
+    debug_assert!(fpu_word::owner(token) == token, "FPU owner token {token:#x} is not aligned");
     let word = super::percpu::fpu_word();
-    super::percpu::set_fpu_word((word & TRAPS) | token);
+    super::percpu::set_fpu_word(fpu_word::word(token, fpu_word::traps(word)));
 }
 
 /// Whether running the thread with `token` needs no change of the trap setting: it traps
@@ -115,18 +112,17 @@ pub fn set_owner(token: u64) {
 /// fastpath, which never writes CR0.
 #[inline(always)]
 pub fn trap_setting_fits(token: u64) -> bool {
-    let word = super::percpu::fpu_word();
-    (word & TRAPS != 0) == (word & !TRAPS != token)
+    fpu_word::trap_setting_fits(super::percpu::fpu_word(), token)
 }
 
 /// Makes the next FPU instruction trap (#NM) or not: set when the running thread does not
 /// own the state in the FPU registers. Writes CR0 only when the setting changes.
 pub fn trap_on_use(trap: bool) {
     let word = super::percpu::fpu_word();
-    if (word & TRAPS != 0) == trap {
+    if fpu_word::traps(word) == trap {
         return;
     }
-    super::percpu::set_fpu_word((word & !TRAPS) | u64::from(trap));
+    super::percpu::set_fpu_word(fpu_word::word(fpu_word::owner(word), trap));
     // SAFETY: TS only makes FPU/SIMD instructions trap with #NM, which the kernel handles
     // by moving the FPU state to the thread that trapped; the kernel uses no such
     // instructions except `save`/`restore`, which run with TS clear.

@@ -43,7 +43,7 @@ pub use lapic::{TimerInfo, TimerUnavailable};
 pub use paging::activate_kernel_tables;
 pub use paging::leave_address_space;
 pub use paging::{AddressSpace, FrameSource, MapError, UserAccess, install_kernel_half};
-pub use percpu::{MAX_CPUS, cpu_index};
+pub use percpu::{MAX_CPUS, kernel_cpu_state};
 pub use phys::{
     boot_module_bytes, object_words, read as read_physical, write as write_physical,
     zero as zero_physical, zero_frame,

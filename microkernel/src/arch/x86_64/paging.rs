@@ -304,9 +304,12 @@ impl AddressSpace {
         // The kernel sets no flag bits in CR3 (no PCIDs yet, default caching), so CR3 is
         // exactly the root's address when this address space is active.
         if active != self.root.as_u64() {
+            // (1) The root is a VSpace object: page-aligned, so it is the whole CR3 value.
             // SAFETY: the kernel half of every address space is the kernel's, so the code
-            // and data in use stay mapped at the same addresses.
-            unsafe { Cr3::write(PhysFrame::containing_address(self.root), Cr3Flags::empty()) };
+            // and data in use stay mapped at the same addresses; the value is valid (1).
+            unsafe {
+                core::arch::asm!("mov cr3, {}", in(reg) self.root.as_u64(), options(nostack, preserves_flags));
+            }
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct CpuBlock {
     tss: TssCell,
     /// `gs:136`: the FPU's owner and trap setting (see `fpu`), read by the IPC fastpath.
     fpu: AtomicU64,
+    /// The generic kernel's state of this CPU, found through `gs:0`.
+    kernel: crate::cpu::Cpu,
 }
 
 pub const CPU_BLOCK_KERNEL_STACK_OFFSET: usize = 8;
@@ -82,6 +84,7 @@ static CPU_BLOCKS: [CpuBlock; MAX_CPUS] = [const {
         index: AtomicU64::new(0),
         tss: TssCell(UnsafeCell::new(TaskStateSegment::new())),
         fpu: AtomicU64::new(0),
+        kernel: crate::cpu::Cpu::new(),
     }
 }; MAX_CPUS];
 
@@ -135,7 +138,7 @@ pub fn init_bootstrap_cpu() {
 pub fn set_user_frame_top(frame_top: u64) {
     // (1) The CPU reads `rsp0` only when an interrupt arrives from user mode, which
     // cannot happen now (interrupts are off in the kernel).
-    // SAFETY: GS base points at this CPU's block whenever kernel code runs (`cpu_index`);
+    // SAFETY: GS base points at this CPU's block whenever kernel code runs (module docs);
     // this word is its TSS's `rsp0`, which only this CPU writes, and not in use (1).
     unsafe {
         core::arch::asm!(
@@ -147,11 +150,29 @@ pub fn set_user_frame_top(frame_top: u64) {
     }
 }
 
+/// The generic kernel's state of this CPU (`crate::cpu::this_cpu`).
+#[inline(always)]
+pub fn kernel_cpu_state() -> &'static crate::cpu::Cpu {
+    let block: u64;
+    // (1) `gs:0` holds the address of this CPU's block, a static, written before GS base
+    // points at the block and never changed: a pure read (`pure, nomem`).
+    // SAFETY: GS base points at this CPU's block whenever kernel code runs (module docs),
+    // so the read gives a valid, live `CpuBlock` address (1).
+    unsafe {
+        core::arch::asm!(
+            "mov {}, gs:[0]",
+            out(reg) block,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+        &(*(block as *const CpuBlock)).kernel
+    }
+}
+
 /// This CPU's FPU word (see `fpu`).
 #[inline(always)]
 pub fn fpu_word() -> u64 {
     let word: u64;
-    // SAFETY: GS base points at this CPU's block whenever kernel code runs (`cpu_index`);
+    // SAFETY: GS base points at this CPU's block whenever kernel code runs (module docs);
     // the word at this offset is its `fpu` field, which only this CPU writes.
     unsafe {
         core::arch::asm!(
@@ -185,7 +206,7 @@ pub fn set_fpu_word(word: u64) {
 pub fn user_frame_top() -> VirtAddr {
     let top: u64;
     // SAFETY: GS base points at this CPU's block whenever kernel code runs (see
-    // `cpu_index`); the word at this offset is its TSS's `rsp0`, only ever written by
+    // module docs); the word at this offset is its TSS's `rsp0`, only ever written by
     // this CPU with interrupts off.
     unsafe {
         core::arch::asm!(
@@ -198,6 +219,7 @@ pub fn user_frame_top() -> VirtAddr {
     VirtAddr::new_truncate(top)
 }
 
+#[cfg(feature = "ktest")]
 /// The index of the CPU this runs on.
 #[inline(always)]
 pub fn cpu_index() -> usize {
