@@ -229,7 +229,7 @@ pub fn run() -> ! {
         match next {
             // The thread that entered goes on in its own address space (a thread that
             // configures itself a new one switches at once: `tcb_invoke`).
-            Some(next) if current == Some(next) => arch::enter_user(next.register_area()),
+            Some(next) if current == Some(next) => arch::enter_user(next.object()),
             // Resume checks for an address space, but revoking memory can take it away
             // from a thread that is ready to run: such a thread stops instead of running.
             Some(next) => match next.address_space() {
@@ -237,7 +237,7 @@ pub fn run() -> ! {
                     cpu.set_current_thread(Some(next));
                     switch_fpu(next);
                     space.activate();
-                    arch::enter_user(next.register_area())
+                    arch::enter_user(next.object())
                 }
                 None => {
                     log!("thread {} lost its address space; stopped", next.name());
@@ -275,7 +275,7 @@ pub fn may_run_directly(next: Tcb) -> Option<arch::AddressSpace> {
 pub fn run_directly(next: Tcb, space: &arch::AddressSpace) -> ! {
     this_cpu().set_current_thread(Some(next));
     space.activate();
-    arch::enter_user(next.register_area())
+    arch::enter_user(next.object())
 }
 
 /// The timer interrupted user code: the thread goes to the back of its queue.

@@ -19,15 +19,14 @@ use syscall_abi::{DEBUG_WRITE_MAX, Syscall, SyscallError};
 /// `ReplyReceive` try the IPC fastpath before the general path, which is kept in
 /// [`handle_call`] so that the fastpath pays for none of its stack frame.
 ///
-/// `registers` is the physical address of the caller's saved registers: the register area
-/// of the current thread's TCB, which the fastpath finds the TCB by without a look at the
-/// CPU's state.
+/// `thread` is the caller's TCB, as the entry code found it from where it saved the
+/// registers: the fastpath needs no look at the CPU's state and no window check for it.
 #[inline(always)]
-pub fn handle(number: u64, registers: u64) -> ! {
+pub fn handle(number: u64, thread: &'static arch::ThreadObject) -> ! {
     if number == Syscall::Null.number() {
         arch::return_from_syscall(syscall_abi::SUCCESS, 0);
     }
-    let caller = Tcb::of_register_area(registers);
+    let caller = Tcb::of_object(thread);
     debug_assert!(this_cpu().current_thread() == Some(caller), "registers of another thread");
     if number == Syscall::Call.number() {
         fastpath::call(caller);

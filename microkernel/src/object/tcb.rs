@@ -20,7 +20,7 @@
 //! | 128–255 | FPU/SIMD state (1 KiB, 64-byte aligned) |
 
 use super::slots::Slots;
-use crate::arch::{self, AddressSpace, PhysAddr, SavedRegisters, UserContext};
+use crate::arch::{self, AddressSpace, PhysAddr, UserContext};
 use core::cell::Cell;
 use core::fmt;
 use kernel_core::cap::encoding::SLOT_WORDS;
@@ -44,7 +44,7 @@ pub mod frame {
     pub const RSP: usize = 20;
 }
 
-const WORDS: usize = (1 << TCB_SIZE_BITS) / 8;
+const WORDS: usize = arch::THREAD_OBJECT_WORDS;
 const STATE: usize = 0;
 const SCHED_NEXT: usize = 1;
 const SCHED_PREV: usize = 2;
@@ -67,10 +67,11 @@ const FAULT_WORD_COUNT: usize = syscall_abi::fault::words::COUNT;
 const FAULT_INFO: usize = FAULT_WORDS + FAULT_WORD_COUNT;
 const NAME: usize = 10;
 const NAME_WORDS: usize = 4;
-const REGISTERS: usize = 16;
+const REGISTERS: usize = arch::THREAD_REGISTERS_AT;
 const SLOTS: usize = 64;
 const FPU: usize = 128;
 const REGISTER_WORDS: usize = size_of::<UserContext>() / 8;
+const _: () = assert!(WORDS * 8 == 1 << TCB_SIZE_BITS);
 const _: () = assert!(
     REGISTER_WORDS == 22
         && REGISTERS + REGISTER_WORDS <= FAULT_WORDS
@@ -152,10 +153,10 @@ impl Tcb {
         Self { base, words: arch::object_words(base) }
     }
 
-    /// The TCB whose register area is at `registers` (see [`register_area`](Self::register_area)).
+    /// The TCB whose words the kernel holds as `words`.
     #[inline(always)]
-    pub fn of_register_area(registers: u64) -> Self {
-        Self::at(registers.wrapping_sub((REGISTERS * 8) as u64))
+    pub fn of_object(words: &'static [Cell<u64>; WORDS]) -> Self {
+        Self { base: arch::object_address(words), words }
     }
 
     /// The TCB a capability names.
@@ -375,11 +376,9 @@ impl Tcb {
         }
     }
 
-    /// Where the thread's registers are saved: entry and exit code read and write them
-    /// there directly.
-    pub fn register_area(self) -> &'static SavedRegisters {
-        let words: &'static [Cell<u64>] = &self.words()[REGISTERS..REGISTERS + REGISTER_WORDS];
-        words.try_into().expect("the register area is REGISTER_WORDS long")
+    /// The TCB's words, for `arch::enter_user`.
+    pub fn object(self) -> &'static arch::ThreadObject {
+        self.words()
     }
 
     /// One saved register, by its word in the frame ([`frame`]).

@@ -203,7 +203,39 @@ unsafe extern "C" {
 
 /// A thread's saved registers as they lie in object memory (its TCB), one cell per
 /// [`TrapFrame`] word.
-pub type SavedRegisters = [Cell<u64>; size_of::<TrapFrame>() / 8];
+type SavedRegisters = [Cell<u64>; size_of::<TrapFrame>() / 8];
+
+/// A thread's kernel object (its TCB) as words: [`THREAD_OBJECT_WORDS`] of them, the saved
+/// registers from word [`THREAD_REGISTERS_AT`] on. The generic kernel lays the rest out;
+/// the arch layer needs only where the registers are, to find the object again from the
+/// address the entry code saved them at.
+pub type ThreadObject = [Cell<u64>; THREAD_OBJECT_WORDS];
+/// Words in a [`ThreadObject`] (a 2 KiB TCB).
+pub const THREAD_OBJECT_WORDS: usize = 256;
+/// Where a [`ThreadObject`]'s saved registers start, in words.
+pub const THREAD_REGISTERS_AT: usize = 16;
+const _: () = assert!(THREAD_REGISTERS_AT + size_of::<TrapFrame>() / 8 <= THREAD_OBJECT_WORDS);
+
+/// The saved registers inside `thread`.
+#[inline(always)]
+fn saved_registers(thread: &'static ThreadObject) -> &'static SavedRegisters {
+    let words: &'static [Cell<u64>] =
+        &thread[THREAD_REGISTERS_AT..THREAD_REGISTERS_AT + size_of::<TrapFrame>() / 8];
+    words.try_into().expect("the register area is a whole frame")
+}
+
+/// The thread whose registers the `syscall` entry code just saved at `frame` (a window
+/// address): the thread [`enter_user`] last entered on this CPU.
+#[inline(always)]
+pub(super) fn thread_of_frame(frame: u64) -> &'static ThreadObject {
+    let object = frame - (THREAD_REGISTERS_AT * 8) as u64;
+    // (1) The entry code saves registers just below TSS `rsp0`, which only `enter_user`
+    // sets, to the end of the registers of a `&'static ThreadObject` it was given (no
+    // `syscall` can come before the first `enter_user`: user code runs only after it).
+    // SAFETY: `object` is the address of that same live `ThreadObject` (1): aligned,
+    // mapped for the kernel's lifetime, and reached only through `Cell`s.
+    unsafe { &*(object as *const ThreadObject) }
+}
 
 /// Word indices of frame fields, for reading a saved frame in object memory.
 pub mod word {
@@ -218,8 +250,7 @@ const _: () = assert!(core::mem::offset_of!(TrapFrame, rip) == word::RIP * 8);
 const _: () = assert!(core::mem::offset_of!(TrapFrame, cs) == word::CS * 8);
 const _: () = assert!(core::mem::offset_of!(TrapFrame, rsp) == word::RSP * 8);
 
-/// Leaves the kernel and resumes the thread whose registers are `registers` (the
-/// register area of its TCB), in the address space that is active now. The same area is
+/// Leaves the kernel and resumes `thread`, whose registers are saved in it, in the address space that is active now. The same area is
 /// where this CPU saves the thread's registers when it next enters the kernel, so nothing
 /// is copied on the way in or out.
 ///
@@ -232,7 +263,8 @@ const _: () = assert!(core::mem::offset_of!(TrapFrame, rsp) == word::RSP * 8);
 /// The stack pointer is whatever user code left in it — neither `sysret` nor `iretq`
 /// checks it, and a bad one faults in user mode at its first use.
 #[inline(always)]
-pub fn enter_user(registers: &'static SavedRegisters) -> ! {
+pub fn enter_user(thread: &'static ThreadObject) -> ! {
+    let registers = saved_registers(thread);
     let start = registers.as_ptr() as u64;
     super::percpu::set_user_frame_top(start + size_of::<TrapFrame>() as u64);
     let (rip, cs) = (&registers[word::RIP], &registers[word::CS]);

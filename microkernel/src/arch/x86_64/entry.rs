@@ -139,5 +139,5 @@ pub fn rust_kernel_trap(frame: &mut TrapFrame) {
 /// Every `syscall` from user mode, with its call number and where the entry code saved
 /// the caller's registers (in its TCB, through the physical window).
 pub extern "C" fn rust_syscall(number: u64, registers: u64) -> ! {
-    crate::syscall::handle(number, super::phys::physical_of_window(registers))
+    crate::syscall::handle(number, super::context::thread_of_frame(registers))
 }

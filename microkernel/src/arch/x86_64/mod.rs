@@ -26,7 +26,10 @@ mod usercopy;
 mod vspace;
 
 pub use acpi::cpus;
-pub use context::{SavedRegisters, TrapFrame as UserContext, enter_user, return_from_syscall};
+pub use context::{
+    THREAD_OBJECT_WORDS, THREAD_REGISTERS_AT, ThreadObject, TrapFrame as UserContext, enter_user,
+    return_from_syscall,
+};
 pub use cpu::CpuFeatures;
 pub use entry::Exception;
 pub use fpu::{
@@ -45,8 +48,8 @@ pub use paging::leave_address_space;
 pub use paging::{AddressSpace, FrameSource, MapError, UserAccess, install_kernel_half};
 pub use percpu::{MAX_CPUS, kernel_cpu_state};
 pub use phys::{
-    boot_module_bytes, object_words, read as read_physical, write as write_physical,
-    zero as zero_physical, zero_frame,
+    boot_module_bytes, object_address, object_words, read as read_physical,
+    write as write_physical, zero as zero_physical, zero_frame,
 };
 pub use power::{exit_emulator, wait_for_interrupt};
 pub use serial::{write_bytes as console_write, write_bytes_forced as console_write_forced};

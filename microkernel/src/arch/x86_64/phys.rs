@@ -78,10 +78,10 @@ pub fn window_address(phys: PhysAddr) -> VirtAddr {
 }
 
 /// The window's pageblock map, filled as the kernel tables are built.
-/// The physical address the window shows at `address` (an address inside the window).
+/// The physical address of object memory the kernel holds `words` of.
 #[inline(always)]
-pub(super) fn physical_of_window(address: u64) -> u64 {
-    address.wrapping_sub(PHYS_WINDOW_BASE)
+pub fn object_address<const N: usize>(words: &'static [Cell<u64>; N]) -> u64 {
+    words.as_ptr() as u64 - PHYS_WINDOW_BASE
 }
 
 pub(super) fn mapped_blocks() -> &'static MappedBlocks {
