@@ -7,6 +7,7 @@ use crate::sched;
 use kernel_core::boot_info::BootInfo;
 use kernel_core::cmdline::kernel_options;
 use kernel_core::memory::PhysRange;
+use kernel_core::mitigation::Mitigations;
 
 /// Brings the machine up and starts the root task; a test build first runs the in-kernel
 /// tests and stops there if any failed. Never returns.
@@ -39,6 +40,7 @@ pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
         fpu.avx
     );
     log_cpus();
+    init_mitigations(boot_info.command_line.as_str());
     match arch::init_interrupt_routing(&mut mem::frames()) {
         Ok(inputs) => log!("irq: I/O APIC with {inputs} inputs, all masked"),
         Err(reason) => log!("irq: no interrupts for user space ({reason})"),
@@ -58,6 +60,24 @@ pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
     crate::ktest::run_all(&boot_info);
 
     start_root_task(&boot_info)
+}
+
+/// Chooses the mitigation mode the command line asks for and says what the CPU offers.
+fn init_mitigations(command_line: &str) {
+    let mode = Mitigations::from_command_line(command_line).unwrap_or_else(|unknown| {
+        log!("mitigations: unknown mode '{unknown}', using off");
+        Mitigations::Off
+    });
+    let support = arch::init_mitigations(mode);
+    let found = |present: bool| if present { "found" } else { "absent" };
+    log!(
+        "mitigations: {}; ibpb {}, l1d flush {}, verw (md_clear) {}, pcid {}",
+        mode.name(),
+        found(support.ibpb),
+        if support.l1d_flush { "by MSR" } else { "in software (no MSR)" },
+        found(support.md_clear),
+        found(support.pcid)
+    );
 }
 
 fn log_memory_map(boot_info: &BootInfo) {

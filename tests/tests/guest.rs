@@ -7,7 +7,7 @@ use std::time::Duration;
 use tests::bench;
 use tests::boot::{self, Boot, Exit};
 use tests::expect::{self, Pattern};
-use tests::harness::{self, Scenario};
+use tests::harness::{self, Scenario, TestResult};
 use tests::images::{self, Profile};
 use tests::qemu::Qemu;
 use tests::suite;
@@ -37,7 +37,9 @@ fn main() -> ExitCode {
         kernel_tests(timeout),
         user_syscall_tests(timeout),
         cap_tests(timeout),
+        cap_tests_blanket(timeout),
         ipc_tests(timeout),
+        ipc_tests_blanket(timeout),
         dev_tests(timeout),
     ];
     scenarios
@@ -76,10 +78,12 @@ fn boot_with(
 }
 
 /// Boots the test runner with `args` and the case program `program` as its module.
-fn boot_runner(args: &str, program: &str, timeout: Duration) -> Result<Boot, String> {
+fn boot_runner(args: &str, program: &str, append: &str, timeout: Duration) -> Result<Boot, String> {
     let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
-    let qemu =
-        Qemu::new(images.kernel(), images.dir()).module("testrunner", args).module(program, "");
+    let qemu = Qemu::new(images.kernel(), images.dir())
+        .append(append)
+        .module("testrunner", args)
+        .module(program, "");
     boot::run(&qemu, timeout, false)
 }
 
@@ -204,6 +208,47 @@ fn cap_tests(timeout: Duration) -> Scenario {
     }
 }
 
+/// The kernel command line of the scenarios that run a suite again in another mode, and
+/// the prefix their test names get, so that both runs of a case are reported.
+const BLANKET: (&str, &str) = ("mitigations=blanket", "blanket::");
+
+/// `results` of a suite run in another mode, each name prefixed with that mode's.
+fn in_mode(prefix: &str, results: Vec<TestResult>) -> Vec<TestResult> {
+    results
+        .into_iter()
+        .map(|result| TestResult { name: format!("{prefix}{}", result.name), ..result })
+        .collect()
+}
+
+/// `captest` again with `mitigations=blanket`: every case passes there too, and
+/// `cap::asi::*` sees a flush on every exit (its argument tells it the mode).
+fn cap_tests_blanket(timeout: Duration) -> Scenario {
+    const COMPLETE: &str = "cap::suite_complete";
+    let (append, prefix) = BLANKET;
+    Scenario {
+        checks: vec![format!("{prefix}{COMPLETE}")],
+        namespace: Some(prefix),
+        run: Box::new(move || {
+            let boot = boot_with(Kernel::Normal, 1, "captest", append, append, timeout)?;
+            Ok(in_mode(prefix, suite::results(&boot, COMPLETE, Exit::KernelSuccess)))
+        }),
+    }
+}
+
+/// The IPC-level suite again with `mitigations=blanket`.
+fn ipc_tests_blanket(timeout: Duration) -> Scenario {
+    const COMPLETE: &str = "ipc::suite_complete";
+    let (append, prefix) = BLANKET;
+    Scenario {
+        checks: vec![format!("{prefix}{COMPLETE}")],
+        namespace: Some(prefix),
+        run: Box::new(move || {
+            let boot = boot_runner("", "ipctest", append, timeout)?;
+            Ok(in_mode(prefix, suite::results(&boot, COMPLETE, Exit::KernelSuccess)))
+        }),
+    }
+}
+
 /// The test runner with `ipctest`: threads, IPC, notifications, faults and VSpaces
 /// through libasi, each case in a fresh process.
 fn ipc_tests(timeout: Duration) -> Scenario {
@@ -212,7 +257,7 @@ fn ipc_tests(timeout: Duration) -> Scenario {
         checks: vec![COMPLETE.into()],
         namespace: Some("ipc::"),
         run: Box::new(move || {
-            let boot = boot_runner("respawn=200", "ipctest", timeout)?;
+            let boot = boot_runner("respawn=200", "ipctest", "", timeout)?;
             // A failing case is the suite's verdict; the kernel still shuts down cleanly.
             Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
         }),
@@ -228,7 +273,7 @@ fn dev_tests(timeout: Duration) -> Scenario {
         checks: vec![COMPLETE.into()],
         namespace: Some("dev::"),
         run: Box::new(move || {
-            let boot = boot_runner("devices=devtest", "devtest", timeout)?;
+            let boot = boot_runner("devices=devtest", "devtest", "", timeout)?;
             // The last case stops the PIT and checks every handler is gone, so with
             // nothing left to run and no IRQ routed the kernel shuts down cleanly.
             Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))

@@ -39,6 +39,7 @@
 //! much more in QEMU.)
 
 mod alloc;
+mod asi;
 mod cnode;
 pub mod invocation;
 mod io;
@@ -53,6 +54,7 @@ use core::fmt;
 use core::marker::PhantomData;
 
 pub use alloc::SlotAllocator;
+pub use asi::Counters;
 pub use syscall_abi::invocation::{CapKind, Invocation, ObjectKind};
 
 use crate::Error;

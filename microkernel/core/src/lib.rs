@@ -13,6 +13,7 @@ pub mod elf;
 pub mod fpu_word;
 pub mod frame_alloc;
 pub mod memory;
+pub mod mitigation;
 pub mod range_set;
 pub mod untyped_split;
 pub mod user_range;

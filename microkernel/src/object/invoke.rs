@@ -64,6 +64,7 @@ pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<Reply, 
         Capability::IoPort { first, last } => {
             return super::io_port::access(first, last, invocation, message);
         }
+        Capability::AsiControl => return asi_control(invocation, message),
         _ => {}
     }
     let mut words = [0u64; 7];
@@ -84,6 +85,21 @@ pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<Reply, 
         _ => Err(SyscallError::IllegalOperation.into()),
     }
     .map(|()| Reply::empty())
+}
+
+/// The ASI control capability: for now, reading a CPU's event counters.
+fn asi_control(invocation: Invocation, message: &Message) -> Result<Reply, Refusal> {
+    match invocation {
+        Invocation::AsiControlCounters => {
+            let cpu = message.word(0)?;
+            let counters = usize::try_from(cpu)
+                .ok()
+                .and_then(arch::event_counters)
+                .ok_or(Refusal::new(SyscallError::RangeError, 0))?;
+            Ok(Reply::with_words(&counters))
+        }
+        _ => Err(SyscallError::IllegalOperation.into()),
+    }
 }
 
 fn object_type(kind: ObjectKind) -> ObjectType {

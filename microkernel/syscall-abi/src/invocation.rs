@@ -91,6 +91,10 @@ pub enum Invocation {
     IrqHandlerSetNotification = 52,
     /// No words. Stops delivery to the notification.
     IrqHandlerClear = 53,
+    /// On the ASI control capability. Words: CPU index. The reply carries that CPU's
+    /// event counters, [`counters::COUNT`](crate::counters::COUNT) words in
+    /// [`Counter`](crate::counters::Counter) order (words 4 and up in the IPC buffer).
+    AsiControlCounters = 60,
 }
 
 /// Attribute bits of [`Invocation::FrameMap`].
@@ -135,6 +139,7 @@ impl Invocation {
             51 => Self::IrqHandlerAck,
             52 => Self::IrqHandlerSetNotification,
             53 => Self::IrqHandlerClear,
+            60 => Self::AsiControlCounters,
             _ => return None,
         })
     }
@@ -162,7 +167,8 @@ impl Invocation {
             Self::IoPortIn8
             | Self::IoPortIn16
             | Self::IoPortIn32
-            | Self::IrqHandlerSetNotification => 1,
+            | Self::IrqHandlerSetNotification
+            | Self::AsiControlCounters => 1,
             Self::IoPortOut8 | Self::IoPortOut16 | Self::IoPortOut32 => 2,
             Self::PageTableMap => 2,
             Self::TcbResume
@@ -364,6 +370,7 @@ mod tests {
             Invocation::IrqHandlerAck,
             Invocation::IrqHandlerSetNotification,
             Invocation::IrqHandlerClear,
+            Invocation::AsiControlCounters,
         ];
         for invocation in all {
             assert_eq!(Invocation::from_label(invocation.label()), Some(invocation));

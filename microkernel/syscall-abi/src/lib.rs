@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod boot_info;
+pub mod counters;
 pub mod fault;
 pub mod invocation;
 pub mod ipc;

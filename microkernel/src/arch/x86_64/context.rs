@@ -4,6 +4,7 @@
 //! [`TrapFrame`] on the kernel stack, so the kernel keeps one format of saved state per
 //! thread and can resume a thread however it entered.
 
+use super::boot_constant::BootConstant;
 use super::percpu::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use core::arch::global_asm;
 use core::cell::Cell;
@@ -199,6 +200,28 @@ pub(super) use {pop_general_registers, push_general_registers};
 unsafe extern "C" {
     fn exit_to_user_iret(frame: u64) -> !;
     fn exit_to_user_sysret(frame: u64) -> !;
+    fn exit_to_user_iret_flushing(frame: u64) -> !;
+    fn exit_to_user_sysret_flushing(frame: u64) -> !;
+}
+
+/// An exit path: restores the registers of the frame at the given window address and
+/// returns to user mode.
+type Exit = unsafe extern "C" fn(u64) -> !;
+
+/// The exits in use: the plain ones, or under `mitigations=blanket` the ones that flush
+/// first. Chosen once at boot, so that choosing costs nothing on the way out (a call
+/// through memory is one instruction, as a direct call is).
+static SYSRET_EXIT: BootConstant<Exit> = BootConstant::new(exit_to_user_sysret);
+static IRET_EXIT: BootConstant<Exit> = BootConstant::new(exit_to_user_iret);
+
+/// Makes every exit to user mode flush L1D and CPU buffers first (`flush::exit_flushes`).
+pub(super) fn use_flushing_exits() {
+    // SAFETY: called once by the bootstrap CPU while it sets the kernel up
+    // (`flush::init`), before any exit to user mode.
+    unsafe {
+        SYSRET_EXIT.set(exit_to_user_sysret_flushing);
+        IRET_EXIT.set(exit_to_user_iret_flushing);
+    }
 }
 
 /// A thread's saved registers as they lie in object memory (its TCB), one cell per
@@ -278,7 +301,7 @@ pub fn enter_user(thread: &'static ThreadObject) -> ! {
         // no user page is mapped where the next instruction could be `USER_SPACE_END`.
         // SAFETY: `sysret` cannot fault in ring 0 (1); the assembly takes the registers
         // from the frame and never returns, so nothing on the kernel stack is used again.
-        unsafe { exit_to_user_sysret(start) }
+        unsafe { SYSRET_EXIT.get()(start) }
     }
     let (rip, cs) = (rip.get(), cs.get());
     assert!(
@@ -288,7 +311,7 @@ pub fn enter_user(thread: &'static ThreadObject) -> ! {
     // SAFETY: the frame is a user-mode frame with canonical rip (checked above), so
     // `iretq` cannot fault in ring 0; the assembly takes the registers from the frame and
     // never returns, so nothing on the kernel stack is used again.
-    unsafe { exit_to_user_iret(start) }
+    unsafe { IRET_EXIT.get()(start) }
 }
 
 /// Answers the running thread's system call with `status` and `value` and returns to it
@@ -305,7 +328,7 @@ pub fn return_from_syscall(status: u64, value: u64) -> ! {
     unsafe {
         (*frame).rax = status;
         (*frame).rdx = value;
-        exit_to_user_sysret(start)
+        SYSRET_EXIT.get()(start)
     }
 }
 
@@ -321,6 +344,20 @@ exit_to_user_iret:
     addq $16, %rsp
     swapgs
     iretq
+
+    .global exit_to_user_iret_flushing
+exit_to_user_iret_flushing:
+    pushq %rdi
+    call {exit_flushes}
+    popq %rdi
+    jmp exit_to_user_iret
+
+    .global exit_to_user_sysret_flushing
+exit_to_user_sysret_flushing:
+    pushq %rdi
+    call {exit_flushes}
+    popq %rdi
+    jmp exit_to_user_sysret
 
     .global exit_to_user_sysret
 exit_to_user_sysret:
@@ -359,5 +396,6 @@ exit_to_user_sysret:
     rflags = const core::mem::offset_of!(TrapFrame, rflags),
     rsp = const core::mem::offset_of!(TrapFrame, rsp),
     rdi = const core::mem::offset_of!(TrapFrame, rdi),
+    exit_flushes = sym super::flush::exit_flushes,
     options(att_syntax)
 );

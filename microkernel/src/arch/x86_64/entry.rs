@@ -1,7 +1,10 @@
 //! Where the assembly entry points land in Rust, and the hand-over to generic code.
 
 use super::context::{TrapFrame, word};
+use super::percpu::count;
 use super::{ioapic, lapic};
+use kernel_core::mitigation::Mitigations;
+use syscall_abi::counters::Counter;
 use x86_64::registers::control::Cr2;
 
 /// A CPU exception as generic code sees it.
@@ -75,6 +78,14 @@ pub extern "C" fn rust_user_trap() -> ! {
         unsafe { (frame + (index * 8) as u64).as_ptr::<u64>().read_volatile() }
     };
     let (vector, error_code) = (word(word::VECTOR), word(word::ERROR_CODE));
+    if vector >= FIRST_INTERRUPT || vector == u64::from(NMI) {
+        count::<{ Counter::InterruptEntries as usize }>();
+    } else {
+        count::<{ Counter::ExceptionEntries as usize }>();
+    }
+    if super::flush::mode() == Mitigations::Blanket {
+        super::flush::entry_barrier();
+    }
     match vector {
         vector if vector == u64::from(lapic::TIMER_VECTOR) => {
             lapic::timer_interrupt();
@@ -140,4 +151,10 @@ pub fn rust_kernel_trap(frame: &mut TrapFrame) {
 /// the caller's registers (in its TCB, through the physical window).
 pub extern "C" fn rust_syscall(number: u64, registers: u64) -> ! {
     crate::syscall::handle(number, super::context::thread_of_frame(registers))
+}
+
+/// [`rust_syscall`] under `mitigations=blanket`: the entry barrier first.
+pub extern "C" fn rust_syscall_flushing(number: u64, registers: u64) -> ! {
+    super::flush::entry_barrier();
+    rust_syscall(number, registers)
 }

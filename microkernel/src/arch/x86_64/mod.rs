@@ -3,9 +3,11 @@
 
 mod acpi;
 mod boot;
+mod boot_constant;
 mod context;
 mod cpu;
 mod entry;
+mod flush;
 mod fpu;
 mod idt;
 mod ioapic;
@@ -32,6 +34,7 @@ pub use context::{
 };
 pub use cpu::CpuFeatures;
 pub use entry::Exception;
+pub use flush::init as init_mitigations;
 pub use fpu::{
     FPU_STATE_SIZE, FpuMode, owner as fpu_owner, reset as fpu_reset, restore as fpu_restore,
     save as fpu_save, set_owner as set_fpu_owner, trap_on_use as fpu_trap_on_use,
@@ -46,7 +49,7 @@ pub use lapic::{TimerInfo, TimerUnavailable};
 pub use paging::activate_kernel_tables;
 pub use paging::leave_address_space;
 pub use paging::{AddressSpace, FrameSource, MapError, UserAccess, install_kernel_half};
-pub use percpu::{MAX_CPUS, kernel_cpu_state};
+pub use percpu::{MAX_CPUS, counters as event_counters, kernel_cpu_state};
 pub use phys::{
     boot_module_bytes, object_address, object_words, read as read_physical,
     write as write_physical, zero as zero_physical, zero_frame,

@@ -8,9 +8,11 @@
 //! - PML4 slot 511   : the kernel image at its link address, 4 KiB pages with each
 //!   section's own permissions, stack guard pages left unmapped.
 
+use super::percpu::count;
 use super::phys::{self, PHYS_WINDOW_BASE, WINDOW_MAX};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel_core::memory::{MemoryRegion, PAGE_SIZE, PAGEBLOCK_SIZE, window_blocks, window_top};
+use syscall_abi::counters::Counter;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::{PageTable, PageTableFlags as Flags, PhysFrame};
 use x86_64::{PhysAddr, VirtAddr};
@@ -310,6 +312,7 @@ impl AddressSpace {
             unsafe {
                 core::arch::asm!("mov cr3, {}", in(reg) self.root.as_u64(), options(nostack, preserves_flags));
             }
+            count::<{ Counter::Cr3Writes as usize }>();
         }
     }
 }
@@ -347,6 +350,7 @@ pub fn activate_kernel_tables() {
     // SAFETY: the kernel tables map everything the kernel uses, at the same addresses as
     // every other address space's kernel half.
     unsafe { Cr3::write(root, Cr3Flags::empty()) };
+    count::<{ Counter::Cr3Writes as usize }>();
 }
 
 /// Where device registers are mapped in the kernel half, uncached, one page each.

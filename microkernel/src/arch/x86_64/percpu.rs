@@ -9,6 +9,7 @@ use super::stacks::{BOOT_IST_STACKS, BOOT_STACK};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Once;
+use syscall_abi::counters::{self, Counter};
 use x86_64::VirtAddr;
 use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
 use x86_64::instructions::tables::load_tss;
@@ -46,6 +47,8 @@ pub struct CpuBlock {
     tss: TssCell,
     /// `gs:136`: the FPU's owner and trap setting (see `fpu`), read by the IPC fastpath.
     fpu: AtomicU64,
+    /// `gs:144` on: the event counters, in `syscall_abi::counters::Counter` order.
+    counters: [AtomicU64; counters::COUNT],
     /// The generic kernel's state of this CPU, found through `gs:0`.
     kernel: crate::cpu::Cpu,
 }
@@ -57,6 +60,10 @@ const CPU_BLOCK_TSS_OFFSET: usize = 32;
 const TSS_RSP0_OFFSET: usize = 4;
 pub const CPU_BLOCK_USER_FRAME_OFFSET: usize = CPU_BLOCK_TSS_OFFSET + TSS_RSP0_OFFSET;
 const CPU_BLOCK_FPU_OFFSET: usize = 136;
+const CPU_BLOCK_COUNTERS_OFFSET: usize = 144;
+/// Where the `syscall` entry counts itself.
+pub const CPU_BLOCK_SYSCALL_COUNTER_OFFSET: usize =
+    CPU_BLOCK_COUNTERS_OFFSET + 8 * Counter::SyscallEntries as usize;
 const _: () = {
     assert!(core::mem::offset_of!(CpuBlock, self_address) == 0);
     assert!(core::mem::offset_of!(CpuBlock, kernel_stack_top) == CPU_BLOCK_KERNEL_STACK_OFFSET);
@@ -65,6 +72,7 @@ const _: () = {
     assert!(core::mem::offset_of!(CpuBlock, tss) == CPU_BLOCK_TSS_OFFSET);
     assert!(core::mem::offset_of!(TaskStateSegment, privilege_stack_table) == TSS_RSP0_OFFSET);
     assert!(core::mem::offset_of!(CpuBlock, fpu) == CPU_BLOCK_FPU_OFFSET);
+    assert!(core::mem::offset_of!(CpuBlock, counters) == CPU_BLOCK_COUNTERS_OFFSET);
 };
 
 /// A CPU's TSS. The CPU reads it (the kernel stack for interrupts from user mode); the
@@ -84,6 +92,7 @@ static CPU_BLOCKS: [CpuBlock; MAX_CPUS] = [const {
         index: AtomicU64::new(0),
         tss: TssCell(UnsafeCell::new(TaskStateSegment::new())),
         fpu: AtomicU64::new(0),
+        counters: [const { AtomicU64::new(0) }; counters::COUNT],
         kernel: crate::cpu::Cpu::new(),
     }
 }; MAX_CPUS];
@@ -166,6 +175,29 @@ pub fn kernel_cpu_state() -> &'static crate::cpu::Cpu {
         );
         &(*(block as *const CpuBlock)).kernel
     }
+}
+
+/// Counts one event of kind `COUNTER` (a `Counter` as its index) on this CPU: one
+/// instruction, so that counting stays on even on the IPC fastpath.
+#[inline(always)]
+pub fn count<const COUNTER: usize>() {
+    const { assert!(COUNTER < counters::COUNT) };
+    // SAFETY: GS base points at this CPU's block whenever kernel code runs (module docs);
+    // the word at this offset is one of its counters, which only this CPU writes.
+    unsafe {
+        core::arch::asm!(
+            "inc qword ptr gs:[{offset}]",
+            offset = const CPU_BLOCK_COUNTERS_OFFSET + 8 * COUNTER,
+            options(nostack),
+        );
+    }
+}
+
+/// The event counters of CPU `cpu`, if it is up.
+pub fn counters(cpu: usize) -> Option<[u64; counters::COUNT]> {
+    let block = CPU_BLOCKS.get(cpu)?;
+    (block.self_address.load(Ordering::Relaxed) != 0)
+        .then(|| core::array::from_fn(|index| block.counters[index].load(Ordering::Relaxed)))
 }
 
 /// This CPU's FPU word (see `fpu`).

@@ -4,7 +4,8 @@
 //! Until the kernel's own tables are active the boot tables provide the first GiB of the
 //! window; afterwards the window covers the pageblocks in [`MappedBlocks`].
 
-use core::cell::{Cell, UnsafeCell};
+use super::boot_constant::BootConstant;
+use core::cell::Cell;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel_core::memory::{
     PAGE_SIZE, PAGEBLOCK_SIZE, PhysRange, object_in_window, object_window_bound,
@@ -48,25 +49,8 @@ static KERNEL_TABLES_ACTIVE: AtomicU64 = AtomicU64::new(0);
 /// The end of the window's mapped RAM, once the kernel's tables are active.
 /// The [`object_window_bound`] for objects of up to [`MAX_OBJECT_WORDS`] words; until
 /// the kernel's tables are active, 0, which only address 0 (in the boot window) meets.
-static OBJECT_BOUND: BootConstant = BootConstant(UnsafeCell::new(0));
+static OBJECT_BOUND: BootConstant<u64> = BootConstant::new(0);
 
-/// A word set once while the bootstrap CPU sets the kernel up, before any other CPU runs
-/// or any kernel object is reached, and only read afterwards: read as plain memory, so
-/// that the compiler may keep it in a register across the many object accesses of one
-/// kernel entry (an atomic load would be repeated at each).
-struct BootConstant(UnsafeCell<u64>);
-
-// SAFETY: the one write happens before any other CPU runs, and every later access is a
-// read (see `BootConstant`).
-unsafe impl Sync for BootConstant {}
-
-impl BootConstant {
-    #[inline(always)]
-    fn get(&self) -> u64 {
-        // SAFETY: no write can happen at the same time (see `BootConstant`).
-        unsafe { *self.0.get() }
-    }
-}
 /// The most words [`object_words`] hands out at once (a TCB's 2 KiB).
 const MAX_OBJECT_WORDS: usize = 256;
 
@@ -91,8 +75,8 @@ pub(super) fn mapped_blocks() -> &'static MappedBlocks {
 pub(super) fn mark_kernel_tables_active(window_end: u64) {
     let bound = object_window_bound(window_end, (MAX_OBJECT_WORDS * 8) as u64);
     // SAFETY: this runs once, on the bootstrap CPU while it sets the kernel up, before
-    // any other CPU runs and before any kernel object is reached (see `BootConstant`).
-    unsafe { *OBJECT_BOUND.0.get() = bound };
+    // any other CPU runs and before any kernel object is reached.
+    unsafe { OBJECT_BOUND.set(bound) };
     KERNEL_TABLES_ACTIVE.store(1, Ordering::Release);
 }
 

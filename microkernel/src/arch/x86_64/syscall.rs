@@ -2,8 +2,8 @@
 
 use super::context::{SYSCALL_VECTOR, TrapFrame};
 use super::percpu::{
-    CPU_BLOCK_KERNEL_STACK_OFFSET, CPU_BLOCK_USER_FRAME_OFFSET, CPU_BLOCK_USER_STACK_OFFSET,
-    KERNEL_CODE_SELECTOR, SYSRET_BASE_SELECTOR,
+    CPU_BLOCK_KERNEL_STACK_OFFSET, CPU_BLOCK_SYSCALL_COUNTER_OFFSET, CPU_BLOCK_USER_FRAME_OFFSET,
+    CPU_BLOCK_USER_STACK_OFFSET, KERNEL_CODE_SELECTOR, SYSRET_BASE_SELECTOR,
 };
 use core::arch::global_asm;
 use x86_64::VirtAddr;
@@ -24,6 +24,16 @@ fn entry_flag_mask() -> RFlags {
         | RFlags::IOPL_LOW
 }
 
+/// Points `syscall` at the entry that issues the entry barrier first (`mitigations=blanket`).
+pub fn use_flushing_entry() {
+    unsafe extern "C" {
+        static syscall_entry_flushing: u8;
+    }
+    // SAFETY: the flushing entry saves and switches stacks exactly as `syscall_entry` does
+    // (the same sequence) before it touches memory.
+    unsafe { LStar::write(VirtAddr::from_ptr(&syscall_entry_flushing)) };
+}
+
 /// Enables `syscall`/`sysret` on this CPU and points it at the entry stub.
 pub fn init() {
     unsafe extern "C" {
@@ -42,19 +52,20 @@ pub fn init() {
     }
 }
 
-// Saves the caller's registers into its TCB's register area, as a `TrapFrame` whose
-// vector says `syscall`, and calls `rust_syscall` on the kernel stack. Three kinds of word
-// are not written: `cs` and `ss`, which every frame of a user thread already holds (set
-// when the TCB is made, rewritten with the same selectors by every interrupt from user
-// mode, kept by register writes); the error code, which only exception frames carry; and
-// the `rcx` and `r11` slots, since `syscall` put the return address and flags there,
-// which go to `rip` and `rflags` instead and which `sysret` overwrites on the way out.
-global_asm!(
-    r#"
-    .text
-    .global syscall_entry
-syscall_entry:
+/// The entry sequence both `syscall` entry points share, up to the call into Rust: it saves
+/// the caller's registers into its TCB's register area, as a `TrapFrame` whose vector says
+/// `syscall`, counts the entry and moves to the kernel stack with the call number and the
+/// frame's address as the arguments. Three kinds of word are not written: `cs` and `ss`,
+/// which every frame of a user thread already holds (set when the TCB is made, rewritten
+/// with the same selectors by every interrupt from user mode, kept by register writes);
+/// the error code, which only exception frames carry; and the `rcx` and `r11` slots,
+/// since `syscall` put the return address and flags there, which go to `rip` and `rflags`
+/// instead and which `sysret` overwrites on the way out.
+macro_rules! save_syscall_frame {
+    () => {
+        r#"
     swapgs
+    incq %gs:{syscall_counter}
     movq %rsp, %gs:{user_stack}
     movq %gs:{user_frame}, %rsp
     subq ${frame_size}, %rsp
@@ -79,9 +90,18 @@ syscall_entry:
     movq %rsp, %rsi
     movq %gs:{kernel_stack}, %rsp
     movq %rax, %rdi
-    call {rust_syscall}
-    ud2
-"#,
+"#
+    };
+}
+
+global_asm!(
+    "    .text\n    .global syscall_entry\nsyscall_entry:",
+    save_syscall_frame!(),
+    "    call {rust_syscall}\n    ud2",
+    "    .global syscall_entry_flushing\nsyscall_entry_flushing:",
+    save_syscall_frame!(),
+    "    call {rust_syscall_flushing}\n    ud2",
+    syscall_counter = const CPU_BLOCK_SYSCALL_COUNTER_OFFSET,
     user_stack = const CPU_BLOCK_USER_STACK_OFFSET,
     kernel_stack = const CPU_BLOCK_KERNEL_STACK_OFFSET,
     user_frame = const CPU_BLOCK_USER_FRAME_OFFSET,
@@ -105,5 +125,6 @@ syscall_entry:
     vector = const core::mem::offset_of!(TrapFrame, vector),
     syscall_vector = const SYSCALL_VECTOR,
     rust_syscall = sym super::entry::rust_syscall,
+    rust_syscall_flushing = sym super::entry::rust_syscall_flushing,
     options(att_syntax)
 );

@@ -6,6 +6,8 @@
 //! this CPU; with SMP this is where a shootdown to the other CPUs running it goes.
 
 use super::paging::table_in_window;
+use super::percpu::count;
+use syscall_abi::counters::Counter;
 use x86_64::instructions::tlb;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::PageTableFlags as Flags;
@@ -201,5 +203,6 @@ fn flush_all(root: PhysAddr) {
     if is_active(root) {
         // SAFETY: reloading CR3 with its current value only flushes non-global TLB entries.
         unsafe { Cr3::write(Cr3::read().0, Cr3Flags::empty()) };
+        count::<{ Counter::Cr3Writes as usize }>();
     }
 }

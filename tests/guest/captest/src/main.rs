@@ -8,7 +8,8 @@
 //! each takes fresh slots and regions and gives them back (revoked and deleted) when it
 //! ends, so a failing case does not disturb the next.
 //!
-//! It takes no arguments.
+//! Its one optional argument, `mitigations=blanket`, says the kernel was booted so
+//! (`cap::asi::*` then expects flushes).
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -17,6 +18,7 @@
     reason = "a failure carries its message inline (no heap here) and is the rare path"
 )]
 
+mod asi_cases;
 mod boot_cases;
 mod cnode_cases;
 mod control_cases;
@@ -63,8 +65,9 @@ fn main() -> u64 {
         }
     };
     println!("captest: pool is slot {} (2^{} bytes)", env.pool.cptr(), env.pool_bits);
-    let groups: [&[Case]; 7] = [
+    let groups: [&[Case]; 8] = [
         boot_cases::CASES,
+        asi_cases::CASES,
         retype_cases::CASES,
         invoke_cases::CASES,
         cnode_cases::CASES,
