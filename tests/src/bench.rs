@@ -7,6 +7,9 @@
 //! BENCH DONE
 //! ```
 //!
+//! Every line also carries one `<counter>=<n>` field per kernel event counter
+//! ([`Counter::name`]): the total the kernel counted over the timed iterations together.
+//!
 //! Ticks are time-stamp counter differences around one iteration, nothing subtracted.
 //! [`OVERHEAD`] times an empty iteration; [`CALIBRATION`] carries `instructions=<n>`, the
 //! exact number of instructions its loop adds over an empty iteration, so
@@ -15,6 +18,8 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+
+use syscall_abi::counters::{COUNT, Counter};
 
 /// The benchmark timing two back-to-back counter reads.
 pub const OVERHEAD: &str = "rdtsc_overhead";
@@ -101,7 +106,8 @@ pub const NOTES: &[Note] = &[
         name: "retype_endpoint",
         target: None,
         events: "1 kernel entry: a 16-byte endpoint carved from an untyped with no children and \
-                 zeroed, one capability inserted (its delete is untimed)",
+                 zeroed, one capability inserted (its delete is untimed, but counted: 2 kernel \
+                 entries per iteration in the counts)",
     },
     Note {
         name: "map_unmap_frame",
@@ -140,6 +146,8 @@ pub struct Figures {
     pub p90: u64,
     /// How many timed iterations the figures summarise.
     pub iterations: u64,
+    /// Each kernel event counter's total over the timed iterations, in [`Counter`] order.
+    pub counters: [u64; COUNT],
     /// Any further `key=value` fields, in order (e.g. `instructions`).
     pub extra: Vec<(String, u64)>,
 }
@@ -148,6 +156,11 @@ impl Figures {
     /// An extra field's value.
     pub fn extra(&self, key: &str) -> Option<u64> {
         self.extra.iter().find(|(name, _)| name == key).map(|&(_, value)| value)
+    }
+
+    /// What the kernel counted of `counter` over the timed iterations, in total.
+    pub fn counted(&self, counter: Counter) -> u64 {
+        self.counters[counter as usize]
     }
 }
 
@@ -192,13 +205,19 @@ fn parse_figures(text: &str) -> Result<Figures, String> {
         at.map(|at| fields.remove(at).1).ok_or_else(|| format!("no `{key}=`"))
     };
     let [median, min, max, p90, iterations] = REQUIRED.map(&mut take);
+    let (median, min, max, p90, iterations) = (median?, min?, max?, p90?, iterations?);
+    let mut counters = [0; COUNT];
+    for (value, counter) in counters.iter_mut().zip(Counter::ALL) {
+        *value = take(counter.name())?;
+    }
     let figures = Figures {
         name: name.to_owned(),
-        median: median?,
-        min: min?,
-        max: max?,
-        p90: p90?,
-        iterations: iterations?,
+        median,
+        min,
+        max,
+        p90,
+        iterations,
+        counters,
         extra: fields,
     };
     let ordered = figures.min <= figures.median
@@ -414,6 +433,10 @@ pub fn json(setup: &Setup, results: &Results) -> String {
     for (index, figures) in results.benchmarks.iter().enumerate() {
         let extra: Vec<_> =
             figures.extra.iter().map(|(key, value)| format!("{}: {value}", quote(key))).collect();
+        let counters: Vec<_> = Counter::ALL
+            .iter()
+            .map(|&counter| format!("{}: {}", quote(counter.name()), figures.counted(counter)))
+            .collect();
         let target = target_met(figures, results.overhead);
         let fields = [
             ("name", quote(&figures.name)),
@@ -423,6 +446,7 @@ pub fn json(setup: &Setup, results: &Results) -> String {
             ("p90", figures.p90.to_string()),
             ("max", figures.max.to_string()),
             ("iterations", figures.iterations.to_string()),
+            ("counters", format!("{{{}}}", counters.join(", "))),
             ("extra", format!("{{{}}}", extra.join(", "))),
             ("target", target.map_or_else(|| "null".to_owned(), |(goal, _)| goal.to_string())),
             ("target_met", target.map_or_else(|| "null".to_owned(), |(_, met)| met.to_string())),
@@ -477,17 +501,17 @@ mod tests {
         "kernel: cpu: nx=true smep=true",
         "kernel: timer: local APIC timer at 62495 ticks/ms, timeslice 5 ms",
         "bench: iterations=1000 warmup=100",
-        "BENCH rdtsc_overhead median=5 min=5 max=5 p90=5 iterations=1000",
-        "BENCH calibration_loop median=10006 min=10006 max=10478 p90=10006 iterations=1000 instructions=10001",
-        "BENCH null_syscall median=255 min=255 max=255 p90=255 iterations=1000",
-        "BENCH debug_write_0 median=461 min=461 max=700 p90=461 iterations=1000",
-        "BENCH ipc_call_reply_0_same_as median=305 min=305 max=900 p90=305 iterations=1000",
-        "BENCH ipc_call_reply_16_same_as median=700 min=700 max=900 p90=700 iterations=1000",
-        "BENCH ipc_call_reply_0_cross_as median=405 min=405 max=900 p90=405 iterations=1000",
-        "BENCH ipc_call_reply_16_cross_as median=800 min=800 max=900 p90=800 iterations=1000",
-        "BENCH notification_signal_wait median=800 min=800 max=900 p90=800 iterations=1000",
-        "BENCH retype_endpoint median=600 min=600 max=900 p90=600 iterations=1000",
-        "BENCH map_unmap_frame median=700 min=700 max=900 p90=700 iterations=1000",
+        "BENCH rdtsc_overhead median=5 min=5 max=5 p90=5 iterations=1000 syscall_entries=0 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
+        "BENCH calibration_loop median=10006 min=10006 max=10478 p90=10006 iterations=1000 syscall_entries=0 interrupt_entries=2 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 instructions=10001",
+        "BENCH null_syscall median=255 min=255 max=255 p90=255 iterations=1000 syscall_entries=1000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
+        "BENCH debug_write_0 median=461 min=461 max=700 p90=461 iterations=1000 syscall_entries=1000 interrupt_entries=1 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
+        "BENCH ipc_call_reply_0_same_as median=305 min=305 max=900 p90=305 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
+        "BENCH ipc_call_reply_16_same_as median=700 min=700 max=900 p90=700 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
+        "BENCH ipc_call_reply_0_cross_as median=405 min=405 max=900 p90=405 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=2000 ibpb=0 l1d_flushes=0 verw=0",
+        "BENCH ipc_call_reply_16_cross_as median=800 min=800 max=900 p90=800 iterations=1000 syscall_entries=2000 interrupt_entries=1 exception_entries=0 cr3_writes=2000 ibpb=0 l1d_flushes=0 verw=0",
+        "BENCH notification_signal_wait median=800 min=800 max=900 p90=800 iterations=1000 syscall_entries=4000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
+        "BENCH retype_endpoint median=600 min=600 max=900 p90=600 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
+        "BENCH map_unmap_frame median=700 min=700 max=900 p90=700 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
         "BENCH DONE",
         "kernel: thread bench exited with code 0",
     ];
@@ -505,7 +529,11 @@ mod tests {
     #[test]
     fn benchmark_lines_are_parsed() {
         assert_eq!(
-            parse("BENCH null_syscall median=3 min=1 max=9 p90=4 iterations=10 flushes=2\r"),
+            parse(
+                "BENCH null_syscall median=3 min=1 max=9 p90=4 iterations=10 syscall_entries=10 \
+                 interrupt_entries=1 exception_entries=2 cr3_writes=3 ibpb=4 l1d_flushes=5 verw=6 \
+                 instructions=7\r"
+            ),
             Some(Line::Result(Figures {
                 name: "null_syscall".into(),
                 median: 3,
@@ -513,7 +541,8 @@ mod tests {
                 max: 9,
                 p90: 4,
                 iterations: 10,
-                extra: vec![("flushes".into(), 2)],
+                counters: [10, 1, 2, 3, 4, 5, 6],
+                extra: vec![("instructions".into(), 7)],
             }))
         );
         assert_eq!(parse("BENCH DONE"), Some(Line::Done));
@@ -530,10 +559,11 @@ mod tests {
 
     #[test]
     fn broken_benchmark_lines_are_malformed() {
+        for line in ["BENCH ", "BENCH DONE 3", "BENCH x"] {
+            assert!(matches!(parse(line), Some(Line::Malformed(_))), "{line:?}");
+        }
+        // With every counter present, so that each line is wrong only where it says.
         for line in [
-            "BENCH ",
-            "BENCH DONE 3",
-            "BENCH x",
             "BENCH x median=1 min=1 max=1 p90=1",
             "BENCH x median=1 min=1 max=1 p90=1 iterations=1 median=2",
             "BENCH x median=1 min=1 max=1 p90=1 iterations=one",
@@ -543,7 +573,26 @@ mod tests {
             "BENCH x median=5 min=1 max=4 p90=4 iterations=1",
             "BENCH median=1 min=1 max=1 p90=1 iterations=1",
         ] {
-            assert!(matches!(parse(line), Some(Line::Malformed(_))), "{line:?}");
+            let line = format!("{line} {COUNTED}");
+            assert!(matches!(parse(&line), Some(Line::Malformed(_))), "{line:?}");
+        }
+    }
+
+    /// Every counter, each 0.
+    const COUNTED: &str = "syscall_entries=0 interrupt_entries=0 exception_entries=0 \
+                           cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0";
+
+    #[test]
+    fn every_counter_is_required() {
+        let line = format!("BENCH x median=1 min=1 max=1 p90=1 iterations=1 {COUNTED}");
+        assert!(matches!(parse(&line), Some(Line::Result(_))), "{line:?}");
+        for counter in Counter::ALL {
+            let field = format!("{}=0", counter.name());
+            let without: Vec<_> = line.split(' ').filter(|word| *word != field).collect();
+            assert_eq!(
+                parse(&without.join(" ")),
+                Some(Line::Malformed(format!("no `{}=`", counter.name())))
+            );
         }
     }
 
@@ -642,6 +691,14 @@ mod tests {
             "      \"name\": \"null_syscall\",\n      \"median\": 255,\n      \"median_minus_overhead\": 250,\n"
         ));
         assert!(document.contains("\"extra\": {\"instructions\": 10001},\n"), "{document}");
+        assert!(
+            document.contains(
+                "\"counters\": {\"syscall_entries\": 2000, \"interrupt_entries\": 0, \
+                 \"exception_entries\": 0, \"cr3_writes\": 2000, \"ibpb\": 0, \"l1d_flushes\": 0, \
+                 \"verw\": 0},\n"
+            ),
+            "{document}"
+        );
         assert!(document.ends_with("    }\n  ]\n}\n"), "{document}");
         assert_eq!(document.matches("\"name\"").count(), 11);
         assert!(document.contains("\"target\": 100,\n      \"target_met\": false,\n"));

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use syscall_abi::counters::Counter;
 use tests::bench;
 use tests::boot::{self, Boot, Exit};
 use tests::expect::{self, Pattern};
@@ -352,10 +353,20 @@ fn user_fault(kind: &'static str, vector: u8, timeout: Duration) -> Scenario {
     }
 }
 
+/// Kernel events the bench program must count exactly, per iteration, in the default mode:
+/// one `syscall` per Null call (so the counter reads' own entries were taken off), and a
+/// CR3 write each way of a round trip between address spaces.
+const EXACT_COUNTS: &[(&str, Counter, u64)] = &[
+    ("null_syscall", Counter::SyscallEntries, 1),
+    ("ipc_call_reply_0_cross_as", Counter::Cr3Writes, 2),
+];
+
 /// The benchmark program, with too few iterations for figures worth reading, on the normal
 /// debug images without icount, with the `bench-peer` module it spawns for the
-/// cross-address-space benchmarks: only that it still reports every benchmark and exits,
-/// and that the kernel shuts down cleanly with the peers still waiting on their endpoints.
+/// cross-address-space benchmarks: that it still reports every benchmark with every event
+/// counter and exits, that the counts in [`EXACT_COUNTS`] come out exactly, and that the
+/// kernel shuts down cleanly with the peers still waiting on their endpoints (the timings
+/// themselves are not checked).
 fn bench_program(timeout: Duration) -> Scenario {
     const NAME: &str = "bench::program_reports_every_benchmark";
     Scenario {
@@ -368,12 +379,14 @@ fn bench_program(timeout: Duration) -> Scenario {
                 .module(bench::PEER_MODULE, "");
             let boot = boot::run(&qemu, timeout, false)?;
             let reported = bench::collect(&boot.lines, bench::EXPECTED)
-                .and_then(|results| match results.benchmarks.iter().find(|b| b.iterations != 10) {
-                    Some(figures) => Err(format!(
-                        "expected: iterations=10 on every line\nbut: `{}` has {}",
-                        figures.name, figures.iterations
-                    )),
-                    None => Ok(()),
+                .and_then(|results| {
+                    if let Some(figures) = results.benchmarks.iter().find(|b| b.iterations != 10) {
+                        return Err(format!(
+                            "expected: iterations=10 on every line\nbut: `{}` has {}",
+                            figures.name, figures.iterations
+                        ));
+                    }
+                    exact_counts(&results)
                 })
                 .and_then(|()| {
                     expect::in_order(
@@ -391,4 +404,20 @@ fn bench_program(timeout: Duration) -> Scenario {
             Ok(vec![boot.check(NAME, reported)])
         }),
     }
+}
+
+/// Checks [`EXACT_COUNTS`].
+fn exact_counts(results: &bench::Results) -> Result<(), String> {
+    for &(name, counter, per_iteration) in EXACT_COUNTS {
+        let figures = results.get(name).ok_or_else(|| format!("no `{name}` figures"))?;
+        let counted = figures.counted(counter);
+        if counted != per_iteration * figures.iterations {
+            return Err(format!(
+                "expected: `{name}` with {}={} ({per_iteration} per iteration)\nbut: {counted}",
+                counter.name(),
+                per_iteration * figures.iterations
+            ));
+        }
+    }
+    Ok(())
 }

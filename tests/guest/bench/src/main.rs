@@ -12,14 +12,21 @@
 //! Output, after a `bench:` log line naming the settings:
 //!
 //! ```text
-//! BENCH <name> median=<ticks> min=<ticks> max=<ticks> p90=<ticks> iterations=<n> [<key>=<n>]...
+//! BENCH <name> median=<ticks> min=<ticks> max=<ticks> p90=<ticks> iterations=<n> <counter>=<n>... [instructions=<n>]
 //! BENCH DONE
 //! ```
 //!
 //! Ticks are raw differences of two time-stamp counter reads around one iteration; under
 //! QEMU's `-icount shift=0` one tick is one guest instruction. Nothing is subtracted:
 //! `rdtsc_overhead` is reported as a benchmark of its own, and `calibration_loop` carries
-//! `instructions=<n>`, the exact count its loop adds over `rdtsc_overhead`. Exit code 0
+//! `instructions=<n>`, the exact count its loop adds over `rdtsc_overhead`. Every line
+//! carries one `<counter>=<n>` field per kernel event counter, named by
+//! `syscall_abi::counters::Counter::name` (`syscall_entries=`, `cr3_writes=`,
+//! `l1d_flushes=`, ...): the total CPU 0 counted over all the timed iterations together,
+//! not per iteration, and without the counter reads' own kernel entries and exits. The
+//! reads come before and after the timed iterations, outside the timed region, so the
+//! totals include what runs untimed between the iterations: the outcome checks (user
+//! code) and the tidying of benchmarks that have some (`retype_endpoint`'s delete). Exit code 0
 //! after `BENCH DONE`; 1 if a benchmark's operation returned something unexpected or its
 //! setup failed (after a `bench: ...` line, and without `BENCH DONE`); 2 for bad arguments.
 //!
@@ -89,7 +96,7 @@ fn main() -> u64 {
 #[inline(never)]
 fn run_all(env: &mut Env, settings: &Settings<'_>) -> u64 {
     let mut samples = [0_u32; MAX_ITERATIONS];
-    let mut bench = Bench::new(&mut samples[..settings.iterations], settings.warmup);
+    let mut bench = Bench::new(&mut samples[..settings.iterations], settings.warmup, env.buffer);
     let chosen = benchmarks::ALL
         .iter()
         .filter(|benchmark| settings.only.is_none_or(|name| name == benchmark.name));

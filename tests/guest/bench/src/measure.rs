@@ -1,26 +1,40 @@
-//! Timing an operation many times and summarising the samples.
+//! Timing an operation many times, counting the kernel events the timed iterations
+//! cause, and summarising both.
 
 use core::fmt;
 
+use libasi::cap::{AsiControl, Cap, Counters};
+use libasi::ipc::IpcBuffer;
+use syscall_abi::counters::{COUNT, Counter};
+
+use crate::env::{SetupError, setup};
 use crate::tsc;
 
-/// Runs benchmarks: a warm-up, then one time-stamp difference per timed iteration.
+/// The CPU whose event counters are read: the host boots the program on one CPU, so every
+/// thread of a benchmark (helpers and peers too) runs on it.
+const CPU: u64 = 0;
+
+/// Runs benchmarks: a warm-up, then one time-stamp difference per timed iteration, with
+/// the kernel's event counters read before and after the timed iterations.
 #[derive(Debug)]
 pub struct Bench<'s> {
     samples: &'s mut [u32],
     warmup: usize,
+    /// The root task's IPC buffer, where three of the counters' seven words arrive.
+    buffer: IpcBuffer,
 }
 
 impl<'s> Bench<'s> {
     /// Times `samples.len()` iterations per benchmark, after `warmup` untimed ones.
-    pub fn new(samples: &'s mut [u32], warmup: usize) -> Self {
-        Self { samples, warmup }
+    pub fn new(samples: &'s mut [u32], warmup: usize, buffer: IpcBuffer) -> Self {
+        Self { samples, warmup, buffer }
     }
 
     /// Runs `op` for the warm-up, then times each of the iterations on its own; `check`
     /// judges each operation's outcome after the second counter read, outside the timed
-    /// region. Stops at the first outcome `check` refuses.
-    pub fn time<O, E>(
+    /// region. Stops at the first outcome `check` refuses. Counts the kernel events of the
+    /// timed iterations (see [`counted_since`]).
+    pub fn time<O, E: From<SetupError>>(
         &mut self,
         mut op: impl FnMut() -> O,
         mut check: impl FnMut(O) -> Result<(), E>,
@@ -28,6 +42,7 @@ impl<'s> Bench<'s> {
         for _ in 0..self.warmup {
             check(op())?;
         }
+        let from = read_counters(self.buffer);
         for sample in self.samples.iter_mut() {
             let start = tsc::now();
             let outcome = op();
@@ -35,12 +50,14 @@ impl<'s> Bench<'s> {
             check(outcome)?;
             *sample = u32::try_from(end.wrapping_sub(start)).unwrap_or(u32::MAX);
         }
-        Ok(Summary::of(self.samples))
+        let summary = Summary::of(self.samples);
+        Ok(summary.with_events(counted_since(self.buffer, from)?))
     }
 
-    /// As [`time`](Self::time) with the check in `op`, but after each iteration (warm-up ones too) runs `after`
-    /// outside the timed region, e.g. to delete what the operation created.
-    pub fn time_then<E>(
+    /// As [`time`](Self::time) with the check in `op`, but after each iteration (warm-up
+    /// ones too) runs `after` outside the timed region, e.g. to delete what the operation
+    /// created. The counted events include what `after` does.
+    pub fn time_then<E: From<SetupError>>(
         &mut self,
         mut op: impl FnMut() -> Result<(), E>,
         mut after: impl FnMut() -> Result<(), E>,
@@ -49,6 +66,7 @@ impl<'s> Bench<'s> {
             op()?;
             after()?;
         }
+        let from = read_counters(self.buffer);
         for sample in self.samples.iter_mut() {
             let start = tsc::now();
             let outcome = op();
@@ -57,8 +75,40 @@ impl<'s> Bench<'s> {
             after()?;
             *sample = u32::try_from(end.wrapping_sub(start)).unwrap_or(u32::MAX);
         }
-        Ok(Summary::of(self.samples))
+        let summary = Summary::of(self.samples);
+        Ok(summary.with_events(counted_since(self.buffer, from)?))
     }
+}
+
+/// CPU [`CPU`]'s event counters now.
+///
+/// How [`Bench`] uses this and [`counted_since`] leaves the timed loop's code as it was
+/// before there were counters: neither is inlined, the first read's outcome is looked at
+/// only after the loop, and the counting ends after the samples are summarised (so an
+/// interrupt during the sort counts too). Under icount every instruction between the
+/// time-stamp reads is a tick, and the registers the compiler picks there depend on the
+/// code around the loop: other arrangements moved medians by one instruction.
+#[inline(never)]
+fn read_counters(buffer: IpcBuffer) -> Result<Counters, SetupError> {
+    setup(Cap::<AsiControl>::BOOT.counters(buffer, CPU), "read the event counters")
+}
+
+/// Each counter's increase since `from`, without the counter reads' own events. Each read
+/// is a system call: `from`'s exit and the closing read's entry land between the two
+/// snapshots. A third read straight after the closing one counts exactly one such exit and
+/// entry, which is taken off. An interrupt between those two reads would be taken off as
+/// well (one interrupt entry and the flushes it caused; saturating at 0); the timer, every
+/// 5 ms, makes that rare enough not to matter.
+#[inline(never)]
+fn counted_since(
+    buffer: IpcBuffer,
+    from: Result<Counters, SetupError>,
+) -> Result<[u64; COUNT], SetupError> {
+    let from = from?;
+    let end = read_counters(buffer)?;
+    let reading = read_counters(buffer)?.since(&end);
+    let spent = end.since(&from);
+    Ok(Counter::ALL.map(|counter| spent.get(counter).saturating_sub(reading.get(counter))))
 }
 
 /// The order statistics of one benchmark's samples, in ticks.
@@ -69,6 +119,8 @@ pub struct Summary {
     max: u32,
     p90: u32,
     iterations: usize,
+    /// Each kernel event counter's total over the timed iterations, in [`Counter`] order.
+    events: [u64; COUNT],
     /// For the calibration loop: the instructions it adds over an empty iteration.
     instructions: Option<u64>,
 }
@@ -86,8 +138,14 @@ impl Summary {
             max: samples[n - 1],
             p90: rank(90),
             iterations: n,
+            events: [0; COUNT],
             instructions: None,
         }
+    }
+
+    /// Sets the kernel events counted over the timed iterations.
+    fn with_events(self, events: [u64; COUNT]) -> Self {
+        Self { events, ..self }
     }
 
     /// Adds the `instructions=<n>` field.
@@ -99,8 +157,11 @@ impl Summary {
 /// The fields of a `BENCH <name> ...` line, after the name.
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self { median, min, max, p90, iterations, instructions } = self;
+        let Self { median, min, max, p90, iterations, events, instructions } = self;
         write!(f, "median={median} min={min} max={max} p90={p90} iterations={iterations}")?;
+        for (counter, total) in Counter::ALL.iter().zip(events) {
+            write!(f, " {}={total}", counter.name())?;
+        }
         if let Some(instructions) = instructions {
             write!(f, " instructions={instructions}")?;
         }
