@@ -51,8 +51,8 @@ pub struct Note {
     /// The most instructions the operation should take (compared with the median minus
     /// [`OVERHEAD`]'s), if the project set a target.
     pub target: Option<u64>,
-    /// The kernel events one iteration causes, as the benchmark is built (the kernel does
-    /// not count them yet).
+    /// The kernel events one iteration causes, as the benchmark is built: what the counts
+    /// should show in mode [`TARGET_MODE`].
     pub events: &'static str,
 }
 
@@ -307,24 +307,49 @@ pub fn collect(lines: &[String], expected: &[&str]) -> Result<Results, String> {
     })
 }
 
+/// A kernel configuration the benchmarks run under, one boot each; the report puts the
+/// modes side by side. Adding a mode (`asi=on`, once the kernel has it) is adding an entry
+/// to [`MODES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mode {
+    /// Its name in the table and the JSON.
+    pub name: &'static str,
+    /// The kernel command line that chooses it.
+    pub cmdline: &'static str,
+    /// The start of the boot log line saying that the kernel runs in this mode: a run
+    /// without it fails, so that an option the kernel does not take cannot pass for the mode.
+    pub confirmed_by: &'static str,
+}
+
+/// The modes `just bench` runs, in the order the table shows them.
+pub const MODES: &[Mode] = &[
+    Mode { name: "off", cmdline: "mitigations=off", confirmed_by: "kernel: mitigations: off;" },
+    Mode {
+        name: "blanket",
+        cmdline: "mitigations=blanket",
+        confirmed_by: "kernel: mitigations: blanket;",
+    },
+];
+
+/// The mode the targets apply to: the project's goals are for the kernel that flushes
+/// nothing.
+pub const TARGET_MODE: &str = "off";
+
 /// How the figures were taken, for the report's header and the JSON.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Setup {
-    /// The QEMU command line, as a shell would show it.
-    pub qemu_command: String,
     /// `qemu-system-x86_64 --version`'s first line, if it could be asked.
     pub qemu_version: Option<String>,
     /// The cargo profile the images were built with.
     pub profile: String,
     /// Timed iterations per benchmark.
     pub iterations: u64,
-    /// The kernel's serial lines describing the machine mode (`kernel: cpu:`,
-    /// `kernel: timer:`).
-    pub kernel_lines: Vec<String>,
 }
 
-/// The prefixes of the kernel log lines copied into the report.
-pub const KERNEL_LINE_PREFIXES: &[&str] = &["kernel: cpu:", "kernel: timer:"];
+/// The prefixes of the kernel log lines copied into the report: the machine (`cpu`,
+/// `timer`) and the flush mechanisms the kernel found (`mitigations`).
+pub const KERNEL_LINE_PREFIXES: &[&str] =
+    &["kernel: cpu:", "kernel: timer:", "kernel: mitigations:"];
 
 /// The serial lines the report copies: those starting with a [`KERNEL_LINE_PREFIXES`] entry.
 pub fn kernel_lines(lines: &[String]) -> Vec<String> {
@@ -335,128 +360,368 @@ pub fn kernel_lines(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// One mode's boot: how QEMU was started, what the kernel said about the machine and the
+/// mode, and the figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    pub mode: Mode,
+    /// The QEMU command line, as a shell would show it.
+    pub qemu_command: String,
+    /// The serial lines [`kernel_lines`] picks.
+    pub kernel_lines: Vec<String>,
+    pub results: Results,
+}
+
+impl Run {
+    /// Reads one mode's serial log: every benchmark ([`collect`]), each over `iterations`
+    /// timed iterations, and the kernel's confirmation of the mode.
+    pub fn read(
+        mode: Mode,
+        qemu_command: String,
+        lines: &[String],
+        iterations: u64,
+    ) -> Result<Self, String> {
+        let results = collect(lines, EXPECTED)?;
+        if !lines.iter().any(|line| line.starts_with(mode.confirmed_by)) {
+            return Err(format!(
+                "expected: a line starting `{}` (mode {})\nbut: there is none",
+                mode.confirmed_by, mode.name
+            ));
+        }
+        if let Some(figures) = results.benchmarks.iter().find(|f| f.iterations != iterations) {
+            return Err(format!(
+                "expected: iterations={iterations} on every line\nbut: `{}` has {}",
+                figures.name, figures.iterations
+            ));
+        }
+        Ok(Self { mode, qemu_command, kernel_lines: kernel_lines(lines), results })
+    }
+
+    /// `figures`' target and whether they meet it, if the targets apply to this run's mode.
+    fn target_met(&self, figures: &Figures) -> Option<(u64, bool)> {
+        if self.mode.name == TARGET_MODE {
+            target_met(figures, self.results.overhead)
+        } else {
+            None
+        }
+    }
+}
+
+/// How the report shows one kind of kernel event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shown {
+    /// Summed with the other kinds of entry into kernel entries per iteration.
+    Entry,
+    /// Per iteration, in a column of its own.
+    PerIteration,
+    /// Per 1,000 kernel entries, in a column of its own: how many entries pay for one.
+    /// Under TCG a flush is one instruction, so its count, not the ticks, shows its cost.
+    PerThousandEntries,
+}
+
+/// Where each counter goes. A new counter (ASI exits) needs its line here, and then has
+/// its column in the table and its field in the JSON.
+const fn shown(counter: Counter) -> Shown {
+    match counter {
+        Counter::SyscallEntries | Counter::InterruptEntries | Counter::ExceptionEntries => {
+            Shown::Entry
+        }
+        Counter::Cr3Writes => Shown::PerIteration,
+        Counter::Ibpb | Counter::L1dFlushes | Counter::Verws => Shown::PerThousandEntries,
+    }
+}
+
+/// The counters shown as `how`, in [`Counter`] order.
+fn counters_shown(how: Shown) -> impl Iterator<Item = Counter> {
+    Counter::ALL.into_iter().filter(move |&counter| shown(counter) == how)
+}
+
+/// The counters with a column of their own: per iteration, then per 1,000 kernel entries.
+fn counter_columns() -> impl Iterator<Item = Counter> {
+    counters_shown(Shown::PerIteration).chain(counters_shown(Shown::PerThousandEntries))
+}
+
+impl Figures {
+    /// Kernel entries of every kind over the timed iterations.
+    pub fn kernel_entries(&self) -> u64 {
+        counters_shown(Shown::Entry).map(|counter| self.counted(counter)).sum()
+    }
+
+    /// A total over the timed iterations, per iteration.
+    fn per_iteration(&self, total: u64) -> f64 {
+        total as f64 / self.iterations as f64
+    }
+
+    /// `counter` per 1,000 kernel entries; `None` without kernel entries.
+    fn per_thousand_entries(&self, counter: Counter) -> Option<f64> {
+        let entries = self.kernel_entries();
+        (entries > 0).then(|| self.counted(counter) as f64 * 1000.0 / entries as f64)
+    }
+
+    /// The value of `counter`'s own column.
+    fn shown_value(&self, counter: Counter) -> Option<f64> {
+        match shown(counter) {
+            Shown::Entry => None,
+            Shown::PerIteration => Some(self.per_iteration(self.counted(counter))),
+            Shown::PerThousandEntries => self.per_thousand_entries(counter),
+        }
+    }
+}
+
 /// The median with the empty iteration's cost taken off.
 fn corrected(figures: &Figures, overhead: u64) -> i128 {
     i128::from(figures.median) - i128::from(overhead)
 }
 
-/// The human-readable report: setup header, kernel lines, one table row per benchmark.
-pub fn table(setup: &Setup, results: &Results) -> String {
+/// Lays out `rows` (the first is the header, underlined) in columns two spaces apart;
+/// columns whose index `left` accepts read from the left, the others (numbers) from the right.
+fn push_columns(out: &mut String, rows: &[Vec<String>], left: impl Fn(usize) -> bool) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|column| rows.iter().filter_map(|row| row.get(column)).map(String::len).max())
+        .map(Option::unwrap_or_default)
+        .collect();
+    for (index, row) in rows.iter().enumerate() {
+        let mut line = String::new();
+        for (column, (cell, &width)) in row.iter().zip(&widths).enumerate() {
+            let gap = if column == 0 { "" } else { "  " };
+            if left(column) {
+                let _ = write!(line, "{gap}{cell:<width$}");
+            } else {
+                let _ = write!(line, "{gap}{cell:>width$}");
+            }
+        }
+        let line = line.trim_end();
+        let _ = writeln!(out, "{line}");
+        if index == 0 {
+            let _ = writeln!(out, "{}", "-".repeat(line.len()));
+        }
+    }
+}
+
+/// The kernel lines every run printed alike, in the first run's order.
+fn common_kernel_lines(runs: &[Run]) -> Vec<&String> {
+    let Some(first) = runs.first() else { return Vec::new() };
+    first
+        .kernel_lines
+        .iter()
+        .filter(|line| runs.iter().all(|run| run.kernel_lines.contains(line)))
+        .collect()
+}
+
+/// The human-readable report: the setup, the modes with what each kernel found, then one
+/// row per benchmark and mode with the figures and the kernel events counted.
+pub fn table(setup: &Setup, runs: &[Run]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "setup: QEMU TCG, -icount shift=0,align=off,sleep=off, {} images; ticks are rdtsc \
-         ticks = guest instructions (measured {:.4} ticks/instruction over a {}-instruction loop)",
-        setup.profile, results.ticks_per_instruction, results.calibration_instructions
+        "setup: QEMU TCG, -icount shift=0,align=off,sleep=off, {} images, one boot per mode; \
+         ticks are rdtsc ticks = guest instructions",
+        setup.profile
     );
     if let Some(version) = &setup.qemu_version {
         let _ = writeln!(out, "qemu: {version}");
     }
-    for line in &setup.kernel_lines {
+    let common = common_kernel_lines(runs);
+    for line in &common {
         let _ = writeln!(out, "{line}");
     }
+    let calibration = runs.first().map_or(0, |run| run.results.calibration_instructions);
     let _ = writeln!(
         out,
-        "medians of {} iterations each; `-overhead` subtracts {OVERHEAD}'s median ({} ticks)\n",
-        setup.iterations, results.overhead
+        "\nmodes, one boot each: ticks/instruction measured over a {calibration}-instruction \
+         loop; what the kernel found, from its boot log (`kernel: mitigations:` names the \
+         flush mechanisms)\n"
     );
-    let header = ["benchmark", "median", "-overhead", "min", "p90", "max", "iterations", "target"];
-    let mut rows = vec![header.map(str::to_owned).to_vec()];
-    for figures in &results.benchmarks {
-        let target = match target_met(figures, results.overhead) {
-            Some((target, true)) => format!("<={target} met"),
-            Some((target, false)) => format!("<={target} NOT met"),
-            None => String::new(),
-        };
-        rows.push(vec![
-            figures.name.clone(),
-            figures.median.to_string(),
-            corrected(figures, results.overhead).to_string(),
-            figures.min.to_string(),
-            figures.p90.to_string(),
-            figures.max.to_string(),
-            figures.iterations.to_string(),
-            target,
+    let mut modes = vec![
+        ["mode", "kernel command line", "ticks/instruction", OVERHEAD, "the kernel found"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for run in runs {
+        let own: Vec<_> = run
+            .kernel_lines
+            .iter()
+            .filter(|line| !common.contains(line))
+            .map(|line| line.strip_prefix("kernel: ").unwrap_or(line))
+            .collect();
+        modes.push(vec![
+            run.mode.name.to_owned(),
+            run.mode.cmdline.to_owned(),
+            format!("{:.4}", run.results.ticks_per_instruction),
+            run.results.overhead.to_string(),
+            own.join("; "),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
-        .collect();
-    for (index, row) in rows.iter().enumerate() {
-        let mut line = format!("{:<width$}", row[0], width = widths[0]);
-        for (column, (cell, width)) in row.iter().zip(&widths).enumerate().skip(1) {
-            // Numbers to the right; the target, last, reads from the left.
-            if column + 1 == row.len() {
-                let _ = write!(line, "  {cell:<width$}");
-            } else {
-                let _ = write!(line, "  {cell:>width$}");
-            }
-        }
-        let _ = writeln!(out, "{}", line.trim_end());
-        if index == 0 {
-            let _ = writeln!(out, "{}", "-".repeat(line.trim_end().len()));
-        }
-    }
+    push_columns(&mut out, &modes, |column| column <= 1 || column == 4);
     let _ = writeln!(
         out,
-        "\ntargets compare `-overhead` with the project's goal in guest instructions\n\
-         kernel events per iteration (what each benchmark does; the kernel counts none yet):"
+        "\nmedians of {} iterations each, in ticks; `-overhead` subtracts the mode's \
+         {OVERHEAD} median\n",
+        setup.iterations
     );
-    for figures in &results.benchmarks {
-        if let Some(note) = note(&figures.name) {
-            let _ = writeln!(out, "  {}: {}", figures.name, note.events);
+    let mut header: Vec<String> =
+        ["benchmark", "mode", "median", "-overhead", "min", "p90", "max", "entries"]
+            .map(str::to_owned)
+            .to_vec();
+    header.extend(counter_columns().map(|counter| counter.name().to_owned()));
+    header.push("target".to_owned());
+    let mut rows = vec![header];
+    for name in benchmark_names(runs) {
+        let mut first = true;
+        for run in runs {
+            let Some(figures) = run.results.get(name) else { continue };
+            let target = match run.target_met(figures) {
+                Some((target, true)) => format!("<={target} met"),
+                Some((target, false)) => format!("<={target} NOT met"),
+                None => String::new(),
+            };
+            let mut row = vec![
+                if first { name.to_owned() } else { String::new() },
+                run.mode.name.to_owned(),
+                figures.median.to_string(),
+                corrected(figures, run.results.overhead).to_string(),
+                figures.min.to_string(),
+                figures.p90.to_string(),
+                figures.max.to_string(),
+                format!("{:.3}", figures.per_iteration(figures.kernel_entries())),
+            ];
+            row.extend(counter_columns().map(|counter| {
+                match (shown(counter), figures.shown_value(counter)) {
+                    (_, None) => "-".to_owned(),
+                    (Shown::PerThousandEntries, Some(value)) => format!("{value:.0}"),
+                    (_, Some(value)) => format!("{value:.3}"),
+                }
+            }));
+            row.push(target);
+            rows.push(row);
+            first = false;
+        }
+    }
+    let columns = rows[0].len();
+    push_columns(&mut out, &rows, |column| column <= 1 || column + 1 == columns);
+    let names = |how| counters_shown(how).map(Counter::name).collect::<Vec<_>>().join(", ");
+    let _ = writeln!(
+        out,
+        "\nevents: what the kernel counted on CPU 0 over the timed iterations (and the untimed \
+         work between them)\n  \
+         entries: kernel entries ({}) per iteration\n  \
+         {}: per iteration\n  \
+         {}: per 1,000 kernel entries (- without entries)",
+        counters_shown(Shown::Entry).map(Counter::name).collect::<Vec<_>>().join(" + "),
+        names(Shown::PerIteration),
+        names(Shown::PerThousandEntries),
+    );
+    let _ = writeln!(
+        out,
+        "targets compare `-overhead` in mode {TARGET_MODE} with the project's goal in guest \
+         instructions\nkernel events per iteration as each benchmark is built (mode \
+         {TARGET_MODE}):"
+    );
+    for name in benchmark_names(runs) {
+        if let Some(note) = note(name) {
+            let _ = writeln!(out, "  {name}: {}", note.events);
         }
     }
     out
 }
 
-/// The JSON document: setup, then every benchmark's figures.
-pub fn json(setup: &Setup, results: &Results) -> String {
+/// Every benchmark any run reported, in the order they first appear.
+fn benchmark_names(runs: &[Run]) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for figures in runs.iter().flat_map(|run| &run.results.benchmarks) {
+        if !names.contains(&figures.name.as_str()) {
+            names.push(&figures.name);
+        }
+    }
+    names
+}
+
+/// A JSON object of `(key, value)` pairs on one line.
+fn object<'a>(pairs: impl Iterator<Item = (&'a str, String)>) -> String {
+    let pairs: Vec<_> = pairs.map(|(key, value)| format!("{}: {value}", quote(key))).collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
+/// A number with three decimals, or `null`.
+fn decimal(value: Option<f64>) -> String {
+    value.map_or_else(|| "null".to_owned(), |value| format!("{value:.3}"))
+}
+
+/// The JSON document: the setup, then per mode its boot and every benchmark's figures and
+/// counted events, with the same derived values as the table.
+pub fn json(setup: &Setup, runs: &[Run]) -> String {
     let mut out = String::from("{\n  \"setup\": {\n");
     let version = setup.qemu_version.as_deref().map_or_else(|| "null".to_owned(), quote);
-    let kernel_lines: Vec<_> = setup.kernel_lines.iter().map(|line| quote(line)).collect();
     let fields = [
         ("accelerator", quote("tcg")),
         ("icount", quote("shift=0,align=off,sleep=off")),
         ("unit", quote("rdtsc ticks (guest instructions under icount)")),
-        ("qemu_command", quote(&setup.qemu_command)),
         ("qemu_version", version),
         ("profile", quote(&setup.profile)),
         ("iterations", setup.iterations.to_string()),
-        ("kernel_lines", format!("[{}]", kernel_lines.join(", "))),
-        ("rdtsc_overhead_median", results.overhead.to_string()),
-        ("calibration_instructions", results.calibration_instructions.to_string()),
-        ("ticks_per_instruction", format!("{:.6}", results.ticks_per_instruction)),
+        ("target_mode", quote(TARGET_MODE)),
     ];
     push_fields(&mut out, "    ", &fields);
-    out.push_str("  },\n  \"benchmarks\": [\n");
-    for (index, figures) in results.benchmarks.iter().enumerate() {
-        let extra: Vec<_> =
-            figures.extra.iter().map(|(key, value)| format!("{}: {value}", quote(key))).collect();
-        let counters: Vec<_> = Counter::ALL
-            .iter()
-            .map(|&counter| format!("{}: {}", quote(counter.name()), figures.counted(counter)))
-            .collect();
-        let target = target_met(figures, results.overhead);
+    out.push_str("  },\n  \"modes\": [\n");
+    for (run_index, run) in runs.iter().enumerate() {
+        let results = &run.results;
+        let benchmarks: Vec<_> =
+            results.benchmarks.iter().map(|figures| benchmark_json(run, figures)).collect();
+        let kernel_lines: Vec<_> = run.kernel_lines.iter().map(|line| quote(line)).collect();
         let fields = [
-            ("name", quote(&figures.name)),
-            ("median", figures.median.to_string()),
-            ("median_minus_overhead", corrected(figures, results.overhead).to_string()),
-            ("min", figures.min.to_string()),
-            ("p90", figures.p90.to_string()),
-            ("max", figures.max.to_string()),
-            ("iterations", figures.iterations.to_string()),
-            ("counters", format!("{{{}}}", counters.join(", "))),
-            ("extra", format!("{{{}}}", extra.join(", "))),
-            ("target", target.map_or_else(|| "null".to_owned(), |(goal, _)| goal.to_string())),
-            ("target_met", target.map_or_else(|| "null".to_owned(), |(_, met)| met.to_string())),
-            ("events", note(&figures.name).map_or_else(|| "null".to_owned(), |n| quote(n.events))),
+            ("name", quote(run.mode.name)),
+            ("cmdline", quote(run.mode.cmdline)),
+            ("qemu_command", quote(&run.qemu_command)),
+            ("kernel_lines", format!("[{}]", kernel_lines.join(", "))),
+            ("rdtsc_overhead_median", results.overhead.to_string()),
+            ("calibration_instructions", results.calibration_instructions.to_string()),
+            ("ticks_per_instruction", format!("{:.6}", results.ticks_per_instruction)),
+            ("benchmarks", format!("[\n{}\n      ]", benchmarks.join(",\n"))),
         ];
         out.push_str("    {\n");
         push_fields(&mut out, "      ", &fields);
-        out.push_str(if index + 1 < results.benchmarks.len() { "    },\n" } else { "    }\n" });
+        out.push_str(if run_index + 1 == runs.len() { "    }\n" } else { "    },\n" });
     }
     out.push_str("  ]\n}\n");
+    out
+}
+
+/// One benchmark's object in a mode's `benchmarks` array.
+fn benchmark_json(run: &Run, figures: &Figures) -> String {
+    let target = run.target_met(figures);
+    let per_iteration = std::iter::once((
+        "kernel_entries",
+        decimal(Some(figures.per_iteration(figures.kernel_entries()))),
+    ))
+    .chain(
+        counters_shown(Shown::PerIteration)
+            .map(|counter| (counter.name(), decimal(figures.shown_value(counter)))),
+    );
+    let per_thousand = counters_shown(Shown::PerThousandEntries)
+        .map(|counter| (counter.name(), decimal(figures.shown_value(counter))));
+    let counters = Counter::ALL.iter().map(|&c| (c.name(), figures.counted(c).to_string()));
+    let extra = figures.extra.iter().map(|(key, value)| (key.as_str(), value.to_string()));
+    let fields = [
+        ("name", quote(&figures.name)),
+        ("median", figures.median.to_string()),
+        ("median_minus_overhead", corrected(figures, run.results.overhead).to_string()),
+        ("min", figures.min.to_string()),
+        ("p90", figures.p90.to_string()),
+        ("max", figures.max.to_string()),
+        ("iterations", figures.iterations.to_string()),
+        ("counters", object(counters)),
+        ("kernel_entries", figures.kernel_entries().to_string()),
+        ("per_iteration", object(per_iteration)),
+        ("per_1000_kernel_entries", object(per_thousand)),
+        ("extra", object(extra)),
+        ("target", target.map_or_else(|| "null".to_owned(), |(goal, _)| goal.to_string())),
+        ("target_met", target.map_or_else(|| "null".to_owned(), |(_, met)| met.to_string())),
+        ("events", note(&figures.name).map_or_else(|| "null".to_owned(), |n| quote(n.events))),
+    ];
+    let mut out = String::from("        {\n");
+    push_fields(&mut out, "          ", &fields);
+    out.push_str("        }");
     out
 }
 
@@ -500,6 +765,7 @@ mod tests {
     const GOOD: &[&str] = &[
         "kernel: cpu: nx=true smep=true",
         "kernel: timer: local APIC timer at 62495 ticks/ms, timeslice 5 ms",
+        "kernel: mitigations: off; ibpb absent, l1d flush in software (no MSR)",
         "bench: iterations=1000 warmup=100",
         "BENCH rdtsc_overhead median=5 min=5 max=5 p90=5 iterations=1000 syscall_entries=0 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
         "BENCH calibration_loop median=10006 min=10006 max=10478 p90=10006 iterations=1000 syscall_entries=0 interrupt_entries=2 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 instructions=10001",
@@ -516,14 +782,32 @@ mod tests {
         "kernel: thread bench exited with code 0",
     ];
 
-    fn setup(lines: &[String]) -> Setup {
+    fn setup() -> Setup {
         Setup {
-            qemu_command: "(cd /m && qemu-system-x86_64 -append 'a \"b\"')".into(),
             qemu_version: Some("QEMU emulator version 7.2.0".into()),
             profile: "release".into(),
             iterations: 1000,
-            kernel_lines: kernel_lines(lines),
         }
+    }
+
+    /// Mode off as [`GOOD`] has it, and mode blanket: the same but for its mitigations line,
+    /// `null_syscall`'s figures and an L1D flush counted on every other kernel entry.
+    fn runs() -> Vec<Run> {
+        let off = log(GOOD);
+        let blanket: Vec<String> = off
+            .iter()
+            .map(|line| {
+                line.replace("mitigations: off;", "mitigations: blanket;")
+                    .replace("null_syscall median=255 min=255 max=255 p90=255", "null_syscall median=6255 min=6255 max=6300 p90=6255")
+                    .replace("syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0", "syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=1000")
+                    .replace("syscall_entries=1000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0", "syscall_entries=1000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=500")
+            })
+            .collect();
+        let command = "(cd /m && qemu-system-x86_64 -append 'a \"b\"')";
+        vec![
+            Run::read(MODES[0], command.into(), &off, 1000).unwrap(),
+            Run::read(MODES[1], command.into(), &blanket, 1000).unwrap(),
+        ]
     }
 
     #[test]
@@ -612,7 +896,7 @@ mod tests {
         let lines: Vec<String> = lines.iter().map(|line| line.to_string()).collect();
         let problem = collect(&lines, EXPECTED).unwrap_err();
         assert_eq!(problem, "expected: `BENCH null_syscall ...`\nbut: there is none");
-        let problem = collect(&log(&GOOD[..5]), EXPECTED).unwrap_err();
+        let problem = collect(&log(&GOOD[..6]), EXPECTED).unwrap_err();
         assert!(problem.contains("`BENCH null_syscall ...`, `BENCH debug_write_0 ...`"));
         assert!(problem.ends_with("expected: a line `BENCH DONE`\nbut: there is none"));
     }
@@ -620,12 +904,12 @@ mod tests {
     #[test]
     fn repeats_late_lines_and_malformed_lines_fail_the_run() {
         let mut lines = log(GOOD);
-        lines.push(GOOD[5].to_owned());
+        lines.push(GOOD[6].to_owned());
         lines.push("BENCH x median=1".to_owned());
         let problem = collect(&lines, EXPECTED).unwrap_err();
         assert!(problem.contains("`null_syscall` is reported after `BENCH DONE`"), "{problem}");
         assert!(problem.contains("`null_syscall` is reported more than once"), "{problem}");
-        assert!(problem.contains("serial line 18 breaks the benchmark protocol"), "{problem}");
+        assert!(problem.contains("serial line 19 breaks the benchmark protocol"), "{problem}");
     }
 
     #[test]
@@ -637,73 +921,151 @@ mod tests {
     }
 
     #[test]
-    fn table_states_the_setup_and_both_medians() {
+    fn a_run_needs_its_mode_confirmed_and_the_iterations_asked_for() {
         let lines = log(GOOD);
-        let report = table(&setup(&lines), &collect(&lines, EXPECTED).unwrap());
-        assert!(report.starts_with("setup: QEMU TCG, -icount shift=0"), "{report}");
-        assert!(
-            report.contains("(measured 1.0000 ticks/instruction over a 10001-instruction loop)")
+        let run = Run::read(MODES[0], "qemu".into(), &lines, 1000).unwrap();
+        assert_eq!(run.kernel_lines, log(&GOOD[..3]));
+        let problem = Run::read(MODES[1], "qemu".into(), &lines, 1000).unwrap_err();
+        assert_eq!(
+            problem,
+            "expected: a line starting `kernel: mitigations: blanket;` (mode blanket)\nbut: there \
+             is none"
         );
-        assert!(report.contains("\nkernel: cpu: nx=true smep=true\nkernel: timer: local APIC"));
+        let problem = Run::read(MODES[0], "qemu".into(), &lines, 5000).unwrap_err();
+        assert_eq!(
+            problem,
+            "expected: iterations=5000 on every line\nbut: `rdtsc_overhead` has 1000"
+        );
+        let missing: Vec<String> =
+            lines.iter().filter(|line| !line.contains("map_unmap_frame")).cloned().collect();
+        assert!(Run::read(MODES[0], "qemu".into(), &missing, 1000).is_err());
+    }
+
+    #[test]
+    fn the_targets_mode_is_one_of_the_modes() {
+        assert_eq!(MODES.iter().filter(|mode| mode.name == TARGET_MODE).count(), 1);
+        for (index, mode) in MODES.iter().enumerate() {
+            assert!(MODES[..index].iter().all(|earlier| earlier.name != mode.name), "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn table_puts_the_modes_side_by_side() {
+        let report = table(&setup(), &runs());
+        assert!(
+            report.starts_with(
+                "setup: QEMU TCG, -icount shift=0,align=off,sleep=off, release images, one boot \
+                 per mode; ticks are rdtsc ticks = guest instructions\nqemu: QEMU emulator \
+                 version 7.2.0\nkernel: cpu: nx=true smep=true\nkernel: timer: local APIC timer \
+                 at 62495 ticks/ms, timeslice 5 ms\n\nmodes, one boot each: ticks/instruction \
+                 measured over a 10001-instruction loop;"
+            ),
+            "{report}"
+        );
+        // Each mode's own kernel line is in its row, not among the lines they share.
+        assert!(!report.contains("\nkernel: mitigations:"), "{report}");
         assert!(
             report.contains(
-                "\nbenchmark                   median  -overhead    min    p90    max  iterations  \
-                 target\n"
+                "\nmode     kernel command line  ticks/instruction  rdtsc_overhead  the kernel \
+                 found\n"
             ),
             "{report}"
         );
         assert!(
             report.contains(
-                "\nnull_syscall                   255        250    255    255    255        1000  \
-                 <=100 NOT met\n"
+                "\nblanket  mitigations=blanket             1.0000               5  mitigations: \
+                 blanket; ibpb absent, l1d flush in software (no MSR)\n"
             ),
             "{report}"
         );
         assert!(
             report.contains(
-                "\nipc_call_reply_0_cross_as      405        400    405    405    900        1000  \
-                 <=400 met\n"
+                "\nbenchmark                   mode     median  -overhead    min    p90    max  \
+                 entries  cr3_writes  ibpb  l1d_flushes  verw  target\n"
+            ),
+            "{report}"
+        );
+        // Targets only in mode off; flushes per 1,000 entries; `-` without entries.
+        let null_syscall = format!(
+            "\nnull_syscall                off         255        250    255    255    255    \
+             1.000       0.000     0            0     0  <=100 NOT met\n{:28}blanket    6255       \
+             6250   6255   6255   6300    1.000       0.000     0          500     0\n",
+            ""
+        );
+        assert!(report.contains(&null_syscall), "{report}");
+        assert!(
+            report.contains(
+                "\nipc_call_reply_0_cross_as   off         405        400    405    405    900    \
+                 2.000       2.000     0            0     0  <=400 met\n"
             ),
             "{report}"
         );
         assert!(
             report.contains(
-                "\nipc_call_reply_0_same_as       305        300    305    305    900        1000\n"
+                "\n                            blanket       5          0      5      5      5    \
+                 0.000       0.000     -            -     -\n"
             ),
             "{report}"
         );
-        assert!(report.contains("\nrdtsc_overhead                   5          0"), "{report}");
-        assert!(report.contains("\nkernel events per iteration"), "{report}");
+        assert!(report.contains(
+            "\n  entries: kernel entries (syscall_entries + interrupt_entries + \
+             exception_entries) per iteration\n  cr3_writes: per iteration\n  ibpb, l1d_flushes, \
+             verw: per 1,000 kernel entries (- without entries)\n"
+        ));
+        assert!(report.contains("`-overhead` in mode off"), "{report}");
         assert!(report.contains("\n  map_unmap_frame: 2 kernel entries"), "{report}");
     }
 
     #[test]
-    fn json_holds_setup_and_every_benchmark() {
-        let lines = log(GOOD);
-        let document = json(&setup(&lines), &collect(&lines, EXPECTED).unwrap());
+    fn json_holds_every_mode() {
+        let document = json(&setup(), &runs());
         assert!(document.starts_with("{\n  \"setup\": {\n    \"accelerator\": \"tcg\",\n"));
+        assert!(document.contains("    \"target_mode\": \"off\"\n  },\n  \"modes\": [\n    {\n"));
+        assert!(document.contains(
+            "\n    {\n      \"name\": \"blanket\",\n      \"cmdline\": \"mitigations=blanket\",\n"
+        ));
         assert!(
             document
                 .contains(r#""qemu_command": "(cd /m && qemu-system-x86_64 -append 'a \"b\"')","#)
         );
-        assert!(document.contains("\"ticks_per_instruction\": 1.000000\n"), "{document}");
         assert!(document.contains(
-            "      \"name\": \"null_syscall\",\n      \"median\": 255,\n      \"median_minus_overhead\": 250,\n"
+            "\"kernel: mitigations: blanket; ibpb absent, l1d flush in software (no MSR)\"]"
+        ));
+        assert!(
+            document.contains(
+                "\"ticks_per_instruction\": 1.000000,\n      \"benchmarks\": [\n        {\n          \
+                 \"name\": \"rdtsc_overhead\",\n"
+            ),
+            "{document}"
+        );
+        assert!(document.contains(
+            "          \"name\": \"null_syscall\",\n          \"median\": 6255,\n          \
+             \"median_minus_overhead\": 6250,\n"
         ));
         assert!(document.contains("\"extra\": {\"instructions\": 10001},\n"), "{document}");
         assert!(
             document.contains(
                 "\"counters\": {\"syscall_entries\": 2000, \"interrupt_entries\": 0, \
                  \"exception_entries\": 0, \"cr3_writes\": 2000, \"ibpb\": 0, \"l1d_flushes\": 0, \
-                 \"verw\": 0},\n"
+                 \"verw\": 0},\n          \"kernel_entries\": 2000,\n          \"per_iteration\": \
+                 {\"kernel_entries\": 2.000, \"cr3_writes\": 2.000},\n"
             ),
             "{document}"
         );
-        assert!(document.ends_with("    }\n  ]\n}\n"), "{document}");
-        assert_eq!(document.matches("\"name\"").count(), 11);
-        assert!(document.contains("\"target\": 100,\n      \"target_met\": false,\n"));
-        assert!(document.contains("\"target\": null,\n      \"target_met\": null,\n"));
+        assert!(document.contains(
+            "\"per_1000_kernel_entries\": {\"ibpb\": 0.000, \"l1d_flushes\": 500.000, \"verw\": \
+             0.000},\n          \"extra\": {},\n          \"target\": null,\n          \
+             \"target_met\": null,\n"
+        ));
+        assert!(document.contains(
+            "\"per_1000_kernel_entries\": {\"ibpb\": null, \"l1d_flushes\": null, \"verw\": null}"
+        ));
+        assert!(document.contains("\"target\": 100,\n          \"target_met\": false,\n"));
+        assert_eq!(document.matches("\"target\": 100,").count(), 1);
+        assert_eq!(document.matches("\"name\": \"null_syscall\"").count(), 2);
+        assert_eq!(document.matches("\"name\"").count(), 2 + 2 * EXPECTED.len());
         assert!(document.contains("\"events\": \"1 kernel entry (the Null call),"));
+        assert!(document.ends_with("        }\n      ]\n    }\n  ]\n}\n"), "{document}");
     }
 
     #[test]
@@ -724,6 +1086,6 @@ mod tests {
 
     #[test]
     fn only_the_mode_lines_of_the_kernel_are_copied() {
-        assert_eq!(kernel_lines(&log(GOOD)), log(&GOOD[..2]));
+        assert_eq!(kernel_lines(&log(GOOD)), log(&GOOD[..3]));
     }
 }

@@ -1,7 +1,8 @@
 //! `just bench`: builds the release images, boots the `bench` guest program (with the
 //! `bench-peer` module, the server of its cross-address-space benchmarks) under TCG with
-//! `-icount shift=0,align=off,sleep=off` (one time-stamp tick = one guest instruction),
-//! prints a table of its figures and writes them as JSON.
+//! `-icount shift=0,align=off,sleep=off` (one time-stamp tick = one guest instruction), once
+//! per mode in `bench::MODES` (the kernel command line choosing it), prints one table of
+//! every mode's figures and counted kernel events, and writes them as JSON.
 //!
 //! ```text
 //! bench [--iterations <n>] [--json <path>]
@@ -9,15 +10,17 @@
 //!
 //! `--iterations` (default 1000, between 1000 and 10000) is per benchmark; the JSON goes to
 //! `target/bench/results.json` unless `--json` says otherwise. Exits 1, showing the guest's
-//! last lines, if the guest failed, hung or left out a benchmark.
+//! last lines, if in any mode the guest failed, hung, left out a benchmark or the kernel did
+//! not confirm the mode.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
+use std::time::Duration;
 
-use tests::bench::{self, Setup};
+use tests::bench::{self, Mode, Run, Setup};
 use tests::boot::{self, Exit};
-use tests::images::{self, Profile};
+use tests::images::{self, Images, Profile};
 use tests::qemu::{self, Qemu};
 
 const DEFAULT_ITERATIONS: u64 = 1000;
@@ -66,36 +69,48 @@ fn run(options: &Options) -> Result<(), String> {
     let timeout = boot::timeout_from_env()?;
     eprintln!("bench: building the release images");
     let images = images::build(Profile::Release).map_err(ToString::to_string)?;
-    let qemu = Qemu::new(images.kernel(), images.dir())
-        .icount(true)
-        .module("bench", &format!("iterations={}", options.iterations))
-        .module(bench::PEER_MODULE, "");
-    eprintln!("bench: {}", qemu.describe());
-    let boot = boot::run(&qemu, timeout, false)?;
-    if boot.exit != Exit::KernelSuccess {
-        return Err(format!("{}\n{}", boot.exit, boot.tail()));
-    }
-    if !boot.lines.iter().any(|line| line == "kernel: thread bench exited with code 0") {
-        return Err(format!("the bench program did not exit with code 0\n{}", boot.tail()));
-    }
-    let results = bench::collect(&boot.lines, bench::EXPECTED)
-        .map_err(|problem| format!("{problem}\n{}", boot.tail()))?;
+    let runs = bench::MODES
+        .iter()
+        .map(|&mode| run_mode(images, mode, options.iterations, timeout))
+        .collect::<Result<Vec<_>, _>>()?;
     let setup = Setup {
-        qemu_command: qemu.describe(),
         qemu_version: qemu_version(),
         profile: "release".into(),
         iterations: options.iterations,
-        kernel_lines: bench::kernel_lines(&boot.lines),
     };
-    print!("{}", bench::table(&setup, &results));
+    print!("{}", bench::table(&setup, &runs));
     if let Some(parent) = options.json.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
     }
-    std::fs::write(&options.json, bench::json(&setup, &results))
+    std::fs::write(&options.json, bench::json(&setup, &runs))
         .map_err(|error| format!("cannot write {}: {error}", options.json.display()))?;
     eprintln!("bench: wrote {}", options.json.display());
     Ok(())
+}
+
+/// Boots the bench program once with `mode`'s kernel command line and reads its figures.
+fn run_mode(
+    images: &Images,
+    mode: Mode,
+    iterations: u64,
+    timeout: Duration,
+) -> Result<Run, String> {
+    let qemu = Qemu::new(images.kernel(), images.dir())
+        .icount(true)
+        .append(mode.cmdline)
+        .module("bench", &format!("iterations={iterations}"))
+        .module(bench::PEER_MODULE, "");
+    eprintln!("bench: mode {}: {}", mode.name, qemu.describe());
+    let boot = boot::run(&qemu, timeout, false)?;
+    let failed = |problem: String| format!("mode {}: {problem}\n{}", mode.name, boot.tail());
+    if boot.exit != Exit::KernelSuccess {
+        return Err(failed(boot.exit.to_string()));
+    }
+    if !boot.lines.iter().any(|line| line == "kernel: thread bench exited with code 0") {
+        return Err(failed("the bench program did not exit with code 0".into()));
+    }
+    Run::read(mode, qemu.describe(), &boot.lines, iterations).map_err(failed)
 }
 
 /// The first line of `qemu-system-x86_64 --version`, if QEMU answers.
