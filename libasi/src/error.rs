@@ -65,6 +65,10 @@ pub enum Error {
         level: u64,
     },
     AlreadyMapped,
+    /// The untyped region's sensitivity cannot change: it is not whole pageblocks.
+    NotPageblocks,
+    /// Kernel objects cannot be made from sensitive memory.
+    SensitiveMemory,
     /// A refusal with a known code that has no variant of its own here yet (the ABI grows
     /// faster than this list), with `rdx` as the kernel returned it.
     Kernel {
@@ -125,6 +129,8 @@ impl Error {
             SyscallError::IpcCancelled => Self::IpcCancelled,
             SyscallError::MissingPageTable => Self::MissingPageTable { level: detail },
             SyscallError::AlreadyMapped => Self::AlreadyMapped,
+            SyscallError::NotPageblocks => Self::NotPageblocks,
+            SyscallError::SensitiveMemory => Self::SensitiveMemory,
             #[allow(unreachable_patterns, reason = "codes the ABI adds later")]
             error => Self::Kernel { error, detail },
         }
@@ -155,6 +161,8 @@ impl Error {
             Self::IpcCancelled => SyscallError::IpcCancelled,
             Self::MissingPageTable { .. } => SyscallError::MissingPageTable,
             Self::AlreadyMapped => SyscallError::AlreadyMapped,
+            Self::NotPageblocks => SyscallError::NotPageblocks,
+            Self::SensitiveMemory => SyscallError::SensitiveMemory,
             Self::Kernel { error, .. } => *error,
             Self::UnknownStatus { .. }
             | Self::NoIpcBuffer

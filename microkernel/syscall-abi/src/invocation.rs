@@ -62,6 +62,9 @@ pub enum Invocation {
     FrameUnmap = 31,
     /// No words. Answers the frame's physical address in `rdx`.
     FrameGetAddress = 32,
+    /// No words. Answers the frame's [`sensitivity`] in `rdx`: that of the pageblock it
+    /// lies in, fixed while the frame exists.
+    FrameGetSensitivity = 35,
     /// On a page-table capability (PDPT, PD or PT). Words: VSpace pointer, an address
     /// the table is to cover.
     PageTableMap = 33,
@@ -95,6 +98,20 @@ pub enum Invocation {
     /// event counters, [`counters::COUNT`](crate::counters::COUNT) words in
     /// [`Counter`](crate::counters::Counter) order (words 4 and up in the IPC buffer).
     AsiControlCounters = 60,
+    /// On the ASI control capability. Words: untyped pointer, [`sensitivity`]. Gives the
+    /// pageblocks of a RAM untyped region with nothing carved from it that sensitivity;
+    /// memory becoming nonsensitive is zeroed first. Refused with `DeviceMemory`,
+    /// `RevokeFirst` (children), `NotPageblocks` (not whole pageblocks).
+    AsiControlSetSensitivity = 61,
+}
+
+/// The sensitivity words of [`Invocation::AsiControlSetSensitivity`] and
+/// [`Invocation::FrameGetSensitivity`].
+pub mod sensitivity {
+    /// Mapped where the kernel runs restricted: may hold kernel objects.
+    pub const NONSENSITIVE: u64 = 0;
+    /// Not mapped there: for data that must not leak.
+    pub const SENSITIVE: u64 = 1;
 }
 
 /// Attribute bits of [`Invocation::FrameMap`].
@@ -128,6 +145,7 @@ impl Invocation {
             32 => Self::FrameGetAddress,
             33 => Self::PageTableMap,
             34 => Self::PageTableUnmap,
+            35 => Self::FrameGetSensitivity,
             40 => Self::IoPortControlIssue,
             41 => Self::IoPortIn8,
             42 => Self::IoPortIn16,
@@ -140,6 +158,7 @@ impl Invocation {
             52 => Self::IrqHandlerSetNotification,
             53 => Self::IrqHandlerClear,
             60 => Self::AsiControlCounters,
+            61 => Self::AsiControlSetSensitivity,
             _ => return None,
         })
     }
@@ -170,12 +189,13 @@ impl Invocation {
             | Self::IrqHandlerSetNotification
             | Self::AsiControlCounters => 1,
             Self::IoPortOut8 | Self::IoPortOut16 | Self::IoPortOut32 => 2,
-            Self::PageTableMap => 2,
+            Self::PageTableMap | Self::AsiControlSetSensitivity => 2,
             Self::TcbResume
             | Self::TcbSuspend
             | Self::TcbUnbindNotification
             | Self::FrameUnmap
             | Self::FrameGetAddress
+            | Self::FrameGetSensitivity
             | Self::PageTableUnmap
             | Self::IrqHandlerAck
             | Self::IrqHandlerClear => 0,
@@ -371,6 +391,8 @@ mod tests {
             Invocation::IrqHandlerSetNotification,
             Invocation::IrqHandlerClear,
             Invocation::AsiControlCounters,
+            Invocation::AsiControlSetSensitivity,
+            Invocation::FrameGetSensitivity,
         ];
         for invocation in all {
             assert_eq!(Invocation::from_label(invocation.label()), Some(invocation));

@@ -164,6 +164,11 @@ pub enum SyscallError {
     /// Something is already mapped or installed there, or the capability is already
     /// mapped elsewhere.
     AlreadyMapped = 22,
+    /// The untyped memory does not start and end on pageblock (2 MiB) boundaries, so its
+    /// sensitivity cannot change.
+    NotPageblocks = 23,
+    /// Kernel objects cannot be made from sensitive memory.
+    SensitiveMemory = 24,
 }
 
 impl SyscallError {
@@ -192,6 +197,8 @@ impl SyscallError {
             20 => Some(Self::IpcCancelled),
             21 => Some(Self::MissingPageTable),
             22 => Some(Self::AlreadyMapped),
+            23 => Some(Self::NotPageblocks),
+            24 => Some(Self::SensitiveMemory),
             _ => None,
         }
     }
@@ -226,6 +233,8 @@ impl SyscallError {
             Self::IpcCancelled => "IPC cancelled",
             Self::MissingPageTable => "missing page table",
             Self::AlreadyMapped => "already mapped",
+            Self::NotPageblocks => "not whole pageblocks",
+            Self::SensitiveMemory => "sensitive memory",
         }
     }
 }
@@ -285,8 +294,8 @@ mod tests {
 
     #[test]
     fn error_codes_round_trip_and_never_mean_success() {
-        let all: Vec<_> = (1..=22).map(|code| SyscallError::from_code(code).unwrap()).collect();
-        assert_eq!(SyscallError::from_code(23), None);
+        let all: Vec<_> = (1..=24).map(|code| SyscallError::from_code(code).unwrap()).collect();
+        assert_eq!(SyscallError::from_code(25), None);
         let mut names: Vec<_> = all.iter().map(|error| error.name()).collect();
         names.sort_unstable();
         names.dedup();

@@ -49,7 +49,9 @@ pub use lapic::{TimerInfo, TimerUnavailable};
 pub use paging::activate_kernel_tables;
 pub use paging::leave_address_space;
 pub use paging::{AddressSpace, FrameSource, MapError, UserAccess, install_kernel_half};
-pub use percpu::{MAX_CPUS, counters as event_counters, kernel_cpu_state};
+pub use percpu::{
+    MAX_CPUS, count_events as count_event, counters as event_counters, kernel_cpu_state,
+};
 pub use phys::{
     boot_module_bytes, object_address, object_words, read as read_physical,
     write as write_physical, zero as zero_physical, zero_frame,
