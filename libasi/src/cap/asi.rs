@@ -76,8 +76,22 @@ impl Cap<AsiControl> {
             .map(drop)
     }
 
-    /// CPU `cpu`'s event counters; [`Error::RangeError`] for a CPU that is not up. Nine
-    /// words: five arrive in the caller's IPC `buffer`.
+    /// Checks that the kernel's restricted view of memory maps exactly the nonsensitive
+    /// pageblocks (the seed's `bad_page()` check, made a walk of every entry);
+    /// [`Error::AsiInconsistent`] names the first pageblock where it does not.
+    pub fn verify(self) -> Result<(), Error> {
+        invocation::bare(Invocation::AsiControlVerify).call(self.cptr()).map(drop)
+    }
+
+    /// The raw entry of the restricted view of memory for the pageblock holding physical
+    /// address `address` (0: not mapped, and no frame number kept); [`Error::RangeError`]
+    /// for memory the kernel's window does not map. For tests and debugging.
+    pub fn restricted_entry(self, address: u64) -> Result<u64, Error> {
+        invocation::one_word(Invocation::AsiControlRestrictedEntry, address).call(self.cptr())
+    }
+
+    /// CPU `cpu`'s event counters; [`Error::RangeError`] for a CPU that is not up. Ten
+    /// words: six arrive in the caller's IPC `buffer`.
     ///
     /// ```ignore
     /// let before = Cap::<AsiControl>::BOOT.counters(buffer, 0)?;

@@ -152,6 +152,62 @@ impl PageblockMap {
     }
 }
 
+/// One pageblock's entry in the restricted view of the physical window, as the page
+/// tables hold it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowEntry {
+    /// Not present, with the entry's whole raw value.
+    Absent { raw: u64 },
+    /// Present, mapping the pageblock at `frame`.
+    Present { frame: u64 },
+}
+
+/// How a restricted window entry disagrees with the map: each is a kernel bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mismatch {
+    /// A sensitive pageblock is mapped.
+    SensitiveMapped { block: u64 },
+    /// A nonsensitive pageblock is not mapped.
+    NonsensitiveMissing { block: u64 },
+    /// The entry maps another pageblock than its own.
+    WrongFrame { block: u64, frame: u64 },
+    /// A non-present entry keeps bits (a frame number, which L1TF could use).
+    StaleBits { block: u64, raw: u64 },
+}
+
+impl Mismatch {
+    /// The pageblock the mismatch is at.
+    pub const fn block(self) -> u64 {
+        match self {
+            Self::SensitiveMapped { block }
+            | Self::NonsensitiveMissing { block }
+            | Self::WrongFrame { block, .. }
+            | Self::StaleBits { block, .. } => block,
+        }
+    }
+}
+
+impl PageblockMap {
+    /// Checks the restricted window's entry for the pageblock at `block` (of RAM the
+    /// window maps): present and mapping itself exactly when the block is nonsensitive,
+    /// and all zero when not present.
+    pub fn check_restricted(&self, block: u64, entry: WindowEntry) -> Result<(), Mismatch> {
+        match (self.sensitivity(block), entry) {
+            (Sensitivity::Sensitive, WindowEntry::Present { .. }) => {
+                Err(Mismatch::SensitiveMapped { block })
+            }
+            (Sensitivity::Nonsensitive, WindowEntry::Absent { .. }) => {
+                Err(Mismatch::NonsensitiveMissing { block })
+            }
+            (_, WindowEntry::Absent { raw }) if raw != 0 => Err(Mismatch::StaleBits { block, raw }),
+            (_, WindowEntry::Present { frame }) if frame != block => {
+                Err(Mismatch::WrongFrame { block, frame })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Whether `ranges` (sorted or not) cover all of `range`.
 fn covered(range: PhysRange, ranges: &[PhysRange]) -> bool {
     let mut at = range.start;
@@ -210,6 +266,36 @@ mod tests {
             Err(FlipRefusal::NotWholePageblocks)
         );
         assert_eq!(check_flip(0, 64, false, false), Err(FlipRefusal::NotWholePageblocks));
+    }
+
+    #[test]
+    fn the_restricted_view_maps_exactly_the_nonsensitive_blocks() {
+        let mut map = PageblockMap::nonsensitive();
+        map.set(range(4, 6), Sensitivity::Sensitive);
+        let (sensitive, nonsensitive) = (4 * MIB, 6 * MIB);
+        assert_eq!(map.check_restricted(sensitive, WindowEntry::Absent { raw: 0 }), Ok(()));
+        assert_eq!(
+            map.check_restricted(nonsensitive, WindowEntry::Present { frame: nonsensitive }),
+            Ok(())
+        );
+        assert_eq!(
+            map.check_restricted(sensitive, WindowEntry::Present { frame: sensitive }),
+            Err(Mismatch::SensitiveMapped { block: sensitive })
+        );
+        assert_eq!(
+            map.check_restricted(nonsensitive, WindowEntry::Absent { raw: 0 }),
+            Err(Mismatch::NonsensitiveMissing { block: nonsensitive })
+        );
+        assert_eq!(
+            map.check_restricted(sensitive, WindowEntry::Absent { raw: sensitive }),
+            Err(Mismatch::StaleBits { block: sensitive, raw: sensitive })
+        );
+        let wrong = WindowEntry::Present { frame: sensitive };
+        assert_eq!(
+            map.check_restricted(nonsensitive, wrong),
+            Err(Mismatch::WrongFrame { block: nonsensitive, frame: sensitive })
+        );
+        assert_eq!(Mismatch::StaleBits { block: sensitive, raw: 1 }.block(), sensitive);
     }
 
     #[test]

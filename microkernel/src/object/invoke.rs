@@ -14,6 +14,7 @@ use kernel_core::cap::retype::{MAX_RETYPE_COUNT, RetypeError, RetypePlan, plan_r
 use kernel_core::cap::{
     CapData, CapError, Capability, ObjectType, Rights, SlotStore, has_children,
 };
+use kernel_core::memory::PAGEBLOCK_SIZE;
 use kernel_core::sensitivity::Sensitivity;
 use syscall_abi::SyscallError;
 use syscall_abi::invocation::{Invocation, ObjectKind, cap_data, sensitivity, user_registers};
@@ -112,6 +113,16 @@ fn asi_control(
             };
             let (slot, untyped) = cspace::capability(root, message.word(0)?)?;
             super::sensitivity::set(slot, &untyped, sensitivity).map(|()| Reply::empty())
+        }
+        Invocation::AsiControlVerify => super::sensitivity::verify()
+            .map(|()| Reply::empty())
+            .map_err(|mismatch| Refusal::new(SyscallError::AsiInconsistent, mismatch.block())),
+        Invocation::AsiControlRestrictedEntry => {
+            let address = message.word(0)?;
+            let block = address - address % PAGEBLOCK_SIZE;
+            let value = arch::restricted_window_entry(block)
+                .ok_or(Refusal::new(SyscallError::RangeError, 0))?;
+            Ok(Reply { value, words: heapless::Vec::new() })
         }
         _ => Err(SyscallError::IllegalOperation.into()),
     }

@@ -25,10 +25,13 @@ pub enum Counter {
     Flips = 7,
     /// 4 KiB pages the kernel zeroed because they became nonsensitive.
     PagesZeroed = 8,
+    /// TLB shootdowns: translations flushed because memory became sensitive (on this CPU;
+    /// other CPUs too once SMP comes).
+    TlbShootdowns = 9,
 }
 
 /// How many counters there are.
-pub const COUNT: usize = 9;
+pub const COUNT: usize = 10;
 
 impl Counter {
     pub const ALL: [Self; COUNT] = [
@@ -41,6 +44,7 @@ impl Counter {
         Self::Verws,
         Self::Flips,
         Self::PagesZeroed,
+        Self::TlbShootdowns,
     ];
 
     /// The counter's name in logs and benchmark tables.
@@ -55,6 +59,7 @@ impl Counter {
             Self::Verws => "verw",
             Self::Flips => "flips",
             Self::PagesZeroed => "pages_zeroed",
+            Self::TlbShootdowns => "tlb_shootdowns",
         }
     }
 }

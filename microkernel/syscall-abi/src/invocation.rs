@@ -103,6 +103,15 @@ pub enum Invocation {
     /// memory becoming nonsensitive is zeroed first. Refused with `DeviceMemory`,
     /// `RevokeFirst` (children), `NotPageblocks` (not whole pageblocks).
     AsiControlSetSensitivity = 61,
+    /// On the ASI control capability. No words. Checks that the restricted view of the
+    /// physical window maps exactly the nonsensitive pageblocks of RAM and keeps no frame
+    /// number where it maps none; `AsiInconsistent` (a kernel bug) with the first wrong
+    /// pageblock's address otherwise.
+    AsiControlVerify = 62,
+    /// On the ASI control capability. Words: a physical address. Answers in `rdx` the raw
+    /// restricted-window entry of its pageblock (0: not mapped, no frame number kept);
+    /// `RangeError` for an address the window does not map.
+    AsiControlRestrictedEntry = 63,
 }
 
 /// The sensitivity words of [`Invocation::AsiControlSetSensitivity`] and
@@ -159,6 +168,8 @@ impl Invocation {
             53 => Self::IrqHandlerClear,
             60 => Self::AsiControlCounters,
             61 => Self::AsiControlSetSensitivity,
+            62 => Self::AsiControlVerify,
+            63 => Self::AsiControlRestrictedEntry,
             _ => return None,
         })
     }
@@ -187,7 +198,8 @@ impl Invocation {
             | Self::IoPortIn16
             | Self::IoPortIn32
             | Self::IrqHandlerSetNotification
-            | Self::AsiControlCounters => 1,
+            | Self::AsiControlCounters
+            | Self::AsiControlRestrictedEntry => 1,
             Self::IoPortOut8 | Self::IoPortOut16 | Self::IoPortOut32 => 2,
             Self::PageTableMap | Self::AsiControlSetSensitivity => 2,
             Self::TcbResume
@@ -198,7 +210,8 @@ impl Invocation {
             | Self::FrameGetSensitivity
             | Self::PageTableUnmap
             | Self::IrqHandlerAck
-            | Self::IrqHandlerClear => 0,
+            | Self::IrqHandlerClear
+            | Self::AsiControlVerify => 0,
         }
     }
 }
@@ -393,6 +406,8 @@ mod tests {
             Invocation::AsiControlCounters,
             Invocation::AsiControlSetSensitivity,
             Invocation::FrameGetSensitivity,
+            Invocation::AsiControlVerify,
+            Invocation::AsiControlRestrictedEntry,
         ];
         for invocation in all {
             assert_eq!(Invocation::from_label(invocation.label()), Some(invocation));

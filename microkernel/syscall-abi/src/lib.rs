@@ -169,6 +169,9 @@ pub enum SyscallError {
     NotPageblocks = 23,
     /// Kernel objects cannot be made from sensitive memory.
     SensitiveMemory = 24,
+    /// The restricted view of memory disagrees with the sensitivity map (a kernel bug);
+    /// `rdx` holds the address of the first pageblock where it does.
+    AsiInconsistent = 25,
 }
 
 impl SyscallError {
@@ -199,6 +202,7 @@ impl SyscallError {
             22 => Some(Self::AlreadyMapped),
             23 => Some(Self::NotPageblocks),
             24 => Some(Self::SensitiveMemory),
+            25 => Some(Self::AsiInconsistent),
             _ => None,
         }
     }
@@ -235,6 +239,7 @@ impl SyscallError {
             Self::AlreadyMapped => "already mapped",
             Self::NotPageblocks => "not whole pageblocks",
             Self::SensitiveMemory => "sensitive memory",
+            Self::AsiInconsistent => "restricted view inconsistent",
         }
     }
 }
@@ -294,8 +299,8 @@ mod tests {
 
     #[test]
     fn error_codes_round_trip_and_never_mean_success() {
-        let all: Vec<_> = (1..=24).map(|code| SyscallError::from_code(code).unwrap()).collect();
-        assert_eq!(SyscallError::from_code(25), None);
+        let all: Vec<_> = (1..=25).map(|code| SyscallError::from_code(code).unwrap()).collect();
+        assert_eq!(SyscallError::from_code(26), None);
         let mut names: Vec<_> = all.iter().map(|error| error.name()).collect();
         names.sort_unstable();
         names.dedup();

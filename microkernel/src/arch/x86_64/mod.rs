@@ -21,6 +21,7 @@ mod phys;
 mod pic;
 mod pit;
 mod power;
+mod restricted;
 mod serial;
 mod stacks;
 mod syscall;
@@ -57,6 +58,10 @@ pub use phys::{
     write as write_physical, zero as zero_physical, zero_frame,
 };
 pub use power::{exit_emulator, wait_for_interrupt};
+pub use restricted::{
+    exclude_at_boot as exclude_from_restricted_window, raw_entry as restricted_window_entry,
+    set_block as set_restricted_block, verify as verify_restricted_window,
+};
 pub use serial::{write_bytes as console_write, write_bytes_forced as console_write_forced};
 pub use usercopy::{copy_from_user, copy_to_user};
 pub use vspace::{

@@ -24,6 +24,9 @@ pub const CASES: &[Case] = &[
     ("cap::sensitivity::refused_changes_change_nothing", refused_changes),
     ("cap::sensitivity::memory_becoming_nonsensitive_is_zeroed", zeroed_when_nonsensitive),
     ("cap::sensitivity::flips_count_only_what_changes", flips_count),
+    ("cap::sensitivity::verifier_passes_after_boot", verifier_after_boot),
+    ("cap::sensitivity::verifier_passes_after_many_flips", verifier_after_flips),
+    ("cap::sensitivity::restricted_view_lacks_sensitive_blocks", restricted_view),
 ];
 
 const ASI: Cap<AsiControl> = Cap::<AsiControl>::BOOT;
@@ -47,10 +50,17 @@ const KERNEL_OBJECTS: [(ObjectKind, u8); 8] = [
     (ObjectKind::VSpace, 0),
 ];
 
+/// Gives `region` `sensitivity`, then checks the restricted view against the map, as
+/// every change in these cases does.
+fn set(region: Cap<Untyped>, sensitivity: Sensitivity) -> Outcome {
+    ok(ASI.set_sensitivity(region, sensitivity), "set the sensitivity")?;
+    ok(ASI.verify(), "verify the restricted view after the change")
+}
+
 /// A pageblock carved from the pool, given `sensitivity`.
 fn pageblock(s: &mut Scratch<'_>, sensitivity: Sensitivity) -> Result<Cap<Untyped>, Failure> {
     let block = s.untyped(PAGEBLOCK_BITS)?;
-    ok(ASI.set_sensitivity(block, sensitivity), "set the pageblock's sensitivity")?;
+    set(block, sensitivity)?;
     Ok(block)
 }
 
@@ -107,7 +117,7 @@ fn kernel_objects_need_it(s: &mut Scratch<'_>) -> Outcome {
     ensure!(sensitivity_of(frame)? == Sensitivity::Sensitive, "a frame of sensitive memory");
     let _: Cap<Untyped> = s.object(block, ObjectKind::Untyped, 12)?;
     empty(block)?;
-    ok(ASI.set_sensitivity(block, Sensitivity::Nonsensitive), "make the pageblock nonsensitive")?;
+    set(block, Sensitivity::Nonsensitive)?;
     let endpoint: Cap<Endpoint> = s.object(block, ObjectKind::Endpoint, 0)?;
     ensure!(endpoint.cptr().0 != 0, "no endpoint slot");
     let frame: Cap<Frame> = s.object(block, ObjectKind::Frame4K, 0)?;
@@ -218,6 +228,7 @@ fn flips_count(s: &mut Scratch<'_>) -> Outcome {
         let before = counters()?;
         ok(ASI.set_sensitivity(block, sensitivity), "set the sensitivity")?;
         let spent = counters()?.since(&before);
+        ok(ASI.verify(), "verify the restricted view after the change")?;
         let zeroed = if sensitivity == Sensitivity::Nonsensitive { flips * 512 } else { 0 };
         ensure!(
             spent.get(Counter::Flips) == flips && spent.get(Counter::PagesZeroed) == zeroed,
@@ -229,4 +240,57 @@ fn flips_count(s: &mut Scratch<'_>) -> Outcome {
     let kind = identify(block.cptr())?;
     ensure!(kind == CapKind::Untyped, "the pageblock became {kind:?}");
     Ok(())
+}
+
+fn verifier_after_boot(_: &mut Scratch<'_>) -> Outcome {
+    ok(ASI.verify(), "verify the restricted view")
+}
+
+/// Pageblocks the many-flips case changes.
+const FLIPPED_BLOCKS: usize = 6;
+/// Changes it makes, each followed by the verifier.
+const FLIPS: usize = 48;
+
+fn verifier_after_flips(s: &mut Scratch<'_>) -> Outcome {
+    let mut blocks = [Cap::<Untyped>::from_slot(0); FLIPPED_BLOCKS];
+    for block in &mut blocks {
+        *block = s.untyped(PAGEBLOCK_BITS)?;
+    }
+    // A fixed linear congruential sequence: the same "random" flips every run.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..FLIPS {
+        state =
+            state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let block = blocks[(state >> 33) as usize % FLIPPED_BLOCKS];
+        let sensitivity =
+            if state >> 63 == 1 { Sensitivity::Sensitive } else { Sensitivity::Nonsensitive };
+        set(block, sensitivity)?;
+    }
+    Ok(())
+}
+
+fn restricted_view(s: &mut Scratch<'_>) -> Outcome {
+    /// A 2 MiB page's frame-number bits.
+    const FRAME_BITS: u64 = 0x000f_ffff_ffe0_0000;
+    let block = pageblock(s, Sensitivity::Sensitive)?;
+    let frame: Cap<Frame> = s.object(block, ObjectKind::Frame4K, 0)?;
+    let base = ok(frame.address(), "the pageblock's first frame")?;
+    ensure!(
+        base.is_multiple_of(1 << PAGEBLOCK_BITS),
+        "the first frame is not at the block's start"
+    );
+    let entry = ok(ASI.restricted_entry(base), "read the restricted entry")?;
+    ensure!(entry == 0, "a sensitive pageblock's restricted entry is {entry:#x}, not 0");
+    empty(block)?;
+    set(block, Sensitivity::Nonsensitive)?;
+    let entry = ok(ASI.restricted_entry(base), "read the restricted entry")?;
+    ensure!(
+        entry & 1 == 1 && entry & FRAME_BITS == base,
+        "a nonsensitive pageblock at {base:#x} has restricted entry {entry:#x}"
+    );
+    refused(
+        ASI.restricted_entry(!((1 << PAGEBLOCK_BITS) - 1)),
+        Error::RangeError { word: 0 },
+        "an address no RAM is at",
+    )
 }
