@@ -14,6 +14,19 @@ use crate::{ensure, fail};
 /// The root CNode, invoked with root slot numbers at depth 64.
 pub const ROOT: Cap<CNode> = Cap::<CNode>::ROOT;
 
+/// Every kind of kernel object (as opposed to frames and untyped regions), with a size
+/// argument: what neither device nor sensitive memory may hold.
+pub const KERNEL_OBJECTS: [(ObjectKind, u8); 8] = [
+    (ObjectKind::Tcb, 0),
+    (ObjectKind::Endpoint, 0),
+    (ObjectKind::Notification, 0),
+    (ObjectKind::CNode, 2),
+    (ObjectKind::PageDirectoryPointerTable, 0),
+    (ObjectKind::PageDirectory, 0),
+    (ObjectKind::PageTable, 0),
+    (ObjectKind::VSpace, 0),
+];
+
 /// State shared by all cases.
 #[derive(Debug)]
 pub struct Env {

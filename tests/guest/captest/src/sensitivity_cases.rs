@@ -14,7 +14,7 @@ use libasi::message::Message;
 use libasi::process::table_kind;
 use syscall_abi::counters::Counter;
 
-use crate::env::{ROOT, Scratch};
+use crate::env::{KERNEL_OBJECTS, ROOT, Scratch};
 use crate::report::{Failure, Outcome, identify, ok, refused};
 use crate::{Case, ensure, fail};
 
@@ -37,18 +37,6 @@ const TEST_ADDRESS: u64 = 0x0000_4000_0000_0000;
 /// The words the zeroing case writes, at these byte offsets in the frame.
 const SECRET: u64 = 0x5ec2_e7c0_ffee_0001;
 const SECRET_OFFSETS: [u64; 4] = [0, 8, 2048, 4088];
-
-/// The kinds of kernel object, none of which sensitive memory may hold, with a size.
-const KERNEL_OBJECTS: [(ObjectKind, u8); 8] = [
-    (ObjectKind::Tcb, 0),
-    (ObjectKind::Endpoint, 0),
-    (ObjectKind::Notification, 0),
-    (ObjectKind::CNode, 2),
-    (ObjectKind::PageDirectoryPointerTable, 0),
-    (ObjectKind::PageDirectory, 0),
-    (ObjectKind::PageTable, 0),
-    (ObjectKind::VSpace, 0),
-];
 
 /// Gives `region` `sensitivity`, then checks the restricted view against the map, as
 /// every change in these cases does.
