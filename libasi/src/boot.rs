@@ -79,6 +79,12 @@ pub fn info() -> Result<BootInfo, Error> {
     Ok(info)
 }
 
+/// The largest untyped region of RAM and its size in bits, where a root task usually makes
+/// its objects from (after making it nonsensitive: see [`Sensitivity`](crate::cap::Sensitivity)).
+pub fn largest_ram(info: &BootInfo) -> Option<(crate::cap::Cap<crate::cap::Untyped>, u8)> {
+    info.largest_ram().map(|(slot, bits)| (crate::cap::Cap::from_slot(slot), bits))
+}
+
 /// The raw `BootInfo` call: copies the encoded boot information into `buf` and returns its
 /// length. A buffer of [`ENCODED_MAX`] bytes always suffices.
 pub fn info_into(buf: &mut [u8]) -> Result<usize, Error> {

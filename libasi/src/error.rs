@@ -65,6 +65,14 @@ pub enum Error {
         level: u64,
     },
     AlreadyMapped,
+    /// The untyped region's sensitivity cannot change: it is not whole pageblocks.
+    NotPageblocks,
+    /// Kernel objects cannot be made from sensitive memory.
+    SensitiveMemory,
+    /// The kernel's restricted view of memory is wrong at the pageblock at `block`.
+    AsiInconsistent {
+        block: u64,
+    },
     /// A refusal with a known code that has no variant of its own here yet (the ABI grows
     /// faster than this list), with `rdx` as the kernel returned it.
     Kernel {
@@ -125,6 +133,9 @@ impl Error {
             SyscallError::IpcCancelled => Self::IpcCancelled,
             SyscallError::MissingPageTable => Self::MissingPageTable { level: detail },
             SyscallError::AlreadyMapped => Self::AlreadyMapped,
+            SyscallError::NotPageblocks => Self::NotPageblocks,
+            SyscallError::SensitiveMemory => Self::SensitiveMemory,
+            SyscallError::AsiInconsistent => Self::AsiInconsistent { block: detail },
             #[allow(unreachable_patterns, reason = "codes the ABI adds later")]
             error => Self::Kernel { error, detail },
         }
@@ -155,6 +166,9 @@ impl Error {
             Self::IpcCancelled => SyscallError::IpcCancelled,
             Self::MissingPageTable { .. } => SyscallError::MissingPageTable,
             Self::AlreadyMapped => SyscallError::AlreadyMapped,
+            Self::NotPageblocks => SyscallError::NotPageblocks,
+            Self::SensitiveMemory => SyscallError::SensitiveMemory,
+            Self::AsiInconsistent { .. } => SyscallError::AsiInconsistent,
             Self::Kernel { error, .. } => *error,
             Self::UnknownStatus { .. }
             | Self::NoIpcBuffer
@@ -174,6 +188,7 @@ impl Error {
             | Self::DeleteFirst { index: value }
             | Self::TruncatedMessage { needed: value }
             | Self::MissingPageTable { level: value }
+            | Self::AsiInconsistent { block: value }
             | Self::Kernel { detail: value, .. }
             | Self::UnknownStatus { detail: value, .. } => Some(value),
             _ => None,
@@ -227,7 +242,7 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_keeps_its_detail_where_defined() {
-        let with_detail = [4, 5, 7, 10, 11, 13, 16, 21];
+        let with_detail = [4, 5, 7, 10, 11, 13, 16, 21, 25];
         for code in (1..).take_while(|&code| SyscallError::from_code(code).is_some()) {
             let error = Error::from_raw(code, 42).unwrap();
             assert_eq!(error.kernel_error().map(SyscallError::code), Some(code));

@@ -426,7 +426,9 @@ const fn shown(counter: Counter) -> Shown {
         Counter::SyscallEntries | Counter::InterruptEntries | Counter::ExceptionEntries => {
             Shown::Entry
         }
-        Counter::Cr3Writes => Shown::PerIteration,
+        Counter::Cr3Writes | Counter::Flips | Counter::PagesZeroed | Counter::TlbShootdowns => {
+            Shown::PerIteration
+        }
         Counter::Ibpb | Counter::L1dFlushes | Counter::Verws => Shown::PerThousandEntries,
     }
 }
@@ -767,17 +769,17 @@ mod tests {
         "kernel: timer: local APIC timer at 62495 ticks/ms, timeslice 5 ms",
         "kernel: mitigations: off; ibpb absent, l1d flush in software (no MSR)",
         "bench: iterations=1000 warmup=100",
-        "BENCH rdtsc_overhead median=5 min=5 max=5 p90=5 iterations=1000 syscall_entries=0 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
-        "BENCH calibration_loop median=10006 min=10006 max=10478 p90=10006 iterations=1000 syscall_entries=0 interrupt_entries=2 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 instructions=10001",
-        "BENCH null_syscall median=255 min=255 max=255 p90=255 iterations=1000 syscall_entries=1000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
-        "BENCH debug_write_0 median=461 min=461 max=700 p90=461 iterations=1000 syscall_entries=1000 interrupt_entries=1 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
-        "BENCH ipc_call_reply_0_same_as median=305 min=305 max=900 p90=305 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
-        "BENCH ipc_call_reply_16_same_as median=700 min=700 max=900 p90=700 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
-        "BENCH ipc_call_reply_0_cross_as median=405 min=405 max=900 p90=405 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=2000 ibpb=0 l1d_flushes=0 verw=0",
-        "BENCH ipc_call_reply_16_cross_as median=800 min=800 max=900 p90=800 iterations=1000 syscall_entries=2000 interrupt_entries=1 exception_entries=0 cr3_writes=2000 ibpb=0 l1d_flushes=0 verw=0",
-        "BENCH notification_signal_wait median=800 min=800 max=900 p90=800 iterations=1000 syscall_entries=4000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
-        "BENCH retype_endpoint median=600 min=600 max=900 p90=600 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
-        "BENCH map_unmap_frame median=700 min=700 max=900 p90=700 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0",
+        "BENCH rdtsc_overhead median=5 min=5 max=5 p90=5 iterations=1000 syscall_entries=0 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
+        "BENCH calibration_loop median=10006 min=10006 max=10478 p90=10006 iterations=1000 syscall_entries=0 interrupt_entries=2 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 instructions=10001",
+        "BENCH null_syscall median=255 min=255 max=255 p90=255 iterations=1000 syscall_entries=1000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
+        "BENCH debug_write_0 median=461 min=461 max=700 p90=461 iterations=1000 syscall_entries=1000 interrupt_entries=1 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
+        "BENCH ipc_call_reply_0_same_as median=305 min=305 max=900 p90=305 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
+        "BENCH ipc_call_reply_16_same_as median=700 min=700 max=900 p90=700 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
+        "BENCH ipc_call_reply_0_cross_as median=405 min=405 max=900 p90=405 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=2000 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
+        "BENCH ipc_call_reply_16_cross_as median=800 min=800 max=900 p90=800 iterations=1000 syscall_entries=2000 interrupt_entries=1 exception_entries=0 cr3_writes=2000 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
+        "BENCH notification_signal_wait median=800 min=800 max=900 p90=800 iterations=1000 syscall_entries=4000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
+        "BENCH retype_endpoint median=600 min=600 max=900 p90=600 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
+        "BENCH map_unmap_frame median=700 min=700 max=900 p90=700 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
         "BENCH DONE",
         "kernel: thread bench exited with code 0",
     ];
@@ -816,7 +818,7 @@ mod tests {
             parse(
                 "BENCH null_syscall median=3 min=1 max=9 p90=4 iterations=10 syscall_entries=10 \
                  interrupt_entries=1 exception_entries=2 cr3_writes=3 ibpb=4 l1d_flushes=5 verw=6 \
-                 instructions=7\r"
+                 flips=7 pages_zeroed=8 tlb_shootdowns=9 instructions=10\r"
             ),
             Some(Line::Result(Figures {
                 name: "null_syscall".into(),
@@ -825,8 +827,8 @@ mod tests {
                 max: 9,
                 p90: 4,
                 iterations: 10,
-                counters: [10, 1, 2, 3, 4, 5, 6],
-                extra: vec![("instructions".into(), 7)],
+                counters: [10, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+                extra: vec![("instructions".into(), 10)],
             }))
         );
         assert_eq!(parse("BENCH DONE"), Some(Line::Done));
@@ -864,7 +866,8 @@ mod tests {
 
     /// Every counter, each 0.
     const COUNTED: &str = "syscall_entries=0 interrupt_entries=0 exception_entries=0 \
-                           cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0";
+                           cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 \
+                           tlb_shootdowns=0";
 
     #[test]
     fn every_counter_is_required() {
@@ -949,6 +952,28 @@ mod tests {
         }
     }
 
+    /// The cell of the report's benchmark table in `column` of the row of benchmark `name`
+    /// in `mode` ("" for an empty cell; the target column's words joined again).
+    fn cell(report: &str, name: &str, mode: &str, column: &str) -> String {
+        let mut lines = report.lines().skip_while(|line| !line.starts_with("benchmark "));
+        let header: Vec<&str> = lines.next().expect("a table").split_whitespace().collect();
+        let at = header.iter().position(|title| *title == column).expect("a column");
+        let mut benchmark = "";
+        for line in lines.skip(1).take_while(|line| !line.is_empty()) {
+            let mut words: Vec<&str> = line.split_whitespace().collect();
+            if !line.starts_with(' ') {
+                benchmark = words.remove(0);
+            }
+            if benchmark == name && words[0] == mode {
+                // `words` lacks the benchmark column; the target may be several words.
+                return words.get(at - 1..).map_or(String::new(), |rest| {
+                    if at + 1 == header.len() { rest.join(" ") } else { rest[0].to_owned() }
+                });
+            }
+        }
+        panic!("no row for {name} in mode {mode}:\n{report}");
+    }
+
     #[test]
     fn table_puts_the_modes_side_by_side() {
         let report = table(&setup(), &runs());
@@ -978,39 +1003,40 @@ mod tests {
             ),
             "{report}"
         );
+        // Names on the first row of a benchmark only, numbers aligned to the right.
         assert!(
             report.contains(
-                "\nbenchmark                   mode     median  -overhead    min    p90    max  \
-                 entries  cr3_writes  ibpb  l1d_flushes  verw  target\n"
+                "\nnull_syscall                off         255        250    255    255    255    \
+                 1.000  "
             ),
             "{report}"
         );
-        // Targets only in mode off; flushes per 1,000 entries; `-` without entries.
-        let null_syscall = format!(
-            "\nnull_syscall                off         255        250    255    255    255    \
-             1.000       0.000     0            0     0  <=100 NOT met\n{:28}blanket    6255       \
-             6250   6255   6255   6300    1.000       0.000     0          500     0\n",
-            ""
-        );
-        assert!(report.contains(&null_syscall), "{report}");
-        assert!(
-            report.contains(
-                "\nipc_call_reply_0_cross_as   off         405        400    405    405    900    \
-                 2.000       2.000     0            0     0  <=400 met\n"
-            ),
-            "{report}"
-        );
-        assert!(
-            report.contains(
-                "\n                            blanket       5          0      5      5      5    \
-                 0.000       0.000     -            -     -\n"
-            ),
-            "{report}"
-        );
+        let blanket =
+            format!("\n{:28}blanket    6255       6250   6255   6255   6300    1.000  ", "");
+        assert!(report.contains(&blanket), "{report}");
+        // Targets only in mode off; counters per iteration or per 1,000 kernel entries, `-`
+        // without entries.
+        let cell = |name, mode, column| cell(&report, name, mode, column);
+        assert_eq!(cell("null_syscall", "off", "target"), "<=100 NOT met");
+        assert_eq!(cell("null_syscall", "blanket", "target"), "");
+        assert_eq!(cell("ipc_call_reply_0_cross_as", "off", "target"), "<=400 met");
+        assert_eq!(cell("null_syscall", "blanket", "median"), "6255");
+        assert_eq!(cell("null_syscall", "blanket", "l1d_flushes"), "500");
+        assert_eq!(cell("null_syscall", "off", "l1d_flushes"), "0");
+        assert_eq!(cell("ipc_call_reply_0_cross_as", "blanket", "cr3_writes"), "2.000");
+        assert_eq!(cell("ipc_call_reply_0_cross_as", "blanket", "entries"), "2.000");
+        assert_eq!(cell("debug_write_0", "off", "entries"), "1.001");
+        assert_eq!(cell("rdtsc_overhead", "blanket", "ibpb"), "-");
+        assert_eq!(cell("rdtsc_overhead", "blanket", "cr3_writes"), "0.000");
+        for counter in Counter::ALL.into_iter().filter(|&c| shown(c) != Shown::Entry) {
+            assert_ne!(cell("map_unmap_frame", "blanket", counter.name()), "", "{counter:?}");
+        }
         assert!(report.contains(
             "\n  entries: kernel entries (syscall_entries + interrupt_entries + \
-             exception_entries) per iteration\n  cr3_writes: per iteration\n  ibpb, l1d_flushes, \
-             verw: per 1,000 kernel entries (- without entries)\n"
+             exception_entries) per iteration\n"
+        ));
+        assert!(report.contains(
+            "\n  ibpb, l1d_flushes, verw: per 1,000 kernel entries (- without entries)\n"
         ));
         assert!(report.contains("`-overhead` in mode off"), "{report}");
         assert!(report.contains("\n  map_unmap_frame: 2 kernel entries"), "{report}");
@@ -1047,8 +1073,9 @@ mod tests {
             document.contains(
                 "\"counters\": {\"syscall_entries\": 2000, \"interrupt_entries\": 0, \
                  \"exception_entries\": 0, \"cr3_writes\": 2000, \"ibpb\": 0, \"l1d_flushes\": 0, \
-                 \"verw\": 0},\n          \"kernel_entries\": 2000,\n          \"per_iteration\": \
-                 {\"kernel_entries\": 2.000, \"cr3_writes\": 2.000},\n"
+                 \"verw\": 0, \"flips\": 0, \"pages_zeroed\": 0, \"tlb_shootdowns\": 0},\n          \
+                 \"kernel_entries\": 2000,\n          \"per_iteration\": {\"kernel_entries\": \
+                 2.000, \"cr3_writes\": 2.000, "
             ),
             "{document}"
         );

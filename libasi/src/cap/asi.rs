@@ -1,11 +1,42 @@
-//! The ASI control capability: the kernel's per-CPU event counters.
+//! The ASI control capability: the sensitivity of untyped memory, and the kernel's per-CPU
+//! event counters.
+//!
+//! Memory is sensitive (not mapped where the kernel runs restricted: for data that must
+//! not leak, such as keys) or nonsensitive, per 2 MiB pageblock. At boot every pageblock
+//! the kernel handed out whole is sensitive, and kernel objects can be made only from
+//! nonsensitive memory, so a root task makes a region nonsensitive before it retypes
+//! objects from it:
+//!
+//! ```ignore
+//! let (pool, _) = boot::largest_ram(&info).ok_or(Error::NotEnoughMemory)?;
+//! Cap::<AsiControl>::BOOT.set_sensitivity(pool, Sensitivity::Nonsensitive)?;
+//! ```
 
 use super::invocation;
-use super::{AsiControl, Cap};
+use super::{AsiControl, Cap, Frame, Untyped};
 use crate::Error;
 use crate::ipc::IpcBuffer;
+use crate::message::Message;
 use syscall_abi::counters::{COUNT, Counter};
-use syscall_abi::invocation::Invocation;
+use syscall_abi::invocation::{Invocation, sensitivity};
+
+/// Whether memory may hold secrets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sensitivity {
+    /// Not mapped where the kernel runs restricted.
+    Sensitive,
+    /// Mapped there: kernel objects come from nonsensitive memory only.
+    Nonsensitive,
+}
+
+impl Sensitivity {
+    const fn word(self) -> u64 {
+        match self {
+            Self::Sensitive => sensitivity::SENSITIVE,
+            Self::Nonsensitive => sensitivity::NONSENSITIVE,
+        }
+    }
+}
 
 /// One CPU's event counters as the kernel reported them, each the count since boot.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,8 +60,38 @@ impl Counters {
 }
 
 impl Cap<AsiControl> {
-    /// CPU `cpu`'s event counters; [`Error::RangeError`] for a CPU that is not up. Seven
-    /// words: three arrive in the caller's IPC `buffer`.
+    /// Gives the pageblocks of `untyped` `sensitivity` (memory becoming nonsensitive is
+    /// zeroed by the kernel). Refused with [`Error::DeviceMemory`], [`Error::RevokeFirst`]
+    /// (something is carved from it) or [`Error::NotPageblocks`] (it does not start and
+    /// end on 2 MiB boundaries).
+    pub fn set_sensitivity(
+        self,
+        untyped: Cap<Untyped>,
+        sensitivity: Sensitivity,
+    ) -> Result<(), Error> {
+        Message::new(Invocation::AsiControlSetSensitivity.label())
+            .push(untyped.cptr().0)
+            .push(sensitivity.word())
+            .call(self.cptr())
+            .map(drop)
+    }
+
+    /// Checks that the kernel's restricted view of memory maps exactly the nonsensitive
+    /// pageblocks (the seed's `bad_page()` check, made a walk of every entry);
+    /// [`Error::AsiInconsistent`] names the first pageblock where it does not.
+    pub fn verify(self) -> Result<(), Error> {
+        invocation::bare(Invocation::AsiControlVerify).call(self.cptr()).map(drop)
+    }
+
+    /// The raw entry of the restricted view of memory for the pageblock holding physical
+    /// address `address` (0: not mapped, and no frame number kept); [`Error::RangeError`]
+    /// for memory the kernel's window does not map. For tests and debugging.
+    pub fn restricted_entry(self, address: u64) -> Result<u64, Error> {
+        invocation::one_word(Invocation::AsiControlRestrictedEntry, address).call(self.cptr())
+    }
+
+    /// CPU `cpu`'s event counters; [`Error::RangeError`] for a CPU that is not up. Ten
+    /// words: six arrive in the caller's IPC `buffer`.
     ///
     /// ```ignore
     /// let before = Cap::<AsiControl>::BOOT.counters(buffer, 0)?;
@@ -46,5 +107,18 @@ impl Cap<AsiControl> {
             return Err(Error::TruncatedMessage { needed: COUNT as u64 });
         }
         Ok(Counters(core::array::from_fn(|index| words[index])))
+    }
+}
+
+impl Cap<Frame> {
+    /// The sensitivity of the memory the frame is: that of its pageblock, which cannot
+    /// change while the frame exists.
+    pub fn sensitivity(self) -> Result<Sensitivity, Error> {
+        let value = invocation::bare(Invocation::FrameGetSensitivity).call(self.cptr())?;
+        Ok(if value == sensitivity::SENSITIVE {
+            Sensitivity::Sensitive
+        } else {
+            Sensitivity::Nonsensitive
+        })
     }
 }

@@ -54,7 +54,7 @@ use core::fmt;
 use core::marker::PhantomData;
 
 pub use alloc::SlotAllocator;
-pub use asi::Counters;
+pub use asi::{Counters, Sensitivity};
 pub use syscall_abi::invocation::{CapKind, Invocation, ObjectKind};
 
 use crate::Error;

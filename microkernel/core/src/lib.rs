@@ -15,5 +15,6 @@ pub mod frame_alloc;
 pub mod memory;
 pub mod mitigation;
 pub mod range_set;
+pub mod sensitivity;
 pub mod untyped_split;
 pub mod user_range;

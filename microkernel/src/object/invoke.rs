@@ -14,8 +14,10 @@ use kernel_core::cap::retype::{MAX_RETYPE_COUNT, RetypeError, RetypePlan, plan_r
 use kernel_core::cap::{
     CapData, CapError, Capability, ObjectType, Rights, SlotStore, has_children,
 };
+use kernel_core::memory::PAGEBLOCK_SIZE;
+use kernel_core::sensitivity::Sensitivity;
 use syscall_abi::SyscallError;
-use syscall_abi::invocation::{Invocation, ObjectKind, cap_data, user_registers};
+use syscall_abi::invocation::{Invocation, ObjectKind, cap_data, sensitivity, user_registers};
 
 /// The message word that held a malformed argument, for the error's detail.
 type WordIndex = u64;
@@ -64,7 +66,7 @@ pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<Reply, 
         Capability::IoPort { first, last } => {
             return super::io_port::access(first, last, invocation, message);
         }
-        Capability::AsiControl => return asi_control(invocation, message),
+        Capability::AsiControl => return asi_control(root, invocation, message),
         _ => {}
     }
     let mut words = [0u64; 7];
@@ -87,8 +89,13 @@ pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<Reply, 
     .map(|()| Reply::empty())
 }
 
-/// The ASI control capability: for now, reading a CPU's event counters.
-fn asi_control(invocation: Invocation, message: &Message) -> Result<Reply, Refusal> {
+/// The ASI control capability: a CPU's event counters, and the sensitivity of untyped
+/// memory.
+fn asi_control(
+    root: &Capability,
+    invocation: Invocation,
+    message: &Message,
+) -> Result<Reply, Refusal> {
     match invocation {
         Invocation::AsiControlCounters => {
             let cpu = message.word(0)?;
@@ -97,6 +104,25 @@ fn asi_control(invocation: Invocation, message: &Message) -> Result<Reply, Refus
                 .and_then(arch::event_counters)
                 .ok_or(Refusal::new(SyscallError::RangeError, 0))?;
             Ok(Reply::with_words(&counters))
+        }
+        Invocation::AsiControlSetSensitivity => {
+            let sensitivity = match message.word(1)? {
+                sensitivity::NONSENSITIVE => Sensitivity::Nonsensitive,
+                sensitivity::SENSITIVE => Sensitivity::Sensitive,
+                _ => return Err(Refusal::new(SyscallError::InvalidArgument, 1)),
+            };
+            let (slot, untyped) = cspace::capability(root, message.word(0)?)?;
+            super::sensitivity::set(slot, &untyped, sensitivity).map(|()| Reply::empty())
+        }
+        Invocation::AsiControlVerify => super::sensitivity::verify()
+            .map(|()| Reply::empty())
+            .map_err(|mismatch| Refusal::new(SyscallError::AsiInconsistent, mismatch.block())),
+        Invocation::AsiControlRestrictedEntry => {
+            let address = message.word(0)?;
+            let block = address - address % PAGEBLOCK_SIZE;
+            let value = arch::restricted_window_entry(block)
+                .ok_or(Refusal::new(SyscallError::RangeError, 0))?;
+            Ok(Reply { value, words: heapless::Vec::new() })
         }
         _ => Err(SyscallError::IllegalOperation.into()),
     }
@@ -162,6 +188,10 @@ fn retype(
         |index| Slots.cap(slot(index)) == Capability::Null,
     )
     .map_err(retype_refusal)?;
+    let kernel_object = !matches!(plan.object_type(), ObjectType::Frame(_) | ObjectType::Untyped);
+    if kernel_object && !super::sensitivity::is_all(plan.memory(), Sensitivity::Nonsensitive) {
+        return Err(SyscallError::SensitiveMemory.into());
+    }
     initialise(&plan);
     plan.apply(&mut Slots, untyped_slot, slot).map_err(retype_refusal)?;
     if plan.object_type() == ObjectType::VSpace {

@@ -15,6 +15,7 @@ pub mod ipc;
 pub mod irq;
 pub mod notification;
 pub mod root;
+pub mod sensitivity;
 pub mod slots;
 pub mod tcb;
 pub mod tcb_invoke;

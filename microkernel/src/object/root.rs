@@ -11,7 +11,7 @@ use kernel_core::cap::object::{SLOT_SIZE_BITS, TCB_SIZE_BITS};
 use kernel_core::cap::ops::{copy, insert_root};
 use kernel_core::cap::{Capability, FrameSize, Rights, SlotStore};
 use kernel_core::cmdline::split_module_line;
-use kernel_core::memory::{PAGE_SIZE, PhysRange};
+use kernel_core::memory::{PAGE_SIZE, PhysRange, RegionKind};
 use kernel_core::range_set::RangeSet;
 use kernel_core::untyped_split::split;
 use syscall_abi::boot_info::{
@@ -173,6 +173,16 @@ pub fn build(
 
     let untyped_start = cursor.next;
     let free = frames.retire();
+    let usable: heapless::Vec<PhysRange, { kernel_core::boot_info::MAX_MEMORY_REGIONS }> = loader
+        .regions()
+        .filter(|region| region.kind == RegionKind::Usable)
+        .map(|region| region.range)
+        .collect();
+    super::sensitivity::init(&usable, free.as_slice());
+    log!(
+        "sensitivity: {} pageblocks (2 MiB) handed out whole are sensitive; the rest is not",
+        super::sensitivity::sensitive_blocks()
+    );
     let device = device_memory(loader);
     let blocks =
         free.as_slice().iter().flat_map(|range| split(*range).map(|block| (block, false))).chain(

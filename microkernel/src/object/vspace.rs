@@ -9,7 +9,9 @@ use crate::arch::{self, FrameAccess, PageSize, PhysAddr, TableLevel, VSpaceError
 use crate::syscall::{Message, Refusal};
 use kernel_core::cap::capability::Mapping;
 use kernel_core::cap::{Capability, FrameSize, PtLevel, Rights, SlotStore};
+use kernel_core::sensitivity::Sensitivity;
 use syscall_abi::SyscallError;
+use syscall_abi::invocation::sensitivity;
 use syscall_abi::invocation::{Invocation, frame_attributes};
 
 fn level(level: PtLevel) -> TableLevel {
@@ -120,6 +122,13 @@ pub fn invoke(
         }
         (Invocation::FrameGetAddress, Capability::Frame { base, .. }) => {
             Ok(Reply { value: base, words: heapless::Vec::new() })
+        }
+        (Invocation::FrameGetSensitivity, Capability::Frame { base, device, .. }) => {
+            // Device memory holds no one's data at rest: it has no pageblock entry, and
+            // reads as nonsensitive.
+            let sensitive = !device && super::sensitivity::of(base) == Sensitivity::Sensitive;
+            let value = if sensitive { sensitivity::SENSITIVE } else { sensitivity::NONSENSITIVE };
+            Ok(Reply { value, words: heapless::Vec::new() })
         }
         (
             Invocation::PageTableMap,

@@ -152,6 +152,18 @@ impl BootInfo {
         &self.untyped[..self.untyped_count]
     }
 
+    /// The slot and size (bits) of the largest untyped region of RAM (the first of equal
+    /// ones), where a root task usually makes its objects from.
+    pub fn largest_ram(&self) -> Option<(u64, u8)> {
+        let (index, largest) = self
+            .untyped()
+            .iter()
+            .enumerate()
+            .filter(|(_, untyped)| !untyped.device)
+            .max_by_key(|&(index, untyped)| (untyped.size_bits, core::cmp::Reverse(index)))?;
+        Some((self.untyped_slots.start + index as u64, largest.size_bits))
+    }
+
     pub fn modules(&self) -> &[ModuleDescriptor] {
         &self.modules[..self.module_count]
     }

@@ -21,10 +21,17 @@ pub enum Counter {
     L1dFlushes = 5,
     /// CPU buffer clears (`VERW`).
     Verws = 6,
+    /// Pageblocks whose sensitivity changed.
+    Flips = 7,
+    /// 4 KiB pages the kernel zeroed because they became nonsensitive.
+    PagesZeroed = 8,
+    /// TLB shootdowns: translations flushed because memory became sensitive (on this CPU;
+    /// other CPUs too once SMP comes).
+    TlbShootdowns = 9,
 }
 
 /// How many counters there are.
-pub const COUNT: usize = 7;
+pub const COUNT: usize = 10;
 
 impl Counter {
     pub const ALL: [Self; COUNT] = [
@@ -35,6 +42,9 @@ impl Counter {
         Self::Ibpb,
         Self::L1dFlushes,
         Self::Verws,
+        Self::Flips,
+        Self::PagesZeroed,
+        Self::TlbShootdowns,
     ];
 
     /// The counter's name in logs and benchmark tables.
@@ -47,6 +57,9 @@ impl Counter {
             Self::Ibpb => "ibpb",
             Self::L1dFlushes => "l1d_flushes",
             Self::Verws => "verw",
+            Self::Flips => "flips",
+            Self::PagesZeroed => "pages_zeroed",
+            Self::TlbShootdowns => "tlb_shootdowns",
         }
     }
 }

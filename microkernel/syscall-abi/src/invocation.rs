@@ -62,6 +62,9 @@ pub enum Invocation {
     FrameUnmap = 31,
     /// No words. Answers the frame's physical address in `rdx`.
     FrameGetAddress = 32,
+    /// No words. Answers the frame's [`sensitivity`] in `rdx`: that of the pageblock it
+    /// lies in, fixed while the frame exists.
+    FrameGetSensitivity = 35,
     /// On a page-table capability (PDPT, PD or PT). Words: VSpace pointer, an address
     /// the table is to cover.
     PageTableMap = 33,
@@ -95,6 +98,29 @@ pub enum Invocation {
     /// event counters, [`counters::COUNT`](crate::counters::COUNT) words in
     /// [`Counter`](crate::counters::Counter) order (words 4 and up in the IPC buffer).
     AsiControlCounters = 60,
+    /// On the ASI control capability. Words: untyped pointer, [`sensitivity`]. Gives the
+    /// pageblocks of a RAM untyped region with nothing carved from it that sensitivity;
+    /// memory becoming nonsensitive is zeroed first. Refused with `DeviceMemory`,
+    /// `RevokeFirst` (children), `NotPageblocks` (not whole pageblocks).
+    AsiControlSetSensitivity = 61,
+    /// On the ASI control capability. No words. Checks that the restricted view of the
+    /// physical window maps exactly the nonsensitive pageblocks of RAM and keeps no frame
+    /// number where it maps none; `AsiInconsistent` (a kernel bug) with the first wrong
+    /// pageblock's address otherwise.
+    AsiControlVerify = 62,
+    /// On the ASI control capability. Words: a physical address. Answers in `rdx` the raw
+    /// restricted-window entry of its pageblock (0: not mapped, no frame number kept);
+    /// `RangeError` for an address the window does not map.
+    AsiControlRestrictedEntry = 63,
+}
+
+/// The sensitivity words of [`Invocation::AsiControlSetSensitivity`] and
+/// [`Invocation::FrameGetSensitivity`].
+pub mod sensitivity {
+    /// Mapped where the kernel runs restricted: may hold kernel objects.
+    pub const NONSENSITIVE: u64 = 0;
+    /// Not mapped there: for data that must not leak.
+    pub const SENSITIVE: u64 = 1;
 }
 
 /// Attribute bits of [`Invocation::FrameMap`].
@@ -128,6 +154,7 @@ impl Invocation {
             32 => Self::FrameGetAddress,
             33 => Self::PageTableMap,
             34 => Self::PageTableUnmap,
+            35 => Self::FrameGetSensitivity,
             40 => Self::IoPortControlIssue,
             41 => Self::IoPortIn8,
             42 => Self::IoPortIn16,
@@ -140,6 +167,9 @@ impl Invocation {
             52 => Self::IrqHandlerSetNotification,
             53 => Self::IrqHandlerClear,
             60 => Self::AsiControlCounters,
+            61 => Self::AsiControlSetSensitivity,
+            62 => Self::AsiControlVerify,
+            63 => Self::AsiControlRestrictedEntry,
             _ => return None,
         })
     }
@@ -168,17 +198,20 @@ impl Invocation {
             | Self::IoPortIn16
             | Self::IoPortIn32
             | Self::IrqHandlerSetNotification
-            | Self::AsiControlCounters => 1,
+            | Self::AsiControlCounters
+            | Self::AsiControlRestrictedEntry => 1,
             Self::IoPortOut8 | Self::IoPortOut16 | Self::IoPortOut32 => 2,
-            Self::PageTableMap => 2,
+            Self::PageTableMap | Self::AsiControlSetSensitivity => 2,
             Self::TcbResume
             | Self::TcbSuspend
             | Self::TcbUnbindNotification
             | Self::FrameUnmap
             | Self::FrameGetAddress
+            | Self::FrameGetSensitivity
             | Self::PageTableUnmap
             | Self::IrqHandlerAck
-            | Self::IrqHandlerClear => 0,
+            | Self::IrqHandlerClear
+            | Self::AsiControlVerify => 0,
         }
     }
 }
@@ -371,6 +404,10 @@ mod tests {
             Invocation::IrqHandlerSetNotification,
             Invocation::IrqHandlerClear,
             Invocation::AsiControlCounters,
+            Invocation::AsiControlSetSensitivity,
+            Invocation::FrameGetSensitivity,
+            Invocation::AsiControlVerify,
+            Invocation::AsiControlRestrictedEntry,
         ];
         for invocation in all {
             assert_eq!(Invocation::from_label(invocation.label()), Some(invocation));

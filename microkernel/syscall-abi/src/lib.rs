@@ -164,6 +164,14 @@ pub enum SyscallError {
     /// Something is already mapped or installed there, or the capability is already
     /// mapped elsewhere.
     AlreadyMapped = 22,
+    /// The untyped memory does not start and end on pageblock (2 MiB) boundaries, so its
+    /// sensitivity cannot change.
+    NotPageblocks = 23,
+    /// Kernel objects cannot be made from sensitive memory.
+    SensitiveMemory = 24,
+    /// The restricted view of memory disagrees with the sensitivity map (a kernel bug);
+    /// `rdx` holds the address of the first pageblock where it does.
+    AsiInconsistent = 25,
 }
 
 impl SyscallError {
@@ -192,6 +200,9 @@ impl SyscallError {
             20 => Some(Self::IpcCancelled),
             21 => Some(Self::MissingPageTable),
             22 => Some(Self::AlreadyMapped),
+            23 => Some(Self::NotPageblocks),
+            24 => Some(Self::SensitiveMemory),
+            25 => Some(Self::AsiInconsistent),
             _ => None,
         }
     }
@@ -226,6 +237,9 @@ impl SyscallError {
             Self::IpcCancelled => "IPC cancelled",
             Self::MissingPageTable => "missing page table",
             Self::AlreadyMapped => "already mapped",
+            Self::NotPageblocks => "not whole pageblocks",
+            Self::SensitiveMemory => "sensitive memory",
+            Self::AsiInconsistent => "restricted view inconsistent",
         }
     }
 }
@@ -285,8 +299,8 @@ mod tests {
 
     #[test]
     fn error_codes_round_trip_and_never_mean_success() {
-        let all: Vec<_> = (1..=22).map(|code| SyscallError::from_code(code).unwrap()).collect();
-        assert_eq!(SyscallError::from_code(23), None);
+        let all: Vec<_> = (1..=25).map(|code| SyscallError::from_code(code).unwrap()).collect();
+        assert_eq!(SyscallError::from_code(26), None);
         let mut names: Vec<_> = all.iter().map(|error| error.name()).collect();
         names.sort_unstable();
         names.dedup();

@@ -17,7 +17,8 @@ use core::fmt::{self, Write};
 
 use libasi::boot::{self, BootInfo, ModuleDescriptor};
 use libasi::cap::{
-    CNodeAt, Cap, CapData, Endpoint, ObjectKind, Rights, Slot, SlotAllocator, SlotRef, Untyped,
+    AsiControl, CNodeAt, Cap, CapData, Endpoint, ObjectKind, Rights, Sensitivity, Slot,
+    SlotAllocator, SlotRef,
 };
 use libasi::fault::FaultMessage;
 use libasi::ipc::IpcBuffer;
@@ -109,7 +110,11 @@ fn run() -> Result<(), InitError> {
     let [console_module, echo_module, client_module] = modules;
     let buffer = IpcBuffer::root().context("the IPC buffer")?;
     let mut slots = SlotAllocator::new(info.empty);
-    let pool = largest_ram(&info).ok_or(InitError::NoMemory)?;
+    let (pool, _) = boot::largest_ram(&info).ok_or(InitError::NoMemory)?;
+    // Boot leaves the memory it hands out sensitive; the servers' objects need it not.
+    Cap::<AsiControl>::BOOT
+        .set_sensitivity(pool, Sensitivity::Nonsensitive)
+        .context("make the pool nonsensitive")?;
 
     // The endpoints: the console's, echo's, and init's own for reports and faults.
     let first = slots.alloc_range(3).ok_or(InitError::NoSlots)?;
@@ -178,17 +183,6 @@ fn run() -> Result<(), InitError> {
 fn find_servers(info: &BootInfo) -> Option<[&ModuleDescriptor; 3]> {
     let find = |name: &str| info.modules().iter().find(|module| module.name() == name);
     Some([find(SERVERS[0])?, find(SERVERS[1])?, find(SERVERS[2])?])
-}
-
-/// The largest untyped region of RAM.
-fn largest_ram(info: &BootInfo) -> Option<Cap<Untyped>> {
-    let (index, _) = info
-        .untyped()
-        .iter()
-        .enumerate()
-        .filter(|(_, untyped)| !untyped.device)
-        .max_by_key(|(_, untyped)| untyped.size_bits)?;
-    Some(Cap::from_slot(info.untyped_slots.start + index as u64))
 }
 
 /// A copy of `endpoint` with `rights` and `badge` in a new root slot.

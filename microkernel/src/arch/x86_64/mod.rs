@@ -21,6 +21,7 @@ mod phys;
 mod pic;
 mod pit;
 mod power;
+mod restricted;
 mod serial;
 mod stacks;
 mod syscall;
@@ -49,12 +50,18 @@ pub use lapic::{TimerInfo, TimerUnavailable};
 pub use paging::activate_kernel_tables;
 pub use paging::leave_address_space;
 pub use paging::{AddressSpace, FrameSource, MapError, UserAccess, install_kernel_half};
-pub use percpu::{MAX_CPUS, counters as event_counters, kernel_cpu_state};
+pub use percpu::{
+    MAX_CPUS, count_events as count_event, counters as event_counters, kernel_cpu_state,
+};
 pub use phys::{
     boot_module_bytes, object_address, object_words, read as read_physical,
     write as write_physical, zero as zero_physical, zero_frame,
 };
 pub use power::{exit_emulator, wait_for_interrupt};
+pub use restricted::{
+    exclude_at_boot as exclude_from_restricted_window, raw_entry as restricted_window_entry,
+    set_block as set_restricted_block, verify as verify_restricted_window,
+};
 pub use serial::{write_bytes as console_write, write_bytes_forced as console_write_forced};
 pub use usercopy::{copy_from_user, copy_to_user};
 pub use vspace::{

@@ -63,7 +63,7 @@ pub(super) fn table_in_window(table: PhysAddr) -> &'static mut PageTable {
     unsafe { table_mut(table) }
 }
 
-fn no_execute() -> Flags {
+pub(super) fn no_execute() -> Flags {
     if NX_ENABLED.load(Ordering::Relaxed) { Flags::NO_EXECUTE } else { Flags::empty() }
 }
 
@@ -72,7 +72,7 @@ fn no_execute() -> Flags {
 /// # Safety
 /// `frame` holds a page table that the caller has the right to change (it is not reached
 /// through any other live reference for as long as the result lives).
-unsafe fn table_mut<'a>(frame: PhysAddr) -> &'a mut PageTable {
+pub(super) unsafe fn table_mut<'a>(frame: PhysAddr) -> &'a mut PageTable {
     // SAFETY: page-table frames are RAM inside the physical window; exclusivity is the
     // caller's promise.
     unsafe { &mut *phys::window_address(frame).as_mut_ptr::<PageTable>() }
@@ -99,7 +99,7 @@ unsafe fn next_table<'a>(
     Ok(unsafe { table_mut(entry.addr()) })
 }
 
-fn indices(addr: VirtAddr) -> [usize; 4] {
+pub(super) fn indices(addr: VirtAddr) -> [usize; 4] {
     [
         usize::from(addr.p4_index()),
         usize::from(addr.p3_index()),
@@ -115,6 +115,8 @@ pub fn init_kernel_space(regions: &[MemoryRegion], nx: bool, frames: &mut dyn Fr
     // SAFETY: `root` was just allocated and is reachable from nothing else.
     let pml4 = unsafe { table_mut(root) };
     map_physical_window(pml4, regions, frames);
+    // SAFETY: once, on the bootstrap CPU, with the kernel's new root private to it.
+    unsafe { super::restricted::build(pml4, window_top(regions).min(WINDOW_MAX), frames) };
     map_kernel_image(pml4, frames);
     KERNEL_ROOT.store(root.as_u64(), Ordering::Release);
     // SAFETY: the new tables map the kernel image with the same virtual addresses as the

@@ -162,19 +162,7 @@ pub fn set_user_frame_top(frame_top: u64) {
 /// The generic kernel's state of this CPU (`crate::cpu::this_cpu`).
 #[inline(always)]
 pub fn kernel_cpu_state() -> &'static crate::cpu::Cpu {
-    let block: u64;
-    // (1) `gs:0` holds the address of this CPU's block, a static, written before GS base
-    // points at the block and never changed: a pure read (`pure, nomem`).
-    // SAFETY: GS base points at this CPU's block whenever kernel code runs (module docs),
-    // so the read gives a valid, live `CpuBlock` address (1).
-    unsafe {
-        core::arch::asm!(
-            "mov {}, gs:[0]",
-            out(reg) block,
-            options(pure, nomem, nostack, preserves_flags),
-        );
-        &(*(block as *const CpuBlock)).kernel
-    }
+    &kernel_block().kernel
 }
 
 /// Counts one event of kind `COUNTER` (a `Counter` as its index) on this CPU: one
@@ -190,6 +178,31 @@ pub fn count<const COUNTER: usize>() {
             offset = const CPU_BLOCK_COUNTERS_OFFSET + 8 * COUNTER,
             options(nostack),
         );
+    }
+}
+
+/// Counts `events` events of kind `counter` on this CPU, for the rarer events whose kind
+/// the caller picks at run time.
+pub fn count_events(counter: Counter, events: u64) {
+    let block = kernel_block();
+    block.counters[counter as usize].fetch_add(events, Ordering::Relaxed);
+}
+
+/// This CPU's block.
+#[inline(always)]
+fn kernel_block() -> &'static CpuBlock {
+    let block: u64;
+    // (1) `gs:0` holds the address of this CPU's block, a static, written before GS base
+    // points at the block and never changed: a pure read (`pure, nomem`).
+    // SAFETY: GS base points at this CPU's block whenever kernel code runs (module docs),
+    // so the read gives a valid, live `CpuBlock` address (1).
+    unsafe {
+        core::arch::asm!(
+            "mov {}, gs:[0]",
+            out(reg) block,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+        &*(block as *const CpuBlock)
     }
 }
 

@@ -36,6 +36,11 @@ impl MappedBlocks {
     }
 
     /// Whether pageblock number `index` is mapped.
+    /// Whether the window maps the pageblock starting at `block`.
+    pub(super) fn contains(&self, block: u64) -> bool {
+        self.contains_block(block / PAGEBLOCK_SIZE)
+    }
+
     fn contains_block(&self, index: u64) -> bool {
         self.words
             .get((index / 64) as usize)

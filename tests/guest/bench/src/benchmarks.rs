@@ -188,9 +188,10 @@ fn ipc_call_reply_cross_as(
 /// Times Calls of a `length`-word message on `endpoint`, whose server echoes it: the
 /// message is built and its words 4 and up written to the root task's IPC buffer once,
 /// before the timing; each iteration checks that the header and register words came back.
-/// The event counters' read before the timed iterations leaves its reply's words 4 to 6 in
-/// that buffer, so those calls carry them instead: the kernel copies the same twelve words
-/// whatever they hold, and the server echoes them unseen.
+/// The event counters' read before the timed iterations leaves its reply's words past the
+/// four in registers (one word per counter) in that buffer, so those calls carry them
+/// instead: the kernel copies the same twelve words whatever they hold, and the server
+/// echoes them unseen.
 fn call_reply_round_trips(
     bench: &mut Bench<'_>,
     env: &Env,

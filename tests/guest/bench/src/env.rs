@@ -10,8 +10,9 @@ use core::sync::atomic::AtomicU64;
 use libasi::Error;
 use libasi::boot::ModuleDescriptor;
 use libasi::cap::{
-    CNode, CNodeAt, Cap, CapType, Endpoint, Frame, FrameAttributes, ObjectKind, PageTable, Rights,
-    Slot, SlotAllocator, Tcb, TcbConfig, Untyped, UserRegisters, VSpace,
+    AsiControl, CNode, CNodeAt, Cap, CapType, Endpoint, Frame, FrameAttributes, ObjectKind,
+    PageTable, Rights, Sensitivity, Slot, SlotAllocator, Tcb, TcbConfig, Untyped, UserRegisters,
+    VSpace,
 };
 use libasi::ipc::IpcBuffer;
 use libasi::process::{Process, SpawnError, SpawnOptions, Spawner};
@@ -107,14 +108,13 @@ impl Env {
     #[inline(never)]
     pub fn new() -> Result<Self, SetupError> {
         let info = setup(libasi::boot::info(), "read the boot information")?;
-        let pool = info
-            .untyped()
-            .iter()
-            .enumerate()
-            .filter(|(_, untyped)| !untyped.device)
-            .max_by_key(|(_, untyped)| untyped.size_bits)
-            .map(|(index, _)| Cap::from_slot(info.untyped_slots.start + index as u64))
+        let (pool, _) = libasi::boot::largest_ram(&info)
             .ok_or(SetupError { step: "find untyped RAM", error: Error::NotEnoughMemory })?;
+        // Boot leaves the memory it hands out sensitive; the benchmarks' objects need it not.
+        setup(
+            Cap::<AsiControl>::BOOT.set_sensitivity(pool, Sensitivity::Nonsensitive),
+            "make the pool nonsensitive",
+        )?;
         let peer_module = info.modules().iter().find(|module| module.name() == PEER_MODULE);
         let buffer = setup(IpcBuffer::root(), "find the root task's IPC buffer")?;
         setup(ROOT_TCB.set_priority(ROOT_TCB, ROOT_PRIORITY), "lower the root task's priority")?;

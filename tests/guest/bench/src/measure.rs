@@ -20,7 +20,8 @@ const CPU: u64 = 0;
 pub struct Bench<'s> {
     samples: &'s mut [u32],
     warmup: usize,
-    /// The root task's IPC buffer, where three of the counters' seven words arrive.
+    /// The root task's IPC buffer, where the counters' words past the four in registers
+    /// arrive.
     buffer: IpcBuffer,
 }
 

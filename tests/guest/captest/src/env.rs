@@ -4,8 +4,8 @@
 use libasi::Error;
 use libasi::boot::BootInfo;
 use libasi::cap::{
-    CNode, CNodeAt, Cap, CapKind, CapType, ObjectKind, Rights, Slot, SlotAllocator, SlotRef,
-    Untyped,
+    AsiControl, CNode, CNodeAt, Cap, CapKind, CapType, ObjectKind, Rights, Sensitivity, Slot,
+    SlotAllocator, SlotRef, Untyped,
 };
 
 use crate::report::{Failure, identify, ok};
@@ -13,6 +13,19 @@ use crate::{ensure, fail};
 
 /// The root CNode, invoked with root slot numbers at depth 64.
 pub const ROOT: Cap<CNode> = Cap::<CNode>::ROOT;
+
+/// Every kind of kernel object (as opposed to frames and untyped regions), with a size
+/// argument: what neither device nor sensitive memory may hold.
+pub const KERNEL_OBJECTS: [(ObjectKind, u8); 8] = [
+    (ObjectKind::Tcb, 0),
+    (ObjectKind::Endpoint, 0),
+    (ObjectKind::Notification, 0),
+    (ObjectKind::CNode, 2),
+    (ObjectKind::PageDirectoryPointerTable, 0),
+    (ObjectKind::PageDirectory, 0),
+    (ObjectKind::PageTable, 0),
+    (ObjectKind::VSpace, 0),
+];
 
 /// State shared by all cases.
 #[derive(Debug)]
@@ -27,17 +40,14 @@ pub struct Env {
 impl Env {
     pub fn new(info: BootInfo) -> Result<Self, Failure> {
         let slots = SlotAllocator::new(info.empty);
-        let Some((index, pool)) = info
-            .untyped()
-            .iter()
-            .enumerate()
-            .filter(|(_, untyped)| !untyped.device)
-            .max_by_key(|(_, untyped)| untyped.size_bits)
-        else {
+        let Some((pool, pool_bits)) = libasi::boot::largest_ram(&info) else {
             fail!("the boot information lists no untyped RAM");
         };
-        let pool_bits = pool.size_bits;
-        let pool = Cap::from_slot(info.untyped_slots.start + index as u64);
+        // Boot leaves the memory it hands out sensitive; the cases' objects need it not.
+        ok(
+            Cap::<AsiControl>::BOOT.set_sensitivity(pool, Sensitivity::Nonsensitive),
+            "make the pool nonsensitive",
+        )?;
         Ok(Self { info, slots, pool, pool_bits })
     }
 

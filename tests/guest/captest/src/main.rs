@@ -28,6 +28,7 @@ mod invoke_cases;
 mod nesting_cases;
 mod raw;
 mod retype_cases;
+mod sensitivity_cases;
 
 use libasi::println;
 
@@ -65,9 +66,10 @@ fn main() -> u64 {
         }
     };
     println!("captest: pool is slot {} (2^{} bytes)", env.pool.cptr(), env.pool_bits);
-    let groups: [&[Case]; 8] = [
+    let groups: [&[Case]; 9] = [
         boot_cases::CASES,
         asi_cases::CASES,
+        sensitivity_cases::CASES,
         retype_cases::CASES,
         invoke_cases::CASES,
         cnode_cases::CASES,

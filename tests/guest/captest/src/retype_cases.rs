@@ -7,7 +7,7 @@ use libasi::cap::{
     Rights, Slot, SlotRef, Tcb, Untyped, VSpace,
 };
 
-use crate::env::{ROOT, Scratch};
+use crate::env::{KERNEL_OBJECTS, ROOT, Scratch};
 use crate::report::{Outcome, holds, ok, refused};
 use crate::{Case, ensure, fail};
 
@@ -365,17 +365,7 @@ fn destination_depth_mismatch(s: &mut Scratch<'_>) -> Outcome {
 fn device_refuses_kernel_objects(s: &mut Scratch<'_>) -> Outcome {
     let Some((device, _)) = s.env.device_untyped(12) else { fail!("no device untyped of 4 KiB") };
     let slot = s.slot()?;
-    let kinds = [
-        (ObjectKind::Tcb, 0),
-        (ObjectKind::Endpoint, 0),
-        (ObjectKind::Notification, 0),
-        (ObjectKind::CNode, 2),
-        (ObjectKind::PageDirectoryPointerTable, 0),
-        (ObjectKind::PageDirectory, 0),
-        (ObjectKind::PageTable, 0),
-        (ObjectKind::VSpace, 0),
-    ];
-    for (kind, bits) in kinds {
+    for (kind, bits) in KERNEL_OBJECTS {
         if retype_into(device, kind, bits, slot, 1) != Err(Error::DeviceMemory) {
             let got = retype_into(device, kind, bits, slot, 1);
             fail!("{kind:?} from device memory: expected device memory, got {got:?}");

@@ -8,8 +8,8 @@ use case_protocol::{MEMORY_BITS, badge};
 use case_report::{Failure, Outcome};
 use libasi::boot::{BootInfo, ModuleDescriptor};
 use libasi::cap::{
-    CNodeAt, Cap, CapData, Endpoint, IoPortControl, IrqControl, ObjectKind, Rights, Slot,
-    SlotAllocator, SlotRef, Untyped,
+    AsiControl, CNodeAt, Cap, CapData, Endpoint, IoPortControl, IrqControl, ObjectKind, Rights,
+    Sensitivity, Slot, SlotAllocator, SlotRef, Untyped,
 };
 use libasi::ipc::IpcBuffer;
 use libasi::process::{Process, SpawnError, SpawnOptions, Spawner};
@@ -68,37 +68,58 @@ pub struct Runner {
     faults: Cap<Endpoint>,
 }
 
+/// A 2 MiB pageblock, the unit of sensitivity, in bits.
+const PAGEBLOCK_BITS: u8 = 21;
+
 impl Runner {
-    /// Makes the endpoint from a RAM region other than the pool.
+    /// Makes the endpoint from a RAM region other than the pool: a pageblock carved from
+    /// the next largest region and made nonsensitive (kernel objects need that; boot
+    /// leaves whole pageblocks sensitive), as is the pool.
     pub fn new(info: &BootInfo) -> Result<Self, RunnerError> {
         let mut slots = SlotAllocator::new(info.empty);
-        let mut ram = info.untyped().iter().enumerate().filter(|(_, untyped)| !untyped.device);
-        let (pool_index, pool) = ram
-            .clone()
+        let (pool, pool_bits) = libasi::boot::largest_ram(info).ok_or(RunnerError::NoMemory)?;
+        let (own_index, _) = info
+            .untyped()
+            .iter()
+            .enumerate()
+            .filter(|&(index, untyped)| {
+                let slot = info.untyped_slots.start + index as u64;
+                !untyped.device && slot != pool.cptr().0 && untyped.size_bits >= PAGEBLOCK_BITS
+            })
             .max_by_key(|(_, untyped)| untyped.size_bits)
             .ok_or(RunnerError::NoMemory)?;
-        let (own_index, _) = ram
-            .find(|&(index, untyped)| index != pool_index && untyped.size_bits >= 12)
-            .ok_or(RunnerError::NoMemory)?;
-        let at = |index: usize| Cap::<Untyped>::from_slot(info.untyped_slots.start + index as u64);
-        let first = slots.alloc_range(3).ok_or(RunnerError::NoSlots)?;
-        at(own_index)
-            .retype(ObjectKind::Endpoint, 0, CNodeAt::ROOT, first, 1)
+        let own = Cap::<Untyped>::from_slot(info.untyped_slots.start + own_index as u64);
+        let first = slots.alloc_range(4).ok_or(RunnerError::NoSlots)?;
+        own.retype(ObjectKind::Untyped, PAGEBLOCK_BITS, CNodeAt::ROOT, first, 1)
+            .context("carve the runner's pageblock")?;
+        let block = Cap::<Untyped>::from_slot(first);
+        for region in [pool, block] {
+            Cap::<AsiControl>::BOOT
+                .set_sensitivity(region, Sensitivity::Nonsensitive)
+                .context("make memory nonsensitive")?;
+        }
+        block
+            .retype(ObjectKind::Endpoint, 0, CNodeAt::ROOT, first + 1, 1)
             .context("retype the runner's endpoint")?;
-        let endpoint = Cap::<Endpoint>::from_slot(first);
-        for (slot, badge) in [(first + 1, badge::CASE), (first + 2, badge::FAULT)] {
+        let endpoint = Cap::<Endpoint>::from_slot(first + 1);
+        for (slot, badge) in [(first + 2, badge::CASE), (first + 3, badge::FAULT)] {
             Cap::ROOT
-                .mint(Slot::root(slot), SlotRef::root(first), Rights::WRITE, CapData::badge(badge))
+                .mint(
+                    Slot::root(slot),
+                    SlotRef::root(first + 1),
+                    Rights::WRITE,
+                    CapData::badge(badge),
+                )
                 .context("mint a badged endpoint")?;
         }
         let buffer = IpcBuffer::root().context("the runner's IPC buffer")?;
         Ok(Self {
             slots,
-            pool: at(pool_index),
-            pool_bits: pool.size_bits,
+            pool,
+            pool_bits,
             listener: Listener { endpoint, buffer },
-            calls: Cap::from_slot(first + 1),
-            faults: Cap::from_slot(first + 2),
+            calls: Cap::from_slot(first + 2),
+            faults: Cap::from_slot(first + 3),
         })
     }
 
