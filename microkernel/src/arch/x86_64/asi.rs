@@ -89,11 +89,13 @@ fn read_cr3() -> u64 {
 
 /// Loads `root` (one table of the active pair: the kernel sets no CR3 flag bits, so the
 /// value is the table's address) into CR3, a full TLB flush without PCID.
+///
+/// (1) `root` is the twin of the table CR3 held: the same user half, the same kernel half
+/// but for the window's sensitive pageblocks, which only the unrestricted twin maps and
+/// which the kernel is done with when it switches back.
 fn write_cr3(root: u64) {
-    // SAFETY: `root` is the twin of the table CR3 held, which maps the kernel half the
-    // same way except for the sensitive pageblocks of the window (absent in the restricted
-    // twin, which the kernel is done with when it switches back), and the same user half;
-    // no PCID or no-flush bit is set.
+    // SAFETY: everything in use stays mapped at the same address (1); no PCID or
+    // no-flush bit is set.
     unsafe {
         core::arch::asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags));
     }
