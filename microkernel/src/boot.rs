@@ -7,7 +7,7 @@ use crate::sched;
 use kernel_core::boot_info::BootInfo;
 use kernel_core::cmdline::kernel_options;
 use kernel_core::memory::PhysRange;
-use kernel_core::mitigation::Mitigations;
+use kernel_core::mitigation::{Asi, Mitigations};
 
 /// Brings the machine up and starts the root task; a test build first runs the in-kernel
 /// tests and stops there if any failed. Never returns.
@@ -62,17 +62,24 @@ pub fn kernel_main(multiboot_magic: u32, multiboot_info: u64) -> ! {
     start_root_task(&boot_info)
 }
 
-/// Chooses the mitigation mode the command line asks for and says what the CPU offers.
+/// Chooses the mitigation mode and ASI setting the command line asks for (moving the CPU
+/// onto the kernel's restricted table) and says what the CPU offers.
 fn init_mitigations(command_line: &str) {
     let mode = Mitigations::from_command_line(command_line).unwrap_or_else(|unknown| {
         log!("mitigations: unknown mode '{unknown}', using off");
         Mitigations::Off
     });
+    let asi = Asi::from_command_line(command_line).unwrap_or_else(|unknown| {
+        log!("mitigations: unknown asi setting '{unknown}', using on");
+        Asi::On
+    });
     let support = arch::init_mitigations(mode);
+    arch::init_asi(asi);
     let found = |present: bool| if present { "found" } else { "absent" };
     log!(
-        "mitigations: {}; ibpb {}, l1d flush {}, verw (md_clear) {}, pcid {}",
+        "mitigations: {}; asi {}; ibpb {}, l1d flush {}, verw (md_clear) {}, pcid {}",
         mode.name(),
+        asi.name(),
         found(support.ibpb),
         if support.l1d_flush { "by MSR" } else { "in software (no MSR)" },
         found(support.md_clear),

@@ -3,6 +3,7 @@
 
 use crate::arch::{self, PhysAddr};
 use kernel_core::boot_info::BootInfo;
+use kernel_core::cap::object::VSPACE_SIZE_BITS;
 use kernel_core::frame_alloc::{BootFrameAllocator, MAX_FREE_RANGES};
 use kernel_core::memory::{PhysRange, RegionKind};
 use kernel_core::range_set::RangeSet;
@@ -89,6 +90,12 @@ impl arch::FrameSource for BootFrames<'_> {
         let frame = PhysAddr::new(self.0.as_mut()?.allocate()?);
         arch::zero_frame(frame);
         Some(frame)
+    }
+
+    fn allocate_zeroed_pair(&mut self) -> Option<PhysAddr> {
+        let pair = self.allocate_aligned(VSPACE_SIZE_BITS)?;
+        arch::zero_physical(PhysRange::from_start_len(pair, 1 << VSPACE_SIZE_BITS));
+        Some(PhysAddr::new(pair))
     }
 }
 

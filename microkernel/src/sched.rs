@@ -208,8 +208,9 @@ pub fn rotate_current() {
     }
 }
 
-/// Leaves the kernel into the highest-priority runnable thread. Returning to the thread
-/// that entered does no FPU or address-space work. With nothing to run the CPU waits for an
+/// Leaves the kernel into the highest-priority runnable thread, ending any ASI exit
+/// first (back on the restricted table, with its flushes). Returning to the thread that
+/// entered does no FPU or address-space work. With nothing to run the CPU waits for an
 /// interrupt that could wake a thread; if none can come, the kernel's work is done.
 pub fn run() -> ! {
     let cpu = this_cpu();
@@ -229,13 +230,17 @@ pub fn run() -> ! {
         match next {
             // The thread that entered goes on in its own address space (a thread that
             // configures itself a new one switches at once: `tcb_invoke`).
-            Some(next) if current == Some(next) => arch::enter_user(next.object()),
+            Some(next) if current == Some(next) => {
+                arch::end_asi_exit();
+                arch::enter_user(next.object())
+            }
             // Resume checks for an address space, but revoking memory can take it away
             // from a thread that is ready to run: such a thread stops instead of running.
             Some(next) => match next.address_space() {
                 Some(space) => {
                     cpu.set_current_thread(Some(next));
                     switch_fpu(next);
+                    arch::end_asi_exit();
                     space.activate();
                     arch::enter_user(next.object())
                 }
@@ -273,6 +278,9 @@ pub fn may_run_directly(next: Tcb) -> Option<arch::AddressSpace> {
 /// through a system call, which it now returns from.
 #[inline(always)]
 pub fn run_directly(next: Tcb, space: &arch::AddressSpace) -> ! {
+    // The fastpath touches only kernel objects, which are nonsensitive: no ASI exit can
+    // be open to end on this way out.
+    debug_assert!(arch::asi_restricted(), "an ASI exit open on the IPC fastpath");
     this_cpu().set_current_thread(Some(next));
     space.activate();
     arch::enter_user(next.object())

@@ -38,9 +38,11 @@ fn main() -> ExitCode {
         kernel_tests(timeout),
         user_syscall_tests(timeout),
         cap_tests(timeout),
-        cap_tests_blanket(timeout),
+        cap_tests_in_mode(BLANKET, timeout),
+        cap_tests_in_mode(ASI_OFF, timeout),
         ipc_tests(timeout),
-        ipc_tests_blanket(timeout),
+        ipc_tests_in_mode(BLANKET, timeout),
+        ipc_tests_in_mode(ASI_OFF, timeout),
         dev_tests(timeout),
     ];
     scenarios
@@ -212,6 +214,8 @@ fn cap_tests(timeout: Duration) -> Scenario {
 /// The kernel command line of the scenarios that run a suite again in another mode, and
 /// the prefix their test names get, so that both runs of a case are reported.
 const BLANKET: (&str, &str) = ("mitigations=blanket", "blanket::");
+/// Without address space isolation: the restricted tables map everything, no ASI exit.
+const ASI_OFF: (&str, &str) = ("asi=off", "asi_off::");
 
 /// `results` of a suite run in another mode, each name prefixed with that mode's.
 fn in_mode(prefix: &str, results: Vec<TestResult>) -> Vec<TestResult> {
@@ -221,11 +225,12 @@ fn in_mode(prefix: &str, results: Vec<TestResult>) -> Vec<TestResult> {
         .collect()
 }
 
-/// `captest` again with `mitigations=blanket`: every case passes there too, and
-/// `cap::asi::*` sees a flush on every exit (its argument tells it the mode).
-fn cap_tests_blanket(timeout: Duration) -> Scenario {
+/// `captest` again in another mode (`mitigations=blanket`, `asi=off`): every case passes
+/// there too, and `cap::asi::*` sees what the mode does — a flush on every exit, no ASI
+/// exit (its argument tells it the mode).
+fn cap_tests_in_mode(mode: (&'static str, &'static str), timeout: Duration) -> Scenario {
     const COMPLETE: &str = "cap::suite_complete";
-    let (append, prefix) = BLANKET;
+    let (append, prefix) = mode;
     Scenario {
         checks: vec![format!("{prefix}{COMPLETE}")],
         namespace: Some(prefix),
@@ -236,10 +241,10 @@ fn cap_tests_blanket(timeout: Duration) -> Scenario {
     }
 }
 
-/// The IPC-level suite again with `mitigations=blanket`.
-fn ipc_tests_blanket(timeout: Duration) -> Scenario {
+/// The IPC-level suite again in another mode (`mitigations=blanket`, `asi=off`).
+fn ipc_tests_in_mode(mode: (&'static str, &'static str), timeout: Duration) -> Scenario {
     const COMPLETE: &str = "ipc::suite_complete";
-    let (append, prefix) = BLANKET;
+    let (append, prefix) = mode;
     Scenario {
         checks: vec![format!("{prefix}{COMPLETE}")],
         namespace: Some(prefix),

@@ -33,6 +33,36 @@ impl Mitigations {
     }
 }
 
+/// `asi=` on the kernel command line: whether the kernel runs in restricted address spaces
+/// (address space isolation), which leave sensitive memory out of the physical window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asi {
+    /// Restricted address spaces, left for the unrestricted ones only when the kernel
+    /// touches sensitive memory (the default).
+    On,
+    /// Every address space maps all memory: the restricted tables equal the unrestricted.
+    Off,
+}
+
+impl Asi {
+    /// The setting `line` (the whole kernel command line) asks for: [`Asi::On`] without
+    /// the option, `Err` with the value for one that names no setting.
+    pub fn from_command_line(line: &str) -> Result<Self, &str> {
+        match kernel_option(line, "asi") {
+            None | Some("on") => Ok(Self::On),
+            Some("off") => Ok(Self::Off),
+            Some(other) => Err(other),
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::On => "on",
+            Self::Off => "off",
+        }
+    }
+}
+
 /// The flush mechanisms a CPU advertises. The kernel never writes an MSR the CPU does not
 /// advertise: without the L1D-flush MSR it flushes L1D in software; without IBPB or
 /// MD_CLEAR there is no equivalent, and the boot log says so.
@@ -93,6 +123,17 @@ mod tests {
             Ok(Mitigations::Off)
         );
         assert_eq!(Mitigations::from_command_line("/k mitigations=all"), Err("all"));
+    }
+
+    #[test]
+    fn the_command_line_chooses_asi() {
+        assert_eq!(Asi::from_command_line("/kernel"), Ok(Asi::On));
+        assert_eq!(Asi::from_command_line("/k mitigations=blanket"), Ok(Asi::On));
+        assert_eq!(Asi::from_command_line("/k asi=on"), Ok(Asi::On));
+        assert_eq!(Asi::from_command_line("/k asi=off mitigations=off"), Ok(Asi::Off));
+        assert_eq!(Asi::from_command_line("/k asi=off asi=on"), Ok(Asi::On));
+        assert_eq!(Asi::from_command_line("/k asi=maybe"), Err("maybe"));
+        assert_eq!((Asi::On.name(), Asi::Off.name()), ("on", "off"));
     }
 
     #[test]

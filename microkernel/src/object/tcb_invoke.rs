@@ -136,6 +136,7 @@ fn configure(root: &Capability, tcb: Tcb, words: &[u64; 7]) -> Result<Reply, Ref
     if crate::cpu::this_cpu().current_thread() == Some(tcb)
         && let Some(space) = tcb.address_space()
     {
+        crate::arch::end_asi_exit();
         space.activate();
     }
     Ok(Reply::empty())

@@ -28,10 +28,15 @@ pub enum Counter {
     /// TLB shootdowns: translations flushed because memory became sensitive (on this CPU;
     /// other CPUs too once SMP comes).
     TlbShootdowns = 9,
+    /// ASI exits: kernel page faults on sensitive memory in the physical window, after
+    /// which the kernel runs on the unrestricted tables.
+    AsiExits = 10,
+    /// Returns to the restricted tables after an ASI exit (with the exit flushes).
+    AsiEntries = 11,
 }
 
 /// How many counters there are.
-pub const COUNT: usize = 10;
+pub const COUNT: usize = 12;
 
 impl Counter {
     pub const ALL: [Self; COUNT] = [
@@ -45,6 +50,8 @@ impl Counter {
         Self::Flips,
         Self::PagesZeroed,
         Self::TlbShootdowns,
+        Self::AsiExits,
+        Self::AsiEntries,
     ];
 
     /// The counter's name in logs and benchmark tables.
@@ -60,6 +67,8 @@ impl Counter {
             Self::Flips => "flips",
             Self::PagesZeroed => "pages_zeroed",
             Self::TlbShootdowns => "tlb_shootdowns",
+            Self::AsiExits => "asi_exits",
+            Self::AsiEntries => "asi_entries",
         }
     }
 }

@@ -492,13 +492,13 @@ mod tests {
         let mapped_pt =
             Capability::PageTable { object: 0x3000, level: PtLevel::Pt, mapping: MAPPED };
         assert_eq!(mapped_pt.derived(), Ok(mapped_pt));
-        let with_asid = Capability::VSpace { object: 0x3000, asid: Some(ASID) };
+        let with_asid = Capability::VSpace { object: 0x4000, asid: Some(ASID) };
         assert_eq!(with_asid.derived(), Ok(with_asid));
         for cap in [
             Capability::Null,
             Capability::Reply { tcb: 0x800, can_grant: true },
-            Capability::PageTable { object: 0x3000, level: PtLevel::Pt, mapping: None },
-            Capability::VSpace { object: 0x3000, asid: None },
+            Capability::PageTable { object: 0x4000, level: PtLevel::Pt, mapping: None },
+            Capability::VSpace { object: 0x4000, asid: None },
         ] {
             assert_eq!(cap.derived(), Err(CapError::NotDerivable), "{cap:?}");
         }

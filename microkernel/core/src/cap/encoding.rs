@@ -77,7 +77,7 @@
 //! - physical addresses (word 1) are below 2^52 ([`PHYS_ADDR_BITS`]) and aligned to the
 //!   object's size: `2^size_bits` for an untyped region, `2^(radix_bits + 6)` for a CNode,
 //!   the page size for a frame, 2 KiB for a TCB (also a reply's `tcb`), 16 bytes for an
-//!   endpoint, 32 for a notification, 4 KiB for page tables and VSpaces — objects are
+//!   endpoint, 32 for a notification, 4 KiB for page tables, 8 KiB for VSpaces — objects are
 //!   naturally aligned ([`object`](super::object)), which retype relies on;
 //! - an untyped `size_bits` and a CNode `radix_bits` are in range
 //!   ([`ObjectType::size_bits`]), and an untyped watermark is at most the region's size;
@@ -112,7 +112,7 @@ use super::capability::{Capability, Mapping};
 use super::mdb::MdbNode;
 use super::object::{
     ENDPOINT_SIZE_BITS, FrameSize, NOTIFICATION_SIZE_BITS, ObjectType, PAGE_TABLE_SIZE_BITS,
-    PtLevel, SLOT_SIZE_BITS, TCB_SIZE_BITS,
+    PtLevel, SLOT_SIZE_BITS, TCB_SIZE_BITS, VSPACE_SIZE_BITS,
 };
 use super::rights::Rights;
 
@@ -403,7 +403,7 @@ pub fn decode_fields(words: [u64; CAPABILITY_WORDS]) -> Result<Capability, Corru
             Capability::PageTable { object, level, mapping: mapping()? }
         }
         TAG_VSPACE => {
-            physical(PAGE_TABLE_SIZE_BITS)?;
+            physical(VSPACE_SIZE_BITS)?;
             Capability::VSpace { object, asid: asid()? }
         }
         TAG_IRQ_CONTROL => Capability::IrqControl,
@@ -620,7 +620,7 @@ mod tests {
             }
         }
         for asid_value in [None, Some(asid(1)), Some(asid(u16::MAX))] {
-            for object in [0x1000, top_aligned(PAGE_TABLE_SIZE_BITS)] {
+            for object in [0x2000, top_aligned(VSPACE_SIZE_BITS)] {
                 caps.push(Capability::VSpace { object, asid: asid_value });
             }
         }
@@ -804,7 +804,7 @@ mod tests {
                     mapping: self.mapping(),
                 },
                 9 => Capability::VSpace {
-                    object: self.physical(PAGE_TABLE_SIZE_BITS),
+                    object: self.physical(VSPACE_SIZE_BITS),
                     asid: self.bool().then(|| self.asid()),
                 },
                 10 => Capability::IrqControl,
@@ -978,9 +978,9 @@ mod tests {
         rejects([pt | MAPPED_BIT, 0x1000, 0, 0], 0, ZeroAsid);
         rejects([pt | MAPPED_BIT | 3 << ASID_SHIFT, 0x1000, 0x10, 0], 2, BadMappingAddress);
         rejects([pt, 0x1000, 0x20_0000, 0], 2, ReservedBits);
-        rejects([TAG_VSPACE | MAPPED_BIT, 0x1000, 0, 0], 0, ZeroAsid);
-        rejects([TAG_VSPACE | 1 << ASID_SHIFT, 0x1000, 0, 0], 0, ReservedBits);
-        rejects([TAG_VSPACE | MAPPED_BIT | 1 << ASID_SHIFT, 0x1000, 0x1000, 0], 2, ReservedBits);
+        rejects([TAG_VSPACE | MAPPED_BIT, 0x2000, 0, 0], 0, ZeroAsid);
+        rejects([TAG_VSPACE | 1 << ASID_SHIFT, 0x2000, 0, 0], 0, ReservedBits);
+        rejects([TAG_VSPACE | MAPPED_BIT | 1 << ASID_SHIFT, 0x2000, 0x2000, 0], 2, ReservedBits);
         // CNode radix, alignment and guards.
         let cnode = |radix: u64, guard_bits: u64| {
             TAG_CNODE | radix << SIZE_SHIFT | guard_bits << NUMBER_SHIFT

@@ -20,8 +20,11 @@ pub const TCB_SIZE_BITS: u8 = 11;
 pub const ENDPOINT_SIZE_BITS: u8 = 4;
 /// A notification: queue head and tail, state, the pending word and a bound TCB.
 pub const NOTIFICATION_SIZE_BITS: u8 = 5;
-/// Page-table pages at every level, and the top-level table (PML4) of a VSpace.
+/// Page-table pages at every level.
 pub const PAGE_TABLE_SIZE_BITS: u8 = 12;
+/// A VSpace: two top-level tables (PML4s) sharing the user half, the restricted one at
+/// the object's base (what CR3 holds) and the unrestricted one 4 KiB above it.
+pub const VSPACE_SIZE_BITS: u8 = 13;
 /// The smallest untyped region: one endpoint.
 pub const MIN_UNTYPED_BITS: u8 = 4;
 /// The largest untyped region, as seL4 on x86_64: 128 TiB.
@@ -68,7 +71,7 @@ pub enum ObjectType {
     CNode,
     Frame(FrameSize),
     PageTable(PtLevel),
-    /// An address space: its PML4.
+    /// An address space: its restricted and unrestricted PML4s.
     VSpace,
 }
 
@@ -97,7 +100,8 @@ impl ObjectType {
             Self::Endpoint => Some(ENDPOINT_SIZE_BITS),
             Self::Notification => Some(NOTIFICATION_SIZE_BITS),
             Self::Frame(size) => Some(size.size_bits()),
-            Self::PageTable(_) | Self::VSpace => Some(PAGE_TABLE_SIZE_BITS),
+            Self::PageTable(_) => Some(PAGE_TABLE_SIZE_BITS),
+            Self::VSpace => Some(VSPACE_SIZE_BITS),
         }
     }
 
@@ -130,7 +134,7 @@ mod tests {
             for level in [PtLevel::Pdpt, PtLevel::Pd, PtLevel::Pt] {
                 assert_eq!(ObjectType::PageTable(level).size_bits(user), Some(12));
             }
-            assert_eq!(ObjectType::VSpace.size_bits(user), Some(12));
+            assert_eq!(ObjectType::VSpace.size_bits(user), Some(13));
         }
     }
 

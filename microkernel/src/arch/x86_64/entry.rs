@@ -123,8 +123,8 @@ fn deliver_irq(irq: u8) {
     crate::object::irq::deliver(irq);
 }
 
-/// An interrupt or exception in kernel mode (the CPU waiting for an interrupt, or a kernel
-/// bug), or one of the vectors with their own stacks from either mode.
+/// An interrupt or exception in kernel mode (the CPU waiting for an interrupt, an ASI
+/// exit, or a kernel bug), or one of the vectors with their own stacks from either mode.
 pub fn rust_kernel_trap(frame: &mut TrapFrame) {
     match frame.vector {
         vector if vector == u64::from(lapic::TIMER_VECTOR) => lapic::timer_interrupt(),
@@ -136,6 +136,11 @@ pub fn rust_kernel_trap(frame: &mut TrapFrame) {
                 lapic::end_of_interrupt();
             }
         }
+        // A window address the restricted view lacks: an ASI exit, and the retry.
+        vector
+            if vector == u64::from(PAGE_FAULT)
+                && !frame.came_from_user_mode()
+                && super::asi::exit_on_fault(Cr2::read_raw(), frame.error_code) => {}
         vector => crate::fault::kernel_exception(
             frame,
             Exception {

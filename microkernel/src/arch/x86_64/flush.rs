@@ -63,8 +63,8 @@ pub fn mode() -> Mitigations {
     MODE.get()
 }
 
-/// On a kernel entry from user mode under `blanket`: no branch prediction trained by user
-/// code may steer the kernel.
+/// On a kernel entry from user mode under `blanket`, and on an ASI exit: no branch
+/// prediction trained by user code may steer the kernel.
 pub(super) fn entry_barrier() {
     if SUPPORT.get().ibpb {
         // SAFETY: the CPU advertises IBPB (CPUID), so `IA32_PRED_CMD` exists; bit 0 only
@@ -74,8 +74,9 @@ pub(super) fn entry_barrier() {
     }
 }
 
-/// On every exit to user mode under `blanket`: nothing the kernel left in L1D or the CPU's
-/// buffers may be sampled by user code. Called by the flushing exit paths' assembly.
+/// On every exit to user mode under `blanket`, and when an ASI exit ends: nothing the
+/// kernel left in L1D or the CPU's buffers may be sampled by user code. Called by the
+/// flushing exit paths' assembly and by `asi::end_exit`.
 pub(super) extern "C" fn exit_flushes() {
     let support = SUPPORT.get();
     if support.l1d_flush {

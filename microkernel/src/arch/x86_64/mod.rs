@@ -2,6 +2,7 @@
 //! hardware access and nearly all of its `unsafe` lives under this directory.
 
 mod acpi;
+mod asi;
 mod boot;
 mod boot_constant;
 mod context;
@@ -29,6 +30,7 @@ mod usercopy;
 mod vspace;
 
 pub use acpi::cpus;
+pub use asi::{end_exit as end_asi_exit, init as init_asi, is_restricted as asi_restricted};
 pub use context::{
     THREAD_OBJECT_WORDS, THREAD_REGISTERS_AT, ThreadObject, TrapFrame as UserContext, enter_user,
     return_from_syscall,

@@ -1,6 +1,15 @@
 //! Four-level page tables: the kernel's own tables, built once at boot, and user address
 //! spaces, which share the kernel half.
 //!
+//! Every table tree comes as a pair of top-level tables: the restricted one, which CR3
+//! normally holds, and its unrestricted twin, which the kernel switches to on an ASI exit
+//! (`asi`). They differ only in the physical window's entry: the restricted one points at
+//! the restricted view (`restricted`), which lacks the sensitive pageblocks. For an address
+//! space the twin is 4 KiB above the restricted table (a VSpace object is 8 KiB) and the
+//! user half (entries 0..256) is written in both; the kernel's own pair (no user half) is
+//! `KERNEL_RESTRICTED_ROOT` and `KERNEL_ROOT`. With `asi=off` both tables of a pair
+//! map the whole window.
+//!
 //! Kernel-half layout (identical in every address space, fixed after boot):
 //! - PML4 slots 256.. : the physical window, 2 MiB pages, tables allocated for every
 //!   pageblock up to the top of RAM so that changing one block's mapping later (address
@@ -25,6 +34,10 @@ const FIRST_KERNEL_SLOT: usize = 256;
 pub trait FrameSource {
     /// A zeroed 4 KiB frame, or `None` when memory is exhausted.
     fn allocate_zeroed(&mut self) -> Option<PhysAddr>;
+
+    /// Two zeroed frames, 8 KiB aligned (an address space's pair of top-level tables), or
+    /// `None` when memory is exhausted.
+    fn allocate_zeroed_pair(&mut self) -> Option<PhysAddr>;
 }
 
 /// Why a mapping could not be made. The address space is unchanged in every case.
@@ -46,7 +59,12 @@ pub struct UserAccess {
 }
 
 static NX_ENABLED: AtomicBool = AtomicBool::new(false);
+/// The kernel's unrestricted top-level table (all of the window).
 static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
+/// Its restricted twin, which CR3 holds when no address space is active.
+static KERNEL_RESTRICTED_ROOT: AtomicU64 = AtomicU64::new(0);
+/// How far above an address space's restricted top-level table its unrestricted one is.
+pub(super) const TWIN_OFFSET: u64 = PAGE_SIZE;
 
 /// Whether page-table entries may use the no-execute bit on this CPU.
 pub(super) fn nx_enabled() -> bool {
@@ -118,12 +136,72 @@ pub fn init_kernel_space(regions: &[MemoryRegion], nx: bool, frames: &mut dyn Fr
     // SAFETY: once, on the bootstrap CPU, with the kernel's new root private to it.
     unsafe { super::restricted::build(pml4, window_top(regions).min(WINDOW_MAX), frames) };
     map_kernel_image(pml4, frames);
+    let restricted = frames.allocate_zeroed().expect("no frame for the kernel's restricted root");
+    // SAFETY: `restricted` was just allocated and is reachable from nothing else.
+    let restricted_pml4 = unsafe { table_mut(restricted) };
+    copy_kernel_half(restricted_pml4, pml4, true);
     KERNEL_ROOT.store(root.as_u64(), Ordering::Release);
+    KERNEL_RESTRICTED_ROOT.store(restricted.as_u64(), Ordering::Release);
     // SAFETY: the new tables map the kernel image with the same virtual addresses as the
     // boot tables, the stack this code runs on, and the physical window; nothing still in
     // use lives only in the boot tables' identity map.
     unsafe { Cr3::write(PhysFrame::containing_address(root), Cr3Flags::empty()) };
     phys::mark_kernel_tables_active(window_top(regions).min(WINDOW_MAX));
+}
+
+/// Copies the kernel half of `kernel` (the kernel's unrestricted root) into `pml4`, with the
+/// physical window's entry pointing at the restricted view if `restricted`.
+fn copy_kernel_half(pml4: &mut PageTable, kernel: &PageTable, restricted: bool) {
+    for slot in FIRST_KERNEL_SLOT..512 {
+        pml4[slot] = kernel[slot].clone();
+    }
+    if restricted {
+        let [window, _, _, _] = indices(VirtAddr::new(PHYS_WINDOW_BASE));
+        let flags = kernel[window].flags();
+        pml4[window].set_addr(super::restricted::pdpt(), flags);
+    }
+}
+
+/// Moves the CPU onto the kernel's restricted table; with `asi=off` (`asi_on` false) it
+/// is made to map the whole window first, as every restricted table made later will.
+/// Called once, by the bootstrap CPU, before any address space is made.
+pub(super) fn use_restricted_kernel_tables(asi_on: bool) {
+    if !asi_on {
+        let kernel_root = PhysAddr::new(KERNEL_ROOT.load(Ordering::Acquire));
+        let restricted = PhysAddr::new(KERNEL_RESTRICTED_ROOT.load(Ordering::Acquire));
+        // SAFETY: the kernel's two roots, changed only at boot on the bootstrap CPU, by
+        // this function and `init_kernel_space`; the restricted one is not in use yet.
+        let (kernel, restricted) = unsafe { (table_mut(kernel_root), table_mut(restricted)) };
+        copy_kernel_half(restricted, kernel, false);
+    }
+    activate_kernel_tables();
+}
+
+/// The unrestricted twin of the restricted top-level table `restricted` (an address
+/// space's, or the kernel's). Takes no lock.
+pub(super) fn unrestricted_twin(restricted: u64) -> u64 {
+    if restricted == KERNEL_RESTRICTED_ROOT.load(Ordering::Relaxed) {
+        KERNEL_ROOT.load(Ordering::Relaxed)
+    } else {
+        restricted + TWIN_OFFSET
+    }
+}
+
+/// The restricted twin of the unrestricted top-level table `unrestricted`.
+pub(super) fn restricted_twin(unrestricted: u64) -> u64 {
+    if unrestricted == KERNEL_ROOT.load(Ordering::Relaxed) {
+        KERNEL_RESTRICTED_ROOT.load(Ordering::Relaxed)
+    } else {
+        unrestricted - TWIN_OFFSET
+    }
+}
+
+/// Copies entry `index` of the user half of the address space at `root` (its restricted
+/// top-level table, just changed) into its unrestricted twin.
+pub(super) fn mirror_user_entry(root: PhysAddr, index: usize) {
+    debug_assert!(index < FIRST_KERNEL_SLOT);
+    let (restricted, unrestricted) = (table_in_window(root), table_in_window(root + TWIN_OFFSET));
+    unrestricted[index] = restricted[index].clone();
 }
 
 fn map_physical_window(
@@ -223,8 +301,8 @@ unsafe fn map_4k(
     Ok(())
 }
 
-/// An address space: a PML4 whose kernel half is the kernel's and whose user half is its
-/// own.
+/// An address space: a pair of PML4s (restricted, and 4 KiB above it unrestricted) whose
+/// kernel halves are the kernel's and whose shared user half is its own.
 #[derive(Debug)]
 pub struct AddressSpace {
     root: PhysAddr,
@@ -233,12 +311,13 @@ pub struct AddressSpace {
 impl AddressSpace {
     /// A new address space with an empty user half.
     pub fn new(frames: &mut dyn FrameSource) -> Option<Self> {
-        let root = frames.allocate_zeroed()?;
+        let root = frames.allocate_zeroed_pair()?;
         install_kernel_half(root);
         Some(Self { root })
     }
 
-    /// The physical address of the top-level table (what a VSpace capability names).
+    /// The physical address of the restricted top-level table (what a VSpace capability
+    /// names, and CR3 holds while the address space is active).
     pub fn root(&self) -> PhysAddr {
         self.root
     }
@@ -271,7 +350,9 @@ impl AddressSpace {
         let link = Flags::PRESENT | Flags::WRITABLE | Flags::USER_ACCESSIBLE;
         // SAFETY: `&mut self` owns this tree's user half; kernel-half tables are never
         // reached because the page is in the user half.
-        unsafe { map_4k(table_mut(self.root), page, frame, leaf, link, frames) }
+        unsafe { map_4k(table_mut(self.root), page, frame, leaf, link, frames) }?;
+        mirror_user_entry(self.root, indices(page)[0]);
+        Ok(())
     }
 
     /// What user code may do with the page containing `addr`: `None` if it is not mapped
@@ -297,7 +378,9 @@ impl AddressSpace {
         None
     }
 
-    /// Makes this the CPU's address space.
+    /// Makes this the CPU's address space, on its restricted table. The CPU must be
+    /// restricted (no ASI exit left open: `asi::end_exit`), as it always is on the IPC
+    /// fastpath, which touches no sensitive memory.
     #[inline(always)]
     pub fn activate(&self) {
         let active: u64;
@@ -338,17 +421,22 @@ pub fn kernel_mapping(addr: VirtAddr) -> Option<(bool, bool)> {
     None
 }
 
-/// If the CPU is in the address space at `root`, moves it to the kernel's own tables: the
-/// address space is being destroyed and its memory may be reused.
+/// If the CPU is in the address space at `root` (on either of its tables), moves it to the
+/// kernel's own tables: the address space is being destroyed and its memory may be reused.
 pub fn leave_address_space(root: PhysAddr) {
-    if Cr3::read().0.start_address() == root {
+    let active = Cr3::read().0.start_address();
+    if active == root || active == root + TWIN_OFFSET {
         activate_kernel_tables();
     }
 }
 
-/// Switches to the kernel's own tables (no user half).
+/// Switches to the kernel's own tables (no user half): the restricted one, or the
+/// unrestricted one while an ASI exit is open on this CPU.
 pub fn activate_kernel_tables() {
-    let root = PhysFrame::containing_address(PhysAddr::new(KERNEL_ROOT.load(Ordering::Acquire)));
+    let restricted = KERNEL_RESTRICTED_ROOT.load(Ordering::Acquire);
+    let root =
+        if super::percpu::is_unrestricted() { unrestricted_twin(restricted) } else { restricted };
+    let root = PhysFrame::containing_address(PhysAddr::new(root));
     // SAFETY: the kernel tables map everything the kernel uses, at the same addresses as
     // every other address space's kernel half.
     unsafe { Cr3::write(root, Cr3Flags::empty()) };
@@ -387,15 +475,25 @@ pub fn map_device_page(phys: PhysAddr, frames: &mut dyn FrameSource) -> VirtAddr
     page + phys.as_u64() % PAGE_SIZE
 }
 
-/// Makes the fresh, zeroed top-level table at `root` an address space: copies in the
-/// kernel half, which every address space shares.
+/// Makes the fresh, zeroed pair of top-level tables at `root` (8 KiB) an address space:
+/// copies in the kernel halves, which every address space shares, the restricted one's
+/// from the kernel's restricted table.
 pub fn install_kernel_half(root: PhysAddr) {
     let kernel_root = PhysAddr::new(KERNEL_ROOT.load(Ordering::Acquire));
-    // SAFETY: `root` is the memory of a VSpace object being created, which nothing refers
-    // to yet; the kernel root's kernel half is fixed after boot, so reading it races with
-    // nothing.
-    let (new, kernel) = unsafe { (table_mut(root), table_mut(kernel_root)) };
+    let kernel_restricted = PhysAddr::new(KERNEL_RESTRICTED_ROOT.load(Ordering::Acquire));
+    // SAFETY: `root` is the memory of a VSpace object being created (both its tables),
+    // which nothing refers to yet; the kernel roots' kernel halves are fixed after boot, so
+    // reading them races with nothing.
+    let (restricted, unrestricted, kernel, kernel_restricted) = unsafe {
+        (
+            table_mut(root),
+            table_mut(root + TWIN_OFFSET),
+            table_mut(kernel_root),
+            table_mut(kernel_restricted),
+        )
+    };
     for slot in FIRST_KERNEL_SLOT..512 {
-        new[slot] = kernel[slot].clone();
+        restricted[slot] = kernel_restricted[slot].clone();
+        unrestricted[slot] = kernel[slot].clone();
     }
 }

@@ -49,6 +49,8 @@ pub struct CpuBlock {
     fpu: AtomicU64,
     /// `gs:144` on: the event counters, in `syscall_abi::counters::Counter` order.
     counters: [AtomicU64; counters::COUNT],
+    /// Nonzero while this CPU runs on an unrestricted table after an ASI exit (`asi`).
+    unrestricted: AtomicU64,
     /// The generic kernel's state of this CPU, found through `gs:0`.
     kernel: crate::cpu::Cpu,
 }
@@ -93,6 +95,7 @@ static CPU_BLOCKS: [CpuBlock; MAX_CPUS] = [const {
         tss: TssCell(UnsafeCell::new(TaskStateSegment::new())),
         fpu: AtomicU64::new(0),
         counters: [const { AtomicU64::new(0) }; counters::COUNT],
+        unrestricted: AtomicU64::new(0),
         kernel: crate::cpu::Cpu::new(),
     }
 }; MAX_CPUS];
@@ -186,6 +189,17 @@ pub fn count<const COUNTER: usize>() {
 pub fn count_events(counter: Counter, events: u64) {
     let block = kernel_block();
     block.counters[counter as usize].fetch_add(events, Ordering::Relaxed);
+}
+
+/// Whether this CPU runs on an unrestricted table after an ASI exit. Takes no lock.
+#[inline(always)]
+pub fn is_unrestricted() -> bool {
+    kernel_block().unrestricted.load(Ordering::Relaxed) != 0
+}
+
+/// Records whether this CPU runs on an unrestricted table.
+pub fn set_unrestricted(unrestricted: bool) {
+    kernel_block().unrestricted.store(u64::from(unrestricted), Ordering::Relaxed);
 }
 
 /// This CPU's block.

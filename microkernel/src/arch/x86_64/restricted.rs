@@ -53,6 +53,12 @@ pub(super) unsafe fn build(pml4: &PageTable, top: u64, frames: &mut dyn FrameSou
     }
 }
 
+/// The restricted window's page-directory-pointer table, for the restricted top-level
+/// tables' window entry.
+pub(super) fn pdpt() -> PhysAddr {
+    PhysAddr::new(PDPT.get())
+}
+
 /// The restricted page-directory entry of the pageblock at `block` (RAM the window maps).
 fn entry(block: u64) -> &'static mut x86_64::structures::paging::page_table::PageTableEntry {
     let [_, p3, p2, _] = indices(VirtAddr::new(PHYS_WINDOW_BASE + block));

@@ -1,11 +1,13 @@
 //! User address spaces as capability objects: installing page-table objects and mapping
-//! frame objects into a VSpace (a PML4), and undoing it.
+//! frame objects into a VSpace (a pair of PML4s sharing the user half: the restricted one,
+//! which operations are given and walk, and its unrestricted twin, into which every change
+//! of a PML4 entry is copied), and undoing it.
 //!
-//! Every operation checks the whole path first and changes one entry at most, so a refusal
-//! changes nothing. Removing an entry flushes the TLB when the address space is active on
+//! Every operation checks the whole path first and changes one entry at most (a PML4
+//! entry in both tables), so a refusal changes nothing. Removing an entry flushes the TLB when the address space is active on
 //! this CPU; with SMP this is where a shootdown to the other CPUs running it goes.
 
-use super::paging::table_in_window;
+use super::paging::{TWIN_OFFSET, mirror_user_entry, table_in_window};
 use super::percpu::count;
 use syscall_abi::counters::Counter;
 use x86_64::instructions::tlb;
@@ -122,6 +124,9 @@ pub fn install_table(
         return Err(VSpaceError::AlreadyMapped);
     }
     slot.set_addr(table, USER_TABLE);
+    if level == TableLevel::Pdpt {
+        mirror_user_entry(root, index(address, 0));
+    }
     Ok(())
 }
 
@@ -134,6 +139,9 @@ pub fn remove_table(root: PhysAddr, address: VirtAddr, level: TableLevel, table:
         && slot.addr() == table
     {
         slot.set_unused();
+        if level == TableLevel::Pdpt {
+            mirror_user_entry(root, index(address, 0));
+        }
         flush_all(root);
         return true;
     }
@@ -193,8 +201,10 @@ pub fn unmap_frame(root: PhysAddr, address: VirtAddr, frame: PhysAddr, size: Pag
     false
 }
 
+/// Whether the address space at `root` is active here, on either of its tables.
 fn is_active(root: PhysAddr) -> bool {
-    Cr3::read().0.start_address() == root
+    let active = Cr3::read().0.start_address();
+    active == root || active == root + TWIN_OFFSET
 }
 
 /// Forgets every translation of `root` if it is active here (a table went: every page

@@ -1,8 +1,8 @@
 //! `cap::asi::*`: the ASI control capability's event counters.
 //!
 //! The program's boot arguments say which mitigation mode the kernel was booted in:
-//! `mitigations=blanket` (the `cap tests under mitigations=blanket` scenario) or nothing
-//! (`mitigations=off`, the default).
+//! `mitigations=blanket` (the `cap tests under mitigations=blanket` scenario), `asi=off`
+//! or nothing (`mitigations=off`, `asi=on`, the defaults).
 
 use libasi::Error;
 use libasi::cap::{AsiControl, Cap, Counters};
@@ -18,6 +18,7 @@ pub const CASES: &[Case] = &[
     ("cap::asi::counters_count_system_calls", counters_count_system_calls),
     ("cap::asi::counters_of_a_cpu_that_is_not_up_are_refused", missing_cpu_refused),
     ("cap::asi::flushes_follow_the_mitigation_mode", flushes_follow_the_mode),
+    ("cap::asi::register_only_calls_never_exit", register_only_calls_never_exit),
 ];
 
 /// System calls each case makes between its two counter reads.
@@ -94,6 +95,22 @@ fn flushes_follow_the_mode(_: &mut Scratch<'_>) -> Outcome {
             let seen = spent.get(counter);
             ensure!(seen == 0, "{seen} {} with mitigations off", counter.name());
         }
+    }
+    Ok(())
+}
+
+fn register_only_calls_never_exit(_: &mut Scratch<'_>) -> Outcome {
+    let buffer = buffer()?;
+    let before = read(buffer)?;
+    for _ in 0..CALLS {
+        libasi::ipc::null_syscall();
+        // A register-only reply: the verifier's verdict.
+        ok(Cap::<AsiControl>::BOOT.verify(), "verify the restricted view")?;
+    }
+    let spent = read(buffer)?.since(&before);
+    for counter in [Counter::AsiExits, Counter::AsiEntries] {
+        let seen = spent.get(counter);
+        ensure!(seen == 0, "{seen} {} over register-only calls", counter.name());
     }
     Ok(())
 }

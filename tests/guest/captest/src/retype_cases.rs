@@ -112,7 +112,8 @@ fn page_table_levels(s: &mut Scratch<'_>) -> Outcome {
 }
 
 fn vspace(s: &mut Scratch<'_>) -> Outcome {
-    let region = s.untyped(13)?;
+    // Two VSpaces of 8 KiB each (a restricted and an unrestricted top-level table).
+    let region = s.untyped(14)?;
     s.object::<VSpace>(region, ObjectKind::VSpace, 0)?;
     s.object::<VSpace>(region, ObjectKind::VSpace, 0).map(drop)
 }

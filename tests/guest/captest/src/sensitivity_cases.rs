@@ -7,9 +7,10 @@
 
 use libasi::Error;
 use libasi::cap::{
-    AsiControl, Cap, CapKind, Endpoint, Frame, FrameAttributes, Invocation, ObjectKind, PageTable,
-    Rights, Sensitivity, Slot, Untyped, VSpace,
+    AsiControl, CNode, Cap, CapKind, Counters, Endpoint, Frame, FrameAttributes, Invocation,
+    ObjectKind, PageTable, Rights, Sensitivity, Slot, Tcb, TcbConfig, Untyped, VSpace, invocation,
 };
+use libasi::ipc::IpcBuffer;
 use libasi::message::Message;
 use libasi::process::table_kind;
 use syscall_abi::counters::Counter;
@@ -27,6 +28,7 @@ pub const CASES: &[Case] = &[
     ("cap::sensitivity::verifier_passes_after_boot", verifier_after_boot),
     ("cap::sensitivity::verifier_passes_after_many_flips", verifier_after_flips),
     ("cap::sensitivity::restricted_view_lacks_sensitive_blocks", restricted_view),
+    ("cap::sensitivity::reply_into_a_sensitive_ipc_buffer_exits_once", sensitive_buffer_exits),
 ];
 
 const ASI: Cap<AsiControl> = Cap::<AsiControl>::BOOT;
@@ -56,7 +58,7 @@ fn sensitivity_of(frame: Cap<Frame>) -> Result<Sensitivity, Failure> {
     ok(frame.sensitivity(), "ask the frame's sensitivity")
 }
 
-fn counters() -> Result<libasi::cap::Counters, Failure> {
+fn counters() -> Result<Counters, Failure> {
     let buffer = ok(libasi::process::ipc_buffer(), "find the IPC buffer")?;
     ok(ASI.counters(buffer, 0), "read the counters")
 }
@@ -153,14 +155,14 @@ fn refused_changes(s: &mut Scratch<'_>) -> Outcome {
 }
 
 /// Maps `frame` read-write at [`TEST_ADDRESS`] in the root VSpace, with page tables from
-/// the pool where they are missing.
-fn map_for_test(s: &mut Scratch<'_>, frame: Cap<Frame>) -> Outcome {
+/// `tables` (nonsensitive memory) where they are missing.
+fn map_for_test(s: &mut Scratch<'_>, frame: Cap<Frame>, tables: Cap<Untyped>) -> Outcome {
     let vspace = Cap::<VSpace>::ROOT_VSPACE;
     loop {
         match frame.map(vspace, TEST_ADDRESS, Rights::READ | Rights::WRITE, FrameAttributes::NONE) {
             Err(Error::MissingPageTable { level }) => {
                 let Some(kind) = table_kind(level) else { fail!("missing table level {level}") };
-                let table: Cap<PageTable> = s.object(s.env.pool, kind, 0)?;
+                let table: Cap<PageTable> = s.object(tables, kind, 0)?;
                 ok(table.map(vspace, TEST_ADDRESS), "install a page table")?;
             }
             result => return ok(result, "map the frame"),
@@ -172,7 +174,7 @@ fn zeroed_when_nonsensitive(s: &mut Scratch<'_>) -> Outcome {
     let block = pageblock(s, Sensitivity::Sensitive)?;
     let frame: Cap<Frame> = s.object(block, ObjectKind::Frame4K, 0)?;
     let address = ok(frame.address(), "the frame's address")?;
-    map_for_test(s, frame)?;
+    map_for_test(s, frame, s.env.pool)?;
     for offset in SECRET_OFFSETS {
         // SAFETY: the frame is mapped read-write at TEST_ADDRESS (just above), and no
         // Rust reference points into it.
@@ -195,7 +197,7 @@ fn zeroed_when_nonsensitive(s: &mut Scratch<'_>) -> Outcome {
     );
     let again: Cap<Frame> = s.object(block, ObjectKind::Frame4K, 0)?;
     ensure!(ok(again.address(), "the new frame's address")? == address, "a frame elsewhere");
-    map_for_test(s, again)?;
+    map_for_test(s, again, s.env.pool)?;
     for offset in SECRET_OFFSETS {
         // SAFETY: as above, for the new frame.
         let word = unsafe { libasi::syscall::read_word(TEST_ADDRESS + offset) };
@@ -281,4 +283,74 @@ fn restricted_view(s: &mut Scratch<'_>) -> Outcome {
         Error::RangeError { word: 0 },
         "an address no RAM is at",
     )
+}
+
+/// Gives the root task's own thread the IPC buffer at `address` in `frame`, keeping its
+/// CSpace and VSpace. The request's words beyond the registers go through `current`, the
+/// buffer the thread has now (libasi's own calls would use the boot one).
+fn set_own_buffer(address: u64, frame: Cap<Frame>, current: IpcBuffer) -> Outcome {
+    let config = TcbConfig::new(Cap::<CNode>::ROOT, Cap::<VSpace>::ROOT_VSPACE)
+        .ipc_buffer(address, frame.cptr());
+    let request = invocation::tcb_configure(&config);
+    let thread = Cap::<Tcb>::ROOT_TCB.cast::<Endpoint>();
+    ok(thread.call(current, &request), "configure the root thread's IPC buffer").map(drop)
+}
+
+/// The counters' increase between two reads through `buffer`: the first read's reply words
+/// beyond the registers go into the buffer, and its way back to user mode follows.
+fn between_two_reads(buffer: IpcBuffer) -> Result<Counters, Failure> {
+    let before = ok(ASI.counters(buffer, 0), "read the counters a first time")?;
+    let after = ok(ASI.counters(buffer, 0), "read the counters a second time")?;
+    Ok(after.since(&before))
+}
+
+fn sensitive_buffer_exits(s: &mut Scratch<'_>) -> Outcome {
+    let mut args = [0u8; 128];
+    let Ok(args) = libasi::boot::args(&mut args) else {
+        fail!("the boot arguments do not fit 128 bytes");
+    };
+    let asi = !args.split_whitespace().any(|arg| arg == "asi=off");
+    let boot_buffer = ok(libasi::process::ipc_buffer(), "find the IPC buffer")?;
+    let Some(boot_address) = boot_buffer.address() else { fail!("no boot IPC buffer") };
+    // Page tables from a pageblock of their own: the pool may hold pageblocks that other
+    // cases left sensitive.
+    let tables = pageblock(s, Sensitivity::Nonsensitive)?;
+    let block = pageblock(s, Sensitivity::Sensitive)?;
+    let frame: Cap<Frame> = s.object(block, ObjectKind::Frame4K, 0)?;
+    map_for_test(s, frame, tables)?;
+    // SAFETY: the frame is mapped read-write at TEST_ADDRESS (just above), no Rust
+    // reference points into it, and it is this thread's buffer while the handle is used.
+    let Some(buffer) = (unsafe { IpcBuffer::new(TEST_ADDRESS) }) else {
+        fail!("{TEST_ADDRESS:#x} is no IPC buffer address");
+    };
+    set_own_buffer(TEST_ADDRESS, frame, boot_buffer)?;
+    let spent = between_two_reads(buffer);
+    set_own_buffer(boot_address, Cap::<Frame>::ROOT_IPC_BUFFER, buffer)?;
+    let spent = spent?;
+    let (exits, entries) = (spent.get(Counter::AsiExits), spent.get(Counter::AsiEntries));
+    let expected = u64::from(asi);
+    ensure!(
+        exits == expected && entries == expected,
+        "{exits} ASI exits and {entries} re-entries for one reply into a sensitive buffer, \
+         expected {expected} and {expected} (asi {})",
+        if asi { "on" } else { "off" }
+    );
+    if asi {
+        // The exit and the re-entry are one CR3 write each, and the re-entry flushes L1D.
+        let cr3 = spent.get(Counter::Cr3Writes);
+        ensure!(cr3 == 2, "{cr3} CR3 writes for one exit and re-entry");
+        let l1d = spent.get(Counter::L1dFlushes);
+        ensure!(l1d >= 1, "no L1D flush on the re-entry");
+    }
+    // Back on the boot buffer, which is nonsensitive: no exit.
+    let spent = between_two_reads(boot_buffer)?;
+    ensure!(
+        spent.get(Counter::AsiExits) == 0,
+        "{} ASI exits with a nonsensitive buffer",
+        spent.get(Counter::AsiExits)
+    );
+    ok(frame.unmap(), "unmap the frame")?;
+    // Left nonsensitive, as the pool was (zeroing it is one more exit).
+    empty(block)?;
+    set(block, Sensitivity::Nonsensitive)
 }
