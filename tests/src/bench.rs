@@ -323,11 +323,20 @@ pub struct Mode {
 
 /// The modes `just bench` runs, in the order the table shows them.
 pub const MODES: &[Mode] = &[
-    Mode { name: "off", cmdline: "mitigations=off", confirmed_by: "kernel: mitigations: off;" },
+    Mode {
+        name: "off",
+        cmdline: "mitigations=off asi=off",
+        confirmed_by: "kernel: mitigations: off; asi off;",
+    },
+    Mode {
+        name: "asi",
+        cmdline: "mitigations=off asi=on",
+        confirmed_by: "kernel: mitigations: off; asi on;",
+    },
     Mode {
         name: "blanket",
-        cmdline: "mitigations=blanket",
-        confirmed_by: "kernel: mitigations: blanket;",
+        cmdline: "mitigations=blanket asi=off",
+        confirmed_by: "kernel: mitigations: blanket; asi off;",
     },
 ];
 
@@ -419,8 +428,8 @@ enum Shown {
     PerThousandEntries,
 }
 
-/// Where each counter goes. A new counter (ASI exits) needs its line here, and then has
-/// its column in the table and its field in the JSON.
+/// Where each counter goes. A new counter needs its line here, and then has its column in
+/// the table and its field in the JSON.
 const fn shown(counter: Counter) -> Shown {
     match counter {
         Counter::SyscallEntries | Counter::InterruptEntries | Counter::ExceptionEntries => {
@@ -429,7 +438,11 @@ const fn shown(counter: Counter) -> Shown {
         Counter::Cr3Writes | Counter::Flips | Counter::PagesZeroed | Counter::TlbShootdowns => {
             Shown::PerIteration
         }
-        Counter::Ibpb | Counter::L1dFlushes | Counter::Verws => Shown::PerThousandEntries,
+        Counter::Ibpb
+        | Counter::L1dFlushes
+        | Counter::Verws
+        | Counter::AsiExits
+        | Counter::AsiEntries => Shown::PerThousandEntries,
     }
 }
 
@@ -767,19 +780,19 @@ mod tests {
     const GOOD: &[&str] = &[
         "kernel: cpu: nx=true smep=true",
         "kernel: timer: local APIC timer at 62495 ticks/ms, timeslice 5 ms",
-        "kernel: mitigations: off; ibpb absent, l1d flush in software (no MSR)",
+        "kernel: mitigations: off; asi off; ibpb absent, l1d flush in software (no MSR)",
         "bench: iterations=1000 warmup=100",
-        "BENCH rdtsc_overhead median=5 min=5 max=5 p90=5 iterations=1000 syscall_entries=0 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
-        "BENCH calibration_loop median=10006 min=10006 max=10478 p90=10006 iterations=1000 syscall_entries=0 interrupt_entries=2 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 instructions=10001",
-        "BENCH null_syscall median=255 min=255 max=255 p90=255 iterations=1000 syscall_entries=1000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
-        "BENCH debug_write_0 median=461 min=461 max=700 p90=461 iterations=1000 syscall_entries=1000 interrupt_entries=1 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
-        "BENCH ipc_call_reply_0_same_as median=305 min=305 max=900 p90=305 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
-        "BENCH ipc_call_reply_16_same_as median=700 min=700 max=900 p90=700 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
-        "BENCH ipc_call_reply_0_cross_as median=405 min=405 max=900 p90=405 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=2000 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
-        "BENCH ipc_call_reply_16_cross_as median=800 min=800 max=900 p90=800 iterations=1000 syscall_entries=2000 interrupt_entries=1 exception_entries=0 cr3_writes=2000 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
-        "BENCH notification_signal_wait median=800 min=800 max=900 p90=800 iterations=1000 syscall_entries=4000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
-        "BENCH retype_endpoint median=600 min=600 max=900 p90=600 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
-        "BENCH map_unmap_frame median=700 min=700 max=900 p90=700 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0",
+        "BENCH rdtsc_overhead median=5 min=5 max=5 p90=5 iterations=1000 syscall_entries=0 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
+        "BENCH calibration_loop median=10006 min=10006 max=10478 p90=10006 iterations=1000 syscall_entries=0 interrupt_entries=2 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0 instructions=10001",
+        "BENCH null_syscall median=255 min=255 max=255 p90=255 iterations=1000 syscall_entries=1000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
+        "BENCH debug_write_0 median=461 min=461 max=700 p90=461 iterations=1000 syscall_entries=1000 interrupt_entries=1 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
+        "BENCH ipc_call_reply_0_same_as median=305 min=305 max=900 p90=305 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
+        "BENCH ipc_call_reply_16_same_as median=700 min=700 max=900 p90=700 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
+        "BENCH ipc_call_reply_0_cross_as median=405 min=405 max=900 p90=405 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=2000 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
+        "BENCH ipc_call_reply_16_cross_as median=800 min=800 max=900 p90=800 iterations=1000 syscall_entries=2000 interrupt_entries=1 exception_entries=0 cr3_writes=2000 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
+        "BENCH notification_signal_wait median=800 min=800 max=900 p90=800 iterations=1000 syscall_entries=4000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
+        "BENCH retype_endpoint median=600 min=600 max=900 p90=600 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
+        "BENCH map_unmap_frame median=700 min=700 max=900 p90=700 iterations=1000 syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
         "BENCH DONE",
         "kernel: thread bench exited with code 0",
     ];
@@ -799,7 +812,7 @@ mod tests {
         let blanket: Vec<String> = off
             .iter()
             .map(|line| {
-                line.replace("mitigations: off;", "mitigations: blanket;")
+                line.replace("mitigations: off; asi off;", "mitigations: blanket; asi off;")
                     .replace("null_syscall median=255 min=255 max=255 p90=255", "null_syscall median=6255 min=6255 max=6300 p90=6255")
                     .replace("syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0", "syscall_entries=2000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=1000")
                     .replace("syscall_entries=1000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0", "syscall_entries=1000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=500")
@@ -808,7 +821,7 @@ mod tests {
         let command = "(cd /m && qemu-system-x86_64 -append 'a \"b\"')";
         vec![
             Run::read(MODES[0], command.into(), &off, 1000).unwrap(),
-            Run::read(MODES[1], command.into(), &blanket, 1000).unwrap(),
+            Run::read(MODES[2], command.into(), &blanket, 1000).unwrap(),
         ]
     }
 
@@ -818,7 +831,8 @@ mod tests {
             parse(
                 "BENCH null_syscall median=3 min=1 max=9 p90=4 iterations=10 syscall_entries=10 \
                  interrupt_entries=1 exception_entries=2 cr3_writes=3 ibpb=4 l1d_flushes=5 verw=6 \
-                 flips=7 pages_zeroed=8 tlb_shootdowns=9 instructions=10\r"
+                 flips=7 pages_zeroed=8 tlb_shootdowns=9 asi_exits=11 asi_entries=12 \
+                 instructions=10\r"
             ),
             Some(Line::Result(Figures {
                 name: "null_syscall".into(),
@@ -827,7 +841,7 @@ mod tests {
                 max: 9,
                 p90: 4,
                 iterations: 10,
-                counters: [10, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+                counters: [10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12],
                 extra: vec![("instructions".into(), 10)],
             }))
         );
@@ -867,7 +881,7 @@ mod tests {
     /// Every counter, each 0.
     const COUNTED: &str = "syscall_entries=0 interrupt_entries=0 exception_entries=0 \
                            cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 \
-                           tlb_shootdowns=0";
+                           tlb_shootdowns=0 asi_exits=0 asi_entries=0";
 
     #[test]
     fn every_counter_is_required() {
@@ -928,11 +942,11 @@ mod tests {
         let lines = log(GOOD);
         let run = Run::read(MODES[0], "qemu".into(), &lines, 1000).unwrap();
         assert_eq!(run.kernel_lines, log(&GOOD[..3]));
-        let problem = Run::read(MODES[1], "qemu".into(), &lines, 1000).unwrap_err();
+        let problem = Run::read(MODES[2], "qemu".into(), &lines, 1000).unwrap_err();
         assert_eq!(
             problem,
-            "expected: a line starting `kernel: mitigations: blanket;` (mode blanket)\nbut: there \
-             is none"
+            "expected: a line starting `kernel: mitigations: blanket; asi off;` (mode blanket)\nbut: \
+             there is none"
         );
         let problem = Run::read(MODES[0], "qemu".into(), &lines, 5000).unwrap_err();
         assert_eq!(
@@ -991,15 +1005,15 @@ mod tests {
         assert!(!report.contains("\nkernel: mitigations:"), "{report}");
         assert!(
             report.contains(
-                "\nmode     kernel command line  ticks/instruction  rdtsc_overhead  the kernel \
-                 found\n"
+                "\nmode     kernel command line          ticks/instruction  rdtsc_overhead  the \
+                 kernel found\n"
             ),
             "{report}"
         );
         assert!(
             report.contains(
-                "\nblanket  mitigations=blanket             1.0000               5  mitigations: \
-                 blanket; ibpb absent, l1d flush in software (no MSR)\n"
+                "\nblanket  mitigations=blanket asi=off             1.0000               5  \
+                 mitigations: blanket; asi off; ibpb absent, l1d flush in software (no MSR)\n"
             ),
             "{report}"
         );
@@ -1036,7 +1050,8 @@ mod tests {
              exception_entries) per iteration\n"
         ));
         assert!(report.contains(
-            "\n  ibpb, l1d_flushes, verw: per 1,000 kernel entries (- without entries)\n"
+            "\n  ibpb, l1d_flushes, verw, asi_exits, asi_entries: per 1,000 kernel entries (- without \
+             entries)\n"
         ));
         assert!(report.contains("`-overhead` in mode off"), "{report}");
         assert!(report.contains("\n  map_unmap_frame: 2 kernel entries"), "{report}");
@@ -1048,14 +1063,14 @@ mod tests {
         assert!(document.starts_with("{\n  \"setup\": {\n    \"accelerator\": \"tcg\",\n"));
         assert!(document.contains("    \"target_mode\": \"off\"\n  },\n  \"modes\": [\n    {\n"));
         assert!(document.contains(
-            "\n    {\n      \"name\": \"blanket\",\n      \"cmdline\": \"mitigations=blanket\",\n"
+            "\n    {\n      \"name\": \"blanket\",\n      \"cmdline\": \"mitigations=blanket asi=off\",\n"
         ));
         assert!(
             document
                 .contains(r#""qemu_command": "(cd /m && qemu-system-x86_64 -append 'a \"b\"')","#)
         );
         assert!(document.contains(
-            "\"kernel: mitigations: blanket; ibpb absent, l1d flush in software (no MSR)\"]"
+            "\"kernel: mitigations: blanket; asi off; ibpb absent, l1d flush in software (no MSR)\"]"
         ));
         assert!(
             document.contains(
@@ -1073,7 +1088,8 @@ mod tests {
             document.contains(
                 "\"counters\": {\"syscall_entries\": 2000, \"interrupt_entries\": 0, \
                  \"exception_entries\": 0, \"cr3_writes\": 2000, \"ibpb\": 0, \"l1d_flushes\": 0, \
-                 \"verw\": 0, \"flips\": 0, \"pages_zeroed\": 0, \"tlb_shootdowns\": 0},\n          \
+                 \"verw\": 0, \"flips\": 0, \"pages_zeroed\": 0, \"tlb_shootdowns\": 0, \
+                 \"asi_exits\": 0, \"asi_entries\": 0},\n          \
                  \"kernel_entries\": 2000,\n          \"per_iteration\": {\"kernel_entries\": \
                  2.000, \"cr3_writes\": 2.000, "
             ),
@@ -1081,11 +1097,12 @@ mod tests {
         );
         assert!(document.contains(
             "\"per_1000_kernel_entries\": {\"ibpb\": 0.000, \"l1d_flushes\": 500.000, \"verw\": \
-             0.000},\n          \"extra\": {},\n          \"target\": null,\n          \
+             0.000, \"asi_exits\": 0.000, \"asi_entries\": 0.000},\n          \"extra\": {},\n          \"target\": null,\n          \
              \"target_met\": null,\n"
         ));
         assert!(document.contains(
-            "\"per_1000_kernel_entries\": {\"ibpb\": null, \"l1d_flushes\": null, \"verw\": null}"
+            "\"per_1000_kernel_entries\": {\"ibpb\": null, \"l1d_flushes\": null, \"verw\": null, \
+             \"asi_exits\": null, \"asi_entries\": null}"
         ));
         assert!(document.contains("\"target\": 100,\n          \"target_met\": false,\n"));
         assert_eq!(document.matches("\"target\": 100,").count(), 1);
