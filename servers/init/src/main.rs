@@ -176,6 +176,19 @@ fn run() -> Result<(), InitError> {
     if failed != 0 {
         return Err(InitError::ChecksFailed(passed, failed));
     }
+    report_kernel_events(buffer)
+}
+
+/// Prints what the kernel counted since boot on CPU 0: how often it was entered, switched
+/// address spaces, left its restricted view (ASI exits) and flushed.
+fn report_kernel_events(buffer: IpcBuffer) -> Result<(), InitError> {
+    let counters = Cap::<AsiControl>::BOOT.counters(buffer, 0).context("read the counters")?;
+    let mut line = Text::new();
+    let _ = write!(line, "init: kernel events since boot:");
+    for (counter, count) in counters.iter() {
+        let _ = write!(line, " {}={count}", counter.name());
+    }
+    println!("{}", line.as_str());
     Ok(())
 }
 
