@@ -13,15 +13,19 @@
 use core::fmt;
 
 use libasi::cap::{
-    CNodeAt, Cap, Endpoint, Frame, FrameAttributes, Invocation, Notification, ObjectKind, Rights,
-    Slot, Untyped, invocation,
+    AsiControl, CNodeAt, Cap, Endpoint, Frame, FrameAttributes, Invocation, Notification,
+    ObjectKind, Rights, Sensitivity, Slot, Untyped, invocation,
 };
+use libasi::ipc::IpcBuffer;
 use libasi::message::Message;
 use libasi::syscall::{self, IpcReturn, RawReturn, syscall0, syscall2};
 use syscall_abi::Syscall;
+use syscall_abi::invocation::sensitivity;
 use syscall_abi::ipc::{REGISTER_WORDS, ipc_buffer};
 
-use crate::env::{Env, MAP_ADDRESS, ROOT, ROOT_VSPACE, SetupError, SpawnFailure};
+use crate::env::{
+    ASI_BUFFER_ADDRESS, Env, MAP_ADDRESS, ROOT, ROOT_VSPACE, SetupError, SpawnFailure, setup,
+};
 use crate::measure::{Bench, Summary};
 use crate::tsc;
 
@@ -47,6 +51,10 @@ pub const ALL: &[Benchmark] = &[
     Benchmark { name: "notification_signal_wait", run: notification_signal_wait },
     Benchmark { name: "retype_endpoint", run: retype_endpoint },
     Benchmark { name: "map_unmap_frame", run: map_unmap_frame },
+    Benchmark { name: "asi_counters_read_nonsensitive_buffer", run: counters_nonsensitive_buffer },
+    Benchmark { name: "asi_exit_reentry", run: asi_exit_reentry },
+    Benchmark { name: "flip_pageblock_to_sensitive", run: flip_pageblock_to_sensitive },
+    Benchmark { name: "flip_pageblock_to_nonsensitive", run: flip_pageblock_to_nonsensitive },
 ];
 
 /// Something other than what the benchmark is meant to measure happened.
@@ -322,7 +330,7 @@ fn retype_endpoint(bench: &mut Bench<'_>, env: &mut Env) -> Result<Summary, Unex
 fn map_unmap_frame(bench: &mut Bench<'_>, env: &mut Env) -> Result<Summary, Unexpected> {
     let frame: Cap<Frame> = env.retype(None, ObjectKind::Frame4K, 0)?;
     env.map_with_tables(frame, MAP_ADDRESS)?;
-    crate::env::setup(frame.unmap(), "unmap the frame")?;
+    setup(frame.unmap(), "unmap the frame")?;
     let rights = Rights::READ | Rights::WRITE;
     let map = invocation::frame_map(ROOT_VSPACE.cptr(), MAP_ADDRESS, rights, FrameAttributes::NONE);
     let unmap = invocation::bare(Invocation::FrameUnmap);
@@ -343,4 +351,137 @@ fn map_unmap_frame(bench: &mut Bench<'_>, env: &mut Env) -> Result<Summary, Unex
     );
     env.free(frame)?;
     summary
+}
+
+/// The ASI control capability, for the sensitivity benchmarks.
+const ASI: Cap<AsiControl> = Cap::<AsiControl>::BOOT;
+/// A pageblock (2 MiB), in bits.
+const PAGEBLOCK_BITS: u8 = 21;
+
+/// Times `AsiControlCounters` for CPU 0 through the raw stub: a register-only request
+/// whose reply has one word per counter (12), 4 in registers and 8 written by the kernel
+/// into the root task's IPC buffer, at the buffer frame's address in the physical window.
+fn read_counters_raw(bench: &mut Bench<'_>) -> Result<Summary, Unexpected> {
+    let message = invocation::one_word(Invocation::AsiControlCounters, 0);
+    let info = message.info().to_word();
+    bench.time(
+        || {
+            // SAFETY: the request fits in registers, so the stub writes no memory; the
+            // reply's words go into the root task's registered IPC buffer, which no Rust
+            // reference points into.
+            unsafe { syscall::call(ASI.cptr().0, info, message.words()) }
+        },
+        success,
+    )
+}
+
+/// The counters' read into the root task's own IPC buffer (nonsensitive, from the boot):
+/// what `asi_exit_reentry` costs without the exit.
+fn counters_nonsensitive_buffer(bench: &mut Bench<'_>, _: &mut Env) -> Result<Summary, Unexpected> {
+    read_counters_raw(bench)
+}
+
+/// Gives the root task's own thread the IPC buffer at `address` in `frame`, keeping its
+/// CSpace and VSpace; the request's words past the registers go through `current`, the
+/// buffer the thread has now.
+fn set_root_buffer(address: u64, frame: Cap<Frame>, current: IpcBuffer) -> Result<(), SetupError> {
+    let config = libasi::cap::TcbConfig::new(ROOT, ROOT_VSPACE).ipc_buffer(address, frame.cptr());
+    let request = invocation::tcb_configure(&config);
+    let thread = crate::env::ROOT_TCB.cast::<Endpoint>();
+    setup(thread.call(current, &request), "configure the root task's IPC buffer").map(drop)
+}
+
+/// As `asi_counters_read_nonsensitive_buffer`, with the root task's IPC buffer moved to a
+/// frame of a sensitive pageblock (carved from the pool and made sensitive): the kernel
+/// writes the reply's 8 words past the registers through the physical window, which with
+/// `asi=on` lacks that pageblock, so each call exits ASI once (a page fault, CR3 to the
+/// unrestricted tables) and re-enters it once on the way back to user mode (CR3 back, L1D
+/// flush). The event counters are read through that buffer too while it is in use; after
+/// the benchmark the boot buffer is restored, and the pageblock emptied and made
+/// nonsensitive again.
+fn asi_exit_reentry(bench: &mut Bench<'_>, env: &mut Env) -> Result<Summary, Unexpected> {
+    let boot_buffer = env.buffer;
+    let boot_address = boot_buffer.address().unwrap_or(0);
+    let block: Cap<Untyped> = env.retype(None, ObjectKind::Untyped, PAGEBLOCK_BITS)?;
+    setup(ASI.set_sensitivity(block, Sensitivity::Sensitive), "make a pageblock sensitive")?;
+    let frame: Cap<Frame> = env.retype(Some(block), ObjectKind::Frame4K, 0)?;
+    env.map_with_tables(frame, ASI_BUFFER_ADDRESS)?;
+    // SAFETY: the frame is mapped read-write at ASI_BUFFER_ADDRESS (just above), no Rust
+    // reference points into it, and it is the root task's buffer while this handle is used.
+    let buffer = unsafe { IpcBuffer::new(ASI_BUFFER_ADDRESS) }.ok_or(SetupError {
+        step: "use the sensitive frame as an IPC buffer",
+        error: libasi::Error::InvalidArgument { word: 0 },
+    })?;
+    set_root_buffer(ASI_BUFFER_ADDRESS, frame, boot_buffer)?;
+    bench.use_buffer(buffer);
+    let summary = read_counters_raw(bench);
+    bench.use_buffer(boot_buffer);
+    set_root_buffer(boot_address, Cap::<Frame>::ROOT_IPC_BUFFER, buffer)?;
+    setup(frame.unmap(), "unmap the sensitive frame")?;
+    env.free(frame)?;
+    setup(
+        ASI.set_sensitivity(block, Sensitivity::Nonsensitive),
+        "make the pageblock nonsensitive",
+    )?;
+    env.free(block)?;
+    summary
+}
+
+/// Times one `AsiControlSetSensitivity` of a 2 MiB untyped region (one pageblock, carved
+/// from the pool, nothing carved from it) to `to`; the change back to `from` follows each
+/// iteration, neither timed nor counted. The pageblock is left nonsensitive, as the pool.
+fn flip_pageblock(
+    bench: &mut Bench<'_>,
+    env: &mut Env,
+    from: Sensitivity,
+    to: Sensitivity,
+) -> Result<Summary, Unexpected> {
+    let block: Cap<Untyped> = env.retype(None, ObjectKind::Untyped, PAGEBLOCK_BITS)?;
+    setup(ASI.set_sensitivity(block, from), "give the pageblock its first sensitivity")?;
+    let flip = |sensitivity: Sensitivity| {
+        Message::new(Invocation::AsiControlSetSensitivity.label()).push(block.cptr().0).push(
+            match sensitivity {
+                Sensitivity::Sensitive => sensitivity::SENSITIVE,
+                Sensitivity::Nonsensitive => sensitivity::NONSENSITIVE,
+            },
+        )
+    };
+    let (forth, back) = (flip(to), flip(from));
+    let (forth_info, back_info) = (forth.info().to_word(), back.info().to_word());
+    let asi = ASI.cptr().0;
+    let summary = bench.time_then_uncounted(
+        || {
+            // SAFETY: the request fits in registers: the stub writes no memory, and a
+            // change of sensitivity reads no user memory.
+            success(unsafe { syscall::call(asi, forth_info, forth.words()) })
+        },
+        || {
+            // SAFETY: as above.
+            success(unsafe { syscall::call(asi, back_info, back.words()) })
+        },
+    );
+    if from == Sensitivity::Sensitive {
+        setup(ASI.set_sensitivity(block, Sensitivity::Nonsensitive), "leave it nonsensitive")?;
+    }
+    env.free(block)?;
+    summary
+}
+
+/// A pageblock becoming sensitive: its restricted-view entry cleared and flushed (one TLB
+/// shootdown). Undone, untimed and uncounted, after each iteration.
+fn flip_pageblock_to_sensitive(
+    bench: &mut Bench<'_>,
+    env: &mut Env,
+) -> Result<Summary, Unexpected> {
+    flip_pageblock(bench, env, Sensitivity::Nonsensitive, Sensitivity::Sensitive)
+}
+
+/// A pageblock becoming nonsensitive: its 512 pages zeroed through the physical window
+/// (with `asi=on` an ASI exit, the block still being sensitive), then its restricted-view
+/// entry written. Undone, untimed and uncounted, after each iteration.
+fn flip_pageblock_to_nonsensitive(
+    bench: &mut Bench<'_>,
+    env: &mut Env,
+) -> Result<Summary, Unexpected> {
+    flip_pageblock(bench, env, Sensitivity::Sensitive, Sensitivity::Nonsensitive)
 }

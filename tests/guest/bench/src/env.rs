@@ -35,6 +35,9 @@ pub const PEER_MODULE: &str = "bench-peer";
 const HELPER_BUFFER_BASE: u64 = 0x10_0000_0000;
 /// Where `map_unmap_frame` maps its frame: a page table of its own, away from the buffers.
 pub const MAP_ADDRESS: u64 = 0x10_0020_0000;
+/// Where `asi_exit_reentry` maps the sensitive frame it makes the root task's IPC buffer:
+/// a page table of its own.
+pub const ASI_BUFFER_ADDRESS: u64 = 0x10_0040_0000;
 
 /// How many helper threads can exist at once.
 const HELPERS: usize = 2;

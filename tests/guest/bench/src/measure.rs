@@ -81,6 +81,47 @@ impl<'s> Bench<'s> {
     }
 }
 
+impl Bench<'_> {
+    /// Makes the counter reads use `buffer` (the IPC buffer the root task is configured
+    /// with from now on: the reads' replies arrive there) and returns the one used before.
+    pub fn use_buffer(&mut self, buffer: IpcBuffer) -> IpcBuffer {
+        core::mem::replace(&mut self.buffer, buffer)
+    }
+
+    /// As [`time_then`](Self::time_then), but only `op` is counted: the counters are read
+    /// straight before and after each timed operation (outside the timed region) and once
+    /// more, and each iteration adds `(after - before) - (again - after)`, the operation's
+    /// events without one read's exit and the next one's entry. What `after` does (e.g.
+    /// undoing the operation) is in neither the ticks nor the counts.
+    pub fn time_then_uncounted<E: From<SetupError>>(
+        &mut self,
+        mut op: impl FnMut() -> Result<(), E>,
+        mut after: impl FnMut() -> Result<(), E>,
+    ) -> Result<Summary, E> {
+        for _ in 0..self.warmup {
+            op()?;
+            after()?;
+        }
+        let mut events = [0_u64; COUNT];
+        for sample in self.samples.iter_mut() {
+            let before = read_counters(self.buffer);
+            let start = tsc::now();
+            let outcome = op();
+            let end = tsc::now();
+            let done = read_counters(self.buffer)?;
+            let again = read_counters(self.buffer)?;
+            let (spent, reading) = (done.since(&before?), again.since(&done));
+            for (total, counter) in events.iter_mut().zip(Counter::ALL) {
+                *total += spent.get(counter).saturating_sub(reading.get(counter));
+            }
+            outcome?;
+            after()?;
+            *sample = u32::try_from(end.wrapping_sub(start)).unwrap_or(u32::MAX);
+        }
+        Ok(Summary::of(self.samples).with_events(events))
+    }
+}
+
 /// CPU [`CPU`]'s event counters now.
 ///
 /// How [`Bench`] uses this and [`counted_since`] leaves the timed loop's code as it was
