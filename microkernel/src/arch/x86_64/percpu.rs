@@ -144,22 +144,48 @@ pub fn init_bootstrap_cpu() {
     KernelGsBase::write(VirtAddr::zero());
 }
 
-/// Makes `frame_top` (the top of a thread's register area, 16-byte aligned) where this
-/// CPU saves user registers on `syscall` and on interrupts from user mode.
+/// The word of this CPU's block at byte `OFFSET`: one of its `u64` words that only this
+/// CPU writes ([`CPU_BLOCK_USER_FRAME_OFFSET`], [`CPU_BLOCK_FPU_OFFSET`]), read with one
+/// `gs:`-relative load.
 #[inline(always)]
-pub fn set_user_frame_top(frame_top: u64) {
-    // (1) The CPU reads `rsp0` only when an interrupt arrives from user mode, which
-    // cannot happen now (interrupts are off in the kernel).
-    // SAFETY: GS base points at this CPU's block whenever kernel code runs (module docs);
-    // this word is its TSS's `rsp0`, which only this CPU writes, and not in use (1).
+fn block_word<const OFFSET: usize>() -> u64 {
+    const { assert!(OFFSET == CPU_BLOCK_USER_FRAME_OFFSET || OFFSET == CPU_BLOCK_FPU_OFFSET) };
+    let word: u64;
+    // SAFETY: GS base points at this CPU's block whenever kernel code runs (module docs),
+    // and `OFFSET` is one of its words (checked above), which only this CPU writes.
     unsafe {
         core::arch::asm!(
-            "mov gs:[{offset}], {top}",
-            top = in(reg) frame_top,
-            offset = const CPU_BLOCK_USER_FRAME_OFFSET,
+            "mov {word}, gs:[{offset}]",
+            word = out(reg) word,
+            offset = const OFFSET,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    word
+}
+
+/// Sets the word [`block_word`] reads, with one `gs:`-relative store.
+#[inline(always)]
+fn set_block_word<const OFFSET: usize>(word: u64) {
+    const { assert!(OFFSET == CPU_BLOCK_USER_FRAME_OFFSET || OFFSET == CPU_BLOCK_FPU_OFFSET) };
+    // (1) For `rsp0`: the CPU reads it only when an interrupt arrives from user mode,
+    // which cannot happen now (interrupts are off in the kernel).
+    // SAFETY: as in `block_word`; nothing else reads or writes the word meanwhile (1).
+    unsafe {
+        core::arch::asm!(
+            "mov gs:[{offset}], {word}",
+            word = in(reg) word,
+            offset = const OFFSET,
             options(nostack, preserves_flags),
         );
     }
+}
+
+/// Makes `frame_top` (the top of a thread's register area, 16-byte aligned) where this
+/// CPU saves user registers on `syscall` and on interrupts from user mode: its TSS `rsp0`.
+#[inline(always)]
+pub fn set_user_frame_top(frame_top: u64) {
+    set_block_word::<CPU_BLOCK_USER_FRAME_OFFSET>(frame_top);
 }
 
 /// The generic kernel's state of this CPU (`crate::cpu::this_cpu`).
@@ -230,52 +256,20 @@ pub fn counters(cpu: usize) -> Option<[u64; counters::COUNT]> {
 /// This CPU's FPU word (see `fpu`).
 #[inline(always)]
 pub fn fpu_word() -> u64 {
-    let word: u64;
-    // SAFETY: GS base points at this CPU's block whenever kernel code runs (module docs);
-    // the word at this offset is its `fpu` field, which only this CPU writes.
-    unsafe {
-        core::arch::asm!(
-            "mov {word}, gs:[{offset}]",
-            word = out(reg) word,
-            offset = const CPU_BLOCK_FPU_OFFSET,
-            options(nostack, readonly, preserves_flags),
-        );
-    }
-    word
+    block_word::<CPU_BLOCK_FPU_OFFSET>()
 }
 
 /// Sets this CPU's FPU word.
 #[inline(always)]
 pub fn set_fpu_word(word: u64) {
-    // SAFETY: as in `fpu_word`; nothing else reads or writes the word meanwhile (this CPU
-    // runs kernel code with interrupts off).
-    unsafe {
-        core::arch::asm!(
-            "mov gs:[{offset}], {word}",
-            word = in(reg) word,
-            offset = const CPU_BLOCK_FPU_OFFSET,
-            options(nostack, preserves_flags),
-        );
-    }
+    set_block_word::<CPU_BLOCK_FPU_OFFSET>(word);
 }
 
 /// Where this CPU saves user registers now: read through GS, as the entry code does, since
 /// every system call's way out needs it.
 #[inline]
 pub fn user_frame_top() -> VirtAddr {
-    let top: u64;
-    // SAFETY: GS base points at this CPU's block whenever kernel code runs (see
-    // module docs); the word at this offset is its TSS's `rsp0`, only ever written by
-    // this CPU with interrupts off.
-    unsafe {
-        core::arch::asm!(
-            "mov {top}, gs:[{offset}]",
-            top = out(reg) top,
-            offset = const CPU_BLOCK_USER_FRAME_OFFSET,
-            options(nostack, readonly, preserves_flags),
-        );
-    }
-    VirtAddr::new_truncate(top)
+    VirtAddr::new_truncate(block_word::<CPU_BLOCK_USER_FRAME_OFFSET>())
 }
 
 #[cfg(feature = "ktest")]
