@@ -241,7 +241,8 @@ fn cap_tests_in_mode(mode: (&'static str, &'static str), timeout: Duration) -> S
     }
 }
 
-/// The IPC-level suite again in another mode (`mitigations=blanket`, `asi=off`).
+/// The IPC-level suite again in another mode (`mitigations=blanket`, `asi=off`);
+/// `ipctest` gets the ASI control capability as in [`ipc_tests`].
 fn ipc_tests_in_mode(mode: (&'static str, &'static str), timeout: Duration) -> Scenario {
     const COMPLETE: &str = "ipc::suite_complete";
     let (append, prefix) = mode;
@@ -249,21 +250,22 @@ fn ipc_tests_in_mode(mode: (&'static str, &'static str), timeout: Duration) -> S
         checks: vec![format!("{prefix}{COMPLETE}")],
         namespace: Some(prefix),
         run: Box::new(move || {
-            let boot = boot_runner("", "ipctest", append, timeout)?;
+            let boot = boot_runner("asi=ipctest", "ipctest", append, timeout)?;
             Ok(in_mode(prefix, suite::results(&boot, COMPLETE, Exit::KernelSuccess)))
         }),
     }
 }
 
 /// The test runner with `ipctest`: threads, IPC, notifications, faults and VSpaces
-/// through libasi, each case in a fresh process.
+/// through libasi, each case in a fresh process, granted the ASI control capability
+/// (to make a child's IPC buffer sensitive and read the event counters).
 fn ipc_tests(timeout: Duration) -> Scenario {
     const COMPLETE: &str = "ipc::suite_complete";
     Scenario {
         checks: vec![COMPLETE.into()],
         namespace: Some("ipc::"),
         run: Box::new(move || {
-            let boot = boot_runner("respawn=200", "ipctest", "", timeout)?;
+            let boot = boot_runner("respawn=200 asi=ipctest", "ipctest", "", timeout)?;
             // A failing case is the suite's verdict; the kernel still shuts down cleanly.
             Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
         }),

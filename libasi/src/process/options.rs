@@ -16,6 +16,8 @@ pub(super) enum Grant {
     Memory { bits: u8 },
     /// The caller's `cap` itself, moved.
     Move { cap: CPtr },
+    /// Nothing: the slot stays empty.
+    Empty,
 }
 
 /// How to start one process: its priority, fault endpoint, memory, and the capabilities
@@ -120,6 +122,13 @@ impl SpawnOptions {
         self.push(Grant::Move { cap })
     }
 
+    /// Leaves the next granted slot empty: for a layout in which a capability not every
+    /// process gets keeps its slot.
+    #[must_use]
+    pub const fn skip_grant(self) -> Self {
+        self.push(Grant::Empty)
+    }
+
     const fn push(mut self, grant: Grant) -> Self {
         if self.grant_count < MAX_GRANTED {
             self.grants[self.grant_count] = Some(grant);
@@ -167,6 +176,13 @@ mod tests {
         assert_eq!((options.max_priority, SpawnOptions::new(7).max_priority), (6, 0));
         assert_eq!(options.fault_endpoint, Some(CPtr(9)));
         assert!(!options.stopped().start);
+        let skipping = SpawnOptions::new(1).skip_grant().grant(CPtr(40), Rights::READ);
+        assert_eq!(skipping.grants[0], Some(Grant::Empty));
+        assert_eq!(
+            skipping.grants[1],
+            Some(Grant::Copy { cap: CPtr(40), rights: Rights::READ, badge: None })
+        );
+        assert_eq!((skipping.granted(), skipping.memory_grants()), (2, 0));
         let mut many = SpawnOptions::new(1);
         for index in 0..=MAX_GRANTED as u64 {
             many = many.grant(CPtr(index), Rights::ALL);

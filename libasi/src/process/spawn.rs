@@ -474,8 +474,8 @@ fn fill_cspace(
             }
             // Moved, so that only the process holds it.
             Grant::Memory { .. } => cnode.move_cap(dest, SlotRef::root(regions[index])),
-            // Moved last: see `lend`.
-            Grant::Move { .. } => continue,
+            // Moved last: see `lend`. An empty grant leaves its slot alone.
+            Grant::Move { .. } | Grant::Empty => continue,
         }
         .step("hand over a capability")?;
     }

@@ -5,7 +5,9 @@
 use case_protocol::grants;
 use libasi::Error;
 use libasi::boot::SlotRange;
-use libasi::cap::{CNode, Cap, Endpoint, IoPortControl, IrqControl, Tcb, Untyped, VSpace};
+use libasi::cap::{
+    AsiControl, CNode, Cap, Endpoint, IoPortControl, IrqControl, Tcb, Untyped, VSpace,
+};
 use libasi::ipc::IpcBuffer;
 use libasi::process::layout::{first_free_slot, slot};
 use libasi::process::{self, granted};
@@ -24,6 +26,8 @@ pub const MEMORY: Cap<Untyped> = Cap::new(granted(grants::MEMORY));
 pub const IO_PORT_CONTROL: Cap<IoPortControl> = Cap::new(granted(grants::IO_PORT_CONTROL));
 /// Present only in programs the runner was told need devices.
 pub const IRQ_CONTROL: Cap<IrqControl> = Cap::new(granted(grants::IRQ_CONTROL));
+/// Present only in programs the runner was told need the ASI control capability.
+pub const ASI_CONTROL: Cap<AsiControl> = Cap::new(granted(grants::ASI_CONTROL));
 
 /// The empty slots of its CNode.
 pub const fn free_slots() -> SlotRange {

@@ -15,7 +15,8 @@
 //! [`badge::FAULT`] and ends the case as failed.
 //!
 //! The runner is the root task; its boot arguments `devices=<program>,...` name the case
-//! programs that get the I/O port and IRQ control capabilities ([`gets_devices`]), and
+//! programs that get the I/O port and IRQ control capabilities ([`gets_devices`]),
+//! `asi=<program>,...` those that get the ASI control capability ([`gets_asi`]), and
 //! `respawn=<count>` has it spawn and destroy each program that many times before its
 //! cases, checking each time that nothing is left behind ([`respawn_count`]).
 //!
@@ -54,8 +55,13 @@ pub mod grants {
     pub const IO_PORT_CONTROL: usize = 2;
     /// The IRQ control capability; as [`IO_PORT_CONTROL`].
     pub const IRQ_CONTROL: usize = 3;
+    /// A copy of the root task's ASI control capability, granted only to programs the
+    /// runner is told need it (slots 2 and 3 stay empty if they get no devices). With it
+    /// a case can change the sensitivity of its own memory and read the kernel's event
+    /// counters; the runner makes its pool nonsensitive again after every case.
+    pub const ASI_CONTROL: usize = 4;
     /// The slot after the last grant is the first the process may fill.
-    pub const COUNT: usize = 4;
+    pub const COUNT: usize = 5;
 }
 
 /// The size of the granted region: 8 MiB, what the largest case needs (a 2 MiB frame
@@ -107,7 +113,18 @@ pub fn arg<'a>(args: &'a str, key: &str) -> Option<&'a str> {
 /// Whether the runner's boot arguments `args` give the program `program` the device
 /// control capabilities: they hold `devices=<program>,<program>...`.
 pub fn gets_devices(args: &str, program: &str) -> bool {
-    arg(args, "devices").is_some_and(|list| list.split(',').any(|name| name == program))
+    listed(args, "devices", program)
+}
+
+/// Whether the runner's boot arguments `args` give the program `program` the ASI control
+/// capability: they hold `asi=<program>,<program>...`.
+pub fn gets_asi(args: &str, program: &str) -> bool {
+    listed(args, "asi", program)
+}
+
+/// Whether `program` is in the comma-separated list of `key=` in `args`.
+fn listed(args: &str, key: &str, program: &str) -> bool {
+    arg(args, key).is_some_and(|list| list.split(',').any(|name| name == program))
 }
 
 /// How many times the runner's boot arguments `args` ask it to spawn and destroy each
@@ -255,6 +272,20 @@ mod tests {
         assert!(!gets_devices("", "devtest"));
         assert!(!gets_devices("devtest", "devtest"));
         assert!(!gets_devices("devicesx=devtest", "devtest"));
+    }
+
+    #[test]
+    fn only_programs_listed_get_asi_control() {
+        assert!(gets_asi("asi=ipctest", "ipctest"));
+        assert!(gets_asi("respawn=200 asi=devtest,ipctest", "ipctest"));
+        assert!(gets_asi("devices=devtest asi=ipctest", "ipctest"));
+        assert!(!gets_asi("devices=devtest asi=ipctest", "devtest"));
+        assert!(!gets_asi("devices=ipctest", "ipctest"));
+        assert!(!gets_asi("asi=ipctest2", "ipctest"));
+        assert!(!gets_asi("", "ipctest"));
+        assert!(!gets_asi("ipctest", "ipctest"));
+        assert!(!gets_asi("asix=ipctest", "ipctest"));
+        assert!(!gets_devices("asi=devtest", "devtest"));
     }
 
     #[test]

@@ -151,6 +151,38 @@ pub extern "C" fn echo(arg: u64, index: u64) -> ! {
     child_done(index)
 }
 
+/// The checksum [`short_echo`] keeps in `VALUE` of the words it received.
+pub fn checksum(words: &[u64]) -> u64 {
+    words.iter().fold(0, |sum, &word| sum.wrapping_mul(31).wrapping_add(word))
+}
+
+/// Serves calls on endpoint `arg` as [`echo`] does, but answers register-only (label + 1,
+/// no words), so that its replies touch no IPC buffer; puts the [`checksum`] of each
+/// request's words in `VALUE`.
+pub extern "C" fn short_echo(arg: u64, index: u64) -> ! {
+    let buffer = child_buffer(index);
+    let endpoint = Cap::<Endpoint>::from_slot(arg);
+    let mut request = endpoint.receive(buffer);
+    loop {
+        match request {
+            Ok((badge, message)) => {
+                record(badge, &message);
+                set_shared(VALUE, checksum(message.words()));
+                if message.label() == 0xdead {
+                    let _ = ipc::reply(buffer, &Message::new(0));
+                    break;
+                }
+                request = endpoint.reply_receive(buffer, &Message::new(message.label() + 1));
+            }
+            Err(error) => {
+                set_shared(ERROR, code(Err(error)));
+                break;
+            }
+        }
+    }
+    child_done(index)
+}
+
 /// Sends a message of `shared(LEN)` words (word i = 100 + i, label 7) on endpoint `arg`.
 pub extern "C" fn sender(arg: u64, index: u64) -> ! {
     let buffer = child_buffer(index);

@@ -10,8 +10,8 @@ use case_process::own;
 use libasi::Error;
 use libasi::cap::{
     CNode, CNodeAt, CPtr, Cap, CapData, CapKind, CapType, Frame, FrameAttributes, Notification,
-    ObjectKind, PageTable, Rights, Slot, SlotAllocator, SlotRef, Tcb, TcbConfig, Untyped,
-    UserRegisters, VSpace,
+    ObjectKind, PageTable, Rights, Sensitivity, Slot, SlotAllocator, SlotRef, Tcb, TcbConfig,
+    Untyped, UserRegisters, VSpace,
 };
 use libasi::ipc::{IpcBuffer, IpcBufferCell};
 
@@ -27,6 +27,9 @@ pub const CHILDREN: usize = 4;
 /// The watchdog's stack.
 const WATCHDOG: usize = CHILDREN;
 const STACK_WORDS: usize = 2048;
+
+/// A 2 MiB pageblock, the unit of sensitivity, in bits.
+pub const PAGEBLOCK_BITS: u8 = 21;
 
 /// Where the children's IPC buffer frames are mapped, one page each.
 pub const CHILD_BUFFER_BASE: u64 = 0x10_0000_0000;
@@ -212,13 +215,21 @@ pub struct Spawn {
     pub priority: u8,
     pub fault_endpoint: CPtr,
     pub buffer: bool,
+    /// An IPC buffer the case mapped itself: its address and frame (instead of the
+    /// child's own from start-up, if `buffer`).
+    pub buffer_in: Option<(u64, CPtr)>,
     pub start: bool,
 }
 
 impl Spawn {
     /// Below the root task: it runs when the root task blocks.
-    pub const LOW: Self =
-        Self { priority: 100, fault_endpoint: CPtr::NULL, buffer: false, start: true };
+    pub const LOW: Self = Self {
+        priority: 100,
+        fault_endpoint: CPtr::NULL,
+        buffer: false,
+        buffer_in: None,
+        start: true,
+    };
 
     #[must_use]
     pub const fn priority(mut self, priority: u8) -> Self {
@@ -235,6 +246,14 @@ impl Spawn {
     #[must_use]
     pub const fn with_buffer(mut self) -> Self {
         self.buffer = true;
+        self
+    }
+
+    /// The IPC buffer is `frame`, which the case mapped read-write at `address` in the
+    /// process's VSpace.
+    #[must_use]
+    pub const fn with_buffer_in(mut self, address: u64, frame: Cap<Frame>) -> Self {
+        self.buffer_in = Some((address, frame.cptr()));
         self
     }
 
@@ -269,6 +288,8 @@ pub struct Scratch<'e> {
     count: usize,
     children: usize,
     objects: Option<Cap<Untyped>>,
+    /// The slot of the pageblock [`Scratch::sensitive_pageblock`] made sensitive.
+    sensitive: Option<u64>,
 }
 
 impl<'e> Scratch<'e> {
@@ -280,7 +301,7 @@ impl<'e> Scratch<'e> {
             cell.set(IpcBuffer::NONE);
         }
         let _ = env.done.poll();
-        Self { env, taken: [0; MAX_TAKEN], count: 0, children: 0, objects: None }
+        Self { env, taken: [0; MAX_TAKEN], count: 0, children: 0, objects: None, sensitive: None }
     }
 
     pub fn buffer(&self) -> IpcBuffer {
@@ -304,6 +325,22 @@ impl<'e> Scratch<'e> {
         let pool = self.env.pool;
         ok(pool.retype(ObjectKind::Untyped, bits, CNodeAt::ROOT, slot, 1), "retype a test region")?;
         Ok(Cap::from_slot(slot))
+    }
+
+    /// A 2 MiB pageblock carved from the pool and made sensitive with the ASI control
+    /// capability (granted to this program by the runner's `asi=ipctest`). Cleanup makes
+    /// it nonsensitive again, once what was carved from it is revoked: the sensitivity
+    /// of memory outlives the capabilities to it, and the next case's process is made
+    /// from the same memory. One per case.
+    pub fn sensitive_pageblock(&mut self) -> Result<Cap<Untyped>, Failure> {
+        ensure!(self.sensitive.is_none(), "a case asks for a second sensitive pageblock");
+        let block = self.untyped(PAGEBLOCK_BITS)?;
+        self.sensitive = Some(block.cptr().0);
+        ok(
+            own::ASI_CONTROL.set_sensitivity(block, Sensitivity::Sensitive),
+            "make a pageblock sensitive (is the ASI control capability granted?)",
+        )?;
+        Ok(block)
     }
 
     /// One object of `kind` in a new slot, from this case's region.
@@ -358,13 +395,18 @@ impl<'e> Scratch<'e> {
         self.children += 1;
         let tcb = self.tcb()?;
         let mut config = TcbConfig::new(ROOT, OWN_VSPACE).fault_endpoint(how.fault_endpoint);
-        if how.buffer {
-            let address = CHILD_BUFFER_BASE + 0x1000 * index as u64;
-            let frame = self.env.buffer_frame(index)?;
+        let buffer = match how.buffer_in {
+            Some(mapped) => Some(mapped),
+            None if how.buffer => {
+                Some((CHILD_BUFFER_BASE + 0x1000 * index as u64, self.env.buffer_frame(index)?))
+            }
+            None => None,
+        };
+        if let Some((address, frame)) = buffer {
             config = config.ipc_buffer(address, frame);
-            // SAFETY: the page at `address` was mapped read-write at start-up and holds
-            // no Rust object; it becomes this child's registered buffer by the configure
-            // below and only this child uses it.
+            // SAFETY: the page at `address` was mapped read-write (at start-up, or by the
+            // case for `buffer_in`) and holds no Rust object; it becomes this child's
+            // registered buffer by the configure below and only this child uses it.
             let buffer = unsafe { IpcBuffer::new(address) };
             CHILD_BUFFERS[index].set(buffer.unwrap_or(IpcBuffer::NONE));
         }
@@ -410,6 +452,7 @@ impl<'e> Scratch<'e> {
             let slot = self.taken[self.count];
             let result = ROOT
                 .revoke(Slot::root(slot))
+                .and_then(|()| self.restore_sensitivity(slot))
                 .and_then(|()| ROOT.delete(Slot::root(slot)))
                 .map_err(|error| Failure::new(format_args!("cleanup of slot {slot}: {error}")))
                 .and_then(|()| match identify(CPtr(slot))? {
@@ -425,6 +468,16 @@ impl<'e> Scratch<'e> {
         }
         let _ = self.env.done.poll();
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Makes the pageblock in `slot` nonsensitive again if it is the one
+    /// [`Scratch::sensitive_pageblock`] made sensitive (with nothing carved from it now).
+    fn restore_sensitivity(&mut self, slot: u64) -> Result<(), Error> {
+        if self.sensitive != Some(slot) {
+            return Ok(());
+        }
+        self.sensitive = None;
+        own::ASI_CONTROL.set_sensitivity(Cap::from_slot(slot), Sensitivity::Nonsensitive)
     }
 }
 

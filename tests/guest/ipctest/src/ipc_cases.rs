@@ -1,18 +1,23 @@
 //! Endpoints: messages in registers and IPC buffers, badges, call and reply, non-blocking
 //! forms, rights, capability transfer, destruction.
 
+use case_process::own;
 use libasi::Error;
-use libasi::cap::{CPtr, CapKind, Endpoint, Notification, Rights};
+use libasi::cap::{
+    CNodeAt, CPtr, Cap, CapKind, Counters, Endpoint, Frame, Notification, ObjectKind, Rights,
+    Sensitivity,
+};
 use libasi::message::Message;
 use syscall_abi::Syscall;
+use syscall_abi::counters::Counter;
 
 use crate::Case;
 use crate::children::{
     self, BADGE, CAPS, COUNT, ERROR, FLAG, LABEL, LAST, LEN, RECEIVE_SLOT, UNWRAPPED,
     UNWRAPPED_BADGE, VALUE, WORDS,
 };
-use crate::env::{Scratch, Spawn, set_shared, shared};
-use crate::report::{Outcome, holds, identify, ok, refused};
+use crate::env::{CHILD_BUFFER_BASE, Scratch, Spawn, map_with_tables, set_shared, shared};
+use crate::report::{Failure, Outcome, holds, identify, ok, refused};
 use crate::{ensure, raw};
 
 pub const CASES: &[Case] = &[
@@ -30,9 +35,10 @@ pub const CASES: &[Case] = &[
     ("ipc::endpoint::without_grant_no_capability_arrives", no_grant),
     ("ipc::endpoint::badged_cap_to_same_endpoint_unwraps", unwrap),
     ("ipc::endpoint::destroy_wakes_receiver_with_ipc_cancelled", destroy_wakes),
+    ("ipc::endpoint::long_message_into_a_sensitive_buffer_exits_once", sensitive_buffer),
 ];
 
-fn stop_echo(s: &mut Scratch<'_>, endpoint: libasi::cap::Cap<Endpoint>) -> Outcome {
+fn stop_echo(s: &mut Scratch<'_>, endpoint: Cap<Endpoint>) -> Outcome {
     ok(endpoint.call(s.buffer(), &Message::new(0xdead)), "stop the echo server").map(drop)
 }
 
@@ -194,11 +200,8 @@ fn rights(s: &mut Scratch<'_>) -> Outcome {
 fn transfer(
     s: &mut Scratch<'_>,
     rights: Rights,
-    cap: impl FnOnce(
-        &mut Scratch<'_>,
-        libasi::cap::Cap<Endpoint>,
-    ) -> Result<CPtr, crate::report::Failure>,
-) -> Result<u64, crate::report::Failure> {
+    cap: impl FnOnce(&mut Scratch<'_>, Cap<Endpoint>) -> Result<CPtr, Failure>,
+) -> Result<u64, Failure> {
     let endpoint = s.endpoint()?;
     let via = s.mint(endpoint, rights, 0)?;
     let receive_slot = s.slot()?;
@@ -281,4 +284,123 @@ fn fpu_registers(s: &mut Scratch<'_>) -> Outcome {
     ensure!(shared(COUNT) == CALLS, "the server answered {} calls of {CALLS}", shared(COUNT));
     ensure!(shared(ERROR) == 0, "the server's IPC failed with status {}", shared(ERROR));
     Ok(())
+}
+
+/// Where the sensitive-buffer case maps its buffer: 2 MiB above the children's own, so
+/// that it needs a page table of its own.
+const SENSITIVE_BUFFER: u64 = CHILD_BUFFER_BASE + 0x20_0000;
+/// How many long calls each receiver of that case gets.
+const LONG_CALLS: u64 = 3;
+/// Their length: words 4 to 15 travel through the IPC buffers.
+const LONG_WORDS: usize = 16;
+
+/// The kernel's event counters (CPU 0's, where everything runs), read through the
+/// process's own IPC buffer, which is nonsensitive: the read itself never exits.
+fn counters(s: &Scratch<'_>) -> Result<Counters, Failure> {
+    ok(own::ASI_CONTROL.counters(s.buffer(), 0), "read the event counters")
+}
+
+/// [`LONG_CALLS`] calls with [`LONG_WORDS`] words to the [`children::short_echo`] at
+/// `endpoint`, blocked in its receive; checks that every word arrived and the reply was
+/// register-only. The counters' increase over the calls.
+fn long_calls(s: &Scratch<'_>, endpoint: Cap<Endpoint>) -> Result<Counters, Failure> {
+    let words = |call: u64| -> [u64; LONG_WORDS] {
+        core::array::from_fn(|i| 0x5e00 + 0x100 * call + i as u64)
+    };
+    // Per call: the checksum the receiver saw, the reply's label and length.
+    let mut seen = [(0, 0, 0); LONG_CALLS as usize];
+    let before = counters(s)?;
+    for (call, seen) in (0..LONG_CALLS).zip(&mut seen) {
+        let request = Message::with_words(60 + call, &words(call)).unwrap_or(Message::new(0));
+        let reply = ok(endpoint.call(s.buffer(), &request), "call with a long message")?;
+        *seen = (shared(VALUE), reply.label(), reply.len());
+    }
+    let spent = counters(s)?.since(&before);
+    for (call, (checksum, label, len)) in (0..LONG_CALLS).zip(seen) {
+        ensure!(
+            checksum == children::checksum(&words(call)),
+            "call {call}: the receiver's words differ from the {LONG_WORDS} sent"
+        );
+        ensure!(
+            label == 61 + call && len == 0,
+            "call {call}: reply label {label} with {len} words, expected {} with none",
+            61 + call
+        );
+    }
+    ensure!(shared(LEN) == LONG_WORDS as u64, "{} words arrived of {LONG_WORDS}", shared(LEN));
+    Ok(spent)
+}
+
+/// A receiver whose IPC buffer is a frame of a sensitive pageblock: the kernel writes
+/// words 4 and up of a long message into it through the physical window, which with
+/// `asi=on` is one ASI exit (and one re-entry) per call; with a nonsensitive buffer, or
+/// with `asi=off`, none. The mode is read off the frame's retype, whose zeroing of
+/// sensitive memory exits once as well when ASI is on.
+fn sensitive_buffer(s: &mut Scratch<'_>) -> Outcome {
+    let block = s.sensitive_pageblock()?;
+    let frame_slot = s.slot()?;
+    let before = counters(s)?;
+    ok(
+        block.retype(ObjectKind::Frame4K, 0, CNodeAt::ROOT, frame_slot, 1),
+        "retype a frame of the sensitive pageblock",
+    )?;
+    let control = counters(s)?.since(&before);
+    let frame = Cap::<Frame>::from_slot(frame_slot);
+    let sensitivity = ok(frame.sensitivity(), "ask the frame's sensitivity")?;
+    ensure!(
+        sensitivity == Sensitivity::Sensitive,
+        "a frame of a sensitive pageblock is {sensitivity:?}"
+    );
+    let (exits, entries) = (control.get(Counter::AsiExits), control.get(Counter::AsiEntries));
+    ensure!(
+        exits <= 1 && entries == exits,
+        "retyping one sensitive frame: {exits} ASI exits and {entries} re-entries, expected \
+         1 and 1 (asi=on) or 0 and 0 (asi=off)"
+    );
+    let asi = exits == 1;
+    // Page tables from the pool, after the pageblock: nonsensitive.
+    let pool = s.env.pool;
+    map_with_tables(frame, SENSITIVE_BUFFER, &mut || Ok((pool, s.slot()?)))?;
+
+    let sensitive = s.endpoint()?;
+    let plain = s.endpoint()?;
+    let child = s.spawn(
+        children::short_echo,
+        sensitive.cptr().0,
+        Spawn::LOW.with_buffer_in(SENSITIVE_BUFFER, frame),
+    )?;
+    let other = s.spawn(children::short_echo, plain.cptr().0, Spawn::LOW.with_buffer())?;
+    // Both wait in their receive before anything is counted.
+    s.wait_idle()?;
+
+    let spent = long_calls(s, plain)?;
+    let (exits, entries) = (spent.get(Counter::AsiExits), spent.get(Counter::AsiEntries));
+    ensure!(
+        exits == 0 && entries == 0,
+        "{LONG_CALLS} long calls to a receiver with a nonsensitive buffer: {exits} ASI exits \
+         and {entries} re-entries, expected none"
+    );
+    let spent = long_calls(s, sensitive)?;
+    let (exits, entries) = (spent.get(Counter::AsiExits), spent.get(Counter::AsiEntries));
+    let expected = if asi { LONG_CALLS } else { 0 };
+    ensure!(
+        exits == expected && entries == expected,
+        "{LONG_CALLS} long calls to a receiver with a sensitive buffer: {exits} ASI exits and \
+         {entries} re-entries, expected {expected} and {expected} (asi={})",
+        if asi { "on" } else { "off" }
+    );
+    if asi {
+        // An exit and a re-entry are a CR3 write each (the threads share one VSpace, so
+        // switching between them writes none), and the re-entry flushes L1D.
+        let cr3 = spent.get(Counter::Cr3Writes);
+        ensure!(cr3 == 2 * exits, "{cr3} CR3 writes for {exits} exits and re-entries");
+        let l1d = spent.get(Counter::L1dFlushes);
+        ensure!(l1d >= exits, "{l1d} L1D flushes for {exits} re-entries");
+    }
+    for endpoint in [sensitive, plain] {
+        stop_echo(s, endpoint)?;
+    }
+    s.wait_done(child.done_badge() | other.done_badge(), "the two receivers")?;
+    ensure!(shared(ERROR) == 0, "a receiver's IPC failed with error {}", shared(ERROR));
+    ok(frame.unmap(), "unmap the sensitive buffer")
 }

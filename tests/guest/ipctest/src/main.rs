@@ -7,6 +7,10 @@
 //! (and its cleanup must succeed for the case to pass). A watchdog thread at priority 1
 //! signals the process's bound `DONE` notification when every other thread is blocked,
 //! so a case waiting for something that never comes fails instead of hanging.
+//!
+//! The runner grants it the ASI control capability (`asi=ipctest`): a case may make a
+//! pageblock of its memory sensitive (`Scratch::sensitive_pageblock`, nonsensitive again
+//! at cleanup) and read the kernel's event counters.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

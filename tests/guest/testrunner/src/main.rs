@@ -3,12 +3,14 @@
 //!
 //! For case `i` of a program it spawns the program with `libasi::process::Spawner`,
 //! granting it an endpoint back to the runner, an untyped region of its own and, for the
-//! programs its boot arguments name (`devices=<program>,...`), the I/O port and IRQ
-//! control capabilities; the runner is also the process's fault endpoint. The process
+//! programs its boot arguments name, the I/O port and IRQ control capabilities
+//! (`devices=<program>,...`) and the ASI control capability (`asi=<program>,...`); the
+//! runner is also the process's fault endpoint. The process
 //! says which case `i` is and how it went ([`case_protocol`]); a fault fails the case with
 //! the fault's details. The runner prints one `TEST PASS <name>` or `TEST FAIL <name>
 //! <message>` line per case, destroys the process with `Process::destroy` and checks that
-//! every slot and the whole pool came back (a leak fails the case). A program is done
+//! every slot and the whole pool came back, and that no pageblock of the pool was left
+//! sensitive (a leak fails the case; the pool is made nonsensitive again). A program is done
 //! when it has no case `i`. At the end: `TEST DONE <passed> <failed>`, exit code 0.
 //!
 //! With `respawn=<count>` it first spawns each program stopped and destroys it `count`
@@ -35,7 +37,7 @@ use libasi::println;
 use core::fmt::Write;
 
 use conversation::{Heard, Name};
-use runner::{Runner, RunnerError};
+use runner::{Grants, Runner, RunnerError};
 
 libasi::entry!(main);
 
@@ -60,14 +62,17 @@ fn main() -> u64 {
         // The first module is the runner itself.
         let respawns = case_protocol::respawn_count(args);
         for module in info.modules().iter().skip(1) {
-            let devices = case_protocol::gets_devices(args, module.name());
+            let grants = Grants {
+                devices: case_protocol::gets_devices(args, module.name()),
+                asi: case_protocol::gets_asi(args, module.name()),
+            };
             if respawns > 0 {
                 let mut name = Name::new();
                 let _ =
                     write!(name, "testrunner::{}::respawn_leaves_nothing_behind", module.name());
-                tally.record(name.as_str(), runner.respawn(module, respawns, devices)?);
+                tally.record(name.as_str(), runner.respawn(module, respawns, grants)?);
             }
-            run_program(&mut runner, module, devices, &mut tally)?;
+            run_program(&mut runner, module, grants, &mut tally)?;
         }
         Ok(())
     });
@@ -87,11 +92,11 @@ fn main() -> u64 {
 fn run_program(
     runner: &mut Runner,
     module: &ModuleDescriptor,
-    devices: bool,
+    grants: Grants,
     tally: &mut Tally,
 ) -> Result<(), RunnerError> {
     for index in 0..=u16::MAX {
-        match runner.run(module, index, devices)? {
+        match runner.run(module, index, grants)? {
             Heard::NoSuchCase => return Ok(()),
             Heard::Case(name, outcome) => tally.record(name.as_str(), outcome),
         }

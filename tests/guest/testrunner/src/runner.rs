@@ -13,6 +13,7 @@ use libasi::cap::{
 };
 use libasi::ipc::IpcBuffer;
 use libasi::process::{Process, SpawnError, SpawnOptions, Spawner};
+use syscall_abi::counters::Counter;
 
 use crate::conversation::{Heard, Listener};
 
@@ -66,6 +67,16 @@ pub struct Runner {
     /// The endpoint, badged for each process's calls, and for its faults.
     calls: Cap<Endpoint>,
     faults: Cap<Endpoint>,
+}
+
+/// The control capabilities a program's processes get besides their endpoint and memory,
+/// as the runner's boot arguments say.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Grants {
+    /// The I/O port and IRQ control capabilities (`devices=<program>`).
+    pub devices: bool,
+    /// The ASI control capability (`asi=<program>`).
+    pub asi: bool,
 }
 
 /// A 2 MiB pageblock, the unit of sensitivity, in bits.
@@ -123,18 +134,18 @@ impl Runner {
         })
     }
 
-    /// Runs case `index` of `module` in a fresh process (with the device control
-    /// capabilities if `devices`), destroys the process and checks it left nothing
-    /// behind: a leak fails the case.
+    /// Runs case `index` of `module` in a fresh process (with the control capabilities
+    /// `grants` names), destroys the process and checks it left nothing behind: a leak
+    /// fails the case.
     pub fn run(
         &mut self,
         module: &ModuleDescriptor,
         index: u16,
-        devices: bool,
+        grants: Grants,
     ) -> Result<Heard, RunnerError> {
         let free = self.slots.available();
         let pool_was_whole = self.pool_is_whole()?;
-        let process = self.spawn(module, devices, true)?;
+        let process = self.spawn(module, grants, true)?;
         let heard = self.listener.converse(module.name(), index);
         let destroyed = self.end(&process);
         let heard = heard.context("listen to a case process")?;
@@ -156,7 +167,7 @@ impl Runner {
         &mut self,
         module: &ModuleDescriptor,
         times: u32,
-        devices: bool,
+        grants: Grants,
     ) -> Result<Outcome, RunnerError> {
         let free = self.slots.available();
         if !self.pool_is_whole()? {
@@ -165,7 +176,7 @@ impl Runner {
             ))));
         }
         for time in 1..=times {
-            let process = self.spawn(module, devices, false)?;
+            let process = self.spawn(module, grants, false)?;
             self.end(&process)?;
             if let Some(leak) = self.left_behind(free, true)? {
                 return Ok(Err(Failure::new(format_args!(
@@ -180,7 +191,7 @@ impl Runner {
     fn spawn(
         &mut self,
         module: &ModuleDescriptor,
-        devices: bool,
+        grants: Grants,
         start: bool,
     ) -> Result<Process, RunnerError> {
         let mut options = SpawnOptions::new(PRIORITY)
@@ -192,10 +203,17 @@ impl Runner {
         if !start {
             options = options.stopped();
         }
-        if devices {
+        // In `case_protocol::grants` order: the device slots stay empty without devices
+        // when the ASI control capability comes after them.
+        if grants.devices {
             options = options
                 .grant(Cap::<IoPortControl>::BOOT.cptr(), Rights::ALL)
                 .grant(Cap::<IrqControl>::BOOT.cptr(), Rights::ALL);
+        } else if grants.asi {
+            options = options.skip_grant().skip_grant();
+        }
+        if grants.asi {
+            options = options.grant(Cap::<AsiControl>::BOOT.cptr(), Rights::ALL);
         }
         Spawner::new(self.pool, &mut self.slots).spawn(module, &options).map_err(RunnerError::Spawn)
     }
@@ -207,7 +225,11 @@ impl Runner {
     }
 
     /// What a destroyed process left behind, if anything: slots still taken (against the
-    /// `free` count before it), or a pool that is no longer whole.
+    /// `free` count before it), a pool that is no longer whole, or pageblocks of the pool
+    /// left sensitive (a process granted the ASI control capability can make its own
+    /// memory sensitive, and destroying it does not change that back; they are made
+    /// nonsensitive again here, so that the next process's kernel objects can come from
+    /// them).
     fn left_behind(
         &mut self,
         free: usize,
@@ -219,7 +241,22 @@ impl Runner {
         if pool_was_whole && !self.pool_is_whole()? {
             return Ok(Some("destroying the case's process left objects in the pool"));
         }
+        if pool_was_whole && self.restore_pool()? > 0 {
+            return Ok(Some("the case's process left pageblocks of the pool sensitive"));
+        }
         Ok(None)
+    }
+
+    /// Makes the whole pool nonsensitive (it has no children); returns how many of its
+    /// pageblocks were not, as the kernel counted the flips.
+    fn restore_pool(&mut self) -> Result<u64, RunnerError> {
+        let asi = Cap::<AsiControl>::BOOT;
+        let buffer = self.listener.buffer;
+        let before = asi.counters(buffer, 0).context("read the event counters")?;
+        asi.set_sensitivity(self.pool, Sensitivity::Nonsensitive)
+            .context("make the pool nonsensitive again")?;
+        let after = asi.counters(buffer, 0).context("read the event counters")?;
+        Ok(after.since(&before).get(Counter::Flips))
     }
 
     /// Whether the pool has no children: then a region of its whole size can be carved
