@@ -250,7 +250,7 @@ fn ipc_tests_in_mode(mode: (&'static str, &'static str), timeout: Duration) -> S
         checks: vec![format!("{prefix}{COMPLETE}")],
         namespace: Some(prefix),
         run: Box::new(move || {
-            let boot = boot_runner("asi=ipctest", "ipctest", append, timeout)?;
+            let boot = boot_runner("asi-control=ipctest", "ipctest", append, timeout)?;
             Ok(in_mode(prefix, suite::results(&boot, COMPLETE, Exit::KernelSuccess)))
         }),
     }
@@ -265,7 +265,7 @@ fn ipc_tests(timeout: Duration) -> Scenario {
         checks: vec![COMPLETE.into()],
         namespace: Some("ipc::"),
         run: Box::new(move || {
-            let boot = boot_runner("respawn=200 asi=ipctest", "ipctest", "", timeout)?;
+            let boot = boot_runner("respawn=200 asi-control=ipctest", "ipctest", "", timeout)?;
             // A failing case is the suite's verdict; the kernel still shuts down cleanly.
             Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
         }),

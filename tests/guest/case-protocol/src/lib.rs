@@ -16,7 +16,7 @@
 //!
 //! The runner is the root task; its boot arguments `devices=<program>,...` name the case
 //! programs that get the I/O port and IRQ control capabilities ([`gets_devices`]),
-//! `asi=<program>,...` those that get the ASI control capability ([`gets_asi`]), and
+//! `asi-control=<program>,...` those that get the ASI control capability ([`gets_asi`]), and
 //! `respawn=<count>` has it spawn and destroy each program that many times before its
 //! cases, checking each time that nothing is left behind ([`respawn_count`]).
 //!
@@ -117,9 +117,9 @@ pub fn gets_devices(args: &str, program: &str) -> bool {
 }
 
 /// Whether the runner's boot arguments `args` give the program `program` the ASI control
-/// capability: they hold `asi=<program>,<program>...`.
+/// capability: they hold `asi-control=<program>,<program>...`.
 pub fn gets_asi(args: &str, program: &str) -> bool {
-    listed(args, "asi", program)
+    listed(args, "asi-control", program)
 }
 
 /// Whether `program` is in the comma-separated list of `key=` in `args`.
@@ -276,16 +276,18 @@ mod tests {
 
     #[test]
     fn only_programs_listed_get_asi_control() {
-        assert!(gets_asi("asi=ipctest", "ipctest"));
-        assert!(gets_asi("respawn=200 asi=devtest,ipctest", "ipctest"));
-        assert!(gets_asi("devices=devtest asi=ipctest", "ipctest"));
-        assert!(!gets_asi("devices=devtest asi=ipctest", "devtest"));
+        assert!(gets_asi("asi-control=ipctest", "ipctest"));
+        assert!(gets_asi("respawn=200 asi-control=devtest,ipctest", "ipctest"));
+        // The kernel's `asi=on|off` is another option: it names no program here.
+        assert!(!gets_asi("asi=ipctest", "ipctest"));
+        assert!(gets_asi("devices=devtest asi-control=ipctest", "ipctest"));
+        assert!(!gets_asi("devices=devtest asi-control=ipctest", "devtest"));
         assert!(!gets_asi("devices=ipctest", "ipctest"));
-        assert!(!gets_asi("asi=ipctest2", "ipctest"));
+        assert!(!gets_asi("asi-control=ipctest2", "ipctest"));
         assert!(!gets_asi("", "ipctest"));
         assert!(!gets_asi("ipctest", "ipctest"));
-        assert!(!gets_asi("asix=ipctest", "ipctest"));
-        assert!(!gets_devices("asi=devtest", "devtest"));
+        assert!(!gets_asi("asi-controlx=ipctest", "ipctest"));
+        assert!(!gets_devices("asi-control=devtest", "devtest"));
     }
 
     #[test]

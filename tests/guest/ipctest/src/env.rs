@@ -328,7 +328,7 @@ impl<'e> Scratch<'e> {
     }
 
     /// A 2 MiB pageblock carved from the pool and made sensitive with the ASI control
-    /// capability (granted to this program by the runner's `asi=ipctest`). Cleanup makes
+    /// capability (granted to this program by the runner's `asi-control=ipctest`). Cleanup makes
     /// it nonsensitive again, once what was carved from it is revoked: the sensitivity
     /// of memory outlives the capabilities to it, and the next case's process is made
     /// from the same memory. One per case.

@@ -8,7 +8,7 @@
 //! signals the process's bound `DONE` notification when every other thread is blocked,
 //! so a case waiting for something that never comes fails instead of hanging.
 //!
-//! The runner grants it the ASI control capability (`asi=ipctest`): a case may make a
+//! The runner grants it the ASI control capability (`asi-control=ipctest`): a case may make a
 //! pageblock of its memory sensitive (`Scratch::sensitive_pageblock`, nonsensitive again
 //! at cleanup) and read the kernel's event counters.
 #![no_std]

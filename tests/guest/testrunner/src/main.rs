@@ -4,7 +4,7 @@
 //! For case `i` of a program it spawns the program with `libasi::process::Spawner`,
 //! granting it an endpoint back to the runner, an untyped region of its own and, for the
 //! programs its boot arguments name, the I/O port and IRQ control capabilities
-//! (`devices=<program>,...`) and the ASI control capability (`asi=<program>,...`); the
+//! (`devices=<program>,...`) and the ASI control capability (`asi-control=<program>,...`); the
 //! runner is also the process's fault endpoint. The process
 //! says which case `i` is and how it went ([`case_protocol`]); a fault fails the case with
 //! the fault's details. The runner prints one `TEST PASS <name>` or `TEST FAIL <name>

@@ -75,7 +75,7 @@ pub struct Runner {
 pub struct Grants {
     /// The I/O port and IRQ control capabilities (`devices=<program>`).
     pub devices: bool,
-    /// The ASI control capability (`asi=<program>`).
+    /// The ASI control capability (`asi-control=<program>`).
     pub asi: bool,
 }
 
