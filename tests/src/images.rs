@@ -26,6 +26,8 @@ pub const USER_PROGRAMS: &[&str] = &[
     "console",
     "echo",
     "client",
+    "memsrv-server",
+    "memtest",
 ];
 
 const KERNEL: &str = "microkernel";

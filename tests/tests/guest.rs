@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         ipc_tests_in_mode(BLANKET, timeout),
         ipc_tests_in_mode(ASI_OFF, timeout),
         dev_tests(timeout),
+        memsrv_tests(timeout),
     ];
     scenarios
         .extend(KERNEL_CRASHES.iter().map(|&(crash, report)| kernel_crash(crash, report, timeout)));
@@ -78,6 +79,24 @@ fn boot_with(
     };
     let qemu = Qemu::new(kernel, images.dir()).cpus(cpus).append(append).module(program, args);
     boot::run(&qemu, timeout, false)
+}
+
+/// `memtest` as the root task with memsrv's module: memsrv spawned with four pageblocks
+/// and the ASI control capability, checked as a client over IPC.
+fn memsrv_tests(timeout: Duration) -> Scenario {
+    const COMPLETE: &str = "memsrv::suite_complete";
+    Scenario {
+        checks: vec![COMPLETE.into()],
+        namespace: Some("memsrv::"),
+        run: Box::new(move || {
+            let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
+            let qemu = Qemu::new(images.kernel(), images.dir())
+                .module("memtest", "")
+                .module("memsrv-server", "");
+            let boot = boot::run(&qemu, timeout, false)?;
+            Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
+        }),
+    }
 }
 
 /// Boots the test runner with `args` and the case program `program` as its module.
