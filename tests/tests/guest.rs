@@ -121,7 +121,9 @@ fn boot_to_init(timeout: Duration) -> Scenario {
                 &boot.lines,
                 &[
                     Pattern::Line("init: hello from user mode"),
-                    Pattern::Line("init: no servers to start (boot modules console, echo, client)"),
+                    Pattern::Line(
+                        "init: no servers to start (boot modules memsrv-server, console, echo, client)",
+                    ),
                     Pattern::Line("kernel: thread init exited with code 0"),
                     Pattern::Line("kernel: no runnable threads, shutting down"),
                 ],
@@ -135,9 +137,10 @@ fn boot_to_init(timeout: Duration) -> Scenario {
     }
 }
 
-/// `init` with the servers' modules, as `just qemu` boots it: init spawns console, echo
-/// and client; the client's lines reach the console whole, init's summary follows, and
-/// the kernel shuts down cleanly once every thread is blocked or gone.
+/// `init` with the servers' modules, as `just qemu` boots it: init spawns memsrv, console,
+/// echo and client; the client's lines reach the console whole, init's summary follows,
+/// then its report of the frames it had from memsrv and of the kernel's counters, and the
+/// kernel shuts down cleanly once every thread is blocked or gone.
 fn init_starts_servers(timeout: Duration) -> Scenario {
     const NAME: &str = "system::init_starts_servers";
     Scenario {
@@ -146,7 +149,7 @@ fn init_starts_servers(timeout: Duration) -> Scenario {
         run: Box::new(move || {
             let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
             let mut qemu = Qemu::new(images.kernel(), images.dir());
-            for program in ["init", "console", "echo", "client"] {
+            for program in ["init", "memsrv-server", "console", "echo", "client"] {
                 qemu = qemu.module(program, "");
             }
             let boot = boot::run(&qemu, timeout, false)?;
@@ -154,7 +157,9 @@ fn init_starts_servers(timeout: Duration) -> Scenario {
                 &boot.lines,
                 &[
                     Pattern::Line("init: hello from user mode"),
-                    Pattern::Line("init: started console, echo and client"),
+                    Pattern::Line(
+                        "init: started memsrv (14 pageblocks of 2 MiB), console, echo and client",
+                    ),
                     Pattern::Line("[echo] ready for requests"),
                     Pattern::Line(r#"[client] reverse "hello, world" -> "dlrow ,olleh": ok"#),
                     Pattern::Line(
@@ -162,6 +167,21 @@ fn init_starts_servers(timeout: Duration) -> Scenario {
                     ),
                     Pattern::Line("[client] unknown request 0x77 refused: ok"),
                     Pattern::Line("[init] system up: client passed 3 of 3 checks"),
+                    // memsrv starts with nonsensitive pageblocks only: the first sensitive
+                    // frame flips one, and the kernel leaves its restricted view to zero
+                    // each sensitive frame.
+                    Pattern::Line(
+                        "init: allocated 4 sensitive 4 KiB frames from memsrv: 1 flip, 4 ASI exits; checked, freed",
+                    ),
+                    Pattern::Line(
+                        "init: allocated 4 nonsensitive 4 KiB frames from memsrv: 0 flips, 0 ASI exits; checked, freed",
+                    ),
+                    Pattern::Line(
+                        "init: memsrv pageblocks: 1 sensitive, 13 nonsensitive (14 of 2 MiB); 1 flip since start",
+                    ),
+                    Pattern::PrefixContaining("init: kernel since boot: ", " system calls, "),
+                    Pattern::PrefixContaining("init: kernel since boot: ", " ASI exits, "),
+                    Pattern::PrefixContaining("init: kernel since boot: ", " pageblock flips, "),
                     Pattern::Line("kernel: thread init exited with code 0"),
                     Pattern::Line("kernel: no runnable threads, shutting down"),
                 ],

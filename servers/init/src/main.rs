@@ -1,17 +1,21 @@
 //! The root task: the first program the kernel starts in user mode.
 //!
-//! It starts the system's servers from their boot modules: `console` (prints lines for
-//! the others), `echo` (answers requests) and `client` (asks echo, checks the answers,
+//! It starts the system's servers from their boot modules: `memsrv-server` (the memory
+//! server: hands out sensitive and nonsensitive frames), `console` (prints lines for the
+//! others), `echo` (answers requests) and `client` (asks echo, checks the answers,
 //! reports). It makes their endpoints, hands each process exactly the capabilities it
-//! needs (badged, with the rights it needs: [`protocol`] lists them), waits for the
-//! client's report, prints a summary through the console and exits. The console and echo
-//! then wait for requests that never come; with every thread blocked and no IRQ routed the
-//! kernel shuts down: that is how the system ends.
+//! needs (badged, with the rights it needs: [`protocol`] and [`memsrv_api`] list them),
+//! waits for the client's report and prints a summary through the console. Then it uses
+//! memsrv as a client ([`memory`]), prints a report of what memsrv and the kernel did and
+//! exits. memsrv, the console and echo then wait for requests that never come; with every
+//! thread blocked and no IRQ routed the kernel shuts down: that is how the system ends.
 //!
 //! Booted without those modules (`just qemu --module init`), it greets and exits.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
+
+mod memory;
 
 use core::fmt::{self, Write};
 
@@ -25,15 +29,17 @@ use libasi::ipc::IpcBuffer;
 use libasi::message::Message;
 use libasi::println;
 use libasi::process::{Process, SpawnError, SpawnOptions, Spawner};
+use memsrv_client::Client;
 use protocol::{MAX_WORDS, OK, Text, badge, client};
 
 libasi::entry!(main);
 
 /// The servers, by module name, in the order they start.
-const SERVERS: [&str; 3] = ["console", "echo", "client"];
+const SERVERS: [&str; 4] = ["memsrv-server", "console", "echo", "client"];
 
-/// Priorities: the console outranks its clients, so a line is printed as soon as it is
-/// sent; init (255, the root task's) outranks everything.
+/// Priorities: memsrv and the console outrank their clients, so a request is served (a
+/// line printed) as soon as it is sent; init (255, the root task's) outranks everything.
+const MEMSRV_PRIORITY: u8 = 210;
 const CONSOLE_PRIORITY: u8 = 200;
 const ECHO_PRIORITY: u8 = 150;
 const CLIENT_PRIORITY: u8 = 100;
@@ -67,6 +73,9 @@ enum InitError {
     Fault(&'static str, FaultMessage),
     Unexpected(u64, u64),
     ChecksFailed(u64, u64),
+    Memsrv(&'static str, memsrv_client::Error),
+    WrongSensitivity(Sensitivity, Sensitivity),
+    Usage(u64),
 }
 
 impl fmt::Display for InitError {
@@ -87,6 +96,11 @@ impl fmt::Display for InitError {
             Self::ChecksFailed(passed, failed) => {
                 write!(f, "client: {failed} checks failed ({passed} passed)")
             }
+            Self::Memsrv(what, error) => write!(f, "{what}: memsrv: {error:?}"),
+            Self::WrongSensitivity(asked, got) => {
+                write!(f, "memsrv: asked for a {asked:?} frame, got a {got:?} one")
+            }
+            Self::Usage(pages) => write!(f, "memsrv: init holds {pages} pages, not as counted"),
         }
     }
 }
@@ -104,10 +118,10 @@ impl<T> Context<T> for Result<T, libasi::Error> {
 fn run() -> Result<(), InitError> {
     let info = boot::info().context("boot information")?;
     let Some(modules) = find_servers(&info) else {
-        println!("init: no servers to start (boot modules console, echo, client)");
+        println!("init: no servers to start (boot modules memsrv-server, console, echo, client)");
         return Ok(());
     };
-    let [console_module, echo_module, client_module] = modules;
+    let [memsrv_module, console_module, echo_module, client_module] = modules;
     let buffer = IpcBuffer::root().context("the IPC buffer")?;
     let mut slots = SlotAllocator::new(info.empty);
     let (pool, _) = boot::largest_ram(&info).ok_or(InitError::NoMemory)?;
@@ -115,27 +129,48 @@ fn run() -> Result<(), InitError> {
     Cap::<AsiControl>::BOOT
         .set_sensitivity(pool, Sensitivity::Nonsensitive)
         .context("make the pool nonsensitive")?;
+    // memsrv's memory first, while the pool's start is 2 MiB aligned.
+    let pageblocks = memory::carve_pageblocks(pool, &mut slots)?;
 
-    // The endpoints: the console's, echo's, and init's own for reports and faults.
-    let first = slots.alloc_range(3).ok_or(InitError::NoSlots)?;
-    pool.retype(ObjectKind::Endpoint, 0, CNodeAt::ROOT, first, 3).context("retype endpoints")?;
-    let console = Cap::<Endpoint>::from_slot(first);
-    let echo = Cap::<Endpoint>::from_slot(first + 1);
-    let report = Cap::<Endpoint>::from_slot(first + 2);
+    // The endpoints: memsrv's, the console's, echo's, and init's own for reports and faults.
+    let first = slots.alloc_range(4).ok_or(InitError::NoSlots)?;
+    pool.retype(ObjectKind::Endpoint, 0, CNodeAt::ROOT, first, 4).context("retype endpoints")?;
+    let memsrv = Cap::<Endpoint>::from_slot(first);
+    let console = Cap::<Endpoint>::from_slot(first + 1);
+    let echo = Cap::<Endpoint>::from_slot(first + 2);
+    let report = Cap::<Endpoint>::from_slot(first + 3);
 
     // Each process's fault endpoint: the report endpoint, badged FAULT | its own badge.
     let mut fault_for = |badge: u64| -> Result<Cap<Endpoint>, InitError> {
         mint(&mut slots, report, Rights::WRITE, badge::FAULT | badge)
     };
+    let memsrv_faults = fault_for(badge::MEMSRV)?;
     let console_faults = fault_for(badge::CONSOLE)?;
     let echo_faults = fault_for(badge::ECHO)?;
     let client_faults = fault_for(badge::CLIENT)?;
     let init_console = mint(&mut slots, console, Rights::WRITE, badge::INIT)?;
+    // init's own memsrv client capability: frames come in the reply and go back in a request.
+    let init_memsrv = mint(
+        &mut slots,
+        memsrv,
+        Rights::WRITE | Rights::GRANT | Rights::GRANT_REPLY,
+        memsrv_api::badge::client(memory::CLIENT_ID, memory::QUOTA_PAGES),
+    )?;
 
     let mut spawner = Spawner::new(pool, &mut slots);
     let mut spawn = |name: &'static str, module: &ModuleDescriptor, options: SpawnOptions| {
         spawner.spawn(module, &options).map_err(|error| InitError::Spawn(name, error))
     };
+    // memsrv: its endpoint, the ASI control capability and the pageblocks, moved (nobody
+    // else may carve from them).
+    let mut memsrv_options = SpawnOptions::new(MEMSRV_PRIORITY)
+        .fault_endpoint(memsrv_faults.cptr())
+        .grant(memsrv.cptr(), Rights::READ)
+        .grant(Cap::<AsiControl>::BOOT.cptr(), Rights::ALL);
+    for pageblock in pageblocks {
+        memsrv_options = memsrv_options.grant_moved(pageblock.cptr());
+    }
+    let _: Process = spawn("memsrv", memsrv_module, memsrv_options)?;
     let _: Process = spawn(
         "console",
         console_module,
@@ -160,7 +195,10 @@ fn run() -> Result<(), InitError> {
             .grant_badged(echo.cptr(), Rights::WRITE, badge::CLIENT)
             .grant_badged(report.cptr(), Rights::WRITE, badge::CLIENT),
     )?;
-    println!("init: started console, echo and client");
+    println!(
+        "init: started memsrv ({} pageblocks of 2 MiB), console, echo and client",
+        memory::PAGEBLOCKS
+    );
 
     let (passed, failed) = wait_for_client(report, buffer)?;
     let mut line = Text::new();
@@ -176,26 +214,15 @@ fn run() -> Result<(), InitError> {
     if failed != 0 {
         return Err(InitError::ChecksFailed(passed, failed));
     }
-    report_kernel_events(buffer)
-}
-
-/// Prints what the kernel counted since boot on CPU 0: how often it was entered, switched
-/// address spaces, left its restricted view (ASI exits) and flushed.
-fn report_kernel_events(buffer: IpcBuffer) -> Result<(), InitError> {
-    let counters = Cap::<AsiControl>::BOOT.counters(buffer, 0).context("read the counters")?;
-    let mut line = Text::new();
-    let _ = write!(line, "init: kernel events since boot:");
-    for (counter, count) in counters.iter() {
-        let _ = write!(line, " {}={count}", counter.name());
-    }
-    println!("{}", line.as_str());
-    Ok(())
+    let client = Client::new(init_memsrv, buffer, Cap::ROOT);
+    let (costs, stats) = memory::exercise(&client, &mut slots, buffer)?;
+    memory::report(&costs, &stats, buffer)
 }
 
 /// The modules of the servers, in [`SERVERS`] order; `None` unless all are there.
-fn find_servers(info: &BootInfo) -> Option<[&ModuleDescriptor; 3]> {
+fn find_servers(info: &BootInfo) -> Option<[&ModuleDescriptor; 4]> {
     let find = |name: &str| info.modules().iter().find(|module| module.name() == name);
-    Some([find(SERVERS[0])?, find(SERVERS[1])?, find(SERVERS[2])?])
+    Some([find(SERVERS[0])?, find(SERVERS[1])?, find(SERVERS[2])?, find(SERVERS[3])?])
 }
 
 /// A copy of `endpoint` with `rights` and `badge` in a new root slot.

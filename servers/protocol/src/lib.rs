@@ -27,6 +27,8 @@ pub mod badge {
     pub const CLIENT: u64 = 3;
     /// The console's own badge: only on its fault endpoint (no one calls as the console).
     pub const CONSOLE: u64 = 4;
+    /// memsrv's badge: only on its fault endpoint (its clients carry memsrv's own badges).
+    pub const MEMSRV: u64 = 5;
     /// Set on the badge of a process's fault endpoint capability (with the process's own
     /// badge in the low bits), so that `init` tells its faults from its reports.
     pub const FAULT: u64 = 1 << 8;
@@ -38,6 +40,7 @@ pub mod badge {
             ECHO => Some("echo"),
             CLIENT => Some("client"),
             CONSOLE => Some("console"),
+            MEMSRV => Some("memsrv"),
             _ => None,
         }
     }
@@ -237,6 +240,7 @@ mod tests {
     #[test]
     fn badges_name_the_processes_and_labels_differ() {
         assert_eq!(badge::name(badge::CLIENT), Some("client"));
+        assert_eq!(badge::name(badge::MEMSRV), Some("memsrv"));
         assert_eq!(badge::name(badge::FAULT | badge::ECHO), None);
         assert_ne!(echo::REVERSE, echo::INCREMENT);
         // The report label is no fault label (1, 2), so init can tell them apart by label too.

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Without `--module` the kernel gets [`DEFAULT_MODULES`]: `init` and the servers it starts
-//! (`console`, `echo`, `client`), with no arguments. `--build-only`
+//! (`memsrv-server`, `console`, `echo`, `client`), with no arguments. `--build-only`
 //! stops after building (`just build`), so the build is defined in one place.
 #![forbid(unsafe_code)]
 
@@ -17,7 +17,7 @@ use tests::images::{self, Profile, USER_PROGRAMS};
 use tests::qemu::Qemu;
 
 /// What `just qemu` boots: the root task first, then the servers it starts.
-const DEFAULT_MODULES: &[&str] = &["init", "console", "echo", "client"];
+const DEFAULT_MODULES: &[&str] = &["init", "memsrv-server", "console", "echo", "client"];
 
 struct Options {
     profile: Profile,
