@@ -4,11 +4,11 @@
 use libasi::Error;
 use libasi::boot::BootInfo;
 use libasi::cap::{
-    AsiControl, CNode, CNodeAt, Cap, CapKind, CapType, ObjectKind, Rights, Sensitivity, Slot,
-    SlotAllocator, SlotRef, Untyped,
+    AsiControl, CNode, CNodeAt, Cap, CapType, ObjectKind, Rights, Sensitivity, Slot, SlotAllocator,
+    SlotRef, Untyped,
 };
 
-use crate::report::{Failure, identify, ok};
+use crate::report::{Failure, TakenSlots, identify, ok};
 use crate::{ensure, fail};
 
 /// The root CNode, invoked with root slot numbers at depth 64.
@@ -71,13 +71,12 @@ const MAX_TAKEN: usize = 768;
 #[derive(Debug)]
 pub struct Scratch<'e> {
     pub env: &'e mut Env,
-    taken: [u64; MAX_TAKEN],
-    count: usize,
+    taken: TakenSlots<MAX_TAKEN>,
 }
 
 impl<'e> Scratch<'e> {
     pub fn new(env: &'e mut Env) -> Self {
-        Self { env, taken: [0; MAX_TAKEN], count: 0 }
+        Self { env, taken: TakenSlots::default() }
     }
 
     pub fn info(&self) -> &BootInfo {
@@ -86,15 +85,7 @@ impl<'e> Scratch<'e> {
 
     /// `count` consecutive free root slots, taken for this case.
     pub fn slots(&mut self, count: usize) -> Result<u64, Failure> {
-        ensure!(self.count + count <= MAX_TAKEN, "case takes more than {MAX_TAKEN} slots");
-        let Some(first) = self.env.slots.alloc_range(count) else {
-            fail!("no {count} consecutive free slots left");
-        };
-        for slot in first..first + count as u64 {
-            self.taken[self.count] = slot;
-            self.count += 1;
-        }
-        Ok(first)
+        self.taken.take(&mut self.env.slots, count)
     }
 
     /// A free root slot, taken for this case.
@@ -150,27 +141,6 @@ impl<'e> Scratch<'e> {
 
     /// Revokes, deletes and frees every slot taken, newest first; says what went wrong.
     pub fn cleanup(&mut self) -> Result<(), Failure> {
-        let mut first_error = None;
-        while self.count > 0 {
-            self.count -= 1;
-            let slot = self.taken[self.count];
-            let result = ROOT
-                .revoke(Slot::root(slot))
-                .and_then(|()| ROOT.delete(Slot::root(slot)))
-                .map_err(|error| Failure::new(format_args!("cleanup of slot {slot}: {error}")))
-                .and_then(|()| match identify(libasi::cap::CPtr(slot))? {
-                    CapKind::Null => Ok(()),
-                    kind => Err(Failure::new(format_args!(
-                        "slot {slot} still holds {kind:?} after delete"
-                    ))),
-                });
-            match result {
-                Ok(()) => self.env.slots.free(slot),
-                Err(failure) => {
-                    first_error.get_or_insert(failure);
-                }
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        self.taken.release(&mut self.env.slots, |_| Ok(()))
     }
 }

@@ -9,7 +9,7 @@
 use core::fmt::{self, Write};
 
 use libasi::Error;
-use libasi::cap::{CPtr, CapKind};
+use libasi::cap::{CNode, CPtr, Cap, CapKind, Slot, SlotAllocator};
 use libasi::println;
 
 /// What a case found wrong, as one line of text.
@@ -131,5 +131,71 @@ impl Tally {
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Failure({:?})", self.as_str())
+    }
+}
+
+/// The root slots one case has taken, at most `N`: each is revoked, deleted, checked
+/// empty and given back to the program's allocator when the case ends, newest first, so
+/// that a failing case does not disturb the next.
+#[derive(Debug)]
+pub struct TakenSlots<const N: usize> {
+    taken: [u64; N],
+    count: usize,
+}
+
+impl<const N: usize> Default for TakenSlots<N> {
+    fn default() -> Self {
+        Self { taken: [0; N], count: 0 }
+    }
+}
+
+impl<const N: usize> TakenSlots<N> {
+    /// `count` consecutive free root slots from `slots`, taken for this case; the first.
+    pub fn take(&mut self, slots: &mut SlotAllocator, count: usize) -> Result<u64, Failure> {
+        ensure!(self.count + count <= N, "case takes more than {N} slots");
+        let first = if count == 1 { slots.alloc() } else { slots.alloc_range(count) };
+        let Some(first) = first else {
+            fail!("no {count} consecutive free slots left");
+        };
+        for slot in first..first + count as u64 {
+            self.taken[self.count] = slot;
+            self.count += 1;
+        }
+        Ok(first)
+    }
+
+    /// Gives every taken slot back: revoked, then `after_revoke` (for what a program must
+    /// undo once nothing is carved from the slot's capability), deleted, checked empty
+    /// and freed. The first thing that went wrong; a slot that could not be emptied stays
+    /// taken from `slots`.
+    pub fn release(
+        &mut self,
+        slots: &mut SlotAllocator,
+        mut after_revoke: impl FnMut(u64) -> Result<(), Error>,
+    ) -> Outcome {
+        let root = Cap::<CNode>::ROOT;
+        let mut first_error = None;
+        while self.count > 0 {
+            self.count -= 1;
+            let slot = self.taken[self.count];
+            let result = root
+                .revoke(Slot::root(slot))
+                .and_then(|()| after_revoke(slot))
+                .and_then(|()| root.delete(Slot::root(slot)))
+                .map_err(|error| Failure::new(format_args!("cleanup of slot {slot}: {error}")))
+                .and_then(|()| match identify(CPtr(slot))? {
+                    CapKind::Null => Ok(()),
+                    kind => Err(Failure::new(format_args!(
+                        "slot {slot} still holds {kind:?} after delete"
+                    ))),
+                });
+            match result {
+                Ok(()) => slots.free(slot),
+                Err(failure) => {
+                    first_error.get_or_insert(failure);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 }

@@ -8,14 +8,14 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use case_process::own;
 use libasi::cap::{
-    CNode, CNodeAt, CPtr, Cap, CapData, CapKind, CapType, Endpoint, IoPort, IoPortControl,
-    IrqControl, IrqHandler, Notification, ObjectKind, Rights, Slot, SlotAllocator, SlotRef, Tcb,
-    TcbConfig, Untyped, UserRegisters, VSpace,
+    CNode, CNodeAt, CPtr, Cap, CapData, CapType, Endpoint, IoPort, IoPortControl, IrqControl,
+    IrqHandler, Notification, ObjectKind, Rights, Slot, SlotAllocator, SlotRef, Tcb, TcbConfig,
+    Untyped, UserRegisters, VSpace,
 };
 use libasi::{Error, ipc};
 
 use crate::pit::{self, Pit};
-use crate::report::{Failure, Outcome, identify, ok};
+use crate::report::{Failure, Outcome, TakenSlots, identify, ok};
 use crate::{ensure, fail};
 
 pub const ROOT: Cap<CNode> = own::CNODE;
@@ -125,14 +125,13 @@ const MAX_TAKEN: usize = 64;
 #[derive(Debug)]
 pub struct Scratch<'e> {
     pub env: &'e mut Env,
-    taken: [u64; MAX_TAKEN],
-    count: usize,
+    taken: TakenSlots<MAX_TAKEN>,
     objects: Option<Cap<Untyped>>,
 }
 
 impl<'e> Scratch<'e> {
     pub fn new(env: &'e mut Env) -> Self {
-        Self { env, taken: [0; MAX_TAKEN], count: 0, objects: None }
+        Self { env, taken: TakenSlots::default(), objects: None }
     }
 
     pub fn pit(&self) -> Pit {
@@ -141,13 +140,7 @@ impl<'e> Scratch<'e> {
 
     /// A free root slot, taken for this case.
     pub fn slot(&mut self) -> Result<u64, Failure> {
-        ensure!(self.count < MAX_TAKEN, "case takes more than {MAX_TAKEN} slots");
-        let Some(slot) = self.env.slots.alloc() else {
-            fail!("no free slots left");
-        };
-        self.taken[self.count] = slot;
-        self.count += 1;
-        Ok(slot)
+        self.taken.take(&mut self.env.slots, 1)
     }
 
     /// A fresh untyped region of `2^bits` bytes, carved from the pool.
@@ -235,25 +228,6 @@ impl<'e> Scratch<'e> {
 
     /// Revokes, deletes and frees every slot taken, newest first; says what went wrong.
     pub fn cleanup(&mut self) -> Outcome {
-        let mut first_error = None;
-        while self.count > 0 {
-            self.count -= 1;
-            let slot = self.taken[self.count];
-            let result = ROOT
-                .revoke(Slot::root(slot))
-                .and_then(|()| ROOT.delete(Slot::root(slot)))
-                .map_err(|error| Failure::new(format_args!("cleanup of slot {slot}: {error}")))
-                .and_then(|()| match identify(CPtr(slot))? {
-                    CapKind::Null => Ok(()),
-                    kind => Err(Failure::new(format_args!("slot {slot} still holds {kind:?}"))),
-                });
-            match result {
-                Ok(()) => self.env.slots.free(slot),
-                Err(failure) => {
-                    first_error.get_or_insert(failure);
-                }
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        self.taken.release(&mut self.env.slots, |_| Ok(()))
     }
 }

@@ -9,13 +9,13 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use case_process::own;
 use libasi::Error;
 use libasi::cap::{
-    CNode, CNodeAt, CPtr, Cap, CapData, CapKind, CapType, Frame, FrameAttributes, Notification,
-    ObjectKind, PageTable, Rights, Sensitivity, Slot, SlotAllocator, SlotRef, Tcb, TcbConfig,
-    Untyped, UserRegisters, VSpace,
+    CNode, CNodeAt, CPtr, Cap, CapData, CapType, Frame, FrameAttributes, Notification, ObjectKind,
+    PageTable, Rights, Sensitivity, Slot, SlotAllocator, SlotRef, Tcb, TcbConfig, Untyped,
+    UserRegisters, VSpace,
 };
 use libasi::ipc::{IpcBuffer, IpcBufferCell};
 
-use crate::report::{Failure, identify, ok};
+use crate::report::{Failure, TakenSlots, identify, ok};
 use crate::{ensure, fail};
 
 pub const ROOT: Cap<CNode> = own::CNODE;
@@ -284,8 +284,7 @@ const MAX_TAKEN: usize = 128;
 #[derive(Debug)]
 pub struct Scratch<'e> {
     pub env: &'e mut Env,
-    taken: [u64; MAX_TAKEN],
-    count: usize,
+    taken: TakenSlots<MAX_TAKEN>,
     children: usize,
     objects: Option<Cap<Untyped>>,
     /// The slot of the pageblock [`Scratch::sensitive_pageblock`] made sensitive.
@@ -301,7 +300,7 @@ impl<'e> Scratch<'e> {
             cell.set(IpcBuffer::NONE);
         }
         let _ = env.done.poll();
-        Self { env, taken: [0; MAX_TAKEN], count: 0, children: 0, objects: None, sensitive: None }
+        Self { env, taken: TakenSlots::default(), children: 0, objects: None, sensitive: None }
     }
 
     pub fn buffer(&self) -> IpcBuffer {
@@ -310,13 +309,7 @@ impl<'e> Scratch<'e> {
 
     /// A free root slot, taken for this case.
     pub fn slot(&mut self) -> Result<u64, Failure> {
-        ensure!(self.count < MAX_TAKEN, "case takes more than {MAX_TAKEN} slots");
-        let Some(slot) = self.env.slots.alloc() else {
-            fail!("no free slots left");
-        };
-        self.taken[self.count] = slot;
-        self.count += 1;
-        Ok(slot)
+        self.taken.take(&mut self.env.slots, 1)
     }
 
     /// A fresh untyped region of `2^bits` bytes, carved from the pool.
@@ -446,39 +439,21 @@ impl<'e> Scratch<'e> {
 
     /// Revokes, deletes and frees every slot taken, newest first; says what went wrong.
     pub fn cleanup(&mut self) -> Result<(), Failure> {
-        let mut first_error = None;
-        while self.count > 0 {
-            self.count -= 1;
-            let slot = self.taken[self.count];
-            let result = ROOT
-                .revoke(Slot::root(slot))
-                .and_then(|()| self.restore_sensitivity(slot))
-                .and_then(|()| ROOT.delete(Slot::root(slot)))
-                .map_err(|error| Failure::new(format_args!("cleanup of slot {slot}: {error}")))
-                .and_then(|()| match identify(CPtr(slot))? {
-                    CapKind::Null => Ok(()),
-                    kind => Err(Failure::new(format_args!("slot {slot} still holds {kind:?}"))),
-                });
-            match result {
-                Ok(()) => self.env.slots.free(slot),
-                Err(failure) => {
-                    first_error.get_or_insert(failure);
-                }
-            }
-        }
+        let sensitive = self.sensitive.take();
+        let result =
+            self.taken.release(&mut self.env.slots, |slot| restore_sensitivity(sensitive, slot));
         let _ = self.env.done.poll();
-        first_error.map_or(Ok(()), Err)
+        result
     }
+}
 
-    /// Makes the pageblock in `slot` nonsensitive again if it is the one
-    /// [`Scratch::sensitive_pageblock`] made sensitive (with nothing carved from it now).
-    fn restore_sensitivity(&mut self, slot: u64) -> Result<(), Error> {
-        if self.sensitive != Some(slot) {
-            return Ok(());
-        }
-        self.sensitive = None;
-        own::ASI_CONTROL.set_sensitivity(Cap::from_slot(slot), Sensitivity::Nonsensitive)
+/// Makes the pageblock in `slot` nonsensitive again if it is `sensitive`, the one
+/// [`Scratch::sensitive_pageblock`] made sensitive (with nothing carved from it now).
+fn restore_sensitivity(sensitive: Option<u64>, slot: u64) -> Result<(), Error> {
+    if sensitive != Some(slot) {
+        return Ok(());
     }
+    own::ASI_CONTROL.set_sensitivity(Cap::from_slot(slot), Sensitivity::Nonsensitive)
 }
 
 impl Env {
