@@ -39,36 +39,60 @@ pub struct Allocator<const PAGEBLOCKS: usize> {
 }
 
 impl<const PAGEBLOCKS: usize> Allocator<PAGEBLOCKS> {
+    /// An allocator managing nothing: the starting point of [`reset`](Self::reset), as a
+    /// constant so that an allocator too large for a stack can live in a `static`.
+    pub const EMPTY: Self = Self {
+        pageblocks: [Pageblock::UNUSED; PAGEBLOCKS],
+        len: 0,
+        lists: PageblockLists::EMPTY,
+        stats: Stats::ZERO,
+    };
+
     /// An allocator owning `pageblocks`, each wholly free with the given sensitivity.
     pub fn new(
         pageblocks: impl IntoIterator<Item = (PageblockAddr, Sensitivity)>,
     ) -> Result<Self, InitError> {
+        let mut allocator = Self::EMPTY;
+        allocator.reset(pageblocks)?;
+        Ok(allocator)
+    }
+
+    /// Makes this allocator, in place, the one [`new`](Self::new) would make: owning
+    /// `pageblocks`, each wholly free, and nothing else. On an error it manages nothing.
+    pub fn reset(
+        &mut self,
+        pageblocks: impl IntoIterator<Item = (PageblockAddr, Sensitivity)>,
+    ) -> Result<(), InitError> {
         // Free lists link pageblocks by u32 index to keep the per-pageblock links small.
         const { assert!(PAGEBLOCKS <= u32::MAX as usize) };
-        let unused = Pageblock::new(PageblockAddr::containing(0), Sensitivity::Sensitive);
-        let mut slots = [unused; PAGEBLOCKS];
+        *self = Self::EMPTY;
         let mut len = 0;
         for (base, sensitivity) in pageblocks {
-            let slot =
-                slots.get_mut(len).ok_or(InitError::TooManyPageblocks { capacity: PAGEBLOCKS })?;
+            let Some(slot) = self.pageblocks.get_mut(len) else {
+                *self = Self::EMPTY;
+                return Err(InitError::TooManyPageblocks { capacity: PAGEBLOCKS });
+            };
             *slot = Pageblock::new(base, sensitivity);
             len += 1;
         }
-        slots[..len].sort_unstable_by_key(Pageblock::base);
-        if let Some(pair) = slots[..len].windows(2).find(|pair| pair[0].base() == pair[1].base()) {
-            return Err(InitError::DuplicatePageblock(pair[0].base()));
+        self.pageblocks[..len].sort_unstable_by_key(Pageblock::base);
+        if let Some(pair) =
+            self.pageblocks[..len].windows(2).find(|pair| pair[0].base() == pair[1].base())
+        {
+            let duplicate = pair[0].base();
+            *self = Self::EMPTY;
+            return Err(InitError::DuplicatePageblock(duplicate));
         }
-        let mut allocator =
-            Self { pageblocks: slots, len, lists: PageblockLists::new(), stats: Stats::default() };
+        self.len = len;
         // Pushed highest first so that the lowest-addressed pageblock is used first.
         for index in (0..len).rev() {
-            let sensitivity = allocator.pageblocks[index].sensitivity();
+            let sensitivity = self.pageblocks[index].sensitivity();
             let top = FreeList::pageblocks(sensitivity);
-            allocator.lists.push(top, index as u32);
-            allocator.stats.free_blocks[top.index()] += 1;
-            allocator.stats.pageblocks[sensitivity.index()] += 1;
+            self.lists.push(top, index as u32);
+            self.stats.free_blocks[top.index()] += 1;
+            self.stats.pageblocks[sensitivity.index()] += 1;
         }
-        Ok(allocator)
+        Ok(())
     }
 
     /// Allocates a block of `2^order` frames of `sensitivity`.

@@ -98,6 +98,7 @@ mod sensitivity;
 mod stats;
 #[cfg(test)]
 mod test_rng;
+pub mod tree;
 
 pub use allocator::{Allocation, Allocator};
 pub use block::{

@@ -24,6 +24,15 @@ pub(crate) struct Pageblock {
 }
 
 impl Pageblock {
+    /// A placeholder for an unused slot of the allocator's array: no free block at all.
+    pub(crate) const UNUSED: Self = Self {
+        base: PageblockAddr::containing(0),
+        sensitivity: Sensitivity::Sensitive,
+        free: OrderBitmap::EMPTY,
+        allocated: OrderBitmap::EMPTY,
+        free_counts: [0; ORDERS],
+    };
+
     /// A wholly free pageblock.
     pub(crate) fn new(base: PageblockAddr, sensitivity: Sensitivity) -> Self {
         let mut free = OrderBitmap::EMPTY;

@@ -22,9 +22,10 @@ pub(crate) struct PageblockLists<const N: usize> {
 }
 
 impl<const N: usize> PageblockLists<N> {
-    pub(crate) fn new() -> Self {
-        Self { heads: [None; FreeList::COUNT], links: [[Link::default(); ORDERS]; N] }
-    }
+    pub(crate) const EMPTY: Self = Self {
+        heads: [None; FreeList::COUNT],
+        links: [[Link { prev: None, next: None }; ORDERS]; N],
+    };
 
     pub(crate) fn first(&self, list: FreeList) -> Option<u32> {
         self.heads[list.index()]
@@ -112,7 +113,7 @@ mod tests {
 
     #[test]
     fn push_and_remove_from_head_middle_and_tail() {
-        let mut lists = PageblockLists::<4>::new();
+        let mut lists = PageblockLists::<4>::EMPTY;
         for p in 0..4 {
             lists.push(list(2), p);
         }
@@ -131,7 +132,7 @@ mod tests {
 
     #[test]
     fn check_reports_missing_and_extra_members() {
-        let mut lists = PageblockLists::<3>::new();
+        let mut lists = PageblockLists::<3>::EMPTY;
         lists.push(list(0), 0);
         assert_eq!(
             lists.check(list(0), 3, |p| p < 2),

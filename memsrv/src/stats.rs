@@ -14,6 +14,13 @@ pub struct Stats {
 }
 
 impl Stats {
+    pub(crate) const ZERO: Self = Self {
+        free_blocks: [0; FreeList::COUNT],
+        pageblocks: [0; 2],
+        allocated_bytes: [0; 2],
+        flips: 0,
+    };
+
     /// Free blocks on `list`.
     pub fn free_blocks(&self, list: FreeList) -> u64 {
         self.free_blocks[list.index()]

@@ -36,8 +36,9 @@ pub struct SlotAllocator {
 
 impl SlotAllocator {
     /// An allocator over `range`, of which at most [`CAPACITY`] slots are used.
-    pub fn new(range: SlotRange) -> Self {
-        let len = (range.end.saturating_sub(range.start)).min(CAPACITY as u64) as usize;
+    pub const fn new(range: SlotRange) -> Self {
+        let span = range.end.saturating_sub(range.start);
+        let len = if span < CAPACITY as u64 { span as usize } else { CAPACITY };
         Self { start: range.start, len, used: [0; WORDS], hint: 0 }
     }
 

@@ -49,6 +49,7 @@ mod untyped;
 mod vspace;
 
 pub use tcb::{TcbConfig, UserRegisters};
+pub use untyped::UntypedInfo;
 
 use core::fmt;
 use core::marker::PhantomData;

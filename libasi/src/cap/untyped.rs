@@ -1,9 +1,21 @@
 //! Invocations of untyped memory.
 
-use syscall_abi::invocation::ObjectKind;
+use syscall_abi::invocation::{Invocation, ObjectKind, sensitivity};
 
-use super::{CNodeAt, Cap, Untyped, invocation};
+use super::{CNodeAt, Cap, Sensitivity, Untyped, invocation};
 use crate::Error;
+use crate::ipc::IpcBuffer;
+
+/// What an untyped region is, as [`Cap::<Untyped>::describe`] answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UntypedInfo {
+    /// Its physical base address, aligned to its size.
+    pub base: u64,
+    /// log2 of its size in bytes.
+    pub size_bits: u8,
+    /// The sensitivity of all of its memory; `None` if its pageblocks disagree.
+    pub sensitivity: Option<Sensitivity>,
+}
 
 impl Cap<Untyped> {
     /// Carves `count` objects of `kind` out of this untyped region into slots `first ..
@@ -26,5 +38,22 @@ impl Cap<Untyped> {
         count: u64,
     ) -> Result<(), Error> {
         invocation::retype(kind, size_bits, dest, first, count).call(self.cptr()).map(drop)
+    }
+
+    /// Where the region is, how large, and how sensitive its memory is: for a server
+    /// handed memory without the boot information that describes it (memsrv). Two of the
+    /// answer's words arrive in the caller's IPC `buffer`.
+    pub fn describe(self, buffer: IpcBuffer) -> Result<UntypedInfo, Error> {
+        let message = invocation::bare(Invocation::UntypedDescribe);
+        let (base, reply) = crate::ipc::invoke(buffer, self.cptr(), &message)?;
+        let &[size_bits, code] = reply.words() else {
+            return Err(Error::TruncatedMessage { needed: 2 });
+        };
+        let sensitivity = match code {
+            sensitivity::SENSITIVE => Some(Sensitivity::Sensitive),
+            sensitivity::NONSENSITIVE => Some(Sensitivity::Nonsensitive),
+            _ => None,
+        };
+        Ok(UntypedInfo { base, size_bits: size_bits as u8, sensitivity })
     }
 }

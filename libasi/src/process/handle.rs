@@ -2,7 +2,7 @@
 
 use syscall_abi::boot_info::SlotRange;
 
-use super::layout::{CNODE_RADIX, granted};
+use super::layout::granted;
 use crate::Error;
 use crate::cap::{CNode, Cap, Slot, SlotAllocator, SlotRef, Tcb, Untyped, VSpace};
 
@@ -15,6 +15,8 @@ pub struct Process {
     pub tcb: Cap<Tcb>,
     pub vspace: Cap<VSpace>,
     pub cnode: Cap<CNode>,
+    /// Its CNode has 2^`cnode_radix` slots.
+    pub cnode_radix: u8,
     pub memory: Cap<Untyped>,
     pub entry: u64,
     pub slots: SlotRange,
@@ -31,7 +33,7 @@ impl Process {
     /// Moves the `index`th capability handed over (one [granted
     /// moved](super::SpawnOptions::grant_moved)) back to the caller's root slot `dest`.
     pub fn give_back(&self, index: usize, dest: u64) -> Result<(), Error> {
-        let source = SlotRef::new(self.cnode, granted(index).0, CNODE_RADIX);
+        let source = SlotRef::new(self.cnode, granted(index).0, self.cnode_radix);
         ROOT.move_cap(Slot::root(dest), source)
     }
 

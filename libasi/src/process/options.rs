@@ -1,6 +1,6 @@
 //! How to start one process: [`SpawnOptions`], built up call by call.
 
-use super::layout::MAX_GRANTED;
+use super::layout::{CNODE_RADIX, MAX_GRANTED};
 use crate::cap::{CPtr, Rights};
 
 /// Default size of the untyped region a process is built from: 1 MiB.
@@ -36,6 +36,7 @@ pub struct SpawnOptions {
     pub(super) max_priority: u8,
     pub(super) fault_endpoint: Option<CPtr>,
     pub(super) memory_bits: u8,
+    pub(super) cnode_radix: u8,
     pub(super) start: bool,
     pub(super) grants: [Option<Grant>; MAX_GRANTED],
     grant_count: usize,
@@ -52,6 +53,7 @@ impl SpawnOptions {
             max_priority: 0,
             fault_endpoint: None,
             memory_bits: DEFAULT_MEMORY_BITS,
+            cnode_radix: CNODE_RADIX,
             start: true,
             grants: [None; MAX_GRANTED],
             grant_count: 0,
@@ -80,6 +82,15 @@ impl SpawnOptions {
     #[must_use]
     pub const fn memory_bits(mut self, bits: u8) -> Self {
         self.memory_bits = bits;
+        self
+    }
+
+    /// Gives the process a CNode of 2^`radix` slots instead of 2^[`CNODE_RADIX`]: for a
+    /// server that keeps many capabilities (memsrv). Its guard still makes a capability
+    /// pointer the slot number; the process must know its radix to know its slot count.
+    #[must_use]
+    pub const fn cnode_radix(mut self, radix: u8) -> Self {
+        self.cnode_radix = radix;
         self
     }
 

@@ -8,8 +8,7 @@ use syscall_abi::boot_info::{ModuleDescriptor, SlotRange};
 use super::budget::{self, SlotBlock};
 use super::handle::{Process, teardown};
 use super::layout::{
-    self, CNODE_GUARD_BITS, CNODE_RADIX, IPC_BUFFER, MAX_GRANTED, PAGE_SIZE, STACK_BOTTOM,
-    STACK_PAGES, STACK_TOP, slot,
+    self, IPC_BUFFER, MAX_GRANTED, PAGE_SIZE, STACK_BOTTOM, STACK_PAGES, STACK_TOP, slot,
 };
 use super::options::{Grant, SpawnOptions};
 use super::plan::{self, Contents, Page};
@@ -278,7 +277,7 @@ impl<'s> Spawner<'s> {
         let cnode = Cap::<CNode>::from_slot(retype(
             memory,
             ObjectKind::CNode,
-            CNODE_RADIX,
+            options.cnode_radix,
             1,
             block,
             "retype the CNode",
@@ -287,7 +286,7 @@ impl<'s> Spawner<'s> {
             Cap::<Tcb>::from_slot(retype(memory, ObjectKind::Tcb, 0, 1, block, "retype the TCB")?);
         fill_cspace(cnode, vspace, tcb, options, &regions)?;
 
-        let guard = guard_data();
+        let guard = guard_data(options.cnode_radix);
         let mut config = TcbConfig::new(cnode, vspace).ipc_buffer(IPC_BUFFER, CPtr(buffer));
         config.cspace_root_data = guard;
         if options.fault_endpoint.is_some() {
@@ -300,7 +299,9 @@ impl<'s> Spawner<'s> {
                 .step("set the maximum controlled priority")?;
         }
         let entry = executable.entry;
-        let process = Process { tcb, vspace, cnode, memory, entry, slots: block.range() };
+        let cnode_radix = options.cnode_radix;
+        let process =
+            Process { tcb, vspace, cnode, cnode_radix, memory, entry, slots: block.range() };
         lend(&process, options)?;
         let started = tcb.write_registers(options.start, &start_registers(entry));
         if started.is_err() {
@@ -448,9 +449,10 @@ fn fill_cspace(
     options: &SpawnOptions,
     regions: &[u64; MAX_GRANTED],
 ) -> Result<(), SpawnError> {
-    let child = |index: u64| Slot::new(index, CNODE_RADIX);
+    let child = |index: u64| Slot::new(index, options.cnode_radix);
+    let guard = guard_data(options.cnode_radix);
     cnode
-        .mint(child(slot::CNODE), SlotRef::root(cnode.cptr().0), Rights::ALL, guard_data())
+        .mint(child(slot::CNODE), SlotRef::root(cnode.cptr().0), Rights::ALL, guard)
         .step("give the process its CNode")?;
     cnode
         .copy(child(slot::VSPACE), SlotRef::root(vspace.cptr().0), Rights::ALL)
@@ -488,7 +490,7 @@ fn fill_cspace(
 fn lend(process: &Process, options: &SpawnOptions) -> Result<(), SpawnError> {
     for (index, grant) in options.grants.iter().flatten().enumerate() {
         if let Grant::Move { cap } = *grant {
-            let dest = Slot::new(layout::granted(index).0, CNODE_RADIX);
+            let dest = Slot::new(layout::granted(index).0, process.cnode_radix);
             if let Err(error) = process.cnode.move_cap(dest, SlotRef::root(cap.0)) {
                 take_back(process, options);
                 return Err(SpawnError::Kernel { step: "move a capability over", error });
@@ -507,9 +509,10 @@ fn take_back(process: &Process, options: &SpawnOptions) {
     }
 }
 
-/// The guard that makes the process's CNode resolve slot numbers at depth 64.
-fn guard_data() -> CapData {
-    CapData::guard(0, CNODE_GUARD_BITS).unwrap_or(CapData::NONE)
+/// The guard that makes a process's CNode of 2^`radix` slots resolve slot numbers at
+/// depth 64.
+fn guard_data(radix: u8) -> CapData {
+    64u8.checked_sub(radix).and_then(|bits| CapData::guard(0, bits)).unwrap_or(CapData::NONE)
 }
 
 /// The table the kernel says is missing at `level`.
@@ -541,6 +544,7 @@ pub const fn start_registers(entry: u64) -> UserRegisters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::layout::{CNODE_GUARD_BITS, CNODE_RADIX};
 
     #[test]
     fn pages_map_with_their_segment_rights() {
@@ -569,7 +573,8 @@ mod tests {
             (0x20_1000, STACK_TOP, IPC_BUFFER)
         );
         assert_eq!(registers.rsp % 16, 0);
-        assert_eq!(guard_data().word(), u64::from(CNODE_GUARD_BITS));
+        assert_eq!(guard_data(CNODE_RADIX).word(), u64::from(CNODE_GUARD_BITS));
+        assert_eq!(guard_data(12).word(), 52);
     }
 
     #[test]

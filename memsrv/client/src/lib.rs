@@ -1,36 +1,100 @@
-//! A memsrv client: frames of a chosen sensitivity, as capabilities.
+//! A memsrv client: frames of a chosen sensitivity and kernel objects, as capabilities.
 //!
 //! ```ignore
 //! use libasi::cap::{Cap, Endpoint, Sensitivity};
 //! use memsrv_client::Client;
 //!
-//! // `endpoint`: memsrv's endpoint, badged by init, with the write, grant and
-//! // grant-reply rights; `slot`: an empty slot of the caller's CNode.
-//! let client = Client::new(endpoint, buffer);
+//! // `endpoint`: memsrv's endpoint, badged by init, with the write and grant-reply
+//! // rights; `slot`: an empty slot of the caller's root CNode.
+//! let client = Client::new(endpoint, buffer, Cap::ROOT);
 //! let frame = client.alloc_frame(0, Sensitivity::Sensitive, slot)?;
-//! assert_eq!(frame.sensitivity()?, Sensitivity::Sensitive);
-//! client.free(frame)?; // every copy of the frame is gone
+//! assert_eq!(frame.cap.sensitivity()?, Sensitivity::Sensitive);
+//! client.free(frame.handle)?; // every copy of the frame is gone
+//!
+//! // Sixteen nonsensitive pages: a region in `region`, the frames in `first..first + 16`.
+//! let frames = client.alloc_frames(0, Sensitivity::Nonsensitive, 16, region, first)?;
+//! let endpoint = client.alloc_object::<Endpoint>(slot)?;
 //! ```
 //!
 //! (Not a doctest: it needs the kernel and memsrv; `tests/guest/memtest` runs it.)
 #![no_std]
 #![forbid(unsafe_code)]
 
-use libasi::cap::{CNode, Cap, Endpoint, FULL_DEPTH, Frame, Sensitivity};
+use libasi::cap::{
+    CNode, CNodeAt, Cap, CapType, Endpoint, FULL_DEPTH, Frame, Notification, ObjectKind,
+    Sensitivity, Slot, Tcb, Untyped, VSpace,
+};
 use libasi::ipc::IpcBuffer;
 use libasi::message::Message;
-use memsrv_api::{LABEL, Reply, Request, Stats};
+use memsrv_api::{Handle, LABEL, ORDER_2M, Object, Reply, Request, Stats, Usage};
 use syscall_abi::ipc::MAX_WORDS;
 
 /// Why a request to memsrv failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
-    /// The IPC itself failed.
+    /// The IPC itself failed, or the kernel refused to retype a frame region.
     Ipc(libasi::Error),
     /// memsrv refused, and changed nothing.
     Refused(memsrv_api::Error),
     /// memsrv's answer was not what the request calls for (or not a memsrv message).
     BadReply,
+}
+
+/// Something memsrv handed out: the capability and the handle that frees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allocated<T: CapType> {
+    pub cap: Cap<T>,
+    pub handle: Handle,
+}
+
+/// A frame and where it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllocatedFrame {
+    pub cap: Cap<Frame>,
+    pub handle: Handle,
+    /// Its physical address.
+    pub address: u64,
+}
+
+/// Frames of one sensitivity from one request: retyped from a region memsrv handed out,
+/// which freeing takes back with every frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frames {
+    /// The region the frames came from.
+    pub region: Allocated<Untyped>,
+    /// The region's physical address: the first frame's.
+    pub address: u64,
+    /// The root slot of the first frame; the others follow it.
+    pub first: u64,
+    pub count: u16,
+}
+
+impl Frames {
+    /// The `index`th frame.
+    pub fn frame(&self, index: u16) -> Option<Cap<Frame>> {
+        (index < self.count).then(|| Cap::from_slot(self.first + u64::from(index)))
+    }
+}
+
+/// A kernel object of a fixed size that memsrv makes: `alloc_object::<T>()`.
+pub trait FixedObject: CapType {
+    const OBJECT: Object;
+}
+
+impl FixedObject for Tcb {
+    const OBJECT: Object = Object::Tcb;
+}
+
+impl FixedObject for Endpoint {
+    const OBJECT: Object = Object::Endpoint;
+}
+
+impl FixedObject for Notification {
+    const OBJECT: Object = Object::Notification;
+}
+
+impl FixedObject for VSpace {
+    const OBJECT: Object = Object::VSpace;
 }
 
 /// memsrv, reached through one badged endpoint capability from one thread.
@@ -42,8 +106,8 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client calling `endpoint` with the calling thread's IPC `buffer`; received
-    /// frames go into slots of the CNode at `cnode` (the caller's root CNode).
+    /// A client calling `endpoint` with the calling thread's IPC `buffer`; what memsrv
+    /// hands out goes into slots of the CNode at `cnode` (the caller's root CNode).
     pub const fn new(endpoint: Cap<Endpoint>, buffer: IpcBuffer, cnode: Cap<CNode>) -> Self {
         Self { endpoint, buffer, cnode }
     }
@@ -55,51 +119,126 @@ impl Client {
         order: u8,
         sensitivity: Sensitivity,
         slot: u64,
-    ) -> Result<Cap<Frame>, Error> {
-        let sensitivity = match sensitivity {
-            Sensitivity::Sensitive => memsrv_api::Sensitivity::Sensitive,
-            Sensitivity::Nonsensitive => memsrv_api::Sensitivity::Nonsensitive,
-        };
-        self.buffer.set_receive_slot(self.cnode, slot, FULL_DEPTH).map_err(Error::Ipc)?;
-        let reply = self.call(&Request::AllocFrame { sensitivity, order }, None);
-        self.buffer.clear_receive_slot().map_err(Error::Ipc)?;
-        match reply? {
-            (Reply::Frame { .. }, 1) => Ok(Cap::from_slot(slot)),
+    ) -> Result<AllocatedFrame, Error> {
+        let request = Request::AllocFrame { sensitivity: api_sensitivity(sensitivity), order };
+        match self.call_into(&request, slot)? {
+            Reply::Frame { address, handle } => {
+                Ok(AllocatedFrame { cap: Cap::from_slot(slot), handle, address })
+            }
             _ => Err(Error::BadReply),
         }
     }
 
-    /// Gives `frame` back; memsrv revokes it, so this and every other copy of it is gone.
-    pub fn free(&self, frame: Cap<Frame>) -> Result<(), Error> {
-        match self.call(&Request::Free, Some(frame))? {
+    /// `count` frames of 2^`order` pages (0 or 9) of `sensitivity`: memsrv's region goes
+    /// into the empty root slot `region`, the frames into the `count` empty root slots
+    /// from `first` on. If retyping the frames fails the region is given back.
+    pub fn alloc_frames(
+        &self,
+        order: u8,
+        sensitivity: Sensitivity,
+        count: u16,
+        region: u64,
+        first: u64,
+    ) -> Result<Frames, Error> {
+        let request =
+            Request::AllocFrames { sensitivity: api_sensitivity(sensitivity), order, count };
+        let Reply::Frames { address, handle } = self.call_into(&request, region)? else {
+            return Err(Error::BadReply);
+        };
+        let untyped = Cap::<Untyped>::from_slot(region);
+        let kind = if order == ORDER_2M { ObjectKind::Frame2M } else { ObjectKind::Frame4K };
+        let dest = CNodeAt::full(self.cnode);
+        if let Err(error) = untyped.retype(kind, 0, dest, first, u64::from(count)) {
+            self.free(handle)?;
+            return Err(Error::Ipc(error));
+        }
+        Ok(Frames { region: Allocated { cap: untyped, handle }, address, first, count })
+    }
+
+    /// A kernel object of type `T`, from nonsensitive memory, into the empty root slot
+    /// `slot`.
+    pub fn alloc_object<T: FixedObject>(&self, slot: u64) -> Result<Allocated<T>, Error> {
+        self.alloc(T::OBJECT, slot)
+    }
+
+    /// Any kernel object memsrv makes (a CNode of a radix, untyped memory of a size, a
+    /// page table of a level) into the empty root slot `slot`; `T` must be its type.
+    pub fn alloc<T: CapType>(&self, object: Object, slot: u64) -> Result<Allocated<T>, Error> {
+        match self.call_into(&Request::AllocObject(object), slot)? {
+            Reply::Object { handle } => Ok(Allocated { cap: Cap::from_slot(slot), handle }),
+            _ => Err(Error::BadReply),
+        }
+    }
+
+    /// Gives back what `handle` names; memsrv revokes it, so every copy of it (and for
+    /// frames from [`alloc_frames`](Self::alloc_frames), every frame) is gone.
+    pub fn free(&self, handle: Handle) -> Result<(), Error> {
+        match self.call(&Request::Free(handle))? {
             (Reply::Freed, _) => Ok(()),
             _ => Err(Error::BadReply),
         }
     }
 
-    /// The caller's usage and memsrv's counters.
+    /// What the caller holds.
+    pub fn usage(&self) -> Result<Usage, Error> {
+        match self.call(&Request::Usage)? {
+            (Reply::Usage(usage), _) => Ok(usage),
+            _ => Err(Error::BadReply),
+        }
+    }
+
+    /// memsrv's free lists, pageblocks and flips.
     pub fn stats(&self) -> Result<Stats, Error> {
-        match self.call(&Request::Stats, None)? {
+        match self.call(&Request::Stats)? {
             (Reply::Stats(stats), _) => Ok(stats),
             _ => Err(Error::BadReply),
         }
     }
 
-    /// Sends `request` (with `frame` if any) and decodes the reply: the reply and how
-    /// many capabilities came with it. A refusal is [`Error::Refused`].
-    fn call(&self, request: &Request, frame: Option<Cap<Frame>>) -> Result<(Reply, usize), Error> {
+    /// Takes back everything client `client` holds (the caller must be the manager);
+    /// what it held.
+    pub fn reclaim(&self, client: u16) -> Result<Usage, Error> {
+        match self.call(&Request::Reclaim { client })? {
+            (Reply::Reclaimed(usage), _) => Ok(usage),
+            _ => Err(Error::BadReply),
+        }
+    }
+
+    /// Sends `request` with the reply's capability going into root slot `slot`; the
+    /// reply, which must carry exactly one capability.
+    fn call_into(&self, request: &Request, slot: u64) -> Result<Reply, Error> {
+        self.buffer.set_receive_slot(self.cnode, slot, FULL_DEPTH).map_err(Error::Ipc)?;
+        let reply = self.call(request);
+        self.buffer.clear_receive_slot().map_err(Error::Ipc)?;
+        match reply? {
+            (reply, 1) => Ok(reply),
+            (_, _) => {
+                // A reply without the capability is no allocation; make sure the slot
+                // is empty again.
+                let _ = self.cnode.delete(Slot::root(slot));
+                Err(Error::BadReply)
+            }
+        }
+    }
+
+    /// Sends `request` and decodes the reply: the reply and how many capabilities came
+    /// with it. A refusal is [`Error::Refused`].
+    fn call(&self, request: &Request) -> Result<(Reply, usize), Error> {
         let mut words = [0; MAX_WORDS];
         let count = memsrv_api::encode(request, &mut words).map_err(|_| Error::BadReply)?;
-        let mut message =
-            Message::with_words(LABEL, &words[..count]).map_err(|_| Error::BadReply)?;
-        if let Some(frame) = frame {
-            message.try_push_cap(frame.cptr()).map_err(|_| Error::BadReply)?;
-        }
+        let message = Message::with_words(LABEL, &words[..count]).map_err(|_| Error::BadReply)?;
         let reply = self.endpoint.call(self.buffer, &message).map_err(Error::Ipc)?;
         match memsrv_api::decode::<Reply>(reply.label(), reply.words()) {
             Ok(Reply::Refused(error)) => Err(Error::Refused(error)),
             Ok(answer) => Ok((answer, reply.cap_count())),
             Err(_) => Err(Error::BadReply),
         }
+    }
+}
+
+const fn api_sensitivity(sensitivity: Sensitivity) -> memsrv_api::Sensitivity {
+    match sensitivity {
+        Sensitivity::Sensitive => memsrv_api::Sensitivity::Sensitive,
+        Sensitivity::Nonsensitive => memsrv_api::Sensitivity::Nonsensitive,
     }
 }

@@ -1,58 +1,68 @@
-//! memsrv, the memory server: hands out frames of a requested sensitivity over IPC
-//! ([`memsrv_api`]), choosing blocks with the allocator core ([`memsrv::Allocator`]) and
-//! flipping whole free pageblocks through the ASI control capability when it says so.
+//! memsrv, the memory server: owns the system's general-purpose memory and hands out
+//! frames of a requested sensitivity and kernel objects over IPC ([`memsrv_api`]),
+//! choosing blocks with the allocator core ([`memsrv::Allocator`]) and flipping whole free
+//! pageblocks through the ASI control capability when it says so.
 //!
 //! # Memory and capabilities
 //!
-//! memsrv is granted untyped regions of exactly one 2 MiB pageblock each (it checks:
-//! a 2 MiB frame must fit and nothing after it; the frame tells the address and
-//! sensitivity). A block the allocator chooses must become a frame at exactly that
-//! address, but the kernel places objects after an untyped region's watermark. So memsrv
-//! mirrors the buddy tree in untyped capabilities: node 1 is the pageblock's untyped,
-//! nodes `2i` and `2i + 1` are the two halves of node `i`, made (both at once, from a node
-//! without children, so at offsets 0 and half) only when a block below needs them. A frame
-//! of node `i` is retyped from node `i`'s untyped, which then has no other children, so
-//! it lands at the node's base. Invariant: a node has children exactly while some block
-//! inside it is allocated. On free memsrv revokes and deletes its frame capability (every
-//! copy a client holds goes with it) and deletes halves whose buddy is unused too, up the
-//! tree: a wholly free pageblock's untyped has no children again, so it can be flipped
-//! and retyped from its base. Each record costs a slot of memsrv's 256-slot CNode and one of 96 records; a
-//! request that might not find enough is refused with [`Error::ServerFull`].
+//! memsrv is granted untyped regions of whole pageblocks and splits them into one untyped
+//! capability per 2 MiB pageblock ([`regions`]). A block the allocator chooses becomes a
+//! capability at exactly that address through the buddy tree mirrored in untyped halves
+//! ([`memsrv::tree`]): a leaf is made from the untyped of its own node. Invariant: a node
+//! has children exactly while some block inside it is allocated. On a free memsrv revokes
+//! and deletes the leaf (every copy a client made goes with it, and for a frame region
+//! every frame retyped from it) and deletes the halves whose buddy is unused too, up the
+//! tree, so that a wholly free pageblock's untyped has no children again and can be
+//! flipped. Each record costs a slot of memsrv's CNode of 2^[`memsrv_api::CNODE_RADIX`]
+//! slots; a request that might not find enough is refused with [`Error::ServerFull`].
 //!
 //! # Clients
 //!
-//! A client is its badge ([`memsrv_api::badge`]): a number and a quota in pages. memsrv
-//! records the owner of every frame; a free names the frame by the capability it carries,
-//! whose address memsrv looks up, and is refused unless that caller was given it. Every
-//! request that is not well formed gets [`Error::Malformed`]; nothing a client sends
-//! makes memsrv panic.
+//! A client is its badge ([`memsrv_api::badge`]): a number, a quota in pages and whether it
+//! is the manager. Every leaf records its holder; a free names the leaf by its handle and
+//! is refused unless that caller holds it. Every request that is not well formed gets
+//! [`Error::Malformed`]; nothing a client sends makes memsrv panic.
+//!
+//! memsrv's state (the allocator, a record per slot) is larger than its stack, so it lives
+//! in a `static`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
+mod regions;
+
+use heapless::index_map::FnvIndexMap;
 use libasi::cap::{
-    AsiControl, CNode, CNodeAt, Cap, Endpoint, FULL_DEPTH, Frame, ObjectKind,
+    AsiControl, CNode, CNodeAt, CPtr, Cap, Endpoint, Frame, ObjectKind,
     Sensitivity as KernelSensitivity, Slot, SlotAllocator, Untyped,
 };
+use libasi::ipc::IpcBuffer;
 use libasi::message::Message;
 use libasi::process::{self, layout};
-use memsrv::{Allocator, Block, PAGEBLOCK_ORDER, PageblockAddr, Sensitivity};
-use memsrv_api::{Error, LABEL, ORDER_2M, ORDER_4K, Reply, Request, Stats, badge, grants};
+use memsrv::tree::{self, Leaf, LeafKind, Node, Records};
+use memsrv::{Allocator, Block, FreeList, PAGEBLOCK_ORDER, PageblockAddr, Sensitivity};
+use memsrv_api::{
+    Error, Handle, LABEL, MAX_ORDER, ORDER_2M, ORDER_4K, Object, Reply, Request, Stats, Usage,
+    badge, grants,
+};
+use spin::Mutex;
 use syscall_abi::boot_info::SlotRange;
 use syscall_abi::ipc::MAX_WORDS;
 
 libasi::entry!(main);
 
-/// Pageblocks memsrv can manage: every granted slot after the endpoint and ASI control.
-const MAX_PAGEBLOCKS: usize = layout::MAX_GRANTED - grants::FIRST_MEMORY;
-/// Records of untyped halves and frames (each holds one slot), kept few enough that the
-/// server's state fits its 64 KiB stack with room to spare.
-const MAX_RECORDS: usize = 96;
+/// Pageblocks memsrv can manage: 256 MiB.
+const MAX_PAGEBLOCKS: usize = 128;
 /// Slots one allocation may take: a pair of halves per order below the pageblock, and
-/// the frame.
+/// the leaf.
 const SLOTS_PER_ALLOCATION: usize = 2 * PAGEBLOCK_ORDER as usize + 1;
 /// Clients memsrv keeps usage for.
-const MAX_CLIENTS: usize = 32;
+const MAX_CLIENTS: usize = 64;
+/// The smallest untyped region memsrv hands out: one page.
+const MIN_UNTYPED_BITS: u8 = 12;
+const _: () = assert!(tree::SLOTS == 1 << memsrv_api::CNODE_RADIX);
+
+static SERVER: Mutex<Server> = Mutex::new(Server::EMPTY);
 
 fn main() -> u64 {
     process::serve("memsrv", serve)
@@ -61,125 +71,160 @@ fn main() -> u64 {
 fn serve() -> Result<core::convert::Infallible, libasi::Error> {
     let buffer = process::ipc_buffer()?;
     let endpoint = Cap::<Endpoint>::new(process::granted(grants::ENDPOINT));
-    let mut server = Server::start()?;
-    buffer.set_receive_slot(own_cnode(), server.receive, FULL_DEPTH)?;
+    let mut server = SERVER.lock();
+    server.start(buffer)?;
     let (mut badge, mut request) = endpoint.receive(buffer)?;
     loop {
-        let (reply, frame) = server.handle(badge, &request);
+        let (reply, cap) = server.handle(badge, &request);
         let mut words = [0; MAX_WORDS];
         let mut message = match memsrv_api::encode(&reply, &mut words) {
             Ok(count) => Message::with_words(LABEL, &words[..count]).unwrap_or(Message::new(LABEL)),
             Err(_) => Message::new(LABEL),
         };
-        if let Some(frame) = frame {
-            message = message.push_cap(frame);
+        if let Some(cap) = cap {
+            message = message.push_cap(cap);
         }
         (badge, request) = endpoint.reply_receive(buffer, &message)?;
     }
 }
 
-/// What a record of memsrv's CNode holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// The untyped half that is buddy-tree node `node` of its pageblock.
-    Half,
-    /// A frame retyped from node `node`, handed to the client with badge `owner`.
-    Frame { owner: u64, order: u8 },
-}
-
+/// A managed pageblock: where it is and its untyped capability.
 #[derive(Clone, Copy, Debug)]
-struct Record {
-    pageblock: PageblockAddr,
-    node: usize,
-    kind: Kind,
-    slot: u64,
+struct Pageblock {
+    base: PageblockAddr,
+    untyped: Cap<Untyped>,
 }
 
 struct Server {
     asi: Cap<AsiControl>,
     allocator: Allocator<MAX_PAGEBLOCKS>,
-    /// The granted untyped capability of each pageblock.
-    pageblocks: [Option<(PageblockAddr, Cap<Untyped>)>; MAX_PAGEBLOCKS],
-    records: [Option<Record>; MAX_RECORDS],
-    /// Pages held per client badge.
-    usage: [Option<(u64, u64)>; MAX_CLIENTS],
+    /// Sorted by address; a [`Node`]'s `pageblock` is an index into it.
+    pageblocks: heapless::Vec<Pageblock, MAX_PAGEBLOCKS>,
+    records: Records,
+    clients: FnvIndexMap<u16, Usage, MAX_CLIENTS>,
     slots: SlotAllocator,
-    /// Where a capability sent with a request arrives.
-    receive: u64,
 }
 
 impl Server {
-    /// Finds the granted pageblocks and builds the allocator over them.
-    fn start() -> Result<Self, libasi::Error> {
+    const EMPTY: Self = Self {
+        asi: Cap::new(process::granted(grants::ASI_CONTROL)),
+        allocator: Allocator::EMPTY,
+        pageblocks: heapless::Vec::new(),
+        records: Records::EMPTY,
+        clients: FnvIndexMap::new(),
+        slots: SlotAllocator::new(SlotRange { start: 0, end: 0 }),
+    };
+
+    /// Splits the granted regions into pageblocks and builds the allocator over them.
+    fn start(&mut self, buffer: IpcBuffer) -> Result<(), libasi::Error> {
         let first_free = layout::first_free_slot(layout::MAX_GRANTED);
-        let mut slots =
-            SlotAllocator::new(SlotRange { start: first_free, end: layout::slot::COUNT });
-        let receive = slots.alloc().ok_or(libasi::Error::NotEnoughMemory)?;
-        let probe = slots.alloc().ok_or(libasi::Error::NotEnoughMemory)?;
-        let mut pageblocks = [None; MAX_PAGEBLOCKS];
-        let mut found = [(PageblockAddr::containing(0), Sensitivity::Sensitive); MAX_PAGEBLOCKS];
-        let mut count = 0;
-        for index in 0..MAX_PAGEBLOCKS {
-            let untyped = Cap::<Untyped>::new(process::granted(grants::FIRST_MEMORY + index));
-            let Some((pageblock, sensitivity)) = probe_pageblock(untyped, probe)? else { break };
-            pageblocks[index] = Some((pageblock, untyped));
-            found[index] = (pageblock, sensitivity);
-            count += 1;
-        }
-        slots.free(probe);
-        let allocator = Allocator::new(found.into_iter().take(count))
-            .map_err(|_| libasi::Error::InvalidArgument { word: 0 })?;
-        Ok(Self {
-            asi: Cap::new(process::granted(grants::ASI_CONTROL)),
-            allocator,
-            pageblocks,
-            records: [None; MAX_RECORDS],
-            usage: [None; MAX_CLIENTS],
-            slots,
-            receive,
-        })
+        self.slots = SlotAllocator::new(SlotRange { start: first_free, end: tree::SLOTS as u64 });
+        let mut found = heapless::Vec::<_, MAX_PAGEBLOCKS>::new();
+        regions::split_granted(buffer, &mut self.pageblocks, &mut found, &mut self.slots)?;
+        self.pageblocks.sort_unstable_by_key(|pageblock| pageblock.base);
+        self.allocator.reset(found).map_err(|_| libasi::Error::InvalidArgument { word: 0 })
     }
 
-    /// The reply to `request` from the client with `badge`, and the frame to send with it.
-    fn handle(&mut self, badge: u64, request: &Message) -> (Reply, Option<Cap<Frame>>) {
+    /// The reply to `request` from the client with `badge`, and the capability to send
+    /// with it.
+    fn handle(&mut self, badge: u64, request: &Message) -> (Reply, Option<CPtr>) {
         let decoded = memsrv_api::decode::<Request>(request.label(), request.words());
-        let arrived = request.cap_count() == 1 && request.unwrapped() == 0;
         let result = match decoded {
             Err(_) => Err(Error::Malformed),
             Ok(_) if badge == 0 => Err(Error::Unidentified),
-            Ok(Request::AllocFrame { sensitivity, order }) => self
-                .alloc(badge, sensitivity, order)
-                .map(|(address, frame)| (Reply::Frame { address }, Some(frame))),
-            Ok(Request::Free) if arrived => self.free(badge).map(|()| (Reply::Freed, None)),
-            Ok(Request::Free) => Err(Error::NoFrame),
-            Ok(Request::Stats) => Ok((Reply::Stats(self.stats(badge)), None)),
+            Ok(Request::AllocFrame { sensitivity, order }) => {
+                self.alloc_frame(badge, sensitivity, order)
+            }
+            Ok(Request::AllocFrames { sensitivity, order, count }) => {
+                self.alloc_frames(badge, sensitivity, order, count)
+            }
+            Ok(Request::AllocObject(object)) => self.alloc_object(badge, object),
+            Ok(Request::Free(handle)) => self.free(badge, handle).map(|()| (Reply::Freed, None)),
+            Ok(Request::Usage) => Ok((Reply::Usage(self.usage(badge)), None)),
+            Ok(Request::Stats) => Ok((Reply::Stats(self.stats()), None)),
+            Ok(Request::Reclaim { .. }) if !badge::is_manager(badge) => Err(Error::NotManager),
+            Ok(Request::Reclaim { client }) => {
+                self.reclaim(client).map(|usage| (Reply::Reclaimed(usage), None))
+            }
         };
-        // A capability that came with any request is not kept (a freed frame is already
-        // revoked, which took this copy too; deleting an empty slot is harmless).
-        if arrived {
-            let _ = own_cnode().delete(Slot::root(self.receive));
-        }
         result.unwrap_or_else(|error| (Reply::Refused(error), None))
     }
 
-    fn alloc(
+    fn alloc_frame(
         &mut self,
         badge: u64,
         sensitivity: memsrv_api::Sensitivity,
         order: u8,
-    ) -> Result<(u64, Cap<Frame>), Error> {
+    ) -> Result<(Reply, Option<CPtr>), Error> {
+        let kind = match order {
+            ORDER_4K => ObjectKind::Frame4K,
+            ORDER_2M => ObjectKind::Frame2M,
+            _ => return Err(Error::BadOrder),
+        };
+        let made = self.allocate(badge, sensitivity, order, LeafKind::Frame, (kind, 0))?;
+        Ok((Reply::Frame { address: made.address, handle: made.handle }, Some(made.cap)))
+    }
+
+    fn alloc_frames(
+        &mut self,
+        badge: u64,
+        sensitivity: memsrv_api::Sensitivity,
+        order: u8,
+        count: u16,
+    ) -> Result<(Reply, Option<CPtr>), Error> {
         if order != ORDER_4K && order != ORDER_2M {
             return Err(Error::BadOrder);
         }
+        if count == 0 {
+            return Err(Error::BadCount);
+        }
+        let total = u32::from(order) + u32::from(count).next_power_of_two().trailing_zeros();
+        let total =
+            u8::try_from(total).ok().filter(|&total| total <= MAX_ORDER).ok_or(Error::BadOrder)?;
+        let size_bits = memsrv::FRAME_SHIFT as u8 + total;
+        let made = self.allocate(
+            badge,
+            sensitivity,
+            total,
+            LeafKind::Frames,
+            (ObjectKind::Untyped, size_bits),
+        )?;
+        Ok((Reply::Frames { address: made.address, handle: made.handle }, Some(made.cap)))
+    }
+
+    fn alloc_object(&mut self, badge: u64, object: Object) -> Result<(Reply, Option<CPtr>), Error> {
+        let (kind, argument) = object.retype();
+        let size_bits = kernel_core::cap::object::ObjectType::of_kind(kind)
+            .size_bits(argument)
+            .filter(|&bits| kind != ObjectKind::Untyped || bits >= MIN_UNTYPED_BITS)
+            .ok_or(Error::BadObject)?;
+        let order = size_bits.saturating_sub(memsrv::FRAME_SHIFT as u8);
+        if order > MAX_ORDER {
+            return Err(Error::BadObject);
+        }
+        let nonsensitive = memsrv_api::Sensitivity::Nonsensitive;
+        let made = self.allocate(badge, nonsensitive, order, LeafKind::Object, (kind, argument))?;
+        Ok((Reply::Object { handle: made.handle }, Some(made.cap)))
+    }
+
+    /// Allocates a block of `order` and `sensitivity` for `badge` and makes `what` (a
+    /// retype: kind and size argument) from it.
+    fn allocate(
+        &mut self,
+        badge: u64,
+        sensitivity: memsrv_api::Sensitivity,
+        order: u8,
+        kind: LeafKind,
+        what: (ObjectKind, u8),
+    ) -> Result<Made, Error> {
+        let id = badge::id(badge);
         let pages = 1u64 << order;
-        let used = self.used(badge);
-        if used + pages > badge::quota_pages(badge) {
+        if self.held(id).pages + pages > badge::quota_pages(badge) {
             return Err(Error::QuotaExceeded);
         }
-        let free_records = self.records.iter().filter(|record| record.is_none()).count();
+        let new_client = !self.clients.contains_key(&id);
         if self.slots.available() < SLOTS_PER_ALLOCATION
-            || free_records < SLOTS_PER_ALLOCATION
-            || (used == 0 && !self.usage.iter().any(Option::is_none))
+            || (new_client && self.clients.len() == MAX_CLIENTS)
         {
             return Err(Error::ServerFull);
         }
@@ -188,192 +233,194 @@ impl Server {
             memsrv_api::Sensitivity::Nonsensitive => Sensitivity::Nonsensitive,
         };
         let (asi, pageblocks) = (self.asi, &self.pageblocks);
-        let allocation = self
+        let block = self
             .allocator
-            .allocate(order, sensitivity, |pageblock, to| {
-                let untyped = untyped_of(pageblocks, pageblock).ok_or(libasi::Error::EmptySlot)?;
-                asi.set_sensitivity(untyped, kernel_sensitivity(to))
+            .allocate(order, sensitivity, |base, to| {
+                let pageblock = find(pageblocks, base).ok_or(libasi::Error::EmptySlot)?;
+                asi.set_sensitivity(pageblocks[pageblock].untyped, kernel_sensitivity(to))
             })
             .map_err(|error| match error {
                 memsrv::AllocError::InvalidOrder { .. } => Error::BadOrder,
                 memsrv::AllocError::OutOfMemory => Error::OutOfMemory,
                 memsrv::AllocError::FlipRefused { error, .. } => kernel_error(error),
-            })?;
-        let block = allocation.block;
-        match self.make_frame(block, badge) {
-            Ok(frame) => {
-                self.charge(badge, pages);
-                Ok((block.addr, frame))
+            })?
+            .block;
+        // The allocator manages exactly memsrv's pageblocks.
+        let Some(pageblock) = find(&self.pageblocks, PageblockAddr::containing(block.addr)) else {
+            let _ = self.allocator.free(block);
+            return Err(Error::Kernel(0));
+        };
+        let node = Node::of(pageblock as u16, block);
+        match self.make_leaf(node, block, kind, what) {
+            Ok(slot) => {
+                let leaf = Leaf { owner: id, kind, order };
+                let handle = Handle(self.records.insert_leaf(slot, node, leaf).0);
+                self.charge(id, leaf, true);
+                Ok(Made { address: block.addr, handle, cap: CPtr(slot) })
             }
             Err(error) => {
-                let pageblock = PageblockAddr::containing(block.addr);
-                self.prune(pageblock, node_of(block));
+                self.prune(node);
                 let _ = self.allocator.free(block);
                 Err(error)
             }
         }
     }
 
-    /// Retypes the frame of `block` from its buddy-tree node, making the halves above it.
-    fn make_frame(&mut self, block: Block, owner: u64) -> Result<Cap<Frame>, Error> {
-        let pageblock = PageblockAddr::containing(block.addr);
-        let node = node_of(block);
-        let untyped = self.node_untyped(pageblock, node)?;
+    /// Retypes `what` from `node`'s untyped (splitting the nodes above it) into a new
+    /// slot; a frame must land at `block`'s address.
+    fn make_leaf(
+        &mut self,
+        node: Node,
+        block: Block,
+        kind: LeafKind,
+        (object, argument): (ObjectKind, u8),
+    ) -> Result<u64, Error> {
+        let untyped = self.node_untyped(node)?;
         let slot = self.slots.alloc().ok_or(Error::ServerFull)?;
-        let kind = if block.order == 0 { ObjectKind::Frame4K } else { ObjectKind::Frame2M };
-        let frame = Cap::<Frame>::from_slot(slot);
-        let placed = untyped
-            .retype(kind, 0, CNodeAt::full(own_cnode()), slot, 1)
-            .and_then(|()| frame.address());
-        match placed {
-            Ok(address) if address == block.addr => {
-                let kind = Kind::Frame { owner, order: block.order };
-                self.insert(Record { pageblock, node, kind, slot });
-                Ok(frame)
+        let made = untyped.retype(object, argument, CNodeAt::full(own_cnode()), slot, 1);
+        let placed = match (made, kind) {
+            (Ok(()), LeafKind::Frame) => {
+                Cap::<Frame>::from_slot(slot).address().map_err(kernel_error).and_then(|address| {
+                    if address == block.addr { Ok(()) } else { Err(Error::Kernel(0)) }
+                })
             }
-            other => {
-                let _ = own_cnode().delete(Slot::root(slot));
-                self.slots.free(slot);
-                Err(other.map_or_else(kernel_error, |_| Error::Kernel(0)))
-            }
+            (made, _) => made.map_err(kernel_error),
+        };
+        if let Err(error) = placed {
+            let _ = own_cnode().delete(Slot::root(slot));
+            self.slots.free(slot);
+            return Err(error);
         }
+        Ok(slot)
     }
 
-    /// The untyped capability of `node` in `pageblock`, splitting the nodes above it.
-    fn node_untyped(
-        &mut self,
-        pageblock: PageblockAddr,
-        node: usize,
-    ) -> Result<Cap<Untyped>, Error> {
-        if node == 1 {
-            return untyped_of(&self.pageblocks, pageblock).ok_or(Error::Kernel(0));
+    /// The untyped capability of `node`, splitting the nodes above it.
+    fn node_untyped(&mut self, node: Node) -> Result<Cap<Untyped>, Error> {
+        if node.is_root() {
+            let pageblock = self.pageblocks.get(usize::from(node.pageblock));
+            return pageblock.map(|pageblock| pageblock.untyped).ok_or(Error::Kernel(0));
         }
-        if let Some(record) = self.find(pageblock, node, |kind| kind == Kind::Half) {
-            return Ok(Cap::from_slot(record.slot));
+        if let Some(slot) = self.records.half(node) {
+            return Ok(Cap::from_slot(slot));
         }
-        let parent = self.node_untyped(pageblock, node / 2)?;
+        let parent = self.node_untyped(node.parent())?;
         let first = self.slots.alloc_range(2).ok_or(Error::ServerFull)?;
-        let size_bits = node_size_bits(node);
-        if let Err(error) =
-            parent.retype(ObjectKind::Untyped, size_bits, CNodeAt::full(own_cnode()), first, 2)
-        {
+        let cnode = CNodeAt::full(own_cnode());
+        if let Err(error) = parent.retype(ObjectKind::Untyped, node.size_bits(), cnode, first, 2) {
             self.slots.free_range(first, 2);
             return Err(kernel_error(error));
         }
-        let left = node & !1;
-        self.insert(Record { pageblock, node: left, kind: Kind::Half, slot: first });
-        self.insert(Record { pageblock, node: left + 1, kind: Kind::Half, slot: first + 1 });
+        let left = node.left();
+        self.records.insert_half(first, left);
+        self.records.insert_half(first + 1, left.buddy());
         Ok(Cap::from_slot(if node == left { first } else { first + 1 }))
     }
 
-    fn free(&mut self, badge: u64) -> Result<(), Error> {
-        let received = Cap::<Frame>::from_slot(self.receive);
-        // Checked before it is invoked: invoking an endpoint capability would be an IPC
-        // call, and one to memsrv's own endpoint would never return.
-        if received.holds_claimed_kind() != Ok(true) {
-            return Err(Error::NoFrame);
-        }
-        let address = received.address().map_err(|_| Error::NoFrame)?;
-        let pageblock = PageblockAddr::containing(address);
-        let index = self
+    fn free(&mut self, badge: u64, handle: Handle) -> Result<(), Error> {
+        let (slot, node, leaf) = self
             .records
-            .iter()
-            .position(|record| {
-                record.is_some_and(|record| {
-                    record.pageblock == pageblock
-                        && matches!(record.kind, Kind::Frame { owner, order }
-                            if owner == badge && block_address(pageblock, record.node, order) == address)
-                })
-            })
+            .leaf(tree::Handle(handle.0))
+            .filter(|(_, _, leaf)| leaf.owner == badge::id(badge))
             .ok_or(Error::NotYours)?;
-        let Some(record) = self.records[index] else { return Err(Error::NotYours) };
-        let Kind::Frame { order, .. } = record.kind else { return Err(Error::NotYours) };
-        own_cnode().revoke(Slot::root(record.slot)).map_err(kernel_error)?;
-        own_cnode().delete(Slot::root(record.slot)).map_err(kernel_error)?;
-        self.records[index] = None;
-        self.slots.free(record.slot);
-        self.allocator.free(Block { addr: address, order }).map_err(|_| Error::Kernel(0))?;
-        self.prune(pageblock, record.node);
-        self.charge(badge, 0u64.wrapping_sub(1 << order));
+        self.release(slot, node, leaf)
+    }
+
+    /// Revokes and deletes the leaf in `slot` and gives its block back.
+    fn release(&mut self, slot: u64, node: Node, leaf: Leaf) -> Result<(), Error> {
+        let base = self.pageblocks.get(usize::from(node.pageblock)).ok_or(Error::Kernel(0))?.base;
+        own_cnode().revoke(Slot::root(slot)).map_err(kernel_error)?;
+        own_cnode().delete(Slot::root(slot)).map_err(kernel_error)?;
+        self.records.remove(slot);
+        self.slots.free(slot);
+        self.allocator.free(node.block(base.get())).map_err(|_| Error::Kernel(0))?;
+        self.prune(node);
+        self.charge(leaf.owner, leaf, false);
         Ok(())
     }
 
+    /// Takes back everything client `client` holds; what it held.
+    fn reclaim(&mut self, client: u16) -> Result<Usage, Error> {
+        let held = self.held(client);
+        for slot in 0..tree::SLOTS as u64 {
+            if let Some((node, leaf)) = self.records.leaf_at(slot)
+                && leaf.owner == client
+            {
+                self.release(slot, node, leaf)?;
+            }
+        }
+        Ok(held)
+    }
+
     /// Deletes the halves from `node` up that no allocated block needs any more.
-    fn prune(&mut self, pageblock: PageblockAddr, mut node: usize) {
-        while node > 1 {
-            let buddy = node ^ 1;
-            let in_use = |server: &Self, node: usize| {
-                server.find(pageblock, node, |kind| kind != Kind::Half).is_some()
-                    || server.find(pageblock, 2 * node, |kind| kind == Kind::Half).is_some()
-            };
-            if in_use(self, node) || in_use(self, buddy) {
+    fn prune(&mut self, mut node: Node) {
+        while !node.is_root() {
+            if self.records.in_use(node) || self.records.in_use(node.buddy()) {
                 return;
             }
-            for half in [node, buddy] {
-                if let Some(index) = self.records.iter().position(|record| {
-                    record.is_some_and(|r| {
-                        r.pageblock == pageblock && r.node == half && r.kind == Kind::Half
-                    })
-                }) && let Some(record) = self.records[index].take()
-                {
-                    let _ = own_cnode().delete(Slot::root(record.slot));
-                    self.slots.free(record.slot);
+            for half in [node, node.buddy()] {
+                if let Some(slot) = self.records.half(half) {
+                    let _ = own_cnode().delete(Slot::root(slot));
+                    self.records.remove(slot);
+                    self.slots.free(slot);
                 }
             }
-            node /= 2;
+            node = node.parent();
         }
     }
 
-    fn find(
-        &self,
-        pageblock: PageblockAddr,
-        node: usize,
-        kind: impl Fn(Kind) -> bool,
-    ) -> Option<Record> {
-        self.records
-            .iter()
-            .flatten()
-            .find(|record| {
-                record.pageblock == pageblock && record.node == node && kind(record.kind)
-            })
-            .copied()
+    fn held(&self, client: u16) -> Usage {
+        self.clients.get(&client).copied().unwrap_or_default()
     }
 
-    fn insert(&mut self, record: Record) {
-        if let Some(free) = self.records.iter_mut().find(|record| record.is_none()) {
-            *free = Some(record);
+    /// Counts `leaf` as taken by (or given back from) its owner.
+    fn charge(&mut self, client: u16, leaf: Leaf, taken: bool) {
+        let mut usage = self.held(client);
+        let pages = 1u64 << leaf.order;
+        let count = match leaf.kind {
+            LeafKind::Frame | LeafKind::Frames => &mut usage.frame_allocations,
+            LeafKind::Object => &mut usage.objects,
+        };
+        if taken {
+            *count += 1;
+            usage.pages += pages;
+        } else {
+            *count -= 1;
+            usage.pages -= pages;
+        }
+        if usage.pages == 0 {
+            self.clients.swap_remove(&client);
+        } else {
+            // Room was checked before the allocation.
+            let _ = self.clients.insert(client, usage);
         }
     }
 
-    fn used(&self, badge: u64) -> u64 {
-        self.usage
-            .iter()
-            .flatten()
-            .find(|(owner, _)| *owner == badge)
-            .map_or(0, |&(_, pages)| pages)
+    fn usage(&self, badge: u64) -> Usage {
+        Usage { quota_pages: badge::quota_pages(badge), ..self.held(badge::id(badge)) }
     }
 
-    /// Adds `pages` (wrapping: a negative amount frees) to what `badge` holds.
-    fn charge(&mut self, badge: u64, pages: u64) {
-        let index =
-            self.usage.iter().position(|entry| entry.is_some_and(|(owner, _)| owner == badge));
-        let index = index.or_else(|| self.usage.iter().position(Option::is_none));
-        if let Some(entry) = index.map(|index| &mut self.usage[index]) {
-            let held = entry.map_or(0, |(_, held)| held).wrapping_add(pages);
-            *entry = (held != 0).then_some((badge, held));
-        }
-    }
-
-    fn stats(&self, badge: u64) -> Stats {
+    fn stats(&self) -> Stats {
         let stats = self.allocator.stats();
+        let free_blocks = Sensitivity::ALL.map(|sensitivity| {
+            core::array::from_fn(|order| {
+                FreeList::new(sensitivity, order as u8).map_or(0, |list| stats.free_blocks(list))
+            })
+        });
         Stats {
-            used_pages: self.used(badge),
-            quota_pages: badge::quota_pages(badge),
+            free_blocks,
             free_bytes: Sensitivity::ALL.map(|s| stats.free_bytes_total(s)),
             pageblocks: Sensitivity::ALL.map(|s| stats.pageblocks(s)),
             flips: stats.flips(),
+            clients: self.clients.len() as u64,
         }
     }
+}
+
+/// A leaf just made: the block's address, its handle, and the capability to send.
+struct Made {
+    address: u64,
+    handle: Handle,
+    cap: CPtr,
 }
 
 /// memsrv's own CNode.
@@ -381,41 +428,9 @@ fn own_cnode() -> Cap<CNode> {
     Cap::from_slot(layout::slot::CNODE)
 }
 
-/// Whether `untyped` is a granted region of exactly one pageblock: its address and
-/// sensitivity, found through a 2 MiB frame retyped into `probe` and deleted again.
-/// `None` when the slot holds no untyped capability (the grants have ended).
-fn probe_pageblock(
-    untyped: Cap<Untyped>,
-    probe: u64,
-) -> Result<Option<(PageblockAddr, Sensitivity)>, libasi::Error> {
-    let frame = Cap::<Frame>::from_slot(probe);
-    let cnode = CNodeAt::full(own_cnode());
-    match untyped.retype(ObjectKind::Frame2M, 0, cnode, probe, 1) {
-        Err(libasi::Error::InvalidCapability { .. } | libasi::Error::EmptySlot) => return Ok(None),
-        result => result?,
-    }
-    let address = frame.address();
-    let sensitivity = frame.sensitivity();
-    // Nothing may follow the frame: the region is exactly the pageblock.
-    let exact = untyped.retype(ObjectKind::Frame4K, 0, cnode, probe + 1, 1);
-    own_cnode().delete(Slot::root(probe))?;
-    if exact.is_ok() {
-        own_cnode().delete(Slot::root(probe + 1))?;
-        return Err(libasi::Error::NotPageblocks);
-    }
-    let pageblock = PageblockAddr::new(address?).ok_or(libasi::Error::NotPageblocks)?;
-    let sensitivity = match sensitivity? {
-        KernelSensitivity::Sensitive => Sensitivity::Sensitive,
-        KernelSensitivity::Nonsensitive => Sensitivity::Nonsensitive,
-    };
-    Ok(Some((pageblock, sensitivity)))
-}
-
-fn untyped_of(
-    pageblocks: &[Option<(PageblockAddr, Cap<Untyped>)>],
-    pageblock: PageblockAddr,
-) -> Option<Cap<Untyped>> {
-    pageblocks.iter().flatten().find(|(base, _)| *base == pageblock).map(|&(_, untyped)| untyped)
+/// The index of the pageblock at `base`.
+fn find(pageblocks: &[Pageblock], base: PageblockAddr) -> Option<usize> {
+    pageblocks.binary_search_by_key(&base, |pageblock| pageblock.base).ok()
 }
 
 const fn kernel_sensitivity(sensitivity: Sensitivity) -> KernelSensitivity {
@@ -427,25 +442,4 @@ const fn kernel_sensitivity(sensitivity: Sensitivity) -> KernelSensitivity {
 
 fn kernel_error(error: libasi::Error) -> Error {
     Error::Kernel(error.kernel_error().map_or(u64::MAX, syscall_abi::SyscallError::code))
-}
-
-/// The buddy-tree node of `block` in its pageblock: 1 is the pageblock, `2i` and `2i + 1`
-/// the halves of `i`.
-fn node_of(block: Block) -> usize {
-    let level = usize::from(PAGEBLOCK_ORDER - block.order);
-    let offset = block.addr % memsrv::PAGEBLOCK_SIZE;
-    (1 << level) + (offset >> (memsrv::FRAME_SHIFT + u32::from(block.order))) as usize
-}
-
-/// The address of `node` of `pageblock`, whose blocks are of `order`.
-fn block_address(pageblock: PageblockAddr, node: usize, order: u8) -> u64 {
-    let level = PAGEBLOCK_ORDER - order;
-    let offset = (node as u64 - (1 << level)) << (memsrv::FRAME_SHIFT + u32::from(order));
-    pageblock.get() + offset
-}
-
-/// log2 of the size of `node`.
-fn node_size_bits(node: usize) -> u8 {
-    let level = (usize::BITS - 1 - node.leading_zeros()) as u8;
-    memsrv::FRAME_SHIFT as u8 + PAGEBLOCK_ORDER - level
 }

@@ -428,3 +428,22 @@ fn check_invariants_catches_counters_that_drift() {
         "the statistics disagree with the pageblocks"
     );
 }
+
+#[test]
+fn reset_in_place_equals_a_fresh_allocator_whatever_came_before() {
+    let mut used: Allocator<4> = allocator(&[S, N, S]);
+    alloc(&mut used, 0, N).unwrap();
+    alloc(&mut used, 3, S).unwrap();
+    alloc(&mut used, 0, N).unwrap();
+    let pageblocks = [(PageblockAddr::new(base(1)).unwrap(), N)];
+    used.reset(pageblocks).unwrap();
+    assert_eq!(used, Allocator::<4>::new(pageblocks).unwrap());
+    used.check_invariants().unwrap();
+
+    let too_many = (0..5).map(|i| (PageblockAddr::new(base(i)).unwrap(), S));
+    assert_eq!(used.reset(too_many), Err(InitError::TooManyPageblocks { capacity: 4 }));
+    assert_eq!(used, Allocator::<4>::EMPTY);
+    let twice = [pageblocks[0], pageblocks[0]];
+    assert_eq!(used.reset(twice), Err(InitError::DuplicatePageblock(pageblocks[0].0)));
+    assert_eq!(used, Allocator::<4>::EMPTY);
+}

@@ -8,13 +8,13 @@ use super::tcb::Tcb;
 use super::tcb_invoke;
 use crate::arch;
 use crate::syscall::{Message, Refusal};
-use kernel_core::cap::object::{FrameSize, PtLevel, SLOT_SIZE_BITS};
+use kernel_core::cap::object::SLOT_SIZE_BITS;
 use kernel_core::cap::ops::{DeleteOutcome, mint, move_cap, mutate, revoke};
 use kernel_core::cap::retype::{MAX_RETYPE_COUNT, RetypeError, RetypePlan, plan_retype};
 use kernel_core::cap::{
     CapData, CapError, Capability, ObjectType, Rights, SlotStore, has_children,
 };
-use kernel_core::memory::PAGEBLOCK_SIZE;
+use kernel_core::memory::{PAGEBLOCK_SIZE, PhysRange};
 use kernel_core::sensitivity::Sensitivity;
 use syscall_abi::SyscallError;
 use syscall_abi::invocation::{Invocation, ObjectKind, cap_data, sensitivity, user_registers};
@@ -67,6 +67,11 @@ pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<Reply, 
             return super::io_port::access(first, last, invocation, message);
         }
         Capability::AsiControl => return asi_control(root, invocation, message),
+        Capability::Untyped { base, size_bits, device, .. }
+            if invocation == Invocation::UntypedDescribe =>
+        {
+            return Ok(describe_untyped(base, size_bits, device));
+        }
         _ => {}
     }
     let mut words = [0u64; 7];
@@ -128,19 +133,19 @@ fn asi_control(
     }
 }
 
-fn object_type(kind: ObjectKind) -> ObjectType {
-    match kind {
-        ObjectKind::Untyped => ObjectType::Untyped,
-        ObjectKind::Tcb => ObjectType::Tcb,
-        ObjectKind::Endpoint => ObjectType::Endpoint,
-        ObjectKind::Notification => ObjectType::Notification,
-        ObjectKind::CNode => ObjectType::CNode,
-        ObjectKind::Frame4K => ObjectType::Frame(FrameSize::Small4K),
-        ObjectKind::Frame2M => ObjectType::Frame(FrameSize::Large2M),
-        ObjectKind::PageDirectoryPointerTable => ObjectType::PageTable(PtLevel::Pdpt),
-        ObjectKind::PageDirectory => ObjectType::PageTable(PtLevel::Pd),
-        ObjectKind::PageTable => ObjectType::PageTable(PtLevel::Pt),
-        ObjectKind::VSpace => ObjectType::VSpace,
+/// The answer to [`Invocation::UntypedDescribe`]: base, size and sensitivity.
+fn describe_untyped(base: u64, size_bits: u8, device: bool) -> Reply {
+    let range = PhysRange::from_start_len(base, 1 << size_bits);
+    let code = if device || super::sensitivity::is_all(range, Sensitivity::Nonsensitive) {
+        sensitivity::NONSENSITIVE
+    } else if super::sensitivity::is_all(range, Sensitivity::Sensitive) {
+        sensitivity::SENSITIVE
+    } else {
+        sensitivity::MIXED
+    };
+    Reply {
+        value: base,
+        words: heapless::Vec::from_slice(&[u64::from(size_bits), code]).unwrap_or_default(),
     }
 }
 
@@ -176,13 +181,13 @@ fn retype(
         return Err(Refusal::new(SyscallError::RangeError, 4));
     }
     let slot = |index: usize| destination.base + ((first + index as u64) << SLOT_SIZE_BITS);
-    if object_type(kind) == ObjectType::VSpace && super::asid::free() < count as usize {
+    if ObjectType::of_kind(kind) == ObjectType::VSpace && super::asid::free() < count as usize {
         return Err(SyscallError::NotEnoughMemory.into());
     }
     let plan = plan_retype(
         untyped,
         has_children(&Slots, untyped_slot),
-        object_type(kind),
+        ObjectType::of_kind(kind),
         size_bits,
         count as usize,
         |index| Slots.cap(slot(index)) == Capability::Null,

@@ -13,6 +13,12 @@ pub enum Invocation {
     /// untyped and CNode objects), destination CNode pointer, its depth, first
     /// destination slot index, number of objects.
     UntypedRetype = 1,
+    /// On an untyped capability. No words. Answers the region's physical base address in
+    /// `rdx` and two message words: its size in bits and the [`sensitivity`] of its
+    /// memory ([`sensitivity::MIXED`] if its pageblocks disagree; device memory reads as
+    /// nonsensitive, as its frames do). For a server handed memory without the boot
+    /// information that describes it (memsrv).
+    UntypedDescribe = 2,
     /// On a CNode capability: the CNode in which the destination index is resolved.
     /// Words: destination index, destination depth, source CNode pointer, source index,
     /// source depth, rights ([`rights`] bits) kept from the source.
@@ -121,6 +127,9 @@ pub mod sensitivity {
     pub const NONSENSITIVE: u64 = 0;
     /// Not mapped there: for data that must not leak.
     pub const SENSITIVE: u64 = 1;
+    /// Only answered by [`UntypedDescribe`](super::Invocation::UntypedDescribe): a region
+    /// whose pageblocks are not all of one sensitivity.
+    pub const MIXED: u64 = 2;
 }
 
 /// Attribute bits of [`Invocation::FrameMap`].
@@ -133,6 +142,7 @@ impl Invocation {
     pub const fn from_label(label: u64) -> Option<Self> {
         Some(match label {
             1 => Self::UntypedRetype,
+            2 => Self::UntypedDescribe,
             10 => Self::CNodeCopy,
             11 => Self::CNodeMint,
             12 => Self::CNodeMove,
@@ -211,7 +221,8 @@ impl Invocation {
             | Self::PageTableUnmap
             | Self::IrqHandlerAck
             | Self::IrqHandlerClear
-            | Self::AsiControlVerify => 0,
+            | Self::AsiControlVerify
+            | Self::UntypedDescribe => 0,
         }
     }
 }

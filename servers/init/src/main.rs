@@ -22,13 +22,14 @@ use core::fmt::{self, Write};
 use libasi::boot::{self, BootInfo, ModuleDescriptor};
 use libasi::cap::{
     AsiControl, CNodeAt, Cap, CapData, Endpoint, ObjectKind, Rights, Sensitivity, Slot,
-    SlotAllocator, SlotRef,
+    SlotAllocator, SlotRef, Untyped,
 };
 use libasi::fault::FaultMessage;
 use libasi::ipc::IpcBuffer;
 use libasi::message::Message;
 use libasi::println;
 use libasi::process::{Process, SpawnError, SpawnOptions, Spawner};
+use memsrv_api::Object;
 use memsrv_client::Client;
 use protocol::{MAX_WORDS, OK, Text, badge, client};
 
@@ -70,6 +71,7 @@ enum InitError {
     Spawn(&'static str, SpawnError),
     NoMemory,
     NoSlots,
+    TooManyRegions,
     Fault(&'static str, FaultMessage),
     Unexpected(u64, u64),
     ChecksFailed(u64, u64),
@@ -85,6 +87,7 @@ impl fmt::Display for InitError {
             Self::Spawn(name, error) => write!(f, "cannot start {name}: {error}"),
             Self::NoMemory => f.write_str("the boot information lists no untyped RAM"),
             Self::NoSlots => f.write_str("no free slots left"),
+            Self::TooManyRegions => f.write_str("more memory regions than memsrv can be granted"),
             Self::Fault(name, fault) => write!(
                 f,
                 "{name} faulted: {:?} {} at rip={:#x} address={:#x}",
@@ -124,17 +127,14 @@ fn run() -> Result<(), InitError> {
     let [memsrv_module, console_module, echo_module, client_module] = modules;
     let buffer = IpcBuffer::root().context("the IPC buffer")?;
     let mut slots = SlotAllocator::new(info.empty);
-    let (pool, _) = boot::largest_ram(&info).ok_or(InitError::NoMemory)?;
-    // Boot leaves the memory it hands out sensitive; the servers' objects need it not.
-    Cap::<AsiControl>::BOOT
-        .set_sensitivity(pool, Sensitivity::Nonsensitive)
-        .context("make the pool nonsensitive")?;
-    // memsrv's memory first, while the pool's start is 2 MiB aligned.
-    let pageblocks = memory::carve_pageblocks(pool, &mut slots)?;
+    let division = memory::divide(&info, &mut slots)?;
+    let bootstrap = division.bootstrap;
 
     // The endpoints: memsrv's, the console's, echo's, and init's own for reports and faults.
     let first = slots.alloc_range(4).ok_or(InitError::NoSlots)?;
-    pool.retype(ObjectKind::Endpoint, 0, CNodeAt::ROOT, first, 4).context("retype endpoints")?;
+    bootstrap
+        .retype(ObjectKind::Endpoint, 0, CNodeAt::ROOT, first, 4)
+        .context("retype endpoints")?;
     let memsrv = Cap::<Endpoint>::from_slot(first);
     let console = Cap::<Endpoint>::from_slot(first + 1);
     let echo = Cap::<Endpoint>::from_slot(first + 2);
@@ -149,28 +149,41 @@ fn run() -> Result<(), InitError> {
     let echo_faults = fault_for(badge::ECHO)?;
     let client_faults = fault_for(badge::CLIENT)?;
     let init_console = mint(&mut slots, console, Rights::WRITE, badge::INIT)?;
-    // init's own memsrv client capability: frames come in the reply and go back in a request.
+    // init's own memsrv client capability: what memsrv hands out comes in the reply. init
+    // is the manager: it may reclaim what a client held.
     let init_memsrv = mint(
         &mut slots,
         memsrv,
-        Rights::WRITE | Rights::GRANT | Rights::GRANT_REPLY,
-        memsrv_api::badge::client(memory::CLIENT_ID, memory::QUOTA_PAGES),
+        Rights::WRITE | Rights::GRANT_REPLY,
+        memsrv_api::badge::manager(memory::CLIENT_ID, memory::QUOTA_PAGES),
     )?;
 
-    let mut spawner = Spawner::new(pool, &mut slots);
-    let mut spawn = |name: &'static str, module: &ModuleDescriptor, options: SpawnOptions| {
-        spawner.spawn(module, &options).map_err(|error| InitError::Spawn(name, error))
-    };
-    // memsrv: its endpoint, the ASI control capability and the pageblocks, moved (nobody
-    // else may carve from them).
+    // memsrv, from the bootstrap region: its endpoint, the ASI control capability and
+    // every other pageblock, moved (nobody else may carve from them).
     let mut memsrv_options = SpawnOptions::new(MEMSRV_PRIORITY)
+        .cnode_radix(memsrv_api::CNODE_RADIX)
+        .memory_bits(memory::MEMSRV_MEMORY_BITS)
         .fault_endpoint(memsrv_faults.cptr())
         .grant(memsrv.cptr(), Rights::READ)
         .grant(Cap::<AsiControl>::BOOT.cptr(), Rights::ALL);
-    for pageblock in pageblocks {
-        memsrv_options = memsrv_options.grant_moved(pageblock.cptr());
+    for region in &division.regions {
+        memsrv_options = memsrv_options.grant_moved(region.cptr());
     }
-    let _: Process = spawn("memsrv", memsrv_module, memsrv_options)?;
+    let _: Process = Spawner::new(bootstrap, &mut slots)
+        .spawn(memsrv_module, &memsrv_options)
+        .map_err(|error| InitError::Spawn("memsrv", error))?;
+
+    // The other servers, each built from a pageblock init asks memsrv for.
+    let client = Client::new(init_memsrv, buffer, Cap::ROOT);
+    let mut spawn = |name: &'static str, module: &ModuleDescriptor, options: SpawnOptions| {
+        let slot = slots.alloc().ok_or(InitError::NoSlots)?;
+        let region = client
+            .alloc::<Untyped>(Object::Untyped { size_bits: memory::PAGEBLOCK_BITS }, slot)
+            .map_err(|error| InitError::Memsrv("memory for a server", error))?;
+        Spawner::new(region.cap, &mut slots)
+            .spawn(module, &options.memory_bits(memory::SERVER_MEMORY_BITS))
+            .map_err(|error| InitError::Spawn(name, error))
+    };
     let _: Process = spawn(
         "console",
         console_module,
@@ -195,10 +208,7 @@ fn run() -> Result<(), InitError> {
             .grant_badged(echo.cptr(), Rights::WRITE, badge::CLIENT)
             .grant_badged(report.cptr(), Rights::WRITE, badge::CLIENT),
     )?;
-    println!(
-        "init: started memsrv ({} pageblocks of 2 MiB), console, echo and client",
-        memory::PAGEBLOCKS
-    );
+    println!("init: started memsrv, then console, echo and client from memory memsrv gave");
 
     let (passed, failed) = wait_for_client(report, buffer)?;
     let mut line = Text::new();
@@ -214,9 +224,8 @@ fn run() -> Result<(), InitError> {
     if failed != 0 {
         return Err(InitError::ChecksFailed(passed, failed));
     }
-    let client = Client::new(init_memsrv, buffer, Cap::ROOT);
     let (costs, stats) = memory::exercise(&client, &mut slots, buffer)?;
-    memory::report(&costs, &stats, buffer)
+    memory::report(&division, &costs, &stats, buffer)
 }
 
 /// The modules of the servers, in [`SERVERS`] order; `None` unless all are there.

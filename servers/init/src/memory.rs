@@ -1,50 +1,115 @@
-//! init and memsrv: the pageblocks init gives memsrv, the frames init asks it for, and
+//! init and memsrv: how the boot memory is divided, the frames init asks memsrv for, and
 //! the report init prints at the end.
 //!
-//! init carves [`PAGEBLOCKS`] untyped regions of one 2 MiB pageblock each from its pool
-//! (nonsensitive, as the whole pool is by then) and moves them to memsrv, which flips one
-//! only when a request needs memory of the other sensitivity. init is memsrv's client 1,
-//! with a quota of [`QUOTA_PAGES`]: it asks for [`FRAMES`] 4 KiB frames of each
-//! sensitivity, checks that each frame is of the sensitivity asked for, frees them all and
-//! reports what that cost the kernel (flips, ASI exits).
+//! At boot every whole pageblock handed out is sensitive. init keeps two pageblocks of
+//! the largest region, makes them nonsensitive and builds memsrv (and its own endpoints)
+//! from them; every other whole pageblock of RAM goes to memsrv, as naturally aligned untyped
+//! regions ([`Division`]). Only the fragments smaller than a pageblock around the kernel
+//! and the boot modules stay with init, unused: memsrv manages pageblocks. After that,
+//! init asks memsrv for everything, including the memory the other servers are built
+//! from.
 
 use core::fmt;
 
+use libasi::boot::BootInfo;
 use libasi::cap::{
-    AsiControl, CNodeAt, Cap, Counters, Frame, ObjectKind, Sensitivity, SlotAllocator, Untyped,
+    AsiControl, CNodeAt, Cap, Counters, ObjectKind, Sensitivity, SlotAllocator, Untyped,
 };
 use libasi::ipc::IpcBuffer;
 use libasi::println;
-use libasi::process::layout;
-use memsrv_api::{ORDER_4K, Stats};
-use memsrv_client::Client;
+use memsrv_api::{ORDER_4K, Stats, grants};
+use memsrv_client::{AllocatedFrame, Client};
 use syscall_abi::counters::Counter;
 
 use crate::{Context, InitError};
 
-/// Pageblocks memsrv gets: one for every granted slot after its endpoint and the ASI
-/// control capability, as many as it manages.
-pub const PAGEBLOCKS: usize = layout::MAX_GRANTED - memsrv_api::grants::FIRST_MEMORY;
 /// log2 of a pageblock's size.
-const PAGEBLOCK_BITS: u8 = 21;
+pub const PAGEBLOCK_BITS: u8 = 21;
+/// log2 of the bootstrap region: two pageblocks, room for memsrv's memory, init's
+/// endpoints and the spawner's scratch page tables.
+const BOOTSTRAP_BITS: u8 = PAGEBLOCK_BITS + 1;
+/// log2 of the memory memsrv is built from: 1 MiB (its CNode alone is 256 KiB).
+pub const MEMSRV_MEMORY_BITS: u8 = 20;
+/// log2 of the memory each other server is built from: 512 KiB, carved from a pageblock
+/// init asks memsrv for (the rest of which holds the spawner's scratch page tables).
+pub const SERVER_MEMORY_BITS: u8 = 19;
+/// Regions memsrv can be granted: every granted slot after its endpoint and the ASI
+/// control capability.
+pub const MAX_REGIONS: usize = libasi::process::layout::MAX_GRANTED - grants::FIRST_MEMORY;
 /// init's client number at memsrv.
 pub const CLIENT_ID: u16 = 1;
-/// Pages init may hold at memsrv: what it asks for, and no more.
-pub const QUOTA_PAGES: u32 = 2 * FRAMES as u32;
+/// Pages init may hold at memsrv: a pageblock for each server it starts, and the frames
+/// it asks for.
+pub const QUOTA_PAGES: u32 = 4 * 512 + 2 * FRAMES as u32;
 /// Frames init asks for per sensitivity.
 const FRAMES: usize = 4;
 /// The sensitivities, in the order init asks for them.
 const SENSITIVITIES: [Sensitivity; 2] = [Sensitivity::Sensitive, Sensitivity::Nonsensitive];
 
-/// Carves [`PAGEBLOCKS`] pageblocks from `pool` into new root slots.
-pub fn carve_pageblocks(
-    pool: Cap<Untyped>,
-    slots: &mut SlotAllocator,
-) -> Result<[Cap<Untyped>; PAGEBLOCKS], InitError> {
-    let first = slots.alloc_range(PAGEBLOCKS).ok_or(InitError::NoSlots)?;
-    pool.retype(ObjectKind::Untyped, PAGEBLOCK_BITS, CNodeAt::ROOT, first, PAGEBLOCKS as u64)
-        .context("carve memsrv's pageblocks")?;
-    Ok(core::array::from_fn(|index| Cap::from_slot(first + index as u64)))
+/// How the boot memory is divided between init and memsrv.
+pub struct Division {
+    /// Two nonsensitive pageblocks: init's endpoints and memsrv itself are made from them.
+    pub bootstrap: Cap<Untyped>,
+    /// Every other whole pageblock of RAM, as naturally aligned regions, for memsrv.
+    pub regions: heapless::Vec<Cap<Untyped>, MAX_REGIONS>,
+    /// Bytes memsrv gets.
+    pub memsrv_bytes: u64,
+    /// Bytes of fragments smaller than a pageblock, which stay with init.
+    pub kept_bytes: u64,
+}
+
+/// Divides the boot memory: the first two pageblocks of the largest RAM region become the
+/// bootstrap, the rest of that region is carved into aligned regions (one of each size
+/// from two pageblocks up to half the region), and every other RAM region of at least a
+/// pageblock goes to memsrv whole.
+pub fn divide(info: &BootInfo, slots: &mut SlotAllocator) -> Result<Division, InitError> {
+    let (pool, pool_bits) = libasi::boot::largest_ram(info).ok_or(InitError::NoMemory)?;
+    if pool_bits <= BOOTSTRAP_BITS {
+        return Err(InitError::NoMemory);
+    }
+    let pieces = usize::from(pool_bits - BOOTSTRAP_BITS);
+    let first = slots.alloc_range(pieces + 1).ok_or(InitError::NoSlots)?;
+    // Retyped smallest first, each after the last: the bootstrap at the pool's base, then
+    // one of every size from the bootstrap's up, which tiles the rest exactly.
+    pool.retype(ObjectKind::Untyped, BOOTSTRAP_BITS, CNodeAt::ROOT, first, 1)
+        .context("carve the bootstrap region")?;
+    for (index, bits) in (BOOTSTRAP_BITS..pool_bits).enumerate() {
+        pool.retype(ObjectKind::Untyped, bits, CNodeAt::ROOT, first + 1 + index as u64, 1)
+            .context("carve memsrv's regions")?;
+    }
+    let bootstrap = Cap::<Untyped>::from_slot(first);
+    Cap::<AsiControl>::BOOT
+        .set_sensitivity(bootstrap, Sensitivity::Nonsensitive)
+        .context("make the bootstrap region nonsensitive")?;
+    let mut division = Division {
+        bootstrap,
+        regions: heapless::Vec::new(),
+        memsrv_bytes: (1 << pool_bits) - (1 << BOOTSTRAP_BITS),
+        kept_bytes: 0,
+    };
+    for index in 0..pieces {
+        division.give(Cap::from_slot(first + 1 + index as u64))?;
+    }
+    let pool_slot = pool.cptr().0;
+    for (index, untyped) in info.untyped().iter().enumerate() {
+        let slot = info.untyped_slots.start + index as u64;
+        if untyped.device || slot == pool_slot {
+            continue;
+        }
+        if untyped.size_bits < PAGEBLOCK_BITS {
+            division.kept_bytes += 1 << untyped.size_bits;
+        } else {
+            division.give(Cap::from_slot(slot))?;
+            division.memsrv_bytes += 1 << untyped.size_bits;
+        }
+    }
+    Ok(division)
+}
+
+impl Division {
+    fn give(&mut self, region: Cap<Untyped>) -> Result<(), InitError> {
+        self.regions.push(region).map_err(|_| InitError::TooManyRegions)
+    }
 }
 
 /// What asking memsrv for frames of one sensitivity cost the kernel.
@@ -65,9 +130,10 @@ pub fn exercise(
     slots: &mut SlotAllocator,
     buffer: IpcBuffer,
 ) -> Result<([Allocations; 2], Stats), InitError> {
-    let mut held: [Option<Cap<Frame>>; 2 * FRAMES] = [None; 2 * FRAMES];
+    let mut held: [Option<AllocatedFrame>; 2 * FRAMES] = [None; 2 * FRAMES];
     let mut costs =
         SENSITIVITIES.map(|sensitivity| Allocations { sensitivity, flips: 0, asi_exits: 0 });
+    let before_all = client.usage().map_err(|error| InitError::Memsrv("usage", error))?;
     for (frames, cost) in held.chunks_mut(FRAMES).zip(&mut costs) {
         let before = counters(buffer)?;
         for frame in frames {
@@ -76,7 +142,7 @@ pub fn exercise(
                 .alloc_frame(ORDER_4K, cost.sensitivity, slot)
                 .map_err(|error| InitError::Memsrv("allocate a frame", error))?;
             *frame = Some(allocated);
-            let got = allocated.sensitivity().context("a frame's sensitivity")?;
+            let got = allocated.cap.sensitivity().context("a frame's sensitivity")?;
             if got != cost.sensitivity {
                 return Err(InitError::WrongSensitivity(cost.sensitivity, got));
             }
@@ -87,24 +153,36 @@ pub fn exercise(
     }
     // The kernel's restricted view agrees with every pageblock's sensitivity.
     Cap::<AsiControl>::BOOT.verify().context("verify the restricted view")?;
-    let during = stats(client)?;
-    if during.used_pages != QUOTA_PAGES.into() {
-        return Err(InitError::Usage(during.used_pages));
+    let during = client.usage().map_err(|error| InitError::Memsrv("usage", error))?;
+    if during.pages != before_all.pages + 2 * FRAMES as u64 {
+        return Err(InitError::Usage(during.pages));
     }
     for frame in held.into_iter().flatten() {
-        client.free(frame).map_err(|error| InitError::Memsrv("free a frame", error))?;
-        slots.free(frame.cptr().0);
+        client.free(frame.handle).map_err(|error| InitError::Memsrv("free a frame", error))?;
+        slots.free(frame.cap.cptr().0);
     }
-    let after = stats(client)?;
-    if after.used_pages != 0 {
-        return Err(InitError::Usage(after.used_pages));
+    let after = client.usage().map_err(|error| InitError::Memsrv("usage", error))?;
+    if after != before_all {
+        return Err(InitError::Usage(after.pages));
     }
-    Ok((costs, after))
+    let stats = client.stats().map_err(|error| InitError::Memsrv("memsrv's statistics", error))?;
+    Ok((costs, stats))
 }
 
-/// Prints the report: init's allocations, memsrv's pageblocks and flips, and the kernel's
-/// entries, ASI exits and flushes since boot.
-pub fn report(costs: &[Allocations; 2], stats: &Stats, buffer: IpcBuffer) -> Result<(), InitError> {
+/// Prints the report: how memory was divided, init's allocations, memsrv's pageblocks
+/// and flips, and the kernel's entries, ASI exits and flushes since boot.
+pub fn report(
+    division: &Division,
+    costs: &[Allocations; 2],
+    stats: &Stats,
+    buffer: IpcBuffer,
+) -> Result<(), InitError> {
+    println!(
+        "init: memsrv manages {} MiB in {} regions; init kept two pageblocks to start it and {} KiB of fragments below a pageblock",
+        division.memsrv_bytes >> 20,
+        division.regions.len(),
+        division.kept_bytes >> 10,
+    );
     for cost in costs {
         let name = match cost.sensitivity {
             Sensitivity::Sensitive => "sensitive",
@@ -167,8 +245,4 @@ impl fmt::Display for Count {
 /// The kernel's counters on CPU 0.
 fn counters(buffer: IpcBuffer) -> Result<Counters, InitError> {
     Cap::<AsiControl>::BOOT.counters(buffer, 0).context("read the kernel's counters")
-}
-
-fn stats(client: &Client) -> Result<Stats, InitError> {
-    client.stats().map_err(|error| InitError::Memsrv("memsrv's statistics", error))
 }

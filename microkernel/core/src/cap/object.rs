@@ -3,6 +3,8 @@
 //! Every object is naturally aligned to its size, so "size in bits" doubles as the
 //! alignment, and an object is identified by its base address alone.
 
+use syscall_abi::invocation::ObjectKind;
+
 /// A slot of a CNode: 64 bytes. The capability takes at most 32 (see
 /// [`CAPABILITY_SIZE`](super::capability::CAPABILITY_SIZE)); the derivation-tree links take
 /// 16 more: `prev` and `next` are physical addresses of 64-byte-aligned slots, so their low
@@ -76,6 +78,23 @@ pub enum ObjectType {
 }
 
 impl ObjectType {
+    /// The object type a retype request names.
+    pub const fn of_kind(kind: ObjectKind) -> Self {
+        match kind {
+            ObjectKind::Untyped => Self::Untyped,
+            ObjectKind::Tcb => Self::Tcb,
+            ObjectKind::Endpoint => Self::Endpoint,
+            ObjectKind::Notification => Self::Notification,
+            ObjectKind::CNode => Self::CNode,
+            ObjectKind::Frame4K => Self::Frame(FrameSize::Small4K),
+            ObjectKind::Frame2M => Self::Frame(FrameSize::Large2M),
+            ObjectKind::PageDirectoryPointerTable => Self::PageTable(PtLevel::Pdpt),
+            ObjectKind::PageDirectory => Self::PageTable(PtLevel::Pd),
+            ObjectKind::PageTable => Self::PageTable(PtLevel::Pt),
+            ObjectKind::VSpace => Self::VSpace,
+        }
+    }
+
     /// The size of one object, as a power of two, or `None` if `user_size_bits` is out of
     /// range. `user_size_bits` is the region size for [`Untyped`](Self::Untyped), the radix
     /// (log2 of the slot count) for [`CNode`](Self::CNode), and ignored otherwise, as seL4

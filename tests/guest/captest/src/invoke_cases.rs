@@ -34,7 +34,7 @@ fn unknown_syscall(_: &mut Scratch<'_>) -> Outcome {
 
 fn unknown_label(s: &mut Scratch<'_>) -> Outcome {
     let region = s.untyped(12)?;
-    for label in [0, 2, 9, 16, 99, syscall_abi::ipc::MAX_LABEL] {
+    for label in [0, 3, 9, 16, 99, syscall_abi::ipc::MAX_LABEL] {
         ensure!(Invocation::from_label(label).is_none(), "label {label} is assigned now");
         let message = Message::with_words(label, &[0; 7])
             .map_err(|_| crate::report::Failure::new(format_args!("message")))?;

@@ -7,8 +7,9 @@
 
 use libasi::Error;
 use libasi::cap::{
-    AsiControl, CNode, Cap, CapKind, Counters, Endpoint, Frame, FrameAttributes, Invocation,
-    ObjectKind, PageTable, Rights, Sensitivity, Slot, Tcb, TcbConfig, Untyped, VSpace, invocation,
+    AsiControl, CNode, CNodeAt, Cap, CapKind, Counters, Endpoint, Frame, FrameAttributes,
+    Invocation, ObjectKind, PageTable, Rights, Sensitivity, Slot, Tcb, TcbConfig, Untyped,
+    UntypedInfo, VSpace, invocation,
 };
 use libasi::ipc::IpcBuffer;
 use libasi::message::Message;
@@ -29,6 +30,7 @@ pub const CASES: &[Case] = &[
     ("cap::sensitivity::verifier_passes_after_many_flips", verifier_after_flips),
     ("cap::sensitivity::restricted_view_lacks_sensitive_blocks", restricted_view),
     ("cap::sensitivity::reply_into_a_sensitive_ipc_buffer_exits_once", sensitive_buffer_exits),
+    ("cap::sensitivity::untyped_describes_its_memory", untyped_describes_itself),
 ];
 
 const ASI: Cap<AsiControl> = Cap::<AsiControl>::BOOT;
@@ -86,7 +88,7 @@ fn boot_leaves_sensitive(s: &mut Scratch<'_>) -> Outcome {
     );
     let slot = s.slot()?;
     refused(
-        region.retype(ObjectKind::Endpoint, 0, libasi::cap::CNodeAt::ROOT, slot, 1),
+        region.retype(ObjectKind::Endpoint, 0, CNodeAt::ROOT, slot, 1),
         Error::SensitiveMemory,
         "an endpoint from memory boot left sensitive",
     )
@@ -97,7 +99,7 @@ fn kernel_objects_need_it(s: &mut Scratch<'_>) -> Outcome {
     for (kind, bits) in KERNEL_OBJECTS {
         let slot = s.slot()?;
         refused(
-            block.retype(kind, bits, libasi::cap::CNodeAt::ROOT, slot, 1),
+            block.retype(kind, bits, CNodeAt::ROOT, slot, 1),
             Error::SensitiveMemory,
             "a kernel object from sensitive memory",
         )?;
@@ -353,4 +355,44 @@ fn sensitive_buffer_exits(s: &mut Scratch<'_>) -> Outcome {
     // Left nonsensitive, as the pool was (zeroing it is one more exit).
     empty(block)?;
     set(block, Sensitivity::Nonsensitive)
+}
+
+/// `UntypedDescribe` answers where a region is, its size and its sensitivity, mixed when
+/// its pageblocks disagree, and nothing else when invoked on another kind.
+fn untyped_describes_itself(s: &mut Scratch<'_>) -> Outcome {
+    let buffer = ok(libasi::process::ipc_buffer(), "find the IPC buffer")?;
+    let pair = s.untyped(PAGEBLOCK_BITS + 1)?;
+    set(pair, Sensitivity::Sensitive)?;
+    let halves = s.slots(2)?;
+    ok(pair.retype(ObjectKind::Untyped, PAGEBLOCK_BITS, CNodeAt::ROOT, halves, 2), "split")?;
+    let (low, high) = (Cap::<Untyped>::from_slot(halves), Cap::<Untyped>::from_slot(halves + 1));
+    let frame: Cap<Frame> = s.object(high, ObjectKind::Frame4K, 0)?;
+    let high_base = ok(frame.address(), "the upper pageblock's address")?;
+    ok(ROOT.delete(Slot::root(frame.cptr().0)), "delete the frame")?;
+    let info = ok(high.describe(buffer), "describe a pageblock")?;
+    ensure!(
+        info == UntypedInfo {
+            base: high_base,
+            size_bits: PAGEBLOCK_BITS,
+            sensitivity: Some(Sensitivity::Sensitive)
+        },
+        "the upper pageblock at {high_base:#x} is described as {info:?}"
+    );
+    set(low, Sensitivity::Nonsensitive)?;
+    let info = ok(low.describe(buffer), "describe the lower pageblock")?;
+    ensure!(
+        info.base + (1 << PAGEBLOCK_BITS) == high_base
+            && info.sensitivity == Some(Sensitivity::Nonsensitive),
+        "the lower pageblock after the flip: {info:?}"
+    );
+    let info = ok(pair.describe(buffer), "describe both")?;
+    ensure!(
+        info.size_bits == PAGEBLOCK_BITS + 1 && info.sensitivity.is_none(),
+        "two pageblocks of different sensitivity: {info:?}"
+    );
+    refused(
+        Message::new(Invocation::UntypedDescribe as u64).call(ROOT.cptr()),
+        Error::IllegalOperation,
+        "describe a CNode",
+    )
 }

@@ -1,0 +1,149 @@
+//! Requests memsrv refuses, changing nothing.
+
+use case_report::{Failure, Outcome, ensure, fail, ok};
+use libasi::cap::{Cap, CapKind, Endpoint, Sensitivity};
+use libasi::message::Message;
+use memsrv_api::{Error as Refusal, Handle, LABEL, Object, Reply, Request};
+use syscall_abi::ipc::MAX_WORDS;
+
+use crate::env::{ASI, Env, PAGEBLOCKS, refused, same_stats};
+
+pub fn bad_order_and_count(env: &mut Env) -> Outcome {
+    let before = env.stats()?;
+    for order in [1, 8, 10, u8::MAX] {
+        refused(env.alloc(env.first, order, Sensitivity::Sensitive), Refusal::BadOrder, "order")?;
+    }
+    let first = env.first;
+    let (region, frames) = (env.slot()?, env.slot()?);
+    let batches = [
+        (0, 0, Refusal::BadCount),
+        (0, 513, Refusal::BadOrder),
+        (9, 2, Refusal::BadOrder),
+        (3, 1, Refusal::BadOrder),
+        (0, u16::MAX, Refusal::BadOrder),
+    ];
+    for (order, count, want) in batches {
+        let result = first.alloc_frames(order, Sensitivity::Nonsensitive, count, region, frames);
+        refused(result, want, "a batch")?;
+    }
+    env.slots.free(region);
+    env.slots.free(frames);
+    same_stats(&before, &env.stats()?)
+}
+
+pub fn bad_object(env: &mut Env) -> Outcome {
+    let before = env.stats()?;
+    let slot = env.slot()?;
+    let objects = [
+        Object::CNode { radix: 0 },
+        // 2^16 slots of 64 bytes: larger than a pageblock.
+        Object::CNode { radix: 16 },
+        Object::CNode { radix: u8::MAX },
+        Object::Untyped { size_bits: 11 },
+        Object::Untyped { size_bits: 22 },
+        Object::Untyped { size_bits: u8::MAX },
+    ];
+    for object in objects {
+        refused(env.first.alloc::<Endpoint>(object, slot), Refusal::BadObject, "an object")?;
+    }
+    env.slots.free(slot);
+    same_stats(&before, &env.stats()?)
+}
+
+pub fn out_of_memory(env: &mut Env) -> Outcome {
+    let mut frames = [None; PAGEBLOCKS as usize];
+    for (index, frame) in frames.iter_mut().enumerate() {
+        let sensitivity =
+            if index % 2 == 0 { Sensitivity::Sensitive } else { Sensitivity::Nonsensitive };
+        *frame = Some(env.alloc_checked(9, sensitivity)?);
+    }
+    let first = env.first;
+    refused(env.alloc(first, 0, Sensitivity::Nonsensitive), Refusal::OutOfMemory, "5th")?;
+    let slot = env.slot()?;
+    refused(first.alloc_object::<Endpoint>(slot), Refusal::OutOfMemory, "an object")?;
+    env.slots.free(slot);
+    for frame in frames.into_iter().flatten() {
+        env.free(env.first, frame)?;
+    }
+    ok(ASI.verify(), "AsiControl::verify after the frees")
+}
+
+pub fn quota_exceeded(env: &mut Env) -> Outcome {
+    let second = env.second;
+    let frame = env
+        .alloc(second, 0, Sensitivity::Sensitive)
+        .map_err(|e| Failure::new(format_args!("first page: {e:?}")))?;
+    refused(env.alloc(second, 0, Sensitivity::Sensitive), Refusal::QuotaExceeded, "second page")?;
+    refused(env.alloc(second, 9, Sensitivity::Sensitive), Refusal::QuotaExceeded, "a pageblock")?;
+    let slot = env.slot()?;
+    refused(second.alloc_object::<Endpoint>(slot), Refusal::QuotaExceeded, "an object")?;
+    env.slots.free(slot);
+    env.free(second, frame)?;
+    let usage = env.usage(second)?;
+    ensure!(usage.pages == 0 && usage.quota_pages == 1, "second client: {usage:?}");
+    Ok(())
+}
+
+pub fn not_yours(env: &mut Env) -> Outcome {
+    let frame = env.alloc_checked(0, Sensitivity::Sensitive)?;
+    refused(env.second.free(frame.handle), Refusal::NotYours, "another client's frame")?;
+    let kind = ok(frame.cap.identify(), "identify the frame")?;
+    ensure!(kind == CapKind::Frame, "a refused free took the owner's frame: {kind:?}");
+    // Handles that were never handed out: other slots, other generations.
+    for forged in [0, u64::MAX, frame.handle.0 ^ 1, frame.handle.0 + (1 << 12)] {
+        refused(env.first.free(Handle(forged)), Refusal::NotYours, "a forged handle")?;
+    }
+    env.free(env.first, frame)?;
+    refused(env.first.free(frame.handle), Refusal::NotYours, "double free")?;
+    // The slot is reused for the next frame; the old handle still names nothing.
+    let again = env.alloc_checked(0, Sensitivity::Sensitive)?;
+    refused(env.first.free(frame.handle), Refusal::NotYours, "a stale handle")?;
+    env.free(env.first, again)
+}
+
+pub fn reclaim_needs_the_manager(env: &mut Env) -> Outcome {
+    let frame = env.alloc_checked(0, Sensitivity::Nonsensitive)?;
+    refused(env.second.reclaim(1), Refusal::NotManager, "reclaim by a client")?;
+    let kind = ok(frame.cap.identify(), "identify the frame")?;
+    ensure!(kind == CapKind::Frame, "a refused reclaim took a frame: {kind:?}");
+    env.free(env.first, frame)
+}
+
+/// Sends `words` with `label` to memsrv as `endpoint`; returns the reply.
+fn raw(env: &Env, endpoint: Cap<Endpoint>, label: u64, words: &[u64]) -> Result<Reply, Failure> {
+    let Ok(message) = Message::with_words(label, words) else { fail!("message too long") };
+    let reply = ok(endpoint.call(env.buffer, &message), "call memsrv")?;
+    memsrv_api::decode::<Reply>(reply.label(), reply.words())
+        .map_err(|error| Failure::new(format_args!("undecodable reply: {error:?}")))
+}
+
+pub fn malformed_and_unbadged(env: &mut Env) -> Outcome {
+    let before = env.stats()?;
+    let hostile: [(u64, &[u64]); 7] = [
+        (LABEL + 1, &[1, 2]),
+        (LABEL, &[]),
+        (LABEL, &[u64::MAX]),
+        (LABEL, &[1, 9]),
+        (LABEL, &[3, 0xff_ff00]),
+        // AllocObject with an unknown object tag.
+        (LABEL, &[2, 0x0602]),
+        // Free with a truncated handle.
+        (LABEL, &[2, 0xff03]),
+    ];
+    for (label, words) in hostile {
+        let reply = raw(env, env.raw, label, words)?;
+        ensure!(reply == Reply::Refused(Refusal::Malformed), "{label:#x} {words:?}: {reply:?}");
+    }
+    let mut words = [0; MAX_WORDS];
+    for request in [
+        Request::Stats,
+        Request::AllocFrame { sensitivity: memsrv_api::Sensitivity::Sensitive, order: 0 },
+    ] {
+        let Ok(count) = memsrv_api::encode(&request, &mut words) else { fail!("encode") };
+        let reply = raw(env, env.unbadged, LABEL, &words[..count])?;
+        ensure!(reply == Reply::Refused(Refusal::Unidentified), "unbadged {request:?}: {reply:?}");
+    }
+    let usage = env.usage(env.first)?;
+    ensure!(usage.pages == 0, "after the refusals the client holds {usage:?}");
+    same_stats(&before, &env.stats()?)
+}

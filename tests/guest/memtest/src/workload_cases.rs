@@ -1,0 +1,163 @@
+//! Workloads: many frames checked against the kernel's restricted view, flips forced
+//! both ways, and a client's memory reclaimed.
+
+use case_report::{Failure, Outcome, ensure, fail, ok};
+use libasi::cap::{Cap, Counters, Endpoint, Frame, Rights, Sensitivity, Slot, SlotRef};
+use memsrv_client::{AllocatedFrame, Client};
+use syscall_abi::counters::Counter;
+
+use crate::env::{ASI, Env, PAGEBLOCK, PAGEBLOCKS, THIRD_ID, gone, same_stats};
+
+/// 4 KiB frames in a pageblock: the smoke test fills one of each sensitivity.
+const FRAMES: usize = 512;
+/// The frame-number bits of a 2 MiB entry of the restricted view.
+const FRAME_BITS: u64 = 0x000f_ffff_ffe0_0000;
+
+/// The seed's smoke test made real: a pageblock's worth of nonsensitive frames, each
+/// mapped in the kernel's restricted view at its own pageblock; then as many sensitive
+/// ones, each absent from it with no frame number left; all freed, and every count back.
+pub fn smoke(env: &mut Env) -> Outcome {
+    let before = env.stats()?;
+    for sensitivity in [Sensitivity::Nonsensitive, Sensitivity::Sensitive] {
+        let mut frames = [None::<AllocatedFrame>; FRAMES];
+        for frame in &mut frames {
+            let allocated = env
+                .alloc(env.first, 0, sensitivity)
+                .map_err(|error| Failure::new(format_args!("{sensitivity:?} frame: {error:?}")))?;
+            let got = ok(allocated.cap.sensitivity(), "a frame's sensitivity")?;
+            ensure!(got == sensitivity, "asked for {sensitivity:?}, got {got:?}");
+            let entry = ok(ASI.restricted_entry(allocated.address), "a restricted entry")?;
+            let base = allocated.address & !(PAGEBLOCK - 1);
+            match sensitivity {
+                Sensitivity::Nonsensitive => ensure!(
+                    entry & 1 == 1 && entry & FRAME_BITS == base,
+                    "nonsensitive frame {:#x}: restricted entry {entry:#x}",
+                    allocated.address
+                ),
+                Sensitivity::Sensitive => ensure!(
+                    entry == 0,
+                    "sensitive frame {:#x}: restricted entry {entry:#x}",
+                    allocated.address
+                ),
+            }
+            *frame = Some(allocated);
+        }
+        ok(ASI.verify(), "AsiControl::verify with every frame out")?;
+        let usage = env.usage(env.first)?;
+        ensure!(usage.pages == FRAMES as u64, "{FRAMES} frames out: {usage:?}");
+        for frame in frames.into_iter().flatten() {
+            env.free(env.first, frame)?;
+        }
+    }
+    same_stats(&before, &env.stats()?)?;
+    ok(ASI.verify(), "AsiControl::verify after the frees")
+}
+
+/// Pageblocks of each sensitivity, in phases: each phase takes every pageblock as whole
+/// frames, then frees them. A phase forces as many flips as the sensitive count must
+/// change by; memsrv must flip exactly that often, and the verifier must pass after each.
+pub fn mixed_flips(env: &mut Env) -> Outcome {
+    const PHASES: [usize; 4] = [4, 0, 2, 3];
+    let before = env.stats()?;
+    let kernel_before = counters(env)?;
+    let mut forced = 0;
+    let mut sensitive_now = before.pageblocks[0] as usize;
+    for wanted in PHASES {
+        forced += wanted.abs_diff(sensitive_now);
+        sensitive_now = wanted;
+        let mut frames = [None::<AllocatedFrame>; PAGEBLOCKS as usize];
+        for (index, frame) in frames.iter_mut().enumerate() {
+            let sensitivity =
+                if index < wanted { Sensitivity::Sensitive } else { Sensitivity::Nonsensitive };
+            *frame = Some(env.alloc_checked(9, sensitivity)?);
+        }
+        for frame in frames.into_iter().flatten() {
+            env.free(env.first, frame)?;
+        }
+        let stats = env.stats()?;
+        ensure!(
+            stats.pageblocks == [wanted as u64, PAGEBLOCKS - wanted as u64],
+            "after a phase of {wanted} sensitive pageblocks: {stats:?}"
+        );
+    }
+    let flips = env.stats()?.flips - before.flips;
+    let kernel = counters(env)?.since(&kernel_before).get(Counter::Flips);
+    ensure!(flips == forced as u64, "memsrv flipped {flips} times; the phases force {forced}");
+    ensure!(
+        kernel == forced as u64,
+        "the kernel counted {kernel} flips; the phases force {forced}"
+    );
+    Ok(())
+}
+
+/// A client that walks away holding frames, a batch and an endpoint, and has copied one
+/// of them: the manager reclaims it, and all of it is gone and free again.
+pub fn reclaim(env: &mut Env) -> Outcome {
+    let before = env.stats()?;
+    let third = env.third;
+    let mut held = [0u64; 4];
+    for slot in &mut held[..3] {
+        let frame = alloc(env, third, Sensitivity::Sensitive)?;
+        *slot = frame.cap.cptr().0;
+    }
+    let region = env.slot()?;
+    let first = env.slots(8)?;
+    let batch = third
+        .alloc_frames(0, Sensitivity::Nonsensitive, 8, region, first)
+        .map_err(|error| Failure::new(format_args!("a batch: {error:?}")))?;
+    let endpoint_slot = env.slot()?;
+    let endpoint = third
+        .alloc_object::<Endpoint>(endpoint_slot)
+        .map_err(|error| Failure::new(format_args!("an endpoint: {error:?}")))?;
+    held[3] = env.slot()?;
+    let copy_of = SlotRef::root(held[0]);
+    ok(Cap::ROOT.copy(Slot::root(held[3]), copy_of, Rights::READ), "copy a frame")?;
+    let usage = env.usage(third)?;
+    ensure!(
+        usage.pages == 3 + 8 + 1 && usage.frame_allocations == 4 && usage.objects == 1,
+        "the third client holds {usage:?}"
+    );
+
+    let reclaimed = env
+        .first
+        .reclaim(THIRD_ID)
+        .map_err(|error| Failure::new(format_args!("reclaim: {error:?}")))?;
+    ensure!(
+        reclaimed.pages == usage.pages && reclaimed.objects == 1,
+        "reclaimed {reclaimed:?}, the client held {usage:?}"
+    );
+    for slot in held {
+        gone(Cap::<Frame>::from_slot(slot), "a reclaimed frame or its copy")?;
+        env.slots.free(slot);
+    }
+    gone(batch.region.cap, "a reclaimed region")?;
+    for index in 0..batch.count {
+        if let Some(frame) = batch.frame(index) {
+            gone(frame, "a frame of a reclaimed batch")?;
+        }
+    }
+    gone(endpoint.cap, "a reclaimed endpoint")?;
+    env.slots.free(region);
+    env.slots.free_range(first, 8);
+    env.slots.free(endpoint_slot);
+    let after = env.usage(third)?;
+    ensure!(after.pages == 0 && after.objects == 0, "after the reclaim: {after:?}");
+    same_stats(&before, &env.stats()?)?;
+    ok(ASI.verify(), "AsiControl::verify after the reclaim")
+}
+
+fn alloc(
+    env: &mut Env,
+    client: Client,
+    sensitivity: Sensitivity,
+) -> Result<AllocatedFrame, Failure> {
+    env.alloc(client, 0, sensitivity)
+        .map_err(|error| Failure::new(format_args!("{sensitivity:?} frame: {error:?}")))
+}
+
+fn counters(env: &Env) -> Result<Counters, Failure> {
+    match ASI.counters(env.buffer, 0) {
+        Ok(counters) => Ok(counters),
+        Err(error) => fail!("read the kernel's counters: {error}"),
+    }
+}
