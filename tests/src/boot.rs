@@ -224,9 +224,8 @@ pub fn run_typing(
 pub fn run_interactive(qemu: &Qemu) -> Result<Exit, String> {
     let mut command = qemu.command()?;
     command.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
-    let status = command
-        .status()
-        .map_err(|error| format!("could not run {}: {error}", qemu.describe()))?;
+    let status =
+        command.status().map_err(|error| format!("could not run {}: {error}", qemu.describe()))?;
     Ok(Exit::from_status(status, ""))
 }
 

@@ -167,7 +167,8 @@ fn init_starts_servers(timeout: Duration) -> Scenario {
                         "[client] increment [1, 41, 99, 18446744073709551615] -> [2, 42, 100, 0]: ok",
                     ),
                     Pattern::Line("[client] unknown request 0x77 refused: ok"),
-                    Pattern::Line("[init] system up: client passed 3 of 3 checks"),
+                    Pattern::Line("[client] console refused READ_LINE without the input badge: ok"),
+                    Pattern::Line("[init] system up: client passed 4 of 4 checks"),
                     // memsrv starts with nonsensitive pageblocks only: the first sensitive
                     // frame flips one, and the kernel leaves its restricted view to zero
                     // each sensitive frame.
@@ -227,7 +228,8 @@ fn console_input(timeout: Duration) -> Scenario {
             let answered = expect::in_order(
                 &boot.lines,
                 &[
-                    Pattern::Line("[init] system up: client passed 3 of 3 checks"),
+                    Pattern::Line("[client] console refused READ_LINE with a word: ok"),
+                    Pattern::Line("[init] system up: client passed 4 of 4 checks"),
                     Pattern::Line(PROMPT),
                     // The echo: the typo, then back, blank, back over it.
                     Pattern::Line("hellp\u{8} \u{8}o, console"),

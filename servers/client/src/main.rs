@@ -44,13 +44,30 @@ fn run() -> Result<(), libasi::Error> {
         console: Cap::new(process::granted(client::grants::CONSOLE)),
         echo: Cap::new(process::granted(client::grants::ECHO)),
     };
-    let checks = [reverse(peers)?, increment(peers)?, unknown(peers)?];
+    let input = Cap::<Notification>::new(process::granted(client::grants::INPUT));
+    let reads_input = input.holds_claimed_kind()?;
+    let checks =
+        [reverse(peers)?, increment(peers)?, unknown(peers)?, input_refused(peers, reads_input)?];
     let passed = checks.iter().filter(|&&passed| passed).count() as u64;
     let failed = checks.len() as u64 - passed;
     let report = Cap::<Endpoint>::new(process::granted(client::grants::REPORT));
     report.send(peers.buffer, &Message::new(client::DONE).push(passed).push(failed))?;
-    let input = Cap::<Notification>::new(process::granted(client::grants::INPUT));
-    if input.holds_claimed_kind()? { converse(peers, input) } else { Ok(()) }
+    if reads_input { converse(peers, input) } else { Ok(()) }
+}
+
+/// Asks the console for input in a way it must refuse: without the input badge, any
+/// `READ_LINE`; with it, a malformed one (`READ_LINE` takes no words), which must not
+/// take a line either.
+fn input_refused(peers: Peers, reads_input: bool) -> Result<bool, libasi::Error> {
+    let (request, what) = if reads_input {
+        (Message::new(console::READ_LINE).push(0), "READ_LINE with a word")
+    } else {
+        (Message::new(console::READ_LINE), "READ_LINE without the input badge")
+    };
+    let reply = peers.console.call(peers.buffer, &request)?;
+    let passed = reply.label() == REFUSED;
+    say(peers, format_args!("console refused {what}: {}", verdict(passed)))?;
+    Ok(passed)
 }
 
 /// Answers each line typed on the console until input ends.
@@ -63,7 +80,10 @@ fn converse(peers: Peers, input: Cap<Notification>) -> Result<(), libasi::Error>
             OK => say(peers, format_args!("you typed {line:?}"))?,
             console::CUT => say(
                 peers,
-                format_args!("you typed {line:?} (cut: only the first {} bytes)", console::MAX_LINE),
+                format_args!(
+                    "you typed {line:?} (cut: only the first {} bytes)",
+                    console::MAX_LINE
+                ),
             )?,
             // The console signals the notification when a line is ready or input ends.
             console::NO_LINE => drop(input.wait()?),

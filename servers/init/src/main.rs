@@ -22,6 +22,7 @@ mod memory;
 
 use core::fmt::{self, Write};
 
+use console_input::ConsoleInput;
 use libasi::boot::{self, BootInfo, ModuleDescriptor};
 use libasi::cap::{
     AsiControl, CNodeAt, Cap, CapData, Endpoint, ObjectKind, Rights, Sensitivity, Slot,
@@ -33,7 +34,6 @@ use libasi::message::Message;
 use libasi::println;
 use libasi::process::{Process, SpawnError, SpawnOptions, Spawner};
 use memsrv_client::Client;
-use console_input::ConsoleInput;
 use protocol::{MAX_WORDS, OK, Text, badge, client};
 
 libasi::entry!(main);
@@ -164,8 +164,7 @@ fn run(interactive: bool) -> Result<(), InitError> {
         memsrv_api::badge::client(memory::CLIENT_ID, memory::QUOTA_PAGES),
     )?;
 
-    let input =
-        if interactive { Some(ConsoleInput::new(pool, &mut slots)?) } else { None };
+    let input = if interactive { Some(ConsoleInput::new(pool, &mut slots)?) } else { None };
     let input_badge = if input.is_some() { badge::INPUT } else { 0 };
 
     let mut spawner = Spawner::new(pool, &mut slots);

@@ -114,8 +114,7 @@ impl Editor {
     /// continuation bytes and the byte that starts it), which the terminal shows as one.
     fn erase(&mut self) -> Action {
         let kept = &self.line.bytes[..self.line.len];
-        let Some(start) = kept.iter().rposition(|&byte| byte & 0b1100_0000 != 0b1000_0000)
-        else {
+        let Some(start) = kept.iter().rposition(|&byte| byte & 0b1100_0000 != 0b1000_0000) else {
             // Nothing, or only stray continuation bytes: those go one at a time.
             return match self.line.len.checked_sub(1) {
                 Some(len) => {

@@ -100,13 +100,7 @@ fn kernel_ports(s: &mut Scratch<'_>) -> Outcome {
     // Right next to them is fine (around the environment's PIT ports, 0x40..=0x43, which
     // are issued already), and so are COM1's data and status registers, which a console
     // server reads input through.
-    let beside = [
-        (0x22, 0x3f),
-        (0x44, 0x9f),
-        (0xa2, 0xf3),
-        (0xf8, 0x3f9),
-        (0x3fd, u16::MAX),
-    ];
+    let beside = [(0x22, 0x3f), (0x44, 0x9f), (0xa2, 0xf3), (0xf8, 0x3f9), (0x3fd, u16::MAX)];
     for (first, last) in beside {
         ok(IO_PORT_CONTROL.issue(first, last, slot), "a range beside the kernel's ports")?;
         s.delete(CPtr(slot))?;
