@@ -78,7 +78,7 @@ fn answer(
             debug::write(pending)?;
             Ok(Message::new(OK))
         }
-        console::READ_LINE if sender & badge::INPUT != 0 && request.len() == 0 => match input {
+        console::READ_LINE if sender & badge::INPUT != 0 && request.is_empty() => match input {
             Some(input) => input.read_line(),
             // Given no input, the console has nothing to read: input has ended.
             None => Ok(Message::new(console::END)),
