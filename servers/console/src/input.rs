@@ -105,8 +105,8 @@ impl Input {
                 let _ = self.lines.push_back(line);
                 self.reader.signal()
             }
+            // On an empty line: the cursor is at the start of a line already.
             Action::End => {
-                debug::write(b"\n")?;
                 self.ended = true;
                 // Masked and routed nowhere: the kernel may stop once every thread waits.
                 self.irq.clear()?;
