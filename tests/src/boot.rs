@@ -120,15 +120,40 @@ pub fn format_lines(lines: &[String]) -> String {
     text
 }
 
+/// Bytes typed on the guest's serial port: written to QEMU's standard input (the serial
+/// port's input with `-serial stdio`) once the guest has printed a line starting with
+/// `after`, then the input ends. Waiting for a line lets the guest get ready first: the
+/// kernel resets the UART's receive buffer when it starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Typing {
+    pub after: String,
+    pub bytes: Vec<u8>,
+}
+
 /// Boots `qemu` and waits for it to end or for `timeout`. With `echo`, serial lines go to
 /// stdout as they arrive and QEMU's own messages to stderr; without, QEMU's messages are
 /// kept for the [`Exit`] description. Errs only when QEMU cannot be started at all.
 pub fn run(qemu: &Qemu, timeout: Duration, echo: bool) -> Result<Boot, String> {
+    run_typing(qemu, timeout, echo, None)
+}
+
+/// As [`run`], typing `typing` on the serial port when the guest is ready for it.
+pub fn run_typing(
+    qemu: &Qemu,
+    timeout: Duration,
+    echo: bool,
+    typing: Option<&Typing>,
+) -> Result<Boot, String> {
     let mut command = qemu.command()?;
     command.stdout(Stdio::piped()).stderr(if echo { Stdio::inherit() } else { Stdio::piped() });
+    if typing.is_some() {
+        command.stdin(Stdio::piped());
+    }
     let mut child =
         command.spawn().map_err(|error| format!("could not start {}: {error}", qemu.describe()))?;
     let started = Instant::now();
+    // Taken (and so closed, which ends the guest's input) once the bytes are written.
+    let mut stdin = child.stdin.take().zip(typing);
 
     let stdout = child.stdout.take().expect("stdout is piped");
     let (sender, receiver) = mpsc::channel();
@@ -161,7 +186,15 @@ pub fn run(qemu: &Qemu, timeout: Duration, echo: bool) -> Result<Boot, String> {
     loop {
         let left = timeout.saturating_sub(started.elapsed());
         match receiver.recv_timeout(left) {
-            Ok(line) => lines.push(line),
+            Ok(line) => {
+                if stdin.as_ref().is_some_and(|(_, typing)| line.starts_with(&typing.after)) {
+                    let (mut input, typing) = stdin.take().expect("checked just now");
+                    // A guest that has stopped reading fails on what it printed; a write
+                    // error here says nothing more.
+                    let _ = input.write_all(&typing.bytes);
+                }
+                lines.push(line);
+            }
             Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {
                 hung = true;
@@ -183,6 +216,17 @@ pub fn run(qemu: &Qemu, timeout: Duration, echo: bool) -> Result<Boot, String> {
         Exit::from_status(status, stderr.as_deref().unwrap_or(""))
     };
     Ok(Boot { exit, lines })
+}
+
+/// Boots `qemu` with the serial port on this terminal, typing included (QEMU puts a
+/// terminal in raw mode, so each key reaches the guest as typed), and waits for it to end
+/// however long it takes: the person at the keyboard decides.
+pub fn run_interactive(qemu: &Qemu) -> Result<Exit, String> {
+    let mut command = qemu.command()?;
+    command.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    let status =
+        command.status().map_err(|error| format!("could not run {}: {error}", qemu.describe()))?;
+    Ok(Exit::from_status(status, ""))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use syscall_abi::counters::Counter;
 use tests::bench;
-use tests::boot::{self, Boot, Exit};
+use tests::boot::{self, Boot, Exit, Typing};
 use tests::expect::{self, Pattern};
 use tests::harness::{self, Scenario, TestResult};
 use tests::images::{self, Profile};
@@ -51,6 +51,7 @@ fn main() -> ExitCode {
     scenarios.extend(FAULTS.iter().map(|&(kind, vector)| user_fault(kind, vector, timeout)));
     scenarios.push(bench_program(timeout));
     scenarios.push(init_starts_servers(timeout));
+    scenarios.push(console_input(timeout));
     harness::main(scenarios)
 }
 
@@ -166,7 +167,8 @@ fn init_starts_servers(timeout: Duration) -> Scenario {
                         "[client] increment [1, 41, 99, 18446744073709551615] -> [2, 42, 100, 0]: ok",
                     ),
                     Pattern::Line("[client] unknown request 0x77 refused: ok"),
-                    Pattern::Line("[init] system up: client passed 3 of 3 checks"),
+                    Pattern::Line("[client] console refused READ_LINE without the input badge: ok"),
+                    Pattern::Line("[init] system up: client passed 4 of 4 checks"),
                     // memsrv gets every pageblock but init's two, all sensitive as boot
                     // left them: the three servers' pageblocks flip three, the first
                     // nonsensitive frame one more. Zeroing a sensitive frame is an ASI exit.
@@ -191,6 +193,58 @@ fn init_starts_servers(timeout: Duration) -> Scenario {
             .and_then(|()| expect::absent(&boot.lines, &Pattern::Prefix("panic:")))
             .and_then(|()| boot.expect_exit(&Exit::KernelSuccess));
             Ok(vec![boot.check(NAME, started)])
+        }),
+    }
+}
+
+/// `init console=interactive` with the servers: the harness types on the serial port once
+/// the client asks for input — a line with a typo erased (DEL), ended by CR LF; a line
+/// longer than the console keeps; Ctrl-D — and the console must echo what was typed,
+/// hand the client each line (the long one cut and marked), and the system must end by
+/// itself once input has.
+fn console_input(timeout: Duration) -> Scenario {
+    const NAME: &str = "system::console_input";
+    const PROMPT: &str = "[client] type a line and press Enter; Ctrl-D on an empty line ends";
+    Scenario {
+        checks: vec![NAME.into()],
+        namespace: None,
+        run: Box::new(move || {
+            let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
+            let mut qemu =
+                Qemu::new(images.kernel(), images.dir()).module("init", "console=interactive");
+            for program in ["memsrv-server", "console", "echo", "client"] {
+                qemu = qemu.module(program, "");
+            }
+            let long: String = "0123456789".repeat(13);
+            let mut bytes = b"hellp\x7fo, console\r\n".to_vec();
+            bytes.extend_from_slice(long.as_bytes());
+            bytes.extend_from_slice(b"\r\x04");
+            let typing = Typing { after: PROMPT.to_owned(), bytes };
+            let boot = boot::run_typing(&qemu, timeout, false, Some(&typing))?;
+            let cut = format!(
+                r#"[client] you typed "{}" (cut: only the first {max} bytes)"#,
+                &long[..protocol::console::MAX_LINE],
+                max = protocol::console::MAX_LINE
+            );
+            let answered = expect::in_order(
+                &boot.lines,
+                &[
+                    Pattern::Line("[client] console refused READ_LINE with a word: ok"),
+                    Pattern::Line("[init] system up: client passed 4 of 4 checks"),
+                    Pattern::Line(PROMPT),
+                    // The echo: the typo, then back, blank, back over it.
+                    Pattern::Line("hellp\u{8} \u{8}o, console"),
+                    Pattern::Line(r#"[client] you typed "hello, console""#),
+                    Pattern::Line(&cut),
+                    Pattern::Line("[client] input ended"),
+                    Pattern::Line("kernel: no runnable threads, shutting down"),
+                ],
+            )
+            .and_then(|()| expect::absent(&boot.lines, &Pattern::Prefix("console: ")))
+            .and_then(|()| expect::absent(&boot.lines, &Pattern::Prefix("client: ")))
+            .and_then(|()| expect::absent(&boot.lines, &Pattern::Prefix("kernel: user fault")))
+            .and_then(|()| boot.expect_exit(&Exit::KernelSuccess));
+            Ok(vec![boot.check(NAME, answered)])
         }),
     }
 }

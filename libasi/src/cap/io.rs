@@ -2,8 +2,10 @@
 //! an I/O port capability reads and writes the ports it covers.
 //!
 //! The kernel refuses ranges that touch the ports it drives itself (the interrupt
-//! controllers 0x20–0x21 and 0xa0–0xa1, the emulator's exit port 0xf4–0xf7 and its serial
-//! console 0x3f8–0x3ff), and every access that is not wholly inside the capability's range:
+//! controllers 0x20–0x21 and 0xa0–0xa1, the emulator's exit port 0xf4–0xf7 and the
+//! registers that configure its serial console, COM1's 0x3fa–0x3fc: COM1's data,
+//! interrupt-enable and status registers may be issued, for a console server that reads
+//! input), and every access that is not wholly inside the capability's range:
 //! a 16-bit access at the last port, or a 32-bit one within three ports of it, is refused.
 
 use syscall_abi::invocation::Invocation;

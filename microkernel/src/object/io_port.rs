@@ -29,9 +29,14 @@ pub fn release(first: u16, last: u16) {
     }
 }
 
-/// Ports the kernel drives itself: the legacy interrupt controllers, its serial console
-/// and the emulator's exit port.
-const KERNEL_PORTS: [(u16, u16); 4] = [(0x20, 0x21), (0xa0, 0xa1), (0xf4, 0xf7), (0x3f8, 0x3ff)];
+/// Ports the kernel drives itself: the legacy interrupt controllers, the emulator's exit
+/// port, and the registers that configure its serial console (COM1's FIFO control, line
+/// control and modem control). COM1's data and interrupt-enable registers (0x3f8–0x3f9)
+/// and its status registers (0x3fd–0x3ff) may go to a console server that reads input:
+/// the kernel only writes the data register and polls the line status, which reading
+/// the received byte, enabling the receive interrupt or reading the status cannot upset,
+/// and with the line control register kept here 0x3f8–0x3f9 never become the divisor.
+const KERNEL_PORTS: [(u16, u16); 4] = [(0x20, 0x21), (0xa0, 0xa1), (0xf4, 0xf7), (0x3fa, 0x3fc)];
 
 /// I/O port control's one invocation: words first, last, destination CNode, index, depth.
 pub fn control(

@@ -9,16 +9,20 @@
 //! memsrv as a client ([`memory`]), prints a report of what memsrv and the kernel did and
 //! exits. memsrv, the console and echo then wait for requests that never come; with every
 //! thread blocked and no IRQ routed the kernel shuts down: that is how the system ends.
+//! With the boot argument `console=interactive` the console also reads COM1's input and
+//! the client answers each line typed, until Ctrl-D ([`console_input`]).
 //!
 //! Booted without those modules (`just qemu --module init`), it greets and exits.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
+mod console_input;
 mod memory;
 
 use core::fmt::{self, Write};
 
+use console_input::ConsoleInput;
 use libasi::boot::{self, BootInfo, ModuleDescriptor};
 use libasi::cap::{
     AsiControl, CNodeAt, Cap, CapData, Endpoint, ObjectKind, Rights, Sensitivity, Slot,
@@ -48,15 +52,18 @@ const CLIENT_PRIORITY: u8 = 100;
 fn main() -> u64 {
     println!("init: hello from user mode");
     let mut buf = [0; 256];
-    match boot::args(&mut buf) {
-        Ok("") => {}
-        Ok(args) => println!("init: boot args: {args}"),
+    let interactive = match boot::args(&mut buf) {
+        Ok("") => false,
+        Ok(args) => {
+            println!("init: boot args: {args}");
+            args.split_whitespace().any(|arg| arg == console_input::INTERACTIVE)
+        }
         Err(error) => {
             println!("init: {error}");
             return 1;
         }
-    }
-    match run() {
+    };
+    match run(interactive) {
         Ok(()) => 0,
         Err(error) => {
             println!("init: {error}");
@@ -118,7 +125,7 @@ impl<T> Context<T> for Result<T, libasi::Error> {
     }
 }
 
-fn run() -> Result<(), InitError> {
+fn run(interactive: bool) -> Result<(), InitError> {
     let info = boot::info().context("boot information")?;
     let Some(modules) = find_servers(&info) else {
         println!("init: no servers to start (boot modules memsrv-server, console, echo, client)");
@@ -158,6 +165,9 @@ fn run() -> Result<(), InitError> {
         memsrv_api::badge::manager(memory::CLIENT_ID, memory::QUOTA_PAGES),
     )?;
 
+    let input = if interactive { Some(ConsoleInput::new(bootstrap, &mut slots)?) } else { None };
+    let input_badge = if input.is_some() { badge::INPUT } else { 0 };
+
     // memsrv, from the bootstrap region: its endpoint, the ASI control capability and
     // every other pageblock, moved (nobody else may carve from them).
     let mut memsrv_options = SpawnOptions::new(MEMSRV_PRIORITY)
@@ -184,13 +194,12 @@ fn run() -> Result<(), InitError> {
             .spawn(module, &options.memory_bits(memory::SERVER_MEMORY_BITS))
             .map_err(|error| InitError::Spawn(name, error))
     };
-    let _: Process = spawn(
-        "console",
-        console_module,
-        SpawnOptions::new(CONSOLE_PRIORITY)
-            .fault_endpoint(console_faults.cptr())
-            .grant(console.cptr(), Rights::READ),
-    )?;
+    let console_options = SpawnOptions::new(CONSOLE_PRIORITY)
+        .fault_endpoint(console_faults.cptr())
+        .grant(console.cptr(), Rights::READ);
+    let console_options =
+        input.as_ref().map_or(console_options, |input| input.console(console_options));
+    let _: Process = spawn("console", console_module, console_options)?;
     let _: Process = spawn(
         "echo",
         echo_module,
@@ -199,15 +208,14 @@ fn run() -> Result<(), InitError> {
             .grant(echo.cptr(), Rights::READ)
             .grant_badged(console.cptr(), Rights::WRITE, badge::ECHO),
     )?;
-    let _: Process = spawn(
-        "client",
-        client_module,
-        SpawnOptions::new(CLIENT_PRIORITY)
-            .fault_endpoint(client_faults.cptr())
-            .grant_badged(console.cptr(), Rights::WRITE, badge::CLIENT)
-            .grant_badged(echo.cptr(), Rights::WRITE, badge::CLIENT)
-            .grant_badged(report.cptr(), Rights::WRITE, badge::CLIENT),
-    )?;
+    let client_options = SpawnOptions::new(CLIENT_PRIORITY)
+        .fault_endpoint(client_faults.cptr())
+        .grant_badged(console.cptr(), Rights::WRITE, badge::CLIENT | input_badge)
+        .grant_badged(echo.cptr(), Rights::WRITE, badge::CLIENT)
+        .grant_badged(report.cptr(), Rights::WRITE, badge::CLIENT);
+    let client_options =
+        input.as_ref().map_or(client_options, |input| input.client(client_options));
+    let _: Process = spawn("client", client_module, client_options)?;
     println!("init: started memsrv, then console, echo and client from memory memsrv gave");
 
     let (passed, failed) = wait_for_client(report, buffer)?;

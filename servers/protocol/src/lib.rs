@@ -32,6 +32,10 @@ pub mod badge {
     /// Set on the badge of a process's fault endpoint capability (with the process's own
     /// badge in the low bits), so that `init` tells its faults from its reports.
     pub const FAULT: u64 = 1 << 8;
+    /// Set on the badge of the one console capability that may read input lines
+    /// ([`console::READ_LINE`](crate::console::READ_LINE)), beside its holder's own badge:
+    /// `init` mints it for the input client it designates, and no other.
+    pub const INPUT: u64 = 1 << 9;
 
     /// The name a badge stands for, as the console prints it.
     pub const fn name(badge: u64) -> Option<&'static str> {
@@ -46,16 +50,77 @@ pub mod badge {
     }
 }
 
-/// The console: prints each line it is sent as one line, `[<sender>] <text>`.
+/// The console: prints each line it is sent as one line, `[<sender>] <text>`, and, when
+/// `init` gives it COM1's input, hands the lines typed there to the input client.
+///
+/// Input is read without the console ever blocking on its client: a line typed is kept
+/// (up to [`QUEUED_LINES`]) until the client asks for it with [`READ_LINE`]; when there is
+/// none yet the client waits on its input notification, which the console signals
+/// whenever a line is ready or input ends, and asks again. (This kernel has no way to keep
+/// a reply capability for later, so a request cannot wait inside the console.)
 pub mod console {
+    pub use console_line::MAX_LINE;
+
     /// Words: a [`Text`](super::Text). Reply: [`OK`](super::OK) once printed, or
     /// [`REFUSED`](super::REFUSED) for a malformed text.
     pub const WRITE: u64 = 1;
+    /// No words; only through a capability whose badge has
+    /// [`INPUT`](crate::badge::INPUT), else [`REFUSED`](super::REFUSED). Reply:
+    /// [`OK`](super::OK) with a [`Text`](super::Text), the next line typed (without its
+    /// line end); [`CUT`] with the first [`MAX_LINE`] bytes of a longer line; [`NO_LINE`];
+    /// or [`END`].
+    pub const READ_LINE: u64 = 2;
 
-    /// The console's granted capabilities.
+    /// A reply to [`READ_LINE`]: the line was longer than [`MAX_LINE`] bytes and was cut;
+    /// the words are its first [`MAX_LINE`] bytes.
+    pub const CUT: u64 = 2;
+    /// A reply to [`READ_LINE`]: no line is ready; wait on the input notification
+    /// ([`client::grants::INPUT`](crate::client::grants::INPUT)) and ask again.
+    pub const NO_LINE: u64 = 3;
+    /// A reply to [`READ_LINE`]: input has ended (Ctrl-D on an empty line, or the console
+    /// was given no input) and every line typed has been read; no more will come.
+    pub const END: u64 = 4;
+
+    /// How many finished lines the console keeps for the client. With that many waiting,
+    /// it reads no more from the UART until the client takes one: the UART's FIFO, then
+    /// the sender, wait (nothing typed is lost to a slow client).
+    pub const QUEUED_LINES: usize = 4;
+
+    /// The badge the console's own notification is signalled with when COM1 interrupts.
+    /// No endpoint capability to the console has this bit, so a wake-up through the
+    /// notification bound to its thread is never taken for a request.
+    pub const SERIAL_SIGNAL: u64 = 1 << 32;
+    /// The badge the client's input notification is signalled with.
+    pub const LINE_READY: u64 = 1;
+
+    /// COM1, the serial port the console reads input from (the kernel writes its log
+    /// there and keeps the registers that configure it).
+    pub mod com1 {
+        /// Its ISA interrupt line.
+        pub const IRQ: u8 = 4;
+        /// The receive buffer (read) and interrupt enable (write) registers.
+        pub const DATA_PORTS: (u16, u16) = (0x3f8, 0x3f9);
+        /// The line status register.
+        pub const STATUS_PORT: u16 = 0x3fd;
+    }
+
+    /// The console's granted capabilities. All but the endpoint are there only when
+    /// `init` gives the console input (`console=interactive`).
     pub mod grants {
         /// The console endpoint, receive right only.
         pub const ENDPOINT: usize = 0;
+        /// A notification, write right only, badged [`SERIAL_SIGNAL`](super::SERIAL_SIGNAL):
+        /// the console binds it to its thread and points COM1's IRQ at it.
+        pub const SIGNAL: usize = 1;
+        /// The handler of COM1's IRQ ([`com1::IRQ`](super::com1::IRQ)).
+        pub const IRQ: usize = 2;
+        /// The I/O ports [`com1::DATA_PORTS`](super::com1::DATA_PORTS).
+        pub const DATA: usize = 3;
+        /// The I/O port [`com1::STATUS_PORT`](super::com1::STATUS_PORT).
+        pub const STATUS: usize = 4;
+        /// The input client's notification, write right only, badged
+        /// [`LINE_READY`](super::LINE_READY).
+        pub const READER: usize = 5;
     }
 }
 
@@ -84,12 +149,16 @@ pub mod client {
 
     /// The client's granted capabilities.
     pub mod grants {
-        /// The console, badged [`CLIENT`](crate::badge::CLIENT).
+        /// The console, badged [`CLIENT`](crate::badge::CLIENT) (with
+        /// [`INPUT`](crate::badge::INPUT) when the client reads input).
         pub const CONSOLE: usize = 0;
         /// The echo endpoint, badged [`CLIENT`](crate::badge::CLIENT), send right only.
         pub const ECHO: usize = 1;
         /// `init`'s report endpoint, badged [`CLIENT`](crate::badge::CLIENT).
         pub const REPORT: usize = 2;
+        /// Only when the client reads input: its input notification, read right only,
+        /// which the console signals when a line is ready or input ends.
+        pub const INPUT: usize = 3;
     }
 }
 
@@ -243,6 +312,18 @@ mod tests {
         assert_eq!(badge::name(badge::MEMSRV), Some("memsrv"));
         assert_eq!(badge::name(badge::FAULT | badge::ECHO), None);
         assert_ne!(echo::REVERSE, echo::INCREMENT);
+        assert_ne!(console::WRITE, console::READ_LINE);
+        // READ_LINE's answers are told apart by label, and none is REFUSED.
+        let answers = [OK, console::CUT, console::NO_LINE, console::END, REFUSED];
+        for (index, label) in answers.iter().enumerate() {
+            assert!(!answers[index + 1..].contains(label), "label {label} twice");
+        }
+        // No endpoint badge init mints has the console's serial signal bit.
+        for badge in [badge::INIT, badge::ECHO, badge::CLIENT | badge::INPUT, badge::FAULT] {
+            assert_eq!(badge & console::SERIAL_SIGNAL, 0);
+        }
+        // A longest line fits one text.
+        const { assert!(console::MAX_LINE <= MAX_TEXT) };
         // The report label is no fault label (1, 2), so init can tell them apart by label too.
         const { assert!(client::DONE > 2) };
     }

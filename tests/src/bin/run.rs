@@ -2,12 +2,17 @@
 //! exits 0 only if the kernel reported success.
 //!
 //! ```text
-//! run [--release] [--build-only] [--smp <cpus>] [--icount] [--append "<kernel cmdline>"] [--module "<program> <args>"]...
+//! run [--release] [--build-only] [--interactive] [--smp <cpus>] [--icount] [--append "<kernel cmdline>"] [--module "<program> <args>"]...
 //! ```
 //!
 //! Without `--module` the kernel gets [`DEFAULT_MODULES`]: `init` and the servers it starts
 //! (`memsrv-server`, `console`, `echo`, `client`), with no arguments. `--build-only`
 //! stops after building (`just build`), so the build is defined in one place.
+//!
+//! `--interactive` puts the terminal on the serial port, keyboard included, and waits
+//! without a timeout; with the default modules init gets [`INTERACTIVE`], so the console
+//! reads what is typed and the client answers each line until Ctrl-D on an empty line
+//! ends input and the system.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -19,9 +24,13 @@ use tests::qemu::Qemu;
 /// What `just qemu` boots: the root task first, then the servers it starts.
 const DEFAULT_MODULES: &[&str] = &["init", "memsrv-server", "console", "echo", "client"];
 
+/// init's argument for an interactive console, which `--interactive` gives it.
+const INTERACTIVE: &str = "console=interactive";
+
 struct Options {
     profile: Profile,
     build_only: bool,
+    interactive: bool,
     cpus: u32,
     icount: bool,
     cmdline: String,
@@ -32,6 +41,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
         profile: Profile::Dev,
         build_only: false,
+        interactive: false,
         cpus: 1,
         icount: false,
         cmdline: String::new(),
@@ -42,6 +52,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         match arg.as_str() {
             "--release" => options.profile = Profile::Release,
             "--build-only" => options.build_only = true,
+            "--interactive" => options.interactive = true,
             "--icount" => options.icount = true,
             "--smp" => {
                 options.cpus =
@@ -64,6 +75,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     }
     if options.modules.is_empty() {
         options.modules.extend(DEFAULT_MODULES.iter().map(|&module| module.to_owned()));
+        if options.interactive {
+            options.modules[0] = format!("init {INTERACTIVE}");
+        }
     }
     Ok(options)
 }
@@ -84,8 +98,13 @@ fn run(options: &Options) -> Result<(), String> {
         let (program, args) = module.split_once(' ').unwrap_or((module, ""));
         qemu = qemu.module(program, args);
     }
-    let boot = boot::run(&qemu, timeout, true)?;
-    match boot.exit {
+    let exit = if options.interactive {
+        eprintln!("run: interactive: type lines for the client; Ctrl-D on an empty line ends");
+        boot::run_interactive(&qemu)?
+    } else {
+        boot::run(&qemu, timeout, true)?.exit
+    };
+    match exit {
         Exit::KernelSuccess => Ok(()),
         exit => Err(exit.to_string()),
     }

@@ -70,18 +70,20 @@ fn pit_counts_down(s: &mut Scratch<'_>) -> Outcome {
 
 fn kernel_ports(s: &mut Scratch<'_>) -> Outcome {
     let slot = s.slot()?;
-    let ranges: [(u16, u16); 12] = [
+    let ranges: [(u16, u16); 14] = [
         (0x20, 0x21),
         (0xa0, 0xa1),
         (0xf4, 0xf7),
-        (0x3f8, 0x3ff),
+        (0x3fa, 0x3fc),
         (0x21, 0x21),
         (0x1f, 0x20),
         (0x9f, 0xa0),
         (0xa1, 0xa4),
         (0xf0, 0xf4),
         (0xf7, 0xf8),
-        (0x3f0, 0x3f8),
+        (0x3f8, 0x3ff),
+        (0x3f9, 0x3fa),
+        (0x3fc, 0x3fd),
         (0, u16::MAX),
     ];
     for (first, last) in ranges {
@@ -96,8 +98,9 @@ fn kernel_ports(s: &mut Scratch<'_>) -> Outcome {
         holds(CPtr(slot), CapKind::Null, "the destination after a refusal")?;
     }
     // Right next to them is fine (around the environment's PIT ports, 0x40..=0x43, which
-    // are issued already).
-    let beside = [(0x22, 0x3f), (0x44, 0x9f), (0xa2, 0xf3), (0xf8, 0x3f7), (0x400, u16::MAX)];
+    // are issued already), and so are COM1's data and status registers, which a console
+    // server reads input through.
+    let beside = [(0x22, 0x3f), (0x44, 0x9f), (0xa2, 0xf3), (0xf8, 0x3f9), (0x3fd, u16::MAX)];
     for (first, last) in beside {
         ok(IO_PORT_CONTROL.issue(first, last, slot), "a range beside the kernel's ports")?;
         s.delete(CPtr(slot))?;
@@ -140,7 +143,7 @@ fn outside_the_range(s: &mut Scratch<'_>) -> Outcome {
     refused(narrow.in8(0x82), outside, "in8 past the last port")?;
     refused(narrow.in8(0x7f), outside, "in8 before the first port")?;
     refused(narrow.out8(0x83, 0), outside, "out8 past the last port")?;
-    refused(narrow.in8(0x3f8), outside, "in8 at the serial console")?;
+    refused(narrow.in8(0x3fb), outside, "in8 at the serial console's line control")?;
     refused(narrow.in16(0x7f), outside, "in16 starting before the range")?;
     Ok(())
 }
