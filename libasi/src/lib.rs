@@ -32,7 +32,9 @@
 //! Threads are started and controlled through [`cap::Cap<Tcb>`](cap::Cap) (configure,
 //! registers, resume, priorities), talk through endpoints and notifications ([`ipc`], with
 //! an example server and client), learn of each other's faults as messages ([`fault`]), and
-//! map memory with [`cap::Cap<Frame>`](cap::Cap)`::map`.
+//! map memory with [`cap::Cap<Frame>`](cap::Cap)`::map`. [`mem`] maps frames into the
+//! caller's own address space as values that unmap on drop, and is a heap that servers
+//! put in memory of a chosen sensitivity.
 #![cfg_attr(not(test), no_std)]
 
 pub mod boot;
@@ -41,6 +43,7 @@ pub mod debug;
 mod error;
 pub mod fault;
 pub mod ipc;
+pub mod mem;
 pub mod message;
 #[cfg(not(test))]
 mod panic;
