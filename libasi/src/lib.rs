@@ -22,8 +22,10 @@
 //! [`entry!`] defines `_start`, which runs `main` and ends the thread with the exit code
 //! it returns. A panic prints `panic: <message>` and ends the thread with
 //! [`thread::PANIC_EXIT_CODE`]. The safe modules issue their system calls through the raw
-//! stubs in [`syscall`], which test programs may also use directly; those stubs hold all
-//! of this crate's `unsafe` code.
+//! stubs in [`syscall`], which test programs may also use directly; those stubs and
+//! [`mem::Mapping`]'s accessors of mapped memory hold all of this crate's `unsafe` code
+//! (besides the `unsafe impl GlobalAlloc` of [`mem::Heap`], which needs no `unsafe`
+//! block).
 //!
 //! The root task learns its initial capabilities from [`boot::info`] and invokes them
 //! through [`cap`]: [`cap::Cap<Untyped>`](cap::Cap)`::retype`, the CNode operations, and a
