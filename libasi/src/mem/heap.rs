@@ -8,8 +8,9 @@ use core::fmt;
 use spin::Mutex;
 
 use self::granules::{Granules, MAX_ALIGN};
+use super::space::{WINDOW, Window, own_vspace};
 use super::tables::TABLE_PAGES;
-use super::{AddressSpace, FrameSource, MemError, TableSource};
+use super::{FrameSource, MemError, TableSource};
 use crate::cap::{Cap, FrameAttributes, Rights, Sensitivity, VSpace};
 use crate::process::layout::PAGE_SIZE;
 
@@ -29,12 +30,10 @@ pub const DEFAULT_PAGES: usize = 1024;
 ///
 /// extern crate alloc;
 ///
-/// use libasi::cap::{Cap, Sensitivity};
-/// use libasi::mem::{AddressSpace, Heap, UntypedSource};
-/// use libasi::process::layout::slot;
+/// use libasi::cap::Sensitivity;
+/// use libasi::mem::{Heap, UntypedSource};
 /// use memsrv_client::FrameSupply;
 ///
-/// static SPACE: AddressSpace = AddressSpace::new(Cap::from_slot(slot::VSPACE));
 /// #[global_allocator]
 /// static HEAP: Heap<FrameSupply> = Heap::new();
 ///
@@ -45,7 +44,7 @@ pub const DEFAULT_PAGES: usize = 1024;
 ///     // `memory`: an untyped region of nonsensitive memory for the page tables.
 ///     let frames = FrameSupply::new(client, frame_slots);
 ///     let mut tables = UntypedSource::new(memory, table_slots);
-///     if HEAP.init(&SPACE, frames, &mut tables, Sensitivity::Sensitive).is_err() {
+///     if HEAP.init(frames, &mut tables, Sensitivity::Sensitive).is_err() {
 ///         return 1;
 ///     }
 ///     let key = alloc::vec![0u8; 32]; // in a sensitive frame
@@ -110,12 +109,23 @@ impl<F, const PAGES: usize> Default for Heap<F, PAGES> {
 }
 
 impl<F: FrameSource, const PAGES: usize> Heap<F, PAGES> {
-    /// Sets the heap up: `PAGES` pages of `space`'s map window, 2 MiB aligned, with their
-    /// page tables installed from `tables` now; frames of `sensitivity` from `source` as
-    /// it grows. [`MemError::AlreadyInitialized`] the second time.
+    /// Sets the heap up: `PAGES` pages of the map window, 2 MiB aligned, with their page
+    /// tables installed from `tables` now; frames of `sensitivity` from `source` as it
+    /// grows. [`MemError::AlreadyInitialized`] the second time.
     pub fn init(
         &self,
-        space: &AddressSpace,
+        source: F,
+        tables: &mut impl TableSource,
+        sensitivity: Sensitivity,
+    ) -> Result<(), MemError> {
+        self.init_in(&WINDOW, own_vspace(), source, tables, sensitivity)
+    }
+
+    /// [`init`](Self::init) in `window` of `vspace`.
+    fn init_in(
+        &self,
+        window: &Window,
+        vspace: Cap<VSpace>,
         source: F,
         tables: &mut impl TableSource,
         sensitivity: Sensitivity,
@@ -124,8 +134,7 @@ impl<F: FrameSource, const PAGES: usize> Heap<F, PAGES> {
         if state.region.is_some() {
             return Err(MemError::AlreadyInitialized);
         }
-        let base = space.reserve(PAGES, TABLE_PAGES, tables)?;
-        let vspace = space.vspace();
+        let base = window.reserve(vspace, PAGES, TABLE_PAGES, tables)?;
         state.region = Some(Region { source, sensitivity, vspace, base, mapped: 0 });
         Ok(())
     }
@@ -231,6 +240,8 @@ mod tests {
         }
     }
 
+    const VSPACE: Cap<VSpace> = Cap::from_slot(2);
+
     fn layout(size: usize) -> Layout {
         Layout::from_size_align(size, 8).unwrap()
     }
@@ -251,24 +262,20 @@ mod tests {
     #[test]
     fn a_failed_init_leaves_the_heap_unset() {
         let heap = Heap::<Empty, 4>::new();
-        let space = AddressSpace::new(Cap::from_slot(2));
-        assert_eq!(
-            heap.init(&space, Empty, &mut NoTables, Sensitivity::Sensitive),
-            Err(MemError::NoSlots)
-        );
+        let window = Window::for_test();
+        let init = heap.init_in(&window, VSPACE, Empty, &mut NoTables, Sensitivity::Sensitive);
+        assert_eq!(init, Err(MemError::NoSlots));
         assert_eq!(heap.stats().sensitivity, None);
     }
 
     #[test]
     fn a_source_without_frames_fails_allocations_and_takes_nothing() {
         let heap = Heap::<Empty, 4>::new();
-        let space = AddressSpace::new(Cap::from_slot(2));
-        space.pretend_tables_installed();
-        heap.init(&space, Empty, &mut NoTables, Sensitivity::Sensitive).unwrap();
-        assert_eq!(
-            heap.init(&space, Empty, &mut NoTables, Sensitivity::Sensitive),
-            Err(MemError::AlreadyInitialized)
-        );
+        let window = Window::for_test();
+        window.pretend_tables_installed();
+        heap.init_in(&window, VSPACE, Empty, &mut NoTables, Sensitivity::Sensitive).unwrap();
+        let again = heap.init_in(&window, VSPACE, Empty, &mut NoTables, Sensitivity::Sensitive);
+        assert_eq!(again, Err(MemError::AlreadyInitialized));
         assert_eq!(heap.allocate(layout(100)), None);
         assert_eq!(heap.allocate(Layout::from_size_align(8, 1 << 22).unwrap()), None);
         let stats = heap.stats();

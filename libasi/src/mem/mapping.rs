@@ -5,33 +5,30 @@
 use core::fmt;
 use core::mem::ManuallyDrop;
 
-use super::space::AddressSpace;
+use super::space::{WINDOW, own_vspace};
 use super::tables::{TableSource, map_frames};
 use super::{FrameRun, MemError};
-use crate::cap::{Cap, Rights, VSpace};
+use crate::cap::Rights;
 use crate::process::layout::{MAP_WINDOW, PAGE_SIZE};
 
 /// The 512 GiB whose tables the map window installs itself: no [`Mapping::at`] there.
 const WINDOW_RESERVED: core::ops::Range<u64> = MAP_WINDOW..MAP_WINDOW + (1 << 39);
 
-/// A run of frames mapped at consecutive pages of the caller's address space, readable
-/// (and writable if mapped with [`Rights::WRITE`]) as one byte slice, unmapped again when
-/// the value is dropped.
+/// A run of frames mapped at consecutive pages of the caller's own address space,
+/// readable (and writable if mapped with [`Rights::WRITE`]) as one byte slice, unmapped
+/// again when the value is dropped.
 ///
-/// Made by [`AddressSpace::map`], which picks free pages of the map window and gives them
-/// back on drop, or by [`Mapping::at`] at an address the caller picks outside the window.
-/// Either way the kernel maps every page or the constructor fails and has unmapped what it
-/// had mapped; page tables it needs come from a [`TableSource`] and stay installed.
+/// [`Mapping::new`] picks free pages of the map window and gives them back on drop;
+/// [`Mapping::at`] maps at an address the caller picks outside the window. Either way the
+/// kernel maps every page or the constructor fails and has unmapped what it had mapped;
+/// page tables it needs come from a [`TableSource`] and stay installed.
 ///
 /// ```ignore
-/// use libasi::cap::{Cap, Frame, Rights, VSpace};
-/// use libasi::mem::{AddressSpace, UntypedSource};
-/// use libasi::process::layout::slot;
-///
-/// static SPACE: AddressSpace = AddressSpace::new(Cap::from_slot(slot::VSPACE));
+/// use libasi::cap::Rights;
+/// use libasi::mem::{Mapping, UntypedSource};
 ///
 /// // `frame`: a 4 KiB frame; `tables`: an UntypedSource over nonsensitive memory.
-/// let mut page = SPACE.map(frame, Rights::READ | Rights::WRITE, &mut tables)?;
+/// let mut page = Mapping::new(frame, Rights::READ | Rights::WRITE, &mut tables)?;
 /// page.bytes_mut()?[..5].copy_from_slice(b"hello");
 /// assert_eq!(&page.bytes()[..5], b"hello");
 /// drop(page); // unmapped; its pages of the window are free again
@@ -40,33 +37,57 @@ const WINDOW_RESERVED: core::ops::Range<u64> = MAP_WINDOW..MAP_WINDOW + (1 << 39
 /// (Not a doctest: mapping needs the kernel. `tests/guest/ipctest`'s `ipc::mem::*` cases
 /// run this in QEMU.)
 ///
-/// The frames are 4 KiB frames: the kernel refuses a 2 MiB frame at a 4 KiB page.
+/// The address space is always the program's own, the one [`entry!`](crate::entry)'s
+/// start-up recorded (a spawned process's [`slot::VSPACE`](crate::process::layout::slot),
+/// the root task's [`Cap::ROOT_VSPACE`](crate::cap::Cap)): never one named by an argument,
+/// which could be another program's while the slices read this one's memory. The frames
+/// are 4 KiB frames: the kernel refuses a 2 MiB frame at a 4 KiB page.
 ///
 /// # What the type cannot see
 ///
 /// The slices rely on the pages staying mapped to this mapping's frames while they are
-/// borrowed. Nothing in this process's Rust code can change that except dropping the
+/// borrowed. Nothing in this program's Rust code can change that except dropping the
 /// mapping, but the kernel acts on capabilities, which are plain slot numbers: unmapping
-/// or deleting one of the frames' capabilities through another [`Cap`] to the same slot
-/// (or revoking what it was derived from), or mapping a frame of it writable somewhere
-/// else, acts behind the type's back, like writing through `/proc/self/mem` on Linux. A
-/// mapping owns its frames' capabilities; keep no other handles to them while it lives.
-pub struct Mapping<'s> {
+/// or deleting one of the frames' capabilities through another [`Cap`](crate::cap::Cap)
+/// to the same slot (or revoking what it was derived from), mapping a frame of it writable
+/// somewhere else, or putting another VSpace capability in the program's own VSpace slot
+/// acts behind the type's back, like writing through `/proc/self/mem` on Linux. A mapping
+/// owns its frames' capabilities; keep no other handles to them while it lives.
+pub struct Mapping {
     frames: FrameRun,
     address: u64,
     writable: bool,
-    /// The window the pages go back to, for a mapping [`AddressSpace::map`] made.
-    window: Option<&'s AddressSpace>,
+    /// Whether the pages are the map window's, to give back.
+    in_window: bool,
 }
 
-impl Mapping<'static> {
+impl Mapping {
+    /// Maps `frames` at the first free run of pages of the map window with `rights`
+    /// (never executable), installing the page tables it lacks from `tables`. The pages
+    /// are free again when the mapping is dropped.
+    pub fn new(
+        frames: impl Into<FrameRun>,
+        rights: Rights,
+        tables: &mut impl TableSource,
+    ) -> Result<Self, MemError> {
+        let frames = frames.into();
+        let vspace = own_vspace();
+        let address = WINDOW.reserve(vspace, frames.len(), 1, tables)?;
+        match map_frames(vspace, address, frames, rights, tables) {
+            Ok(()) => Ok(Self::mapped(frames, address, rights, true)),
+            Err(error) => {
+                WINDOW.give_back(address, frames.len());
+                Err(error)
+            }
+        }
+    }
+
     /// Maps `frames` at consecutive pages from `address` (page aligned, in the user half,
-    /// outside the 512 GiB the map window's tables cover) in `vspace` with `rights`,
-    /// never executable, installing the tables the kernel names missing from `tables`.
-    /// The kernel refuses a page where anything is mapped
-    /// ([`crate::Error::AlreadyMapped`]), so the mapping is the only thing there.
+    /// outside the 512 GiB the map window's tables cover) with `rights`, never
+    /// executable, installing the tables the kernel names missing from `tables`. The
+    /// kernel refuses a page where anything is mapped ([`crate::Error::AlreadyMapped`]),
+    /// so the mapping is the only thing there.
     pub fn at(
-        vspace: Cap<VSpace>,
         address: u64,
         frames: impl Into<FrameRun>,
         rights: Rights,
@@ -80,21 +101,12 @@ impl Mapping<'static> {
         {
             return Err(MemError::BadAddress);
         }
-        map_frames(vspace, address, frames, rights, tables)?;
-        Ok(Self::mapped(frames, address, rights, None))
+        map_frames(own_vspace(), address, frames, rights, tables)?;
+        Ok(Self::mapped(frames, address, rights, false))
     }
-}
 
-impl<'s> Mapping<'s> {
-    /// The mapping of `frames`, which [`map_frames`] has just mapped at `address` with
-    /// `rights`.
-    pub(super) fn mapped(
-        frames: FrameRun,
-        address: u64,
-        rights: Rights,
-        window: Option<&'s AddressSpace>,
-    ) -> Self {
-        Self { frames, address, writable: rights.contains(Rights::WRITE), window }
+    fn mapped(frames: FrameRun, address: u64, rights: Rights, in_window: bool) -> Self {
+        Self { frames, address, writable: rights.contains(Rights::WRITE), in_window }
     }
 
     /// Where the first byte is mapped.
@@ -125,7 +137,8 @@ impl<'s> Mapping<'s> {
     /// The mapped memory.
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: `len()` bytes from `address` are mapped readable to this mapping's
-        // frames (the constructor mapped every page or failed), and stay mapped until
+        // frames in this program's own address space (the constructor mapped every page
+        // there or failed), and stay mapped until
         // `self` is dropped or unmapped, which the borrow of `self` rules out for the
         // slice's lifetime. The pages were unmapped before (the kernel maps nowhere
         // something is), so no other Rust value lives there; writes come only through
@@ -169,8 +182,8 @@ impl<'s> Mapping<'s> {
         match first_error {
             Some(error) => Err(error),
             None => {
-                if let Some(window) = self.window {
-                    window.give_back(self.address, self.frames.len());
+                if self.in_window {
+                    WINDOW.give_back(self.address, self.frames.len());
                 }
                 Ok(())
             }
@@ -178,7 +191,7 @@ impl<'s> Mapping<'s> {
     }
 }
 
-impl Drop for Mapping<'_> {
+impl Drop for Mapping {
     /// Unmaps as [`Mapping::unmap`] does; a refusal cannot be reported here, and leaves
     /// the pages taken.
     fn drop(&mut self) {
@@ -186,13 +199,13 @@ impl Drop for Mapping<'_> {
     }
 }
 
-impl fmt::Debug for Mapping<'_> {
+impl fmt::Debug for Mapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mapping")
             .field("frames", &self.frames)
             .field("address", &format_args!("{:#x}", self.address))
             .field("writable", &self.writable)
-            .field("in_window", &self.window.is_some())
+            .field("in_window", &self.in_window)
             .finish()
     }
 }

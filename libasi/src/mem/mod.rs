@@ -3,22 +3,20 @@
 //! sensitivity ([`Heap`]).
 //!
 //! Both live in the map window ([`MAP_WINDOW`](crate::process::layout::MAP_WINDOW), 1 GiB
-//! that nothing else in the address space uses), whose pages and page tables an
-//! [`AddressSpace`] keeps track of. Page tables come from a [`TableSource`] and a heap's
-//! frames from a [`FrameSource`]: memsrv's client is one, and [`UntypedSource`] retypes
-//! both from untyped memory the caller holds.
+//! that nothing else in the address space uses) of the program's own address space, whose
+//! pages and page tables `mem` keeps track of (one window per program). Page tables come
+//! from a [`TableSource`] and a heap's frames from a [`FrameSource`]: memsrv's client is
+//! one, and [`UntypedSource`] retypes both from untyped memory the caller holds.
 //!
 //! ```ignore
-//! use libasi::cap::{Cap, Rights};
-//! use libasi::mem::{AddressSpace, UntypedSource};
-//!
-//! static SPACE: AddressSpace = AddressSpace::new(Cap::ROOT_VSPACE);
+//! use libasi::cap::Rights;
+//! use libasi::mem::{Mapping, UntypedSource};
 //!
 //! // `memory`: nonsensitive untyped memory; `slots`: a range of empty root slots.
 //! let mut tables = UntypedSource::new(memory, slots);
-//! let mut page = SPACE.map(frame, Rights::READ | Rights::WRITE, &mut tables)?;
+//! let mut page = Mapping::new(frame, Rights::READ | Rights::WRITE, &mut tables)?;
 //! page.bytes_mut()?.fill(0xa5);
-//! let frame = page.unmap()?.iter().next(); // or let it drop
+//! let frames = page.unmap()?; // or let it drop
 //! ```
 //!
 //! (Not a doctest: it needs the kernel. `tests/guest/ipctest` runs these in QEMU.)
@@ -41,5 +39,6 @@ pub use frames::FrameRun;
 pub use heap::{DEFAULT_PAGES, Heap, HeapStats};
 pub use mapping::Mapping;
 pub use source::{FrameSource, UntypedSource};
-pub use space::AddressSpace;
+pub use space::free_window_pages;
+pub(crate) use space::record_own_vspace;
 pub use tables::{TableLevel, TableSource};

@@ -96,22 +96,16 @@ pub struct Spawner<'s> {
     pool: Cap<Untyped>,
     slots: &'s mut SlotAllocator,
     authority: Cap<Tcb>,
-    vspace: Cap<VSpace>,
     scratch: u64,
 }
 
 const ROOT: Cap<CNode> = Cap::<CNode>::ROOT;
 
 impl<'s> Spawner<'s> {
-    /// A spawner for the root task: its VSpace, its TCB as the priority authority.
+    /// A spawner for the root task: its TCB as the priority authority. The scratch area is
+    /// in the caller's own address space ([`Mapping::at`]).
     pub fn new(pool: Cap<Untyped>, slots: &'s mut SlotAllocator) -> Self {
-        Self {
-            pool,
-            slots,
-            authority: Cap::<Tcb>::ROOT_TCB,
-            vspace: Cap::<VSpace>::ROOT_VSPACE,
-            scratch: DEFAULT_SCRATCH,
-        }
+        Self { pool, slots, authority: Cap::<Tcb>::ROOT_TCB, scratch: DEFAULT_SCRATCH }
     }
 
     /// Uses `address` (2 MiB aligned, with [`MAX_MODULE_BYTES`] + 2 MiB free above it,
@@ -155,7 +149,7 @@ impl<'s> Spawner<'s> {
             .and_then(|run| {
                 let mut source = ScratchTables { memory: self.pool, block: &mut tables };
                 let window = self.scratch + MODULE_WINDOW_OFFSET;
-                Mapping::at(self.vspace, window, run, Rights::READ, &mut source)
+                Mapping::at(window, run, Rights::READ, &mut source)
             })
             .map_err(scratch_error("map the module's frames"))
             .and_then(|module_pages| {
@@ -366,7 +360,7 @@ impl<'s> Spawner<'s> {
     ) -> Result<(), SpawnError> {
         let mut source = ScratchTables { memory: self.pool, block: tables };
         let rights = Rights::READ | Rights::WRITE;
-        let mut page = Mapping::at(self.vspace, self.scratch, frame, rights, &mut source)
+        let mut page = Mapping::at(self.scratch, frame, rights, &mut source)
             .map_err(scratch_error("map a page to fill it"))?;
         // The plan cuts file bytes at page boundaries, so this is inside the page; a plan
         // that did not would fail the spawn here rather than write past it.

@@ -114,7 +114,7 @@ impl Client {
 /// static HEAP: Heap<FrameSupply> = Heap::new();
 ///
 /// let frames = FrameSupply::new(client, frame_slots);
-/// HEAP.init(&SPACE, frames, &mut tables, Sensitivity::Sensitive)?;
+/// HEAP.init(frames, &mut tables, Sensitivity::Sensitive)?;
 /// ```
 ///
 /// (Not a doctest: see [`libasi::mem::Heap`].)

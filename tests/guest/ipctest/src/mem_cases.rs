@@ -10,11 +10,13 @@ use core::fmt::Write;
 use libasi::boot::SlotRange;
 use libasi::cap::{CNodeAt, Cap, Frame, ObjectKind, Rights, Sensitivity};
 use libasi::fault::vector;
-use libasi::mem::{AddressSpace, FrameRun, FrameSource, Heap, Mapping, MemError, UntypedSource};
+use libasi::mem::{
+    FrameRun, FrameSource, Heap, Mapping, MemError, UntypedSource, free_window_pages,
+};
 use libasi::process::layout::{MAP_WINDOW, MAP_WINDOW_BYTES, PAGE_SIZE};
 
 use crate::Case;
-use crate::env::{OWN_VSPACE, Scratch};
+use crate::env::Scratch;
 use crate::fault_cases::fault_of;
 use crate::report::{Failure, Outcome, ok};
 use crate::{children, ensure, fail, raw};
@@ -28,9 +30,6 @@ pub const CASES: &[Case] = &[
     ("ipc::mem::heap_collections_in_sensitive_frames", heap_collections),
     ("ipc::mem::heap_out_of_memory_is_an_allocation_error", heap_out_of_memory),
 ];
-
-/// This process's address space as `libasi::mem` maps into it.
-static SPACE: AddressSpace = AddressSpace::new(OWN_VSPACE);
 
 /// The heap cases' allocator: 256 pages (1 MiB) of the map window at most. Only the heap
 /// cases initialise it; in every other case it has no pages and nothing allocates.
@@ -79,7 +78,7 @@ fn mem_refused<T>(result: Result<T, MemError>, want: MemError, what: &str) -> Ou
 fn map_write_drop(s: &mut Scratch<'_>) -> Outcome {
     let frame = frames(s, 1)?;
     let mut tables = tables(s, 4)?;
-    let mut page = mem(SPACE.map(frame, RW, &mut tables), "map a frame")?;
+    let mut page = mem(Mapping::new(frame, RW, &mut tables), "map a frame")?;
     let address = page.address();
     ensure!(address == MAP_WINDOW, "the first mapping is at {address:#x}, not the window's start");
     ensure!(page.len() == 4096 && page.is_writable(), "{page:?}");
@@ -90,7 +89,7 @@ fn map_write_drop(s: &mut Scratch<'_>) -> Outcome {
     ensure!(raw::read(address) == 0x1122_3344_5566_7788, "the slice is not the mapped page");
     ensure!(page.bytes()[4095] == 0x5a, "the last byte does not read back");
     drop(page);
-    ensure!(SPACE.free_pages() == WINDOW_PAGES, "the page is not free after the drop");
+    ensure!(free_window_pages() == WINDOW_PAGES, "the page is not free after the drop");
 
     let (_, _, fault) = fault_of(s, children::toucher, address + 8)?;
     ensure!(
@@ -100,7 +99,7 @@ fn map_write_drop(s: &mut Scratch<'_>) -> Outcome {
         fault.address
     );
     // The frame is unmapped, so it maps again: at the same page, with its data.
-    let page = mem(SPACE.map(frame, Rights::READ, &mut tables), "map the frame again")?;
+    let page = mem(Mapping::new(frame, Rights::READ, &mut tables), "map the frame again")?;
     ensure!(page.address() == address, "mapped again at {:#x}", page.address());
     ensure!(page.bytes()[..8] == 0x1122_3344_5566_7788u64.to_le_bytes(), "the data is gone");
     let back = mem(page.unmap(), "unmap explicitly")?;
@@ -111,7 +110,7 @@ fn map_write_drop(s: &mut Scratch<'_>) -> Outcome {
 fn read_only(s: &mut Scratch<'_>) -> Outcome {
     let frame = frames(s, 1)?;
     let mut tables = tables(s, 4)?;
-    let mut page = mem(SPACE.map(frame, Rights::READ, &mut tables), "map read-only")?;
+    let mut page = mem(Mapping::new(frame, Rights::READ, &mut tables), "map read-only")?;
     ensure!(!page.is_writable(), "{page:?} says it is writable");
     mem_refused(page.bytes_mut().map(drop), MemError::ReadOnly, "write access")?;
     ensure!(page.bytes()[100] == 0, "a fresh read-only page reads {}", page.bytes()[100]);
@@ -127,7 +126,7 @@ fn cycles(s: &mut Scratch<'_>) -> Outcome {
     let mut tables = tables(s, 8)?;
     for cycle in 0..200u64 {
         let frames = if cycle % 2 == 0 { run } else { single };
-        let mut mapping = mem(SPACE.map(frames, RW, &mut tables), "map")?;
+        let mut mapping = mem(Mapping::new(frames, RW, &mut tables), "map")?;
         ensure!(
             mapping.address() == MAP_WINDOW,
             "cycle {cycle} mapped at {:#x}",
@@ -138,9 +137,9 @@ fn cycles(s: &mut Scratch<'_>) -> Outcome {
         ensure!(raw::read(MAP_WINDOW + last as u64) == cycle, "cycle {cycle} does not read back");
     }
     ensure!(
-        SPACE.free_pages() == WINDOW_PAGES,
+        free_window_pages() == WINDOW_PAGES,
         "{} pages still taken",
-        WINDOW_PAGES - SPACE.free_pages()
+        WINDOW_PAGES - free_window_pages()
     );
     let made = tables.used().len();
     ensure!(made == FIRST_TABLES, "{made} page tables made in 200 cycles, expected {FIRST_TABLES}");
@@ -158,27 +157,18 @@ fn mapping_at(s: &mut Scratch<'_>) -> Outcome {
         (outside + 0x800, "at half a page"),
         (syscall_abi::USER_SPACE_END - 0x1000, "past the user half's end"),
     ] {
-        mem_refused(
-            Mapping::at(OWN_VSPACE, address, run, RW, &mut tables),
-            MemError::BadAddress,
-            what,
-        )?;
+        mem_refused(Mapping::at(address, run, RW, &mut tables), MemError::BadAddress, what)?;
     }
     // The second page is taken: the first frame, mapped already, goes again.
-    let blocking = mem(
-        Mapping::at(OWN_VSPACE, outside + 0x1000, blocker, RW, &mut tables),
-        "map the blocker",
-    )?;
+    let blocking = mem(Mapping::at(outside + 0x1000, blocker, RW, &mut tables), "map the blocker")?;
     mem_refused(
-        Mapping::at(OWN_VSPACE, outside, run, RW, &mut tables),
+        Mapping::at(outside, run, RW, &mut tables),
         MemError::Kernel(libasi::Error::AlreadyMapped),
         "a run over a mapped page",
     )?;
     drop(blocking);
-    let mut both = mem(
-        Mapping::at(OWN_VSPACE, outside, run, RW, &mut tables),
-        "map the run once the page is free",
-    )?;
+    let mut both =
+        mem(Mapping::at(outside, run, RW, &mut tables), "map the run once the page is free")?;
     mem(both.bytes_mut(), "write access")?[4096] = 7;
     ensure!(raw::read(outside + 0x1000) == 7, "the run's second frame is not at the second page");
     Ok(())
@@ -213,7 +203,7 @@ fn init_heap(
     let frame_slots = s.slots(pages)?;
     let mut tables = tables(s, 4)?;
     let source = UntypedSource::new(memory, frame_slots);
-    mem(HEAP.init(&SPACE, source, &mut tables, sensitivity), "initialise the heap")?;
+    mem(HEAP.init(source, &mut tables, sensitivity), "initialise the heap")?;
     Ok(frame_slots)
 }
 
