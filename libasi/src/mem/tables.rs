@@ -101,12 +101,6 @@ impl WindowTables {
     }
 }
 
-impl Default for WindowTables {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// Maps the frames of `frames` at consecutive pages from `address` in `vspace` with
 /// `rights`, never executable, installing the tables the kernel names missing from
 /// `tables`. On failure it unmaps the frames it had mapped.

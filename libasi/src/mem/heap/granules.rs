@@ -61,12 +61,6 @@ impl<const PAGES: usize> Granules<PAGES> {
     }
 }
 
-impl<const PAGES: usize> Default for Granules<PAGES> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// The granules a block of `size` bytes covers: at least one, so that every block has an
 /// address of its own.
 fn granules(size: usize) -> usize {
