@@ -39,7 +39,7 @@ const HEAP_PAGES: usize = 256;
 
 const RW: Rights = Rights::READ.union(Rights::WRITE);
 const WINDOW_PAGES: usize = (MAP_WINDOW_BYTES / PAGE_SIZE) as usize;
-/// The most page tables the window needs for mappings in its first 2 MiB: a PDPT, a page
+/// The page tables the window needs for mappings in its first 2 MiB: a PDPT, a page
 /// directory and a page table.
 const FIRST_TABLES: u64 = 3;
 
