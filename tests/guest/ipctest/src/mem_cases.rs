@@ -159,7 +159,8 @@ fn mapping_at(s: &mut Scratch<'_>) -> Outcome {
     ] {
         mem_refused(Mapping::at(address, run, RW, &mut tables), MemError::BadAddress, what)?;
     }
-    // The second page is taken: the first frame, mapped already, goes again.
+    // The second page is taken, so the run fails there; its first frame, mapped by then,
+    // must be unmapped again, or mapping the run below would find it mapped.
     let blocking = mem(Mapping::at(outside + 0x1000, blocker, RW, &mut tables), "map the blocker")?;
     mem_refused(
         Mapping::at(outside, run, RW, &mut tables),
