@@ -22,8 +22,10 @@
 //! [`entry!`] defines `_start`, which runs `main` and ends the thread with the exit code
 //! it returns. A panic prints `panic: <message>` and ends the thread with
 //! [`thread::PANIC_EXIT_CODE`]. The safe modules issue their system calls through the raw
-//! stubs in [`syscall`], which test programs may also use directly; those stubs hold all
-//! of this crate's `unsafe` code.
+//! stubs in [`syscall`], which test programs may also use directly; those stubs and
+//! [`mem::Mapping`]'s accessors of mapped memory hold all of this crate's `unsafe` code
+//! (besides the `unsafe impl GlobalAlloc` of [`mem::Heap`], which needs no `unsafe`
+//! block).
 //!
 //! The root task learns its initial capabilities from [`boot::info`] and invokes them
 //! through [`cap`]: [`cap::Cap<Untyped>`](cap::Cap)`::retype`, the CNode operations, and a
@@ -32,7 +34,9 @@
 //! Threads are started and controlled through [`cap::Cap<Tcb>`](cap::Cap) (configure,
 //! registers, resume, priorities), talk through endpoints and notifications ([`ipc`], with
 //! an example server and client), learn of each other's faults as messages ([`fault`]), and
-//! map memory with [`cap::Cap<Frame>`](cap::Cap)`::map`.
+//! map memory with [`cap::Cap<Frame>`](cap::Cap)`::map`. [`mem`] maps frames into the
+//! caller's own address space as values that unmap on drop, and is a heap that servers
+//! put in memory of a chosen sensitivity.
 #![cfg_attr(not(test), no_std)]
 
 pub mod boot;
@@ -41,6 +45,7 @@ pub mod debug;
 mod error;
 pub mod fault;
 pub mod ipc;
+pub mod mem;
 pub mod message;
 #[cfg(not(test))]
 mod panic;

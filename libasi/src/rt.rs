@@ -1,12 +1,26 @@
 //! Program start-up, reached only through [`entry!`](crate::entry).
 
+use crate::cap::{Cap, VSpace};
+
 /// Runs the program's `main` and ends the thread with its exit code, after recording
-/// `ipc_buffer` (what `_start` found in `rdi`) as the thread's IPC buffer if it is one.
+/// `ipc_buffer` (what `_start` found in `rdi`) as the thread's IPC buffer if it is one,
+/// and the program's own VSpace capability for [`mem`](crate::mem).
 pub fn start(main: fn() -> u64, ipc_buffer: u64) -> ! {
     if let Some(address) = entry_ipc_buffer(ipc_buffer) {
         crate::syscall::set_ipc_buffer(address);
     }
+    crate::mem::record_own_vspace(own_vspace(ipc_buffer));
     crate::thread::exit(main())
+}
+
+/// The program's own VSpace capability: where the spawner puts it in a process, which
+/// `_start` enters with its IPC buffer in `rdi`, or where the kernel puts it in the root
+/// task, entered with 0.
+pub fn own_vspace(rdi: u64) -> Cap<VSpace> {
+    match entry_ipc_buffer(rdi) {
+        Some(_) => Cap::from_slot(crate::process::layout::slot::VSPACE),
+        None => Cap::<VSpace>::ROOT_VSPACE,
+    }
 }
 
 /// The IPC buffer address `_start` was given, if it is one: nonzero, 1 KiB aligned, in the
@@ -69,5 +83,12 @@ mod tests {
         assert_eq!(entry_ipc_buffer(0x7fff_fffd_e000), Some(0x7fff_fffd_e000));
         assert_eq!(entry_ipc_buffer(0x7fff_fffd_e200), None);
         assert_eq!(entry_ipc_buffer(syscall_abi::USER_SPACE_END), None);
+    }
+
+    #[test]
+    fn processes_and_the_root_task_have_their_vspace_in_different_slots() {
+        assert_eq!(own_vspace(0x7fff_fffd_e000), Cap::from_slot(2));
+        assert_eq!(own_vspace(0), Cap::ROOT_VSPACE);
+        assert_eq!(Cap::<VSpace>::ROOT_VSPACE, Cap::from_slot(5));
     }
 }

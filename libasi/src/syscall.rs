@@ -283,34 +283,6 @@ pub unsafe fn write_word(address: u64, word: u64) {
     unsafe { (address as *mut u64).write_volatile(word) }
 }
 
-/// The `len` bytes at `address`, as a slice: memory of frames mapped read-only outside
-/// Rust's knowledge (the boot-module frames [`process`](crate::process) maps to read an
-/// executable).
-///
-/// # Safety
-///
-/// The `len` bytes at `address` must be mapped readable in the calling thread for all of
-/// `'a`, and nothing may write them during `'a` (a read-only mapping of frames no one
-/// holds a writable capability to).
-pub unsafe fn mapped_bytes<'a>(address: u64, len: usize) -> &'a [u8] {
-    // SAFETY: the caller vouches that the range is mapped, readable and unchanging for
-    // `'a`; a `u8` has no alignment or validity requirement beyond that.
-    unsafe { core::slice::from_raw_parts(address as *const u8, len) }
-}
-
-/// Copies `bytes` to `address`: into a frame mapped outside Rust's knowledge (a fresh
-/// frame [`process`](crate::process) fills before mapping it into a new address space).
-///
-/// # Safety
-///
-/// The `bytes.len()` bytes at `address` must be mapped writable in the calling thread,
-/// must not overlap `bytes`, and must not be memory any Rust reference points to.
-pub unsafe fn write_bytes(address: u64, bytes: &[u8]) {
-    // SAFETY: the caller vouches that the destination is mapped writable, disjoint from
-    // `bytes` and referenced by no Rust code.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), address as *mut u8, bytes.len()) }
-}
-
 #[cfg(test)]
 mod tests {
     use syscall_abi::SyscallError;

@@ -315,6 +315,11 @@ impl Rights {
     pub const fn union(self, other: Self) -> Self {
         Self(self.0 | other.0)
     }
+
+    /// Whether every right of `other` is in `self`.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
 }
 
 impl core::ops::BitOr for Rights {
@@ -389,6 +394,8 @@ mod tests {
         assert_eq!(Rights::from_bits(0b1000), Some(Rights::GRANT_REPLY));
         assert_eq!(Rights::from_bits(0b1_0000), None);
         assert_eq!(Rights::from_word_unchecked(0x10).word(), 0x10);
+        assert!((Rights::READ | Rights::WRITE).contains(Rights::WRITE));
+        assert!(!Rights::READ.contains(Rights::READ | Rights::WRITE));
     }
 
     #[test]

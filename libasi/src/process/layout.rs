@@ -6,6 +6,7 @@
 //! | address | what |
 //! | --- | --- |
 //! | `0x20_0000 ..` | the ELF's loadable segments, each page with its segment's rights (W^X) |
+//! | [`MAP_WINDOW`]` .. +`[`MAP_WINDOW_BYTES`] | frames [`mem`](crate::mem) maps for the program itself ([`Mapping`](crate::mem::Mapping)s, the [`Heap`](crate::mem::Heap)); nothing else maps in the 512 GiB from [`MAP_WINDOW`] |
 //! | [`IPC_BUFFER`] | the IPC buffer (one page), an unmapped guard page above it |
 //! | [`STACK_BOTTOM`]` .. `[`STACK_TOP`] | the stack, [`STACK_PAGES`] pages; the page above is unmapped |
 //!
@@ -41,6 +42,16 @@ pub const STACK_TOP: u64 = 0x0000_7fff_ffff_0000;
 pub const STACK_BOTTOM: u64 = STACK_TOP - STACK_PAGES * PAGE_SIZE;
 /// The IPC buffer's page: below the stack's guard page, with a guard page of its own below.
 pub const IPC_BUFFER: u64 = STACK_BOTTOM - 2 * PAGE_SIZE;
+
+/// Where [`mem`](crate::mem) maps frames into the caller's own address space: the start of
+/// the 512 GiB one PDPT covers (PML4 entry 192), far from the image below and the spawner's
+/// scratch area (0x5000_0000_0000), and far below the IPC buffer and the stack. `mem`
+/// installs that PDPT and the page directory below it itself, so nothing else may map in
+/// those 512 GiB.
+pub const MAP_WINDOW: u64 = 0x0000_6000_0000_0000;
+/// The window is 1 GiB: what one page directory covers, so its page tables are one PDPT,
+/// one page directory and up to 512 page tables.
+pub const MAP_WINDOW_BYTES: u64 = 1 << 30;
 
 /// A process's CNode has 2^8 slots.
 pub const CNODE_RADIX: u8 = 8;
@@ -94,6 +105,15 @@ mod tests {
         assert_eq!(IPC_BUFFER % PAGE_SIZE, 0);
         // The root task's buffer is where the kernel's loader puts it: the same layout.
         assert_eq!(IPC_BUFFER, 0x7fff_fffd_e000);
+    }
+
+    #[test]
+    fn the_map_window_has_a_pdpt_of_its_own() {
+        assert_eq!(MAP_WINDOW % (1 << 39), 0, "a PML4 entry to itself");
+        assert_eq!(MAP_WINDOW_BYTES, 1 << 30, "one page directory's reach");
+        let scratch = crate::process::DEFAULT_SCRATCH;
+        assert_ne!(scratch >> 39, MAP_WINDOW >> 39);
+        const { assert!(MAP_WINDOW + (1 << 39) <= IPC_BUFFER) };
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::cap::{
     CNode, CNodeAt, CPtr, Cap, CapData, Frame, FrameAttributes, ObjectKind, PageTable, Rights,
     Slot, SlotAllocator, SlotRef, Tcb, TcbConfig, Untyped, UserRegisters, VSpace,
 };
+use crate::mem::{FrameRun, Mapping, MemError, TableLevel, TableSource};
 
 /// Where the spawner maps things in the caller's own address space while it works, unless
 /// told otherwise ([`Spawner::scratch_at`]): one page to fill fresh frames through, then,
@@ -41,6 +42,9 @@ pub enum SpawnError {
     NoSlots,
     /// The kernel refused `step`.
     Kernel { step: &'static str, error: Error },
+    /// A mapping in the scratch area failed at `step` (a scratch address the window
+    /// reserves, or a module of no frames).
+    Scratch { step: &'static str, error: MemError },
 }
 
 impl fmt::Display for SpawnError {
@@ -53,6 +57,7 @@ impl fmt::Display for SpawnError {
             Self::TooManyGrants => write!(f, "more than {MAX_GRANTED} capabilities to hand over"),
             Self::NoSlots => f.write_str("no free slots left in the caller's CNode"),
             Self::Kernel { step, error } => write!(f, "{step}: {error}"),
+            Self::Scratch { step, error } => write!(f, "{step}: {error}"),
         }
     }
 }
@@ -90,26 +95,20 @@ pub struct Spawner<'s> {
     pool: Cap<Untyped>,
     slots: &'s mut SlotAllocator,
     authority: Cap<Tcb>,
-    vspace: Cap<VSpace>,
     scratch: u64,
 }
 
 const ROOT: Cap<CNode> = Cap::<CNode>::ROOT;
 
 impl<'s> Spawner<'s> {
-    /// A spawner for the root task: its VSpace, its TCB as the priority authority.
+    /// A spawner for the root task: its TCB as the priority authority. The scratch area is
+    /// in the caller's own address space ([`Mapping::at`]).
     pub fn new(pool: Cap<Untyped>, slots: &'s mut SlotAllocator) -> Self {
-        Self {
-            pool,
-            slots,
-            authority: Cap::<Tcb>::ROOT_TCB,
-            vspace: Cap::<VSpace>::ROOT_VSPACE,
-            scratch: DEFAULT_SCRATCH,
-        }
+        Self { pool, slots, authority: Cap::<Tcb>::ROOT_TCB, scratch: DEFAULT_SCRATCH }
     }
 
-    /// Uses `address` (2 MiB aligned, with [`MAX_MODULE_BYTES`] + 2 MiB free above it) as
-    /// the scratch area.
+    /// Uses `address` (2 MiB aligned, with [`MAX_MODULE_BYTES`] + 2 MiB free above it,
+    /// outside the 512 GiB of [`layout::MAP_WINDOW`]) as the scratch area.
     #[must_use]
     pub fn scratch_at(mut self, address: u64) -> Self {
         self.scratch = address;
@@ -145,32 +144,25 @@ impl<'s> Spawner<'s> {
         let mut tables = self.block(budget::scratch_tables(frames))?;
 
         // Read the executable through the module's frames, mapped read-only.
-        let window = self.scratch + MODULE_WINDOW_OFFSET;
-        let mut mapped = 0;
-        let mut result = Ok(());
-        while mapped < frames {
-            let frame = Cap::<Frame>::from_slot(module.frames.start + mapped);
-            let vaddr = window + mapped * PAGE_SIZE;
-            let (pool, vspace) = (self.pool, self.vspace);
-            let rights = Rights::READ;
-            result = map(frame, vspace, vaddr, rights, pool, &mut tables, "map a module frame");
-            if result.is_err() {
-                break;
-            }
-            mapped += 1;
-        }
-        let process = result.and_then(|()| {
-            // The module's `size` bytes lie in its frames (checked above), mapped read-only
-            // at `window`; boot-module frames are only ever given out read-only.
-            // SAFETY: nothing writes those frames, and they stay mapped until the
-            // unmapping below, after the last use of `image`.
-            let image = unsafe { crate::syscall::mapped_bytes(window, module.size as usize) };
-            let executable = Executable::parse(image).map_err(SpawnError::Elf)?;
-            self.build(&executable, image, module, options, &mut tables)
-        });
-        for index in 0..mapped {
-            let _ = Cap::<Frame>::from_slot(module.frames.start + index).unmap();
-        }
+        let process = FrameRun::new(Cap::from_slot(module.frames.start), frames as usize)
+            .and_then(|run| {
+                let mut source = ScratchTables { memory: self.pool, block: &mut tables };
+                let window = self.scratch + MODULE_WINDOW_OFFSET;
+                Mapping::at(window, run, Rights::READ, &mut source)
+            })
+            .map_err(scratch_error("map the module's frames"))
+            .and_then(|module_pages| {
+                // Boot-module frames are only ever given out read-only, so the bytes
+                // do not change while they are read.
+                let image = module_pages
+                    .bytes()
+                    .get(..module.size as usize)
+                    .ok_or(SpawnError::ModuleSize)?;
+                let executable = Executable::parse(image).map_err(SpawnError::Elf)?;
+                // The module's pages are unmapped when `module_pages` drops, before their
+                // tables are deleted below.
+                self.build(&executable, image, module, options, &mut tables)
+            });
         let cleared = delete_all(tables.used()).step("delete the scratch page tables");
         if cleared.is_ok() {
             let range = tables.range();
@@ -367,16 +359,43 @@ impl<'s> Spawner<'s> {
         bytes: &[u8],
         tables: &mut SlotBlock,
     ) -> Result<(), SpawnError> {
-        let scratch = self.scratch;
+        let mut source = ScratchTables { memory: self.pool, block: tables };
         let rights = Rights::READ | Rights::WRITE;
-        map(frame, self.vspace, scratch, rights, self.pool, tables, "map a page to fill it")?;
-        debug_assert!(offset + bytes.len() <= PAGE_SIZE as usize);
-        // `frame` is fresh, just mapped writable at the scratch page; the plan cuts file
-        // bytes at page boundaries, so `offset + bytes.len()` stays inside the page.
-        // SAFETY: no Rust reference points into that page, and `bytes` (the module,
-        // mapped elsewhere) does not overlap it.
-        unsafe { crate::syscall::write_bytes(scratch + offset as u64, bytes) };
-        frame.unmap().step("unmap a filled page")
+        let mut page = Mapping::at(self.scratch, frame, rights, &mut source)
+            .map_err(scratch_error("map a page to fill it"))?;
+        // The plan cuts file bytes at page boundaries, so this is inside the page; a plan
+        // that did not would fail the spawn here rather than write past it.
+        let target = page
+            .bytes_mut()
+            .map_err(scratch_error("fill a page"))?
+            .get_mut(offset..offset + bytes.len())
+            .ok_or(SpawnError::ModuleSize)?;
+        target.copy_from_slice(bytes);
+        page.unmap().map(drop).map_err(scratch_error("unmap a filled page"))
+    }
+}
+
+/// The spawner's scratch page tables: made from `memory` into the next slots of `block`,
+/// deleted when the spawn ends.
+struct ScratchTables<'b> {
+    memory: Cap<Untyped>,
+    block: &'b mut SlotBlock,
+}
+
+impl TableSource for ScratchTables<'_> {
+    fn table(&mut self, level: TableLevel) -> Result<Cap<PageTable>, MemError> {
+        let slot = self.block.take(1).ok_or(MemError::NoSlots)?;
+        self.memory.retype(level.object_kind(), 0, CNodeAt::ROOT, slot, 1)?;
+        Ok(Cap::from_slot(slot))
+    }
+}
+
+/// The spawn error for a scratch mapping that failed at `step`.
+fn scratch_error(step: &'static str) -> impl Fn(MemError) -> SpawnError {
+    move |error| match error {
+        MemError::Kernel(error) => SpawnError::Kernel { step, error },
+        MemError::NoSlots => SpawnError::NoSlots,
+        error => SpawnError::Scratch { step, error },
     }
 }
 

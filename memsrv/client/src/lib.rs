@@ -20,11 +20,13 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+use libasi::boot::SlotRange;
 use libasi::cap::{
     CNode, CNodeAt, Cap, CapType, Endpoint, FULL_DEPTH, Frame, Notification, ObjectKind,
     Sensitivity, Slot, Tcb, Untyped, VSpace,
 };
 use libasi::ipc::IpcBuffer;
+use libasi::mem::FrameSource;
 use libasi::message::Message;
 use memsrv_api::{Handle, LABEL, ORDER_2M, Object, Reply, Request, Stats, Usage};
 use syscall_abi::ipc::MAX_WORDS;
@@ -240,5 +242,59 @@ const fn api_sensitivity(sensitivity: Sensitivity) -> memsrv_api::Sensitivity {
     match sensitivity {
         Sensitivity::Sensitive => memsrv_api::Sensitivity::Sensitive,
         Sensitivity::Nonsensitive => memsrv_api::Sensitivity::Nonsensitive,
+    }
+}
+
+/// memsrv as a heap's [`FrameSource`]: 4 KiB frames of the heap's sensitivity, each into
+/// the next slot of a range of empty root slots.
+///
+/// ```ignore
+/// #[global_allocator]
+/// static HEAP: Heap<FrameSupply> = Heap::new();
+///
+/// let frames = FrameSupply::new(client, frame_slots);
+/// HEAP.init(frames, &mut tables, Sensitivity::Sensitive)?;
+/// ```
+///
+/// (Not a doctest: see [`libasi::mem::Heap`].)
+#[derive(Clone, Copy, Debug)]
+pub struct FrameSupply {
+    client: Client,
+    slots: SlotRange,
+    next: u64,
+}
+
+/// Why a [`FrameSupply`] had no frame to give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SupplyError {
+    /// Every slot of its range holds a frame already.
+    NoSlots,
+    /// memsrv's answer.
+    Memsrv(Error),
+}
+
+impl FrameSupply {
+    /// Frames from memsrv through `client`, into the empty root slots `slots`.
+    pub const fn new(client: Client, slots: SlotRange) -> Self {
+        Self { client, slots, next: slots.start }
+    }
+
+    /// The slots filled so far.
+    pub const fn used(&self) -> SlotRange {
+        SlotRange { start: self.slots.start, end: self.next }
+    }
+}
+
+impl FrameSource for FrameSupply {
+    type Error = SupplyError;
+
+    fn frame(&mut self, sensitivity: Sensitivity) -> Result<Cap<Frame>, SupplyError> {
+        if self.next >= self.slots.end {
+            return Err(SupplyError::NoSlots);
+        }
+        let frame =
+            self.client.alloc_frame(0, sensitivity, self.next).map_err(SupplyError::Memsrv)?;
+        self.next += 1;
+        Ok(frame.cap)
     }
 }

@@ -8,6 +8,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use case_process::own;
 use libasi::Error;
+use libasi::boot::SlotRange;
 use libasi::cap::{
     CNode, CNodeAt, CPtr, Cap, CapData, CapType, Frame, FrameAttributes, Notification, ObjectKind,
     PageTable, Rights, Sensitivity, Slot, SlotAllocator, SlotRef, Tcb, TcbConfig, Untyped,
@@ -310,6 +311,12 @@ impl<'e> Scratch<'e> {
     /// A free root slot, taken for this case.
     pub fn slot(&mut self) -> Result<u64, Failure> {
         self.taken.take(&mut self.env.slots, 1)
+    }
+
+    /// `count` consecutive free root slots, taken for this case.
+    pub fn slots(&mut self, count: usize) -> Result<SlotRange, Failure> {
+        let start = self.taken.take(&mut self.env.slots, count)?;
+        Ok(SlotRange { start, end: start + count as u64 })
     }
 
     /// A fresh untyped region of `2^bits` bytes, carved from the pool.

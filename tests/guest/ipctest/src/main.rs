@@ -1,5 +1,6 @@
-//! A case program of the test runner: exercises threads, IPC, notifications, faults and
-//! VSpaces through `libasi`, cases named `ipc::<group>::<case>`.
+//! A case program of the test runner: exercises threads, IPC, notifications, faults,
+//! VSpaces and `libasi::mem` (mappings and the heap, this program's global allocator)
+//! through `libasi`, cases named `ipc::<group>::<case>`.
 //!
 //! The runner spawns it once per case, in a fresh process ([`case_process::serve`] says
 //! which case and reports the verdict). The case starts the child threads it needs from
@@ -24,10 +25,13 @@ mod destroy_cases;
 mod env;
 mod fault_cases;
 mod ipc_cases;
+mod mem_cases;
 mod notification_cases;
 mod raw;
 mod thread_cases;
 mod vspace_cases;
+
+extern crate alloc;
 
 use case_report as report;
 use case_report::{Outcome, ensure, fail};
@@ -39,13 +43,14 @@ pub type Case = (&'static str, fn(&mut Scratch<'_>) -> Outcome);
 libasi::entry!(main);
 
 fn main() -> u64 {
-    let groups: [&[Case]; 6] = [
+    let groups: [&[Case]; 7] = [
         thread_cases::CASES,
         ipc_cases::CASES,
         notification_cases::CASES,
         fault_cases::CASES,
         vspace_cases::CASES,
         destroy_cases::CASES,
+        mem_cases::CASES,
     ];
     case_process::serve(&groups, |case| {
         let mut env = Env::new()?;
