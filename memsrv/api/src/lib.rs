@@ -24,11 +24,11 @@
 //! and whether it manages memsrv, so none of them can be forged.
 //!
 //! Each message is postcard-encoded into at most [`MAX_BYTES`] bytes and carried as
-//! message words with label [`LABEL`]: the byte count, then the bytes packed eight to a
-//! word, little-endian (as `case-protocol` does; sizes are checked at compile time).
+//! message words with label [`LABEL`] by `ipc-codec` (sizes are checked at compile time).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub use ipc_codec::{CodecError, MAX_BYTES};
 use serde::{Deserialize, Serialize};
 use syscall_abi::invocation::ObjectKind;
 use syscall_abi::ipc::MAX_WORDS;
@@ -251,62 +251,21 @@ pub enum Reply {
     Refused(Error),
 }
 
-/// The most bytes one message carries: every word but the byte count.
-pub const MAX_BYTES: usize = (MAX_WORDS - 1) * 8;
-
 /// The longest encoded request: a tag and a `u64` varint of up to ten bytes ([`Request::Free`]).
 const MAX_REQUEST: usize = 1 + 10;
 /// The longest encoded reply: [`Reply::Stats`], a tag and 26 `u64` varints.
 const MAX_REPLY: usize = 1 + (2 * ORDERS + 6) * 10;
 const _: () = assert!(MAX_REQUEST <= MAX_BYTES && MAX_REPLY <= MAX_BYTES);
 
-/// Why a message could not be carried or read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProtocolError {
-    /// Another label.
-    Label(u64),
-    /// The byte count disagrees with the words, or exceeds [`MAX_BYTES`].
-    Length,
-    /// postcard could not encode or decode it.
-    Encoding,
-}
-
 /// Encodes `value` into `words` (the byte count, then the bytes); returns how many words.
-pub fn encode<T: Serialize>(
-    value: &T,
-    words: &mut [u64; MAX_WORDS],
-) -> Result<usize, ProtocolError> {
-    let mut bytes = [0u8; MAX_BYTES];
-    let len = postcard::to_slice(value, &mut bytes).map_err(|_| ProtocolError::Encoding)?.len();
-    words[0] = len as u64;
-    for (word, chunk) in words[1..].iter_mut().zip(bytes[..len].chunks(8)) {
-        let mut packed = [0u8; 8];
-        packed[..chunk.len()].copy_from_slice(chunk);
-        *word = u64::from_le_bytes(packed);
-    }
-    Ok(1 + len.div_ceil(8))
+pub fn encode<T: Serialize>(value: &T, words: &mut [u64; MAX_WORDS]) -> Result<usize, CodecError> {
+    ipc_codec::encode(value, words)
 }
 
-/// Decodes a message of `label` and `words`; trailing bytes are refused.
-pub fn decode<T: for<'de> Deserialize<'de>>(label: u64, words: &[u64]) -> Result<T, ProtocolError> {
-    if label != LABEL {
-        return Err(ProtocolError::Label(label));
-    }
-    let (&len, packed) = words.split_first().ok_or(ProtocolError::Length)?;
-    let len =
-        usize::try_from(len).ok().filter(|&len| len <= MAX_BYTES).ok_or(ProtocolError::Length)?;
-    let packed = packed
-        .get(..len.div_ceil(8))
-        .filter(|_| packed.len() == len.div_ceil(8))
-        .ok_or(ProtocolError::Length)?;
+/// Decodes a memsrv message of `label` and `words`.
+pub fn decode<T: for<'de> Deserialize<'de>>(label: u64, words: &[u64]) -> Result<T, CodecError> {
     let mut bytes = [0u8; MAX_BYTES];
-    for (chunk, word) in bytes.chunks_mut(8).zip(packed) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    match postcard::take_from_bytes(&bytes[..len]) {
-        Ok((value, [])) => Ok(value),
-        _ => Err(ProtocolError::Encoding),
-    }
+    ipc_codec::decode(label, LABEL, words, &mut bytes)
 }
 
 #[cfg(test)]
@@ -395,21 +354,21 @@ mod tests {
         let count = encode(&Request::Stats, &mut words).unwrap();
         assert_eq!(
             decode::<Request>(LABEL + 1, &words[..count]),
-            Err(ProtocolError::Label(LABEL + 1))
+            Err(CodecError::Label(LABEL + 1))
         );
-        assert_eq!(decode::<Request>(LABEL, &[]), Err(ProtocolError::Length));
-        assert_eq!(decode::<Request>(LABEL, &[u64::MAX]), Err(ProtocolError::Length));
-        assert_eq!(decode::<Request>(LABEL, &[MAX_BYTES as u64 + 1]), Err(ProtocolError::Length));
+        assert_eq!(decode::<Request>(LABEL, &[]), Err(CodecError::Length));
+        assert_eq!(decode::<Request>(LABEL, &[u64::MAX]), Err(CodecError::Length));
+        assert_eq!(decode::<Request>(LABEL, &[MAX_BYTES as u64 + 1]), Err(CodecError::Length));
         // A count promising more words than the message has, or fewer.
-        assert_eq!(decode::<Request>(LABEL, &[9, 0]), Err(ProtocolError::Length));
-        assert_eq!(decode::<Request>(LABEL, &[1, 2, 0]), Err(ProtocolError::Length));
+        assert_eq!(decode::<Request>(LABEL, &[9, 0]), Err(CodecError::Length));
+        assert_eq!(decode::<Request>(LABEL, &[1, 2, 0]), Err(CodecError::Length));
         // An unknown variant tag, a truncated variant, trailing bytes.
-        assert_eq!(decode::<Request>(LABEL, &[1, 7]), Err(ProtocolError::Encoding));
-        assert_eq!(decode::<Request>(LABEL, &[1, 0]), Err(ProtocolError::Encoding));
-        assert_eq!(decode::<Request>(LABEL, &[2, 0x0405]), Err(ProtocolError::Encoding));
-        assert_eq!(decode::<Request>(LABEL, &[0]), Err(ProtocolError::Encoding));
+        assert_eq!(decode::<Request>(LABEL, &[1, 7]), Err(CodecError::Encoding));
+        assert_eq!(decode::<Request>(LABEL, &[1, 0]), Err(CodecError::Encoding));
+        assert_eq!(decode::<Request>(LABEL, &[2, 0x0405]), Err(CodecError::Encoding));
+        assert_eq!(decode::<Request>(LABEL, &[0]), Err(CodecError::Encoding));
         // An unknown object tag.
-        assert_eq!(decode::<Request>(LABEL, &[2, 0x0602]), Err(ProtocolError::Encoding));
+        assert_eq!(decode::<Request>(LABEL, &[2, 0x0602]), Err(CodecError::Encoding));
         // Every short message decodes to something or an error, never a panic.
         for tag in 0..=u8::MAX {
             for len in 0..=8u64 {

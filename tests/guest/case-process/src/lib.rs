@@ -22,7 +22,7 @@
 
 pub mod own;
 
-use case_protocol::{MAX_BYTES, Order, ProtocolError, Request, Verdict};
+use case_protocol::{CodecError, MAX_BYTES, Order, Request, Verdict};
 use case_report::Outcome;
 use libasi::cap::{Cap, Endpoint};
 use libasi::ipc::IpcBuffer;
@@ -50,7 +50,7 @@ pub fn serve<C: Copy>(groups: Groups<'_, C>, run: impl FnOnce(C) -> Outcome) -> 
 /// Why the conversation with the runner failed.
 enum Problem {
     Kernel(Error),
-    Protocol(ProtocolError),
+    Protocol(CodecError),
     Unexpected(Order),
 }
 
@@ -101,7 +101,7 @@ impl Runner {
         let mut words = [0; MAX_WORDS];
         let count = case_protocol::encode(request, &mut words).map_err(Problem::Protocol)?;
         let message = Message::with_words(case_protocol::LABEL, &words[..count])
-            .map_err(|_| Problem::Protocol(ProtocolError::Length))?;
+            .map_err(|_| Problem::Protocol(CodecError::Length))?;
         let reply = self.endpoint.call(self.buffer, &message).map_err(Problem::Kernel)?;
         let mut bytes = [0; MAX_BYTES];
         case_protocol::decode(reply.label(), reply.words(), &mut bytes).map_err(Problem::Protocol)

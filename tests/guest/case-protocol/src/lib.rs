@@ -27,8 +27,9 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+use ipc_codec::varint_bytes;
+pub use ipc_codec::{CodecError, MAX_BYTES, encode};
 use serde::{Deserialize, Serialize};
-use syscall_abi::ipc::MAX_WORDS;
 
 /// The label of every protocol message.
 pub const LABEL: u64 = 0x7e57;
@@ -72,9 +73,6 @@ pub const MEMORY_BITS: u8 = 23;
 pub const MAX_NAME: usize = 100;
 /// The longest failure text carried (what `case-report`'s `Failure` holds).
 pub const MAX_MESSAGE: usize = 200;
-
-/// The most bytes one message carries: every word but the byte count.
-pub const MAX_BYTES: usize = (MAX_WORDS - 1) * 8;
 
 /// What a case process asks or tells the runner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,46 +131,14 @@ pub fn respawn_count(args: &str) -> u32 {
     arg(args, "respawn").and_then(|count| count.parse().ok()).unwrap_or(0)
 }
 
-/// Bytes of a postcard varint holding a length up to `max`.
-const fn varint_bytes(max: usize) -> usize {
-    let mut bytes = 1;
-    let mut rest = max >> 7;
-    while rest != 0 {
-        bytes += 1;
-        rest >>= 7;
-    }
-    bytes
-}
-
 /// The longest encoded request: two variant tags (one byte each for these few variants)
 /// and the longest text with its length.
-const MAX_REQUEST: usize = 2 + varint_bytes(MAX_MESSAGE) + MAX_MESSAGE;
+const MAX_REQUEST: usize = 2 + varint_bytes(MAX_MESSAGE as u64) + MAX_MESSAGE;
 const _: () = assert!(MAX_REQUEST <= MAX_BYTES);
-const _: () = assert!(2 + varint_bytes(MAX_NAME) + MAX_NAME <= MAX_REQUEST);
+const _: () = assert!(2 + varint_bytes(MAX_NAME as u64) + MAX_NAME <= MAX_REQUEST);
 /// The longest encoded order: a tag and a `u16` varint.
-const MAX_ORDER: usize = 1 + varint_bytes(u16::MAX as usize);
+const MAX_ORDER: usize = 1 + varint_bytes(u16::MAX as u64);
 const _: () = assert!(MAX_ORDER <= MAX_BYTES);
-
-/// Why a message could not be carried or read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProtocolError {
-    /// Not a protocol message: another label.
-    Label(u64),
-    /// The byte count disagrees with the words that follow it, or exceeds [`MAX_BYTES`].
-    Length,
-    /// postcard could not encode or decode it.
-    Encoding,
-}
-
-impl core::fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Label(label) => write!(f, "label {label:#x} is not the runner protocol's"),
-            Self::Length => f.write_str("byte count disagrees with the message's words"),
-            Self::Encoding => f.write_str("not a valid postcard encoding"),
-        }
-    }
-}
 
 /// `text` cut to at most `max` bytes, at a character boundary.
 pub fn cut(text: &str, max: usize) -> &str {
@@ -195,44 +161,19 @@ impl<'a> Request<'a> {
     }
 }
 
-/// Encodes `value` into `words` (the byte count, then the bytes); returns how many words.
-pub fn encode<T: Serialize>(
-    value: &T,
-    words: &mut [u64; MAX_WORDS],
-) -> Result<usize, ProtocolError> {
-    let mut bytes = [0u8; MAX_BYTES];
-    let len = postcard::to_slice(value, &mut bytes).map_err(|_| ProtocolError::Encoding)?.len();
-    words[0] = len as u64;
-    for (word, chunk) in words[1..].iter_mut().zip(bytes[..len].chunks(8)) {
-        let mut packed = [0u8; 8];
-        packed[..chunk.len()].copy_from_slice(chunk);
-        *word = u64::from_le_bytes(packed);
-    }
-    Ok(1 + len.div_ceil(8))
-}
-
-/// Decodes a message of `label` and `words`, borrowing its text from `bytes`.
+/// Decodes a runner message of `label` and `words`, borrowing its text from `bytes`.
 pub fn decode<'a, T: Deserialize<'a>>(
     label: u64,
     words: &[u64],
     bytes: &'a mut [u8; MAX_BYTES],
-) -> Result<T, ProtocolError> {
-    if label != LABEL {
-        return Err(ProtocolError::Label(label));
-    }
-    let (&len, packed) = words.split_first().ok_or(ProtocolError::Length)?;
-    let len =
-        usize::try_from(len).ok().filter(|&len| len <= MAX_BYTES).ok_or(ProtocolError::Length)?;
-    let packed = packed.get(..len.div_ceil(8)).ok_or(ProtocolError::Length)?;
-    for (chunk, word) in bytes.chunks_mut(8).zip(packed) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    postcard::from_bytes(&bytes[..len]).map_err(|_| ProtocolError::Encoding)
+) -> Result<T, CodecError> {
+    ipc_codec::decode(label, LABEL, words, bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use syscall_abi::ipc::MAX_WORDS;
 
     fn round_trip<'a>(request: &Request<'_>, bytes: &'a mut [u8; MAX_BYTES]) -> Request<'a> {
         let mut words = [0; MAX_WORDS];
@@ -319,20 +260,20 @@ mod tests {
         let mut words = [0; MAX_WORDS];
         assert_eq!(
             encode(&Request::Starting { name: &huge }, &mut words),
-            Err(ProtocolError::Encoding)
+            Err(CodecError::Encoding)
         );
     }
 
     #[test]
     fn malformed_messages_are_refused() {
         let mut bytes = [0; MAX_BYTES];
-        assert_eq!(decode::<Order>(1, &[1, 0], &mut bytes), Err(ProtocolError::Label(1)));
-        assert_eq!(decode::<Order>(LABEL, &[], &mut bytes), Err(ProtocolError::Length));
-        assert_eq!(decode::<Order>(LABEL, &[9, 0], &mut bytes), Err(ProtocolError::Length));
+        assert_eq!(decode::<Order>(1, &[1, 0], &mut bytes), Err(CodecError::Label(1)));
+        assert_eq!(decode::<Order>(LABEL, &[], &mut bytes), Err(CodecError::Length));
+        assert_eq!(decode::<Order>(LABEL, &[9, 0], &mut bytes), Err(CodecError::Length));
         let too_long = MAX_BYTES as u64 + 1;
-        assert_eq!(decode::<Order>(LABEL, &[too_long], &mut bytes), Err(ProtocolError::Length));
+        assert_eq!(decode::<Order>(LABEL, &[too_long], &mut bytes), Err(CodecError::Length));
         // Variant 7 of Order does not exist.
-        assert_eq!(decode::<Order>(LABEL, &[1, 7], &mut bytes), Err(ProtocolError::Encoding));
-        assert_eq!(decode::<Request<'_>>(LABEL, &[0], &mut bytes), Err(ProtocolError::Encoding));
+        assert_eq!(decode::<Order>(LABEL, &[1, 7], &mut bytes), Err(CodecError::Encoding));
+        assert_eq!(decode::<Request<'_>>(LABEL, &[0], &mut bytes), Err(CodecError::Encoding));
     }
 }
