@@ -28,6 +28,8 @@ pub const USER_PROGRAMS: &[&str] = &[
     "client",
     "memsrv-server",
     "memtest",
+    "keystore",
+    "signer",
 ];
 
 const KERNEL: &str = "microkernel";

@@ -123,7 +123,7 @@ fn boot_to_init(timeout: Duration) -> Scenario {
                 &[
                     Pattern::Line("init: hello from user mode"),
                     Pattern::Line(
-                        "init: no servers to start (boot modules memsrv-server, console, echo, client)",
+                        "init: no servers to start (boot modules memsrv-server, console, echo, client, keystore, signer)",
                     ),
                     Pattern::Line("kernel: thread init exited with code 0"),
                     Pattern::Line("kernel: no runnable threads, shutting down"),
@@ -139,18 +139,23 @@ fn boot_to_init(timeout: Duration) -> Scenario {
 }
 
 /// `init` with the servers' modules, as `just qemu` boots it: init spawns memsrv, console,
-/// echo and client; the client's lines reach the console whole, init's summary follows,
-/// then its report of the frames it had from memsrv and of the kernel's counters, and the
+/// echo, client, keystore and signer; the client's lines reach the console whole, init's
+/// summary follows, then the signer's keystore mix (every answer as the signer computed
+/// it, and ASI exits only for the sensitive pages the keystore's heap grew by), then
+/// init's report of the frames it had from memsrv and of the kernel's counters, and the
 /// kernel shuts down cleanly once every thread is blocked or gone.
 fn init_starts_servers(timeout: Duration) -> Scenario {
     const NAME: &str = "system::init_starts_servers";
+    const KEYSTORE: &str = "system::keystore_mix_exits_only_for_new_sensitive_pages";
     Scenario {
-        checks: vec![NAME.into()],
+        checks: vec![NAME.into(), KEYSTORE.into()],
         namespace: None,
         run: Box::new(move || {
             let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
             let mut qemu = Qemu::new(images.kernel(), images.dir());
-            for program in ["init", "memsrv-server", "console", "echo", "client"] {
+            for program in
+                ["init", "memsrv-server", "console", "echo", "client", "keystore", "signer"]
+            {
                 qemu = qemu.module(program, "");
             }
             let boot = boot::run(&qemu, timeout, false)?;
@@ -159,7 +164,7 @@ fn init_starts_servers(timeout: Duration) -> Scenario {
                 &[
                     Pattern::Line("init: hello from user mode"),
                     Pattern::Line(
-                        "init: started memsrv, then console, echo and client from memory memsrv gave",
+                        "init: started memsrv, then console, echo, client, keystore and signer from memory memsrv gave",
                     ),
                     Pattern::Line("[echo] ready for requests"),
                     Pattern::Line(r#"[client] reverse "hello, world" -> "dlrow ,olleh": ok"#),
@@ -169,8 +174,13 @@ fn init_starts_servers(timeout: Duration) -> Scenario {
                     Pattern::Line("[client] unknown request 0x77 refused: ok"),
                     Pattern::Line("[client] console refused READ_LINE without the input badge: ok"),
                     Pattern::Line("[init] system up: client passed 4 of 4 checks"),
+                    Pattern::PrefixContaining(
+                        "init: keystore: the signer made ",
+                        " answers as it computed them, 0 not; it holds 7 keys in a heap of ",
+                    ),
+                    Pattern::Prefix(KEYSTORE_MIX),
                     // memsrv gets every pageblock but init's two, all sensitive as boot
-                    // left them: the three servers' pageblocks flip three, the first
+                    // left them: the five servers' pageblocks flip five, the first
                     // nonsensitive frame one more. Zeroing a sensitive frame is an ASI exit.
                     Pattern::PrefixContaining("init: memsrv manages ", " MiB in "),
                     Pattern::Line(
@@ -182,7 +192,7 @@ fn init_starts_servers(timeout: Duration) -> Scenario {
                     // How many pageblocks memsrv has depends on the boot modules' sizes.
                     Pattern::PrefixContaining(
                         "init: memsrv pageblocks: ",
-                        " sensitive, 4 nonsensitive (",
+                        " sensitive, 6 nonsensitive (",
                     ),
                     Pattern::PrefixContaining("init: kernel since boot: ", " system calls, "),
                     Pattern::PrefixContaining("init: kernel since boot: ", " ASI exits, "),
@@ -194,9 +204,42 @@ fn init_starts_servers(timeout: Duration) -> Scenario {
             .and_then(|()| expect::absent(&boot.lines, &Pattern::Prefix("kernel: user fault")))
             .and_then(|()| expect::absent(&boot.lines, &Pattern::Prefix("panic:")))
             .and_then(|()| boot.expect_exit(&Exit::KernelSuccess));
-            Ok(vec![boot.check(NAME, started)])
+            Ok(vec![
+                boot.check(NAME, started),
+                boot.check(KEYSTORE, keystore_exits_match_heap_growth(&boot)),
+            ])
         }),
     }
+}
+
+/// The start of init's line on what the signer's keystore mix cost the kernel.
+const KEYSTORE_MIX: &str = "init: keystore mix cost the kernel ";
+
+/// The keystore's keys live in sensitive memory the kernel never touches on their behalf:
+/// during the signer's mix (hundreds of kernel entries) the kernel leaves its restricted
+/// view only to zero the sensitive frames the keystore's heap grows by, once per frame.
+fn keystore_exits_match_heap_growth(boot: &Boot) -> Result<(), String> {
+    let line = boot
+        .lines
+        .iter()
+        .find_map(|line| line.strip_prefix(KEYSTORE_MIX))
+        .ok_or_else(|| format!("expected: a line starting `{KEYSTORE_MIX}`"))?;
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|word| word.trim_end_matches([',', ';']).parse().ok())
+        .collect();
+    let [entries, exits, flushes, grown] = numbers[..] else {
+        return Err(format!("expected four counts in `{KEYSTORE_MIX}{line}`"));
+    };
+    if exits != grown || flushes != exits {
+        return Err(format!(
+            "the mix made {exits} ASI exits and {flushes} L1D flushes, but the heap grew by {grown} pages: `{line}`"
+        ));
+    }
+    if entries < 100 * exits.max(1) {
+        return Err(format!("the mix made only {entries} kernel entries: `{line}`"));
+    }
+    Ok(())
 }
 
 /// `init console=interactive` with the servers: the harness types on the serial port once
@@ -214,7 +257,7 @@ fn console_input(timeout: Duration) -> Scenario {
             let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
             let mut qemu =
                 Qemu::new(images.kernel(), images.dir()).module("init", "console=interactive");
-            for program in ["memsrv-server", "console", "echo", "client"] {
+            for program in ["memsrv-server", "console", "echo", "client", "keystore", "signer"] {
                 qemu = qemu.module(program, "");
             }
             let long: String = "0123456789".repeat(13);

@@ -1,13 +1,15 @@
 //! The root task: the first program the kernel starts in user mode.
 //!
 //! It starts the system's servers from their boot modules: `memsrv-server` (the memory
-//! server: hands out sensitive and nonsensitive frames), `console` (prints lines for the
-//! others), `echo` (answers requests) and `client` (asks echo, checks the answers,
-//! reports). It makes their endpoints, hands each process exactly the capabilities it
-//! needs (badged, with the rights it needs: [`protocol`] and [`memsrv_api`] list them),
-//! waits for the client's report and prints a summary through the console. Then it uses
-//! memsrv as a client ([`memory`]), prints a report of what memsrv and the kernel did and
-//! exits. memsrv, the console and echo then wait for requests that never come; with every
+//! server: owns the memory and hands out sensitive and nonsensitive frames and objects),
+//! `console` (prints lines for the others), `echo` (answers requests), `client` (asks
+//! echo, checks the answers, reports), `keystore` (keys in sensitive memory) and `signer`
+//! (the keystore's client). It makes their endpoints, hands each process exactly the
+//! capabilities it needs (badged, with the rights it needs: [`protocol`],
+//! [`memsrv_api`] and `keystore_api` list them), waits for the client's report and prints
+//! a summary through the console, then runs the signer's mix and reports what it cost
+//! the kernel ([`keystore`]). Then it uses memsrv as a client ([`memory`]), prints a
+//! report of what memsrv and the kernel did and exits. memsrv, the console and echo then wait for requests that never come; with every
 //! thread blocked and no IRQ routed the kernel shuts down: that is how the system ends.
 //! With the boot argument `console=interactive` the console also reads COM1's input and
 //! the client answers each line typed, until Ctrl-D ([`console_input`]).
@@ -18,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod console_input;
+mod keystore;
 mod memory;
 
 use core::fmt::{self, Write};
@@ -40,7 +43,7 @@ use protocol::{MAX_WORDS, OK, Text, badge, client};
 libasi::entry!(main);
 
 /// The servers, by module name, in the order they start.
-const SERVERS: [&str; 4] = ["memsrv-server", "console", "echo", "client"];
+const SERVERS: [&str; 6] = ["memsrv-server", "console", "echo", "client", "keystore", "signer"];
 
 /// Priorities: memsrv and the console outrank their clients, so a request is served (a
 /// line printed) as soon as it is sent; init (255, the root task's) outranks everything.
@@ -48,6 +51,8 @@ const MEMSRV_PRIORITY: u8 = 210;
 const CONSOLE_PRIORITY: u8 = 200;
 const ECHO_PRIORITY: u8 = 150;
 const CLIENT_PRIORITY: u8 = 100;
+const KEYSTORE_PRIORITY: u8 = 180;
+const SIGNER_PRIORITY: u8 = 90;
 
 fn main() -> u64 {
     println!("init: hello from user mode");
@@ -85,6 +90,7 @@ enum InitError {
     Memsrv(&'static str, memsrv_client::Error),
     WrongSensitivity(Sensitivity, Sensitivity),
     Usage(u64),
+    SignerFailed(u64),
 }
 
 impl fmt::Display for InitError {
@@ -111,6 +117,9 @@ impl fmt::Display for InitError {
                 write!(f, "memsrv: asked for a {asked:?} frame, got a {got:?} one")
             }
             Self::Usage(pages) => write!(f, "memsrv: init holds {pages} pages, not as counted"),
+            Self::SignerFailed(failed) => {
+                write!(f, "signer: {failed} keystore answers were not as computed")
+            }
         }
     }
 }
@@ -128,24 +137,29 @@ impl<T> Context<T> for Result<T, libasi::Error> {
 fn run(interactive: bool) -> Result<(), InitError> {
     let info = boot::info().context("boot information")?;
     let Some(modules) = find_servers(&info) else {
-        println!("init: no servers to start (boot modules memsrv-server, console, echo, client)");
+        println!(
+            "init: no servers to start (boot modules memsrv-server, console, echo, client, keystore, signer)"
+        );
         return Ok(());
     };
-    let [memsrv_module, console_module, echo_module, client_module] = modules;
+    let [memsrv_module, console_module, echo_module, client_module, keystore_module, signer_module] =
+        modules;
     let buffer = IpcBuffer::root().context("the IPC buffer")?;
     let mut slots = SlotAllocator::new(info.empty);
     let division = memory::divide(&info, &mut slots)?;
     let bootstrap = division.bootstrap;
 
-    // The endpoints: memsrv's, the console's, echo's, and init's own for reports and faults.
-    let first = slots.alloc_range(4).ok_or(InitError::NoSlots)?;
+    // The endpoints: memsrv's, the console's, echo's, init's own for reports and faults,
+    // and the keystore's.
+    let first = slots.alloc_range(5).ok_or(InitError::NoSlots)?;
     bootstrap
-        .retype(ObjectKind::Endpoint, 0, CNodeAt::ROOT, first, 4)
+        .retype(ObjectKind::Endpoint, 0, CNodeAt::ROOT, first, 5)
         .context("retype endpoints")?;
     let memsrv = Cap::<Endpoint>::from_slot(first);
     let console = Cap::<Endpoint>::from_slot(first + 1);
     let echo = Cap::<Endpoint>::from_slot(first + 2);
     let report = Cap::<Endpoint>::from_slot(first + 3);
+    let keystore = Cap::<Endpoint>::from_slot(first + 4);
 
     // Each process's fault endpoint: the report endpoint, badged FAULT | its own badge.
     let mut fault_for = |badge: u64| -> Result<Cap<Endpoint>, InitError> {
@@ -155,6 +169,8 @@ fn run(interactive: bool) -> Result<(), InitError> {
     let console_faults = fault_for(badge::CONSOLE)?;
     let echo_faults = fault_for(badge::ECHO)?;
     let client_faults = fault_for(badge::CLIENT)?;
+    let keystore_faults = fault_for(badge::KEYSTORE)?;
+    let signer_faults = fault_for(badge::SIGNER)?;
     let init_console = mint(&mut slots, console, Rights::WRITE, badge::INIT)?;
     // init's own memsrv client capability: what memsrv hands out comes in the reply. init
     // is the manager: it may reclaim what a client held.
@@ -216,9 +232,34 @@ fn run(interactive: bool) -> Result<(), InitError> {
     let client_options =
         input.as_ref().map_or(client_options, |input| input.client(client_options));
     let _: Process = spawn("client", client_module, client_options)?;
-    println!("init: started memsrv, then console, echo and client from memory memsrv gave");
+    let keystore_memsrv =
+        memsrv_api::badge::client(keystore::MEMSRV_CLIENT_ID, keystore::MEMSRV_QUOTA_PAGES);
+    let _: Process = spawn(
+        "keystore",
+        keystore_module,
+        SpawnOptions::new(KEYSTORE_PRIORITY)
+            .fault_endpoint(keystore_faults.cptr())
+            .grant(keystore.cptr(), Rights::READ)
+            .grant_badged(memsrv.cptr(), Rights::WRITE | Rights::GRANT_REPLY, keystore_memsrv)
+            .grant_memory(keystore::TABLE_MEMORY_BITS),
+    )?;
+    // Started once the client has reported, so that their reports do not cross.
+    let signer_process = spawn(
+        "signer",
+        signer_module,
+        SpawnOptions::new(SIGNER_PRIORITY)
+            .fault_endpoint(signer_faults.cptr())
+            .grant_badged(keystore.cptr(), Rights::WRITE, badge::SIGNER)
+            .grant_badged(keystore.cptr(), Rights::WRITE, badge::SIGNER_OTHER)
+            .grant_badged(report.cptr(), Rights::WRITE, badge::SIGNER)
+            .stopped(),
+    )?;
+    println!(
+        "init: started memsrv, then console, echo, client, keystore and signer from memory memsrv gave"
+    );
 
-    let (passed, failed) = wait_for_client(report, buffer)?;
+    let done = wait_for(report, buffer, badge::CLIENT, client::DONE)?;
+    let (passed, failed) = (done.word(0), done.word(1));
     let mut line = Text::new();
     let _ = write!(line, "system up: client passed {passed} of {} checks", passed + failed);
     let mut words = [0; MAX_WORDS];
@@ -232,14 +273,27 @@ fn run(interactive: bool) -> Result<(), InitError> {
     if failed != 0 {
         return Err(InitError::ChecksFailed(passed, failed));
     }
+    signer_process.start().context("start the signer")?;
+    let mix = keystore::measure_mix(report, buffer)?;
+    mix.print();
+    if mix.failed() != 0 {
+        return Err(InitError::SignerFailed(mix.failed()));
+    }
     let (costs, stats) = memory::exercise(&client, &mut slots, buffer)?;
     memory::report(&division, &costs, &stats, buffer)
 }
 
 /// The modules of the servers, in [`SERVERS`] order; `None` unless all are there.
-fn find_servers(info: &BootInfo) -> Option<[&ModuleDescriptor; 4]> {
-    let find = |name: &str| info.modules().iter().find(|module| module.name() == name);
-    Some([find(SERVERS[0])?, find(SERVERS[1])?, find(SERVERS[2])?, find(SERVERS[3])?])
+fn find_servers(info: &BootInfo) -> Option<[&ModuleDescriptor; SERVERS.len()]> {
+    let mut found = [None; SERVERS.len()];
+    for (name, module) in SERVERS.iter().zip(&mut found) {
+        *module = info.modules().iter().find(|module| module.name() == *name);
+    }
+    let mut modules = [&info.modules()[0]; SERVERS.len()];
+    for (module, found) in modules.iter_mut().zip(found) {
+        *module = found?;
+    }
+    Some(modules)
 }
 
 /// A copy of `endpoint` with `rights` and `badge` in a new root slot.
@@ -256,10 +310,15 @@ fn mint(
     Ok(Cap::from_slot(slot))
 }
 
-/// Waits on the report endpoint for the client's report (checks passed and failed); a
-/// fault of any process ends the wait with an error.
-fn wait_for_client(report: Cap<Endpoint>, buffer: IpcBuffer) -> Result<(u64, u64), InitError> {
-    let (sender, message) = report.receive(buffer).context("wait for the client")?;
+/// Waits on the report endpoint for the message `label` from `from`; a fault of any
+/// process ends the wait with an error.
+fn wait_for(
+    report: Cap<Endpoint>,
+    buffer: IpcBuffer,
+    from: u64,
+    label: u64,
+) -> Result<Message, InitError> {
+    let (sender, message) = report.receive(buffer).context("wait for a report")?;
     if sender & badge::FAULT != 0 {
         let name = badge::name(sender & !badge::FAULT).unwrap_or("a server");
         return Err(match FaultMessage::decode(&message) {
@@ -267,8 +326,8 @@ fn wait_for_client(report: Cap<Endpoint>, buffer: IpcBuffer) -> Result<(u64, u64
             Err(_) => InitError::Unexpected(sender, message.label()),
         });
     }
-    if sender != badge::CLIENT || message.label() != client::DONE {
+    if sender != from || message.label() != label {
         return Err(InitError::Unexpected(sender, message.label()));
     }
-    Ok((message.word(0), message.word(1)))
+    Ok(message)
 }

@@ -38,9 +38,12 @@ pub const SERVER_MEMORY_BITS: u8 = 19;
 pub const MAX_REGIONS: usize = libasi::process::layout::MAX_GRANTED - grants::FIRST_MEMORY;
 /// init's client number at memsrv.
 pub const CLIENT_ID: u16 = 1;
-/// Pages init may hold at memsrv: a pageblock for each server it starts, and the frames
-/// it asks for.
-pub const QUOTA_PAGES: u32 = 4 * 512 + 2 * FRAMES as u32;
+/// Servers init builds from a pageblock memsrv gives: console, echo, client, keystore and
+/// signer.
+const SERVERS_FROM_MEMSRV: u32 = 5;
+/// Pages init may hold at memsrv: a pageblock for each server it starts that way, and the
+/// frames it asks for.
+pub const QUOTA_PAGES: u32 = SERVERS_FROM_MEMSRV * 512 + 2 * FRAMES as u32;
 /// Frames init asks for per sensitivity.
 const FRAMES: usize = 4;
 /// The sensitivities, in the order init asks for them.
@@ -233,7 +236,7 @@ pub fn report(
 }
 
 /// A count with its noun, singular or plural.
-struct Count(u64, &'static str, &'static str);
+pub struct Count(pub u64, pub &'static str, pub &'static str);
 
 impl fmt::Display for Count {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -29,6 +29,13 @@ pub mod badge {
     pub const CONSOLE: u64 = 4;
     /// memsrv's badge: only on its fault endpoint (its clients carry memsrv's own badges).
     pub const MEMSRV: u64 = 5;
+    /// The keystore's badge: only on its fault endpoint (it is called, never calls init).
+    pub const KEYSTORE: u64 = 6;
+    /// The signer's, on its keystore and report capabilities.
+    pub const SIGNER: u64 = 7;
+    /// A second keystore capability of the signer's, as another client: it must not see
+    /// the signer's keys.
+    pub const SIGNER_OTHER: u64 = 8;
     /// Set on the badge of a process's fault endpoint capability (with the process's own
     /// badge in the low bits), so that `init` tells its faults from its reports.
     pub const FAULT: u64 = 1 << 8;
@@ -45,6 +52,8 @@ pub mod badge {
             CLIENT => Some("client"),
             CONSOLE => Some("console"),
             MEMSRV => Some("memsrv"),
+            KEYSTORE => Some("keystore"),
+            SIGNER => Some("signer"),
             _ => None,
         }
     }
@@ -159,6 +168,42 @@ pub mod client {
         /// Only when the client reads input: its input notification, read right only,
         /// which the console signals when a line is ready or input ends.
         pub const INPUT: usize = 3;
+    }
+}
+
+/// The signer: a client of the keystore that drives a mix of requests and checks every
+/// answer against its own computation.
+pub mod signer {
+    /// Sent to `init` just before the mix, so that `init` can read the kernel's counters.
+    /// No words.
+    pub const START: u64 = 0x200;
+    /// Sent to `init` after the mix. Words: [`done`] indices.
+    pub const DONE: u64 = 0x201;
+
+    /// The words of [`DONE`].
+    pub mod done {
+        /// Requests the mix made.
+        pub const REQUESTS: usize = 0;
+        /// Answers that were what the signer computed.
+        pub const PASSED: usize = 1;
+        /// Answers that were not.
+        pub const FAILED: usize = 2;
+        /// Pages of the keystore's heap before the mix and after it.
+        pub const HEAP_PAGES_BEFORE: usize = 3;
+        pub const HEAP_PAGES_AFTER: usize = 4;
+        /// Keys the signer holds at the end.
+        pub const KEYS: usize = 5;
+        pub const COUNT: usize = 6;
+    }
+
+    /// The signer's granted capabilities.
+    pub mod grants {
+        /// The keystore, badged [`SIGNER`](crate::badge::SIGNER).
+        pub const KEYSTORE: usize = 0;
+        /// The keystore again, badged [`SIGNER_OTHER`](crate::badge::SIGNER_OTHER).
+        pub const KEYSTORE_OTHER: usize = 1;
+        /// `init`'s report endpoint, badged [`SIGNER`](crate::badge::SIGNER).
+        pub const REPORT: usize = 2;
     }
 }
 

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Without `--module` the kernel gets [`DEFAULT_MODULES`]: `init` and the servers it starts
-//! (`memsrv-server`, `console`, `echo`, `client`), with no arguments. `--build-only`
+//! (`memsrv-server`, `console`, `echo`, `client`, `keystore`, `signer`), with no arguments. `--build-only`
 //! stops after building (`just build`), so the build is defined in one place.
 //!
 //! `--interactive` puts the terminal on the serial port, keyboard included, and waits
@@ -22,7 +22,8 @@ use tests::images::{self, Profile, USER_PROGRAMS};
 use tests::qemu::Qemu;
 
 /// What `just qemu` boots: the root task first, then the servers it starts.
-const DEFAULT_MODULES: &[&str] = &["init", "memsrv-server", "console", "echo", "client"];
+const DEFAULT_MODULES: &[&str] =
+    &["init", "memsrv-server", "console", "echo", "client", "keystore", "signer"];
 
 /// init's argument for an interactive console, which `--interactive` gives it.
 const INTERACTIVE: &str = "console=interactive";
