@@ -141,7 +141,7 @@ impl PcidCache {
     /// exit or re-entry).
     pub fn twin(&self, current: u16) -> Load {
         let pair = usize::from(current / 2);
-        let half = if current % 2 == 0 { Half::Unrestricted } else { Half::Restricted };
+        let half = if current.is_multiple_of(2) { Half::Unrestricted } else { Half::Restricted };
         self.take(pair, half)
     }
 

@@ -78,8 +78,9 @@ fn in_window(block: u64) -> bool {
 }
 
 /// Maps the pageblock at `block` in the restricted window, or takes it out (and flushes
-/// its translation from this CPU's TLB, counted as a shootdown; other CPUs will be sent
-/// one when SMP comes). Blocks outside the window's RAM are left alone.
+/// its translation from this CPU's TLB, counted as a shootdown: from the current PCID at
+/// once, from the other restricted ones before they are used again; other CPUs will be
+/// sent one when SMP comes). Blocks outside the window's RAM are left alone.
 pub fn set_block(block: u64, present: bool) {
     if !in_window(block) {
         return;
@@ -91,6 +92,7 @@ pub fn set_block(block: u64, present: bool) {
     } else {
         entry.set_unused();
         tlb::flush(VirtAddr::new(PHYS_WINDOW_BASE + block));
+        super::pcid::window_entry_removed();
         count::<{ Counter::TlbShootdowns as usize }>();
     }
 }
