@@ -98,11 +98,15 @@ pub fn set_block(block: u64, present: bool) {
 }
 
 /// Takes the pageblock at `block` out of the restricted window while the kernel is
-/// setting up, before the restricted view is in use: no flush is needed, and none is
-/// counted.
+/// setting up, before any address space runs: flushed like a flip, but not counted as a
+/// shootdown. The kernel's restricted table is in CR3 already and may have cached the
+/// block; without PCIDs the switch to the root task would flush it anyway, with them the
+/// kernel's PCIDs keep their entries across switches.
 pub fn exclude_at_boot(block: u64) {
     if in_window(block) {
         entry(block).set_unused();
+        tlb::flush(VirtAddr::new(PHYS_WINDOW_BASE + block));
+        super::pcid::window_entry_removed();
     }
 }
 
