@@ -86,6 +86,7 @@ fn set_sibling_stunned(_stunned: bool) {}
 /// (1) The twin has the same user half and the same kernel half but for the window's
 /// sensitive pageblocks, which only the unrestricted table maps and which the kernel is
 /// done with when it switches back.
+#[inline(never)]
 fn switch_to_twin(twin: fn(u64) -> u64) {
     let active = read_cr3();
     let value = twin_value(active, twin(table_of(active)));
