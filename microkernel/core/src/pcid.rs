@@ -138,9 +138,13 @@ impl PcidCache {
     }
 
     /// How to load the other table of the pair that PCID `current` belongs to (an ASI
-    /// exit or re-entry).
+    /// exit or re-entry). A PCID that no pair has (none is ever loaded) gets its twin
+    /// flushed.
     pub fn twin(&self, current: u16) -> Load {
         let pair = usize::from(current / 2);
+        if pair >= PAIRS {
+            return Load { pcid: current ^ 1, keep: false };
+        }
         let half = if current.is_multiple_of(2) { Half::Unrestricted } else { Half::Restricted };
         self.take(pair, half)
     }
@@ -319,6 +323,15 @@ mod tests {
         let reborn = cache.load(SPACE, Half::Restricted);
         assert!(!reborn.keep);
         assert_eq!(cache.twin(reborn.pcid), flush(reborn.pcid + 1));
+    }
+
+    #[test]
+    fn an_unknown_pcid_gets_its_twin_flushed() {
+        let cache = cache();
+        let last = 2 * PAIRS as u16;
+        assert_eq!(cache.twin(last), flush(last + 1));
+        assert_eq!(cache.twin(0xfff), flush(0xffe));
+        assert_eq!(cache.load(KERNEL, Half::Restricted), flush(0));
     }
 
     #[test]

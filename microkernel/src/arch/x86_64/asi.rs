@@ -20,7 +20,6 @@ use super::percpu::{self, count};
 use super::phys::{PHYS_WINDOW_BASE, WINDOW_MAX};
 use super::{flush, paging};
 use kernel_core::mitigation::Asi;
-use kernel_core::pcid::table_of;
 use syscall_abi::counters::Counter;
 
 static ON: BootConstant<bool> = BootConstant::new(false);
@@ -59,10 +58,17 @@ pub(super) fn exit_on_fault(address: u64, error_code: u64) -> bool {
 /// and CPU buffers cleared (where the CPU offers it), the sibling released. The general
 /// path calls it before every return to user mode; the IPC fastpath touches nothing
 /// sensitive, so no exit can be open there.
+#[inline(always)]
 pub fn end_exit() {
-    if !percpu::is_unrestricted() {
-        return;
+    if percpu::is_unrestricted() {
+        reenter();
     }
+}
+
+/// Out of line: most returns to user mode have no exit to end, and the scheduler they
+/// take keeps its registers for itself.
+#[inline(never)]
+fn reenter() {
     switch_to_twin(paging::restricted_twin);
     flush::exit_flushes();
     count::<{ Counter::AsiEntries as usize }>();
@@ -86,10 +92,8 @@ fn set_sibling_stunned(_stunned: bool) {}
 /// (1) The twin has the same user half and the same kernel half but for the window's
 /// sensitive pageblocks, which only the unrestricted table maps and which the kernel is
 /// done with when it switches back.
-#[inline(never)]
 fn switch_to_twin(twin: fn(u64) -> u64) {
-    let active = read_cr3();
-    let value = twin_value(active, twin(table_of(active)));
+    let value = twin_value(read_cr3(), twin);
     // SAFETY: everything in use stays mapped at the same address (1); the value comes
     // from `pcid`.
     unsafe { write_cr3(value) };

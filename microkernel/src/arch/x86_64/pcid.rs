@@ -86,10 +86,16 @@ pub(super) fn value(root: u64, table: u64, half: Half) -> u64 {
     if on() { percpu::pcids().load(root, half).cr3(table) } else { table }
 }
 
-/// The CR3 value that loads `twin`, the other table of the pair CR3's value `active`
-/// holds one of (an ASI exit or re-entry).
-pub(super) fn twin_value(active: u64, twin: u64) -> u64 {
-    if on() { percpu::pcids().twin(pcid_of(active)).cr3(twin) } else { twin }
+/// The CR3 value that loads the other table of the pair CR3's value `active` holds one of
+/// (an ASI exit or re-entry), which `twin` finds from the active table's address.
+#[inline(always)]
+pub(super) fn twin_value(active: u64, twin: impl FnOnce(u64) -> u64) -> u64 {
+    if on() {
+        percpu::pcids().twin(pcid_of(active)).cr3(twin(table_of(active)))
+    } else {
+        // Without PCIDs the kernel sets no flag bits: CR3 is the table's address.
+        twin(active)
+    }
 }
 
 /// A user mapping of the address space at `root` is gone, and the caller has flushed it
