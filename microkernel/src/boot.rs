@@ -83,7 +83,7 @@ fn init_mitigations(command_line: &str) {
         found(support.ibpb),
         if support.l1d_flush { "by MSR" } else { "in software (no MSR)" },
         found(support.md_clear),
-        found(support.pcid)
+        if support.pcid { "found (PCID pairs in use)" } else { "absent" }
     );
 }
 

@@ -91,7 +91,7 @@ pub const NOTES: &[Note] = &[
         name: "ipc_call_reply_0_cross_as",
         target: Some(400),
         events: "2 kernel entries (root Call, peer ReplyRecv), 2 thread switches, 2 address-space \
-                 switches (a CR3 write each way, each flushing the TLB: no PCIDs), 0 FPU \
+                 switches (a CR3 write each way, flushing the TLB: TCG has no PCIDs), 0 FPU \
                  switches expected (neither thread uses the FPU); register-only message",
     },
     Note {

@@ -1,5 +1,6 @@
 //! The microkernel's logic that needs no hardware: memory-map arithmetic, the boot frame
-//! allocator, ELF image checks, user address ranges and boot command lines.
+//! allocator, ELF image checks, user address ranges, boot command lines and PCID
+//! bookkeeping.
 //!
 //! Everything here is plain `no_std` code so that it runs under `cargo test` on the host;
 //! the kernel's arch layer feeds it numbers read from the machine.
@@ -14,6 +15,7 @@ pub mod fpu_word;
 pub mod frame_alloc;
 pub mod memory;
 pub mod mitigation;
+pub mod pcid;
 pub mod range_set;
 pub mod sensitivity;
 pub mod untyped_split;

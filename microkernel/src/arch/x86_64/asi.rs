@@ -10,10 +10,12 @@
 //! Whether an exit is open is one word of the CPU's block: deciding takes no lock (the
 //! fault can come while the sensitivity map's lock is held, zeroing memory).
 //!
-//! Without PCID (QEMU TCG) each switch is a full CR3 write that flushes the TLB, which is
-//! correct; PCID pairs, which would keep the TLB, are future work. CR4.PCIDE is never set.
+//! Where the CPU has PCID the two tables of a pair have PCIDs of their own and a switch
+//! between them keeps the TLB (`pcid`); without (QEMU TCG) each switch is a full CR3
+//! write that flushes it, which is correct.
 
 use super::boot_constant::BootConstant;
+use super::pcid::{read_cr3, twin_value, write_cr3};
 use super::percpu::{self, count};
 use super::phys::{PHYS_WINDOW_BASE, WINDOW_MAX};
 use super::{flush, paging};
@@ -47,7 +49,7 @@ pub(super) fn exit_on_fault(address: u64, error_code: u64) -> bool {
     count::<{ Counter::AsiExits as usize }>();
     flush::entry_barrier();
     set_sibling_stunned(true);
-    write_cr3(paging::unrestricted_twin(read_cr3()));
+    switch_to_twin(paging::unrestricted_twin);
     percpu::set_unrestricted(true);
     true
 }
@@ -56,11 +58,18 @@ pub(super) fn exit_on_fault(address: u64, error_code: u64) -> bool {
 /// and CPU buffers cleared (where the CPU offers it), the sibling released. The general
 /// path calls it before every return to user mode; the IPC fastpath touches nothing
 /// sensitive, so no exit can be open there.
+#[inline(always)]
 pub fn end_exit() {
-    if !percpu::is_unrestricted() {
-        return;
+    if percpu::is_unrestricted() {
+        reenter();
     }
-    write_cr3(paging::restricted_twin(read_cr3()));
+}
+
+/// Out of line: most returns to user mode have no exit to end, and the scheduler they
+/// take keeps its registers for itself.
+#[inline(never)]
+fn reenter() {
+    switch_to_twin(paging::restricted_twin);
     flush::exit_flushes();
     count::<{ Counter::AsiEntries as usize }>();
     percpu::set_unrestricted(false);
@@ -78,26 +87,14 @@ pub fn is_restricted() -> bool {
 /// (an IPI that parks the sibling in the kernel and a flag it waits on).
 fn set_sibling_stunned(_stunned: bool) {}
 
-fn read_cr3() -> u64 {
-    let cr3: u64;
-    // SAFETY: reading CR3 has no effect beyond its value.
-    unsafe {
-        core::arch::asm!("mov {}, cr3", out(reg) cr3, options(nomem, nostack, preserves_flags));
-    }
-    cr3
-}
-
-/// Loads `root` (one table of the active pair: the kernel sets no CR3 flag bits, so the
-/// value is the table's address) into CR3, a full TLB flush without PCID.
+/// Loads the other table of the active pair, which `twin` finds from the active one.
 ///
-/// (1) `root` is the twin of the table CR3 held: the same user half, the same kernel half
-/// but for the window's sensitive pageblocks, which only the unrestricted twin maps and
-/// which the kernel is done with when it switches back.
-fn write_cr3(root: u64) {
-    // SAFETY: everything in use stays mapped at the same address (1); no PCID or
-    // no-flush bit is set.
-    unsafe {
-        core::arch::asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags));
-    }
-    count::<{ Counter::Cr3Writes as usize }>();
+/// (1) The twin has the same user half and the same kernel half but for the window's
+/// sensitive pageblocks, which only the unrestricted table maps and which the kernel is
+/// done with when it switches back.
+fn switch_to_twin(twin: fn(u64) -> u64) {
+    let value = twin_value(read_cr3(), twin);
+    // SAFETY: everything in use stays mapped at the same address (1); the value comes
+    // from `pcid`.
+    unsafe { write_cr3(value) };
 }

@@ -124,7 +124,12 @@ fn protections_match_cpuid(_: &BootInfo) -> TestResult {
     for (name, enabled, offered) in checks {
         ensure!(enabled == offered, "{name} is {enabled} but CPUID offers {offered}");
     }
-    ensure!(!cr4.contains(Cr4Flags::PCID), "CR4.PCIDE is set; nothing uses PCIDs yet");
+    ensure!(
+        cr4.contains(Cr4Flags::PCID) == features.pcid,
+        "CR4.PCIDE is {} but CPUID offers PCID {}",
+        cr4.contains(Cr4Flags::PCID),
+        features.pcid
+    );
     Ok(())
 }
 

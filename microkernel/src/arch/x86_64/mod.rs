@@ -17,6 +17,7 @@ mod ioport;
 mod ktests;
 mod lapic;
 mod paging;
+mod pcid;
 mod percpu;
 mod phys;
 mod pic;

@@ -17,10 +17,12 @@
 //! - PML4 slot 511   : the kernel image at its link address, 4 KiB pages with each
 //!   section's own permissions, stack guard pages left unmapped.
 
+use super::pcid;
 use super::percpu::count;
 use super::phys::{self, PHYS_WINDOW_BASE, WINDOW_MAX};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel_core::memory::{MemoryRegion, PAGE_SIZE, PAGEBLOCK_SIZE, window_blocks, window_top};
+use kernel_core::pcid::Half;
 use syscall_abi::counters::Counter;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::{PageTable, PageTableFlags as Flags, PhysFrame};
@@ -162,9 +164,10 @@ fn copy_kernel_half(pml4: &mut PageTable, kernel: &PageTable, restricted: bool) 
     }
 }
 
-/// Moves the CPU onto the kernel's restricted table; with `asi=off` (`asi_on` false) it
-/// is made to map the whole window first, as every restricted table made later will.
-/// Called once, by the bootstrap CPU, before any address space is made.
+/// Moves the CPU onto the kernel's restricted table, and turns PCIDs on where the CPU has
+/// them; with `asi=off` (`asi_on` false) the table is made to map the whole window first,
+/// as every restricted table made later will. Called once, by the bootstrap CPU, before
+/// any address space is made.
 pub(super) fn use_restricted_kernel_tables(asi_on: bool) {
     if !asi_on {
         let kernel_root = PhysAddr::new(KERNEL_ROOT.load(Ordering::Acquire));
@@ -175,9 +178,10 @@ pub(super) fn use_restricted_kernel_tables(asi_on: bool) {
         copy_kernel_half(restricted, kernel, false);
     }
     activate_kernel_tables();
+    pcid::init(KERNEL_RESTRICTED_ROOT.load(Ordering::Acquire));
 }
 
-/// The unrestricted twin of the restricted top-level table `restricted` (an address
+/// The unrestricted twin of the restricted top-level table at `restricted` (an address
 /// space's, or the kernel's). Takes no lock.
 pub(super) fn unrestricted_twin(restricted: u64) -> u64 {
     if restricted == KERNEL_RESTRICTED_ROOT.load(Ordering::Relaxed) {
@@ -187,7 +191,7 @@ pub(super) fn unrestricted_twin(restricted: u64) -> u64 {
     }
 }
 
-/// The restricted twin of the unrestricted top-level table `unrestricted`.
+/// The restricted twin of the unrestricted top-level table at `unrestricted`.
 pub(super) fn restricted_twin(unrestricted: u64) -> u64 {
     if unrestricted == KERNEL_ROOT.load(Ordering::Relaxed) {
         KERNEL_RESTRICTED_ROOT.load(Ordering::Relaxed)
@@ -388,12 +392,20 @@ impl AddressSpace {
         unsafe {
             core::arch::asm!("mov {}, cr3", out(reg) active, options(nomem, nostack, preserves_flags));
         }
-        // The kernel sets no flag bits in CR3 (no PCIDs yet, default caching), so CR3 is
-        // exactly the root's address when this address space is active.
+        // Without PCIDs the kernel sets no flag bits in CR3 (default caching), so CR3 is
+        // exactly the root's address when this address space is active. With them CR3
+        // also holds a PCID, never 0 for an address space, so the test falls through
+        // and `pcid::activate` compares the addresses.
         if active != self.root.as_u64() {
-            // (1) The root is a VSpace object: page-aligned, so it is the whole CR3 value.
-            // SAFETY: the kernel half of every address space is the kernel's, so the code
-            // and data in use stay mapped at the same addresses; the value is valid (1).
+            // (1) The root is a VSpace object: page-aligned, so it is the whole CR3 value
+            // without PCIDs; the kernel half of every address space is the kernel's, so
+            // the code and data in use stay mapped at the same addresses.
+            if pcid::on() {
+                // SAFETY: the root is an address space's restricted table (1).
+                unsafe { pcid::activate(self.root.as_u64(), active) };
+                return;
+            }
+            // SAFETY: the value is valid and the switch changes nothing in use (1).
             unsafe {
                 core::arch::asm!("mov cr3, {}", in(reg) self.root.as_u64(), options(nostack, preserves_flags));
             }
@@ -422,25 +434,28 @@ pub fn kernel_mapping(addr: VirtAddr) -> Option<(bool, bool)> {
 }
 
 /// If the CPU is in the address space at `root` (on either of its tables), moves it to the
-/// kernel's own tables: the address space is being destroyed and its memory may be reused.
+/// kernel's own tables, and forgets the address space's PCIDs: it is being destroyed and
+/// its memory may be reused, as another address space too.
 pub fn leave_address_space(root: PhysAddr) {
     let active = Cr3::read().0.start_address();
     if active == root || active == root + TWIN_OFFSET {
         activate_kernel_tables();
     }
+    pcid::forget(root.as_u64());
 }
 
 /// Switches to the kernel's own tables (no user half): the restricted one, or the
 /// unrestricted one while an ASI exit is open on this CPU.
 pub fn activate_kernel_tables() {
     let restricted = KERNEL_RESTRICTED_ROOT.load(Ordering::Acquire);
-    let root =
-        if super::percpu::is_unrestricted() { unrestricted_twin(restricted) } else { restricted };
-    let root = PhysFrame::containing_address(PhysAddr::new(root));
+    let value = if super::percpu::is_unrestricted() {
+        pcid::value(restricted, unrestricted_twin(restricted), Half::Unrestricted)
+    } else {
+        pcid::value(restricted, restricted, Half::Restricted)
+    };
     // SAFETY: the kernel tables map everything the kernel uses, at the same addresses as
-    // every other address space's kernel half.
-    unsafe { Cr3::write(root, Cr3Flags::empty()) };
-    count::<{ Counter::Cr3Writes as usize }>();
+    // every other address space's kernel half; the value comes from `pcid`.
+    unsafe { pcid::write_cr3(value) };
 }
 
 /// Where device registers are mapped in the kernel half, uncached, one page each.

@@ -8,6 +8,7 @@
 use super::stacks::{BOOT_IST_STACKS, BOOT_STACK};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
+use kernel_core::pcid::PcidCache;
 use spin::Once;
 use syscall_abi::counters::{self, Counter};
 use x86_64::VirtAddr;
@@ -51,6 +52,8 @@ pub struct CpuBlock {
     counters: [AtomicU64; counters::COUNT],
     /// Nonzero while this CPU runs on an unrestricted table after an ASI exit (`asi`).
     unrestricted: AtomicU64,
+    /// The PCID pairs this CPU gives its tables (`pcid`; unused without PCID).
+    pcids: PcidCache,
     /// The generic kernel's state of this CPU, found through `gs:0`.
     kernel: crate::cpu::Cpu,
 }
@@ -96,6 +99,7 @@ static CPU_BLOCKS: [CpuBlock; MAX_CPUS] = [const {
         fpu: AtomicU64::new(0),
         counters: [const { AtomicU64::new(0) }; counters::COUNT],
         unrestricted: AtomicU64::new(0),
+        pcids: PcidCache::new(),
         kernel: crate::cpu::Cpu::new(),
     }
 }; MAX_CPUS];
@@ -226,6 +230,11 @@ pub fn is_unrestricted() -> bool {
 /// Records whether this CPU runs on an unrestricted table.
 pub fn set_unrestricted(unrestricted: bool) {
     kernel_block().unrestricted.store(u64::from(unrestricted), Ordering::Relaxed);
+}
+
+/// This CPU's PCID pairs.
+pub fn pcids() -> &'static PcidCache {
+    &kernel_block().pcids
 }
 
 /// This CPU's block.

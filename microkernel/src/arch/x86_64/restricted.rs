@@ -78,8 +78,9 @@ fn in_window(block: u64) -> bool {
 }
 
 /// Maps the pageblock at `block` in the restricted window, or takes it out (and flushes
-/// its translation from this CPU's TLB, counted as a shootdown; other CPUs will be sent
-/// one when SMP comes). Blocks outside the window's RAM are left alone.
+/// its translation from this CPU's TLB, counted as a shootdown: from the current PCID at
+/// once, from the other restricted ones before they are used again; other CPUs will be
+/// sent one when SMP comes). Blocks outside the window's RAM are left alone.
 pub fn set_block(block: u64, present: bool) {
     if !in_window(block) {
         return;
@@ -91,16 +92,21 @@ pub fn set_block(block: u64, present: bool) {
     } else {
         entry.set_unused();
         tlb::flush(VirtAddr::new(PHYS_WINDOW_BASE + block));
+        super::pcid::window_entry_removed();
         count::<{ Counter::TlbShootdowns as usize }>();
     }
 }
 
 /// Takes the pageblock at `block` out of the restricted window while the kernel is
-/// setting up, before the restricted view is in use: no flush is needed, and none is
-/// counted.
+/// setting up, before any address space runs: flushed like a flip, but not counted as a
+/// shootdown. The kernel's restricted table is in CR3 already and may have cached the
+/// block; without PCIDs the switch to the root task would flush it anyway, with them the
+/// kernel's PCIDs keep their entries across switches.
 pub fn exclude_at_boot(block: u64) {
     if in_window(block) {
         entry(block).set_unused();
+        tlb::flush(VirtAddr::new(PHYS_WINDOW_BASE + block));
+        super::pcid::window_entry_removed();
     }
 }
 

@@ -4,14 +4,15 @@
 //! of a PML4 entry is copied), and undoing it.
 //!
 //! Every operation checks the whole path first and changes one entry at most (a PML4
-//! entry in both tables), so a refusal changes nothing. Removing an entry flushes the TLB when the address space is active on
-//! this CPU; with SMP this is where a shootdown to the other CPUs running it goes.
+//! entry in both tables), so a refusal changes nothing. Removing an entry flushes the TLB
+//! when the address space is active on this CPU, and with PCIDs makes every PCID of it
+//! that the flush does not reach stale (`pcid`); with SMP this is where a shootdown to the
+//! other CPUs running it goes.
 
 use super::paging::{TWIN_OFFSET, mirror_user_entry, table_in_window};
-use super::percpu::count;
-use syscall_abi::counters::Counter;
+use super::pcid::{self, read_cr3, write_cr3};
 use x86_64::instructions::tlb;
-use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::registers::control::Cr3;
 use x86_64::structures::paging::PageTableFlags as Flags;
 use x86_64::structures::paging::page_table::PageTableEntry;
 use x86_64::{PhysAddr, VirtAddr};
@@ -196,6 +197,7 @@ pub fn unmap_frame(root: PhysAddr, address: VirtAddr, frame: PhysAddr, size: Pag
         if is_active(root) {
             tlb::flush(address);
         }
+        pcid::user_mapping_removed(root.as_u64());
         return true;
     }
     false
@@ -207,12 +209,14 @@ fn is_active(root: PhysAddr) -> bool {
     active == root || active == root + TWIN_OFFSET
 }
 
-/// Forgets every translation of `root` if it is active here (a table went: every page
-/// below it may be cached).
+/// Forgets every translation of `root` (a table went: every page below it may be cached):
+/// at once if it is active here, otherwise before its PCIDs are used again.
 fn flush_all(root: PhysAddr) {
     if is_active(root) {
-        // SAFETY: reloading CR3 with its current value only flushes non-global TLB entries.
-        unsafe { Cr3::write(Cr3::read().0, Cr3Flags::empty()) };
-        count::<{ Counter::Cr3Writes as usize }>();
+        // SAFETY: reloading CR3 with its current value (which never reads back with the
+        // no-flush bit) only flushes non-global TLB entries: all of them without PCIDs,
+        // the current PCID's with.
+        unsafe { write_cr3(read_cr3()) };
     }
+    pcid::user_mapping_removed(root.as_u64());
 }
