@@ -28,6 +28,7 @@ pub const USER_PROGRAMS: &[&str] = &[
     "client",
     "memsrv-server",
     "memtest",
+    "memhog",
     "keystore",
     "signer",
 ];

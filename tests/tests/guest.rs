@@ -93,7 +93,8 @@ fn memsrv_tests(timeout: Duration) -> Scenario {
             let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
             let qemu = Qemu::new(images.kernel(), images.dir())
                 .module("memtest", "")
-                .module("memsrv-server", "");
+                .module("memsrv-server", "")
+                .module("memhog", "");
             let boot = boot::run(&qemu, timeout, false)?;
             Ok(suite::results(&boot, COMPLETE, Exit::KernelSuccess))
         }),

@@ -2,10 +2,10 @@
 //! that allocate, check and free.
 
 use case_report::{Failure, Outcome, ensure, fail, ok};
-use libasi::boot;
+use libasi::boot::{self, ModuleDescriptor};
 use libasi::cap::{
     AsiControl, CNodeAt, CPtr, Cap, CapData, CapKind, CapType, Endpoint, ObjectKind, Rights,
-    Sensitivity, Slot, SlotAllocator, SlotRef,
+    Sensitivity, Slot, SlotAllocator, SlotRef, Untyped,
 };
 use libasi::ipc::IpcBuffer;
 use libasi::process::{SpawnOptions, Spawner};
@@ -13,6 +13,8 @@ use memsrv_api::{Error as Refusal, Stats, Usage, badge};
 use memsrv_client::{AllocatedFrame, Client, Error};
 
 const MODULE: &str = "memsrv-server";
+/// The client that dies holding memory.
+const MEMHOG: &str = "memhog";
 pub const PAGEBLOCK_BITS: u8 = 21;
 pub const PAGEBLOCK: u64 = 1 << PAGEBLOCK_BITS;
 pub const PAGEBLOCKS: u64 = 4;
@@ -22,6 +24,8 @@ const QUOTA_ALL: u32 = 4 * 512 + 1;
 const QUOTA_ONE: u32 = 1;
 /// The third client's number, which the manager reclaims.
 pub const THIRD_ID: u16 = 3;
+/// memhog's client number.
+pub const MEMHOG_ID: u16 = 4;
 
 pub struct Env {
     pub slots: SlotAllocator,
@@ -33,6 +37,12 @@ pub struct Env {
     /// memsrv's endpoint with the first client's badge: for raw requests.
     pub raw: Cap<Endpoint>,
     pub unbadged: Cap<Endpoint>,
+    /// What memhog is spawned from and with.
+    pub pool: Cap<Untyped>,
+    pub memhog: ModuleDescriptor,
+    pub memhog_memsrv: Cap<Endpoint>,
+    /// Where memhog reports.
+    pub report: Cap<Endpoint>,
 }
 
 pub const ASI: Cap<AsiControl> = Cap::<AsiControl>::BOOT;
@@ -42,8 +52,9 @@ pub fn setup() -> Result<Env, Failure> {
     let buffer = ok(IpcBuffer::root(), "the IPC buffer")?;
     let mut slots = SlotAllocator::new(info.empty);
     let Some((pool, _)) = boot::largest_ram(&info) else { fail!("no untyped RAM") };
-    let module = info.modules().iter().find(|module| module.name() == MODULE);
-    let Some(module) = module else { fail!("no boot module {MODULE}") };
+    let find = |name: &str| info.modules().iter().find(|module| module.name() == name).copied();
+    let Some(module) = find(MODULE) else { fail!("no boot module {MODULE}") };
+    let Some(memhog) = find(MEMHOG) else { fail!("no boot module {MEMHOG}") };
     ok(ASI.set_sensitivity(pool, Sensitivity::Nonsensitive), "make the pool nonsensitive")?;
     // Two regions of two pageblocks: the first sensitive, the second not.
     let Some(first) = slots.alloc_range(3) else { fail!("no slots") };
@@ -51,7 +62,9 @@ pub fn setup() -> Result<Env, Failure> {
     ok(pool.retype(ObjectKind::Untyped, PAGEBLOCK_BITS + 1, root, first, 2), "carve regions")?;
     ok(ASI.set_sensitivity(Cap::from_slot(first), Sensitivity::Sensitive), "make sensitive")?;
     let endpoint_slot = first + 2;
+    let Some(report_slot) = slots.alloc() else { fail!("no slots") };
     ok(pool.retype(ObjectKind::Endpoint, 0, root, endpoint_slot, 1), "retype the endpoint")?;
+    ok(pool.retype(ObjectKind::Endpoint, 0, root, report_slot, 1), "retype the report endpoint")?;
     let endpoint = Cap::<Endpoint>::from_slot(endpoint_slot);
     let options = SpawnOptions::new(200)
         .cnode_radix(memsrv_api::CNODE_RADIX)
@@ -70,7 +83,8 @@ pub fn setup() -> Result<Env, Failure> {
     let second = mint(badge::client(2, QUOTA_ONE))?;
     let third = mint(badge::client(THIRD_ID, QUOTA_ALL))?;
     let unbadged = mint(0)?;
-    if let Err(error) = Spawner::new(pool, &mut slots).spawn(module, &options) {
+    let memhog_memsrv = mint(badge::client(MEMHOG_ID, QUOTA_ALL))?;
+    if let Err(error) = Spawner::new(pool, &mut slots).spawn(&module, &options) {
         fail!("cannot start memsrv: {error}");
     }
     Ok(Env {
@@ -81,6 +95,10 @@ pub fn setup() -> Result<Env, Failure> {
         third: Client::new(third, buffer, Cap::ROOT),
         raw,
         unbadged,
+        pool,
+        memhog,
+        memhog_memsrv,
+        report: Cap::from_slot(report_slot),
     })
 }
 

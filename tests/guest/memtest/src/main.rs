@@ -4,7 +4,8 @@
 //! is the manager): frames and frame batches of each sensitivity (the frame, the
 //! kernel's `AsiControl::verify` and the restricted view agree), kernel objects, flips
 //! forced both ways with the verifier after each, frees that revoke and give the counts
-//! back, reclaiming a client that walked away, and refusals of bad requests.
+//! back, reclaiming what a live client holds and what a dead one (`memhog`, its second
+//! module) left, and refusals of bad requests.
 //!
 //! Prints `TEST PASS memsrv::<case>` or `TEST FAIL memsrv::<case> <message>` per case,
 //! then `TEST DONE <passed> <failed>`. Cases run in order and each frees what it took.
@@ -45,7 +46,8 @@ const CASES: &[Case] = &[
     ("memsrv::refuse::malformed_and_unbadged", refuse_cases::malformed_and_unbadged),
     ("memsrv::smoke::many_frames_mapped_or_not_as_asked", workload_cases::smoke),
     ("memsrv::mixed::flips_both_ways_the_forced_minimum", workload_cases::mixed_flips),
-    ("memsrv::reclaim::a_client_that_walked_away", workload_cases::reclaim),
+    ("memsrv::reclaim::a_live_client_loses_everything", workload_cases::reclaim),
+    ("memsrv::reclaim::a_client_that_died", workload_cases::reclaim_dead),
 ];
 
 fn main() -> u64 {

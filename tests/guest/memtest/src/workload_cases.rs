@@ -3,10 +3,14 @@
 
 use case_report::{Failure, Outcome, ensure, fail, ok};
 use libasi::cap::{Cap, Counters, Endpoint, Frame, Rights, Sensitivity, Slot, SlotRef};
+use libasi::process::{SpawnOptions, Spawner};
 use memsrv_client::{AllocatedFrame, Client};
 use syscall_abi::counters::Counter;
 
-use crate::env::{ASI, Env, PAGEBLOCK, PAGEBLOCKS, THIRD_ID, gone, same_stats};
+use crate::env::{ASI, Env, MEMHOG_ID, PAGEBLOCK, PAGEBLOCKS, THIRD_ID, gone, same_stats};
+
+/// memhog's report: pages and objects it holds (`tests/guest/memhog`).
+const MEMHOG_HELD: u64 = 0x4d48;
 
 /// 4 KiB frames in a pageblock: the smoke test fills one of each sensitivity.
 const FRAMES: usize = 512;
@@ -90,8 +94,8 @@ pub fn mixed_flips(env: &mut Env) -> Outcome {
     Ok(())
 }
 
-/// A client that walks away holding frames, a batch and an endpoint, and has copied one
-/// of them: the manager reclaims it, and all of it is gone and free again.
+/// A live client holding frames, a batch and an endpoint, one of them copied: the manager
+/// reclaims everything it has, and all of it is gone and free again.
 pub fn reclaim(env: &mut Env) -> Outcome {
     let before = env.stats()?;
     let third = env.third;
@@ -160,4 +164,36 @@ fn counters(env: &Env) -> Result<Counters, Failure> {
         Ok(counters) => Ok(counters),
         Err(error) => fail!("read the kernel's counters: {error}"),
     }
+}
+
+/// A client process (`memhog`) takes memory and exits without freeing it; destroying it
+/// takes its capabilities, and memsrv, told by the manager, takes back its memory.
+pub fn reclaim_dead(env: &mut Env) -> Outcome {
+    let before = env.stats()?;
+    let options = SpawnOptions::new(150)
+        .grant(env.memhog_memsrv.cptr(), Rights::WRITE | Rights::GRANT_REPLY)
+        .grant(env.report.cptr(), Rights::WRITE);
+    let memhog = env.memhog;
+    let process = match Spawner::new(env.pool, &mut env.slots).spawn(&memhog, &options) {
+        Ok(process) => process,
+        Err(error) => fail!("cannot start memhog: {error}"),
+    };
+    let (_, held) = ok(env.report.receive(env.buffer), "wait for memhog's report")?;
+    ensure!(held.label() == MEMHOG_HELD, "memhog said {:#x}", held.label());
+    let (pages, objects) = (held.word(0), held.word(1));
+    // Three frames, eight in a batch, and the page the endpoint takes.
+    ensure!(pages == 3 + 8 + 1 && objects == 1, "memhog holds {pages} pages, {objects} objects");
+    let during = env.stats()?;
+    ensure!(during.clients == before.clients + 1, "memhog is a client: {during:?}");
+    ok(process.destroy(&mut env.slots), "destroy memhog")?;
+    let reclaimed = env
+        .first
+        .reclaim(MEMHOG_ID)
+        .map_err(|error| Failure::new(format_args!("reclaim: {error:?}")))?;
+    ensure!(
+        reclaimed.pages == pages && reclaimed.objects == objects,
+        "reclaimed {reclaimed:?}, memhog held {pages} pages and {objects} objects"
+    );
+    same_stats(&before, &env.stats()?)?;
+    ok(ASI.verify(), "AsiControl::verify after the reclaim")
 }
