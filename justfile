@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # Crates built and tested on the host.
 host_crates := "-p syscall-abi -p kernel-core -p libasi -p memsrv -p tests -p protocol -p console-line -p case-protocol -p memsrv-api -p ipc-codec -p keystore-api"
 # Crates built for x86_64-unknown-none: the kernel and the user programs.
-guest_crates := "-p microkernel -p init -p syscall-probe -p bench -p bench-peer -p captest -p ipctest -p devtest -p console -p console-line -p echo -p client -p case-report -p case-protocol -p case-process -p testrunner -p memsrv-server -p memsrv-client -p memtest -p memhog -p keystore -p signer"
+guest_crates := "-p microkernel -p init -p syscall-probe -p bench -p bench-peer -p captest -p ipctest -p devtest -p console -p console-line -p echo -p client -p case-report -p case-protocol -p case-process -p testrunner -p memsrv-server -p memtest -p memhog -p keystore -p signer"
 
 # List the recipes.
 default:

@@ -36,7 +36,8 @@
 //! an example server and client), learn of each other's faults as messages ([`fault`]), and
 //! map memory with [`cap::Cap<Frame>`](cap::Cap)`::map`. [`mem`] maps frames into the
 //! caller's own address space as values that unmap on drop, and is a heap that servers
-//! put in memory of a chosen sensitivity.
+//! put in memory of a chosen sensitivity; [`memsrv`] asks the memory server for frames of
+//! a sensitivity and for kernel objects, and supplies such a heap.
 #![cfg_attr(not(test), no_std)]
 
 pub mod boot;
@@ -46,6 +47,7 @@ mod error;
 pub mod fault;
 pub mod ipc;
 pub mod mem;
+pub mod memsrv;
 pub mod message;
 #[cfg(not(test))]
 mod panic;

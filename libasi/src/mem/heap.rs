@@ -32,7 +32,7 @@ pub const DEFAULT_PAGES: usize = 1024;
 ///
 /// use libasi::cap::Sensitivity;
 /// use libasi::mem::{Heap, UntypedSource};
-/// use memsrv_client::FrameSupply;
+/// use libasi::memsrv::FrameSupply;
 ///
 /// #[global_allocator]
 /// static HEAP: Heap<FrameSupply> = Heap::new();

@@ -10,7 +10,7 @@ use crate::cap::{CNode, CNodeAt, Cap, Frame, ObjectKind, PageTable, Sensitivity,
 /// frame, its capability in a slot of the caller's root CNode that the source gives up
 /// to the caller. The heap keeps the frames mapped for good.
 ///
-/// memsrv's client implements it (`memsrv_client::FrameSupply`); so does
+/// memsrv's client implements it (`libasi::memsrv::FrameSupply`); so does
 /// [`UntypedSource`] for memory a program holds itself. A source must not allocate from
 /// the heap it feeds: it is called while that heap is locked.
 pub trait FrameSource {

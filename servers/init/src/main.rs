@@ -33,11 +33,11 @@ use libasi::cap::{
 };
 use libasi::fault::FaultMessage;
 use libasi::ipc::IpcBuffer;
+use libasi::memsrv::Client;
 use libasi::message::Message;
 use libasi::println;
 use libasi::process::{Process, SpawnError, SpawnOptions, Spawner};
 use memsrv_api::Object;
-use memsrv_client::Client;
 use protocol::{MAX_WORDS, OK, Text, badge, client};
 
 libasi::entry!(main);
@@ -87,7 +87,7 @@ enum InitError {
     Fault(&'static str, FaultMessage),
     Unexpected(u64, u64),
     ChecksFailed(u64, u64),
-    Memsrv(&'static str, memsrv_client::Error),
+    Memsrv(&'static str, libasi::memsrv::Error),
     WrongSensitivity(Sensitivity, Sensitivity),
     Usage(u64),
     SignerFailed(u64),

@@ -16,9 +16,9 @@ use libasi::cap::{
     AsiControl, CNodeAt, Cap, Counters, ObjectKind, Sensitivity, SlotAllocator, Untyped,
 };
 use libasi::ipc::IpcBuffer;
+use libasi::memsrv::{AllocatedFrame, Client};
 use libasi::println;
 use memsrv_api::{ORDER_4K, Stats, grants};
-use memsrv_client::{AllocatedFrame, Client};
 use syscall_abi::counters::Counter;
 
 use crate::{Context, InitError};

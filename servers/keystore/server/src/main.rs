@@ -23,9 +23,9 @@ use libasi::boot::SlotRange;
 use libasi::cap::{Cap, Endpoint, Sensitivity, Untyped};
 use libasi::ipc::IpcBuffer;
 use libasi::mem::{Heap, UntypedSource};
+use libasi::memsrv::{Client, FrameSupply};
 use libasi::message::Message;
 use libasi::process::{self, layout};
-use memsrv_client::{Client, FrameSupply};
 use syscall_abi::ipc::MAX_WORDS;
 
 libasi::entry!(main);

@@ -8,9 +8,9 @@
 #![forbid(unsafe_code)]
 
 use libasi::cap::{Cap, Endpoint, Sensitivity};
+use libasi::memsrv::Client;
 use libasi::message::Message;
 use libasi::process::{self, layout};
-use memsrv_client::Client;
 
 libasi::entry!(main);
 
@@ -31,8 +31,8 @@ fn main() -> u64 {
     }
 }
 
-fn run() -> Result<(), memsrv_client::Error> {
-    let buffer = process::ipc_buffer().map_err(memsrv_client::Error::Ipc)?;
+fn run() -> Result<(), libasi::memsrv::Error> {
+    let buffer = process::ipc_buffer().map_err(libasi::memsrv::Error::Ipc)?;
     let client = Client::new(Cap::new(process::granted(MEMSRV)), buffer, Cap::ROOT);
     let mut slot = layout::first_free_slot(REPORT + 1);
     for _ in 0..3 {
@@ -45,5 +45,5 @@ fn run() -> Result<(), memsrv_client::Error> {
     let usage = client.usage()?;
     let report = Cap::<Endpoint>::new(process::granted(REPORT));
     let message = Message::new(HELD).push(usage.pages).push(usage.objects);
-    report.send(buffer, &message).map_err(memsrv_client::Error::Ipc)
+    report.send(buffer, &message).map_err(libasi::memsrv::Error::Ipc)
 }

@@ -5,8 +5,8 @@ use libasi::cap::{
     CNode, CNodeAt, Cap, CapKind, CapType, Endpoint, Frame, Notification, ObjectKind, PageTable,
     Rights, Sensitivity, Slot, SlotRef, Tcb, Untyped, VSpace,
 };
+use libasi::memsrv::{Allocated, FixedObject};
 use memsrv_api::{Error as Refusal, Object};
-use memsrv_client::{Allocated, FixedObject};
 
 use crate::env::{ASI, Env, gone, refused, same_stats};
 

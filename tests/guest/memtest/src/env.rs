@@ -8,9 +8,9 @@ use libasi::cap::{
     Sensitivity, Slot, SlotAllocator, SlotRef, Untyped,
 };
 use libasi::ipc::IpcBuffer;
+use libasi::memsrv::{AllocatedFrame, Client, Error};
 use libasi::process::{SpawnOptions, Spawner};
 use memsrv_api::{Error as Refusal, Stats, Usage, badge};
-use memsrv_client::{AllocatedFrame, Client, Error};
 
 const MODULE: &str = "memsrv-server";
 /// The client that dies holding memory.

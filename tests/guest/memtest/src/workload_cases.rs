@@ -3,8 +3,8 @@
 
 use case_report::{Failure, Outcome, ensure, fail, ok};
 use libasi::cap::{Cap, Counters, Endpoint, Frame, Rights, Sensitivity, Slot, SlotRef};
+use libasi::memsrv::{AllocatedFrame, Client};
 use libasi::process::{SpawnOptions, Spawner};
-use memsrv_client::{AllocatedFrame, Client};
 use syscall_abi::counters::Counter;
 
 use crate::env::{ASI, Env, MEMHOG_ID, PAGEBLOCK, PAGEBLOCKS, THIRD_ID, gone, same_stats};

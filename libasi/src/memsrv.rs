@@ -1,8 +1,10 @@
-//! A memsrv client: frames of a chosen sensitivity and kernel objects, as capabilities.
+//! memsrv's client: frames of a chosen sensitivity and kernel objects, as capabilities,
+//! and [`FrameSupply`], memsrv as a [`Heap`](crate::mem::Heap)'s frame source. The
+//! interface itself is `memsrv_api`.
 //!
 //! ```ignore
-//! use libasi::cap::{Cap, Endpoint, Sensitivity};
-//! use memsrv_client::Client;
+//! use crate::cap::{Cap, Endpoint, Sensitivity};
+//! use crate::memsrv::Client;
 //!
 //! // `endpoint`: memsrv's endpoint, badged by init, with the write and grant-reply
 //! // rights; `slot`: an empty slot of the caller's root CNode.
@@ -17,17 +19,15 @@
 //! ```
 //!
 //! (Not a doctest: it needs the kernel and memsrv; `tests/guest/memtest` runs it.)
-#![no_std]
-#![forbid(unsafe_code)]
 
-use libasi::boot::SlotRange;
-use libasi::cap::{
+use crate::boot::SlotRange;
+use crate::cap::{
     CNode, CNodeAt, Cap, CapType, Endpoint, FULL_DEPTH, Frame, Notification, ObjectKind,
     Sensitivity, Slot, Tcb, Untyped, VSpace,
 };
-use libasi::ipc::IpcBuffer;
-use libasi::mem::FrameSource;
-use libasi::message::Message;
+use crate::ipc::IpcBuffer;
+use crate::mem::FrameSource;
+use crate::message::Message;
 use memsrv_api::{Handle, LABEL, ORDER_2M, Object, Reply, Request, Stats, Usage};
 use syscall_abi::ipc::MAX_WORDS;
 
@@ -35,7 +35,7 @@ use syscall_abi::ipc::MAX_WORDS;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
     /// The IPC itself failed, or the kernel refused to retype a frame region.
-    Ipc(libasi::Error),
+    Ipc(crate::Error),
     /// memsrv refused, and changed nothing.
     Refused(memsrv_api::Error),
     /// memsrv's answer was not what the request calls for (or not a memsrv message).
@@ -256,7 +256,7 @@ const fn api_sensitivity(sensitivity: Sensitivity) -> memsrv_api::Sensitivity {
 /// HEAP.init(frames, &mut tables, Sensitivity::Sensitive)?;
 /// ```
 ///
-/// (Not a doctest: see [`libasi::mem::Heap`].)
+/// (Not a doctest: see [`Heap`](crate::mem::Heap).)
 #[derive(Clone, Copy, Debug)]
 pub struct FrameSupply {
     client: Client,
