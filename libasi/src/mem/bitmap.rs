@@ -27,25 +27,19 @@ pub fn find_clear_run(words: &[u64], bits: usize, count: usize, align: usize) ->
 
 /// The first clear bit in `from..to`, if any.
 pub fn first_clear(words: &[u64], from: usize, to: usize) -> Option<usize> {
-    let mut bit = from;
-    while bit < to {
-        let word = !words[bit / 64] >> (bit % 64);
-        let span = (64 - bit % 64).min(to - bit);
-        let mask = if span == 64 { u64::MAX } else { (1 << span) - 1 };
-        let hits = word & mask;
-        if hits != 0 {
-            return Some(bit + hits.trailing_zeros() as usize);
-        }
-        bit += span;
-    }
-    None
+    first_equal(words, from, to, false)
 }
 
 /// The first set bit in `from..to`, if any.
 pub fn first_set(words: &[u64], from: usize, to: usize) -> Option<usize> {
+    first_equal(words, from, to, true)
+}
+
+/// The first bit in `from..to` that is `set`, a word at a time.
+fn first_equal(words: &[u64], from: usize, to: usize, set: bool) -> Option<usize> {
     let mut bit = from;
     while bit < to {
-        let word = words[bit / 64] >> (bit % 64);
+        let word = if set { words[bit / 64] } else { !words[bit / 64] } >> (bit % 64);
         let span = (64 - bit % 64).min(to - bit);
         let mask = if span == 64 { u64::MAX } else { (1 << span) - 1 };
         let hits = word & mask;
