@@ -176,6 +176,11 @@ impl Records {
         self.by_node.get(&node.key(false)).map(|&slot| u64::from(slot))
     }
 
+    /// Whether a leaf was made from `node` itself.
+    pub fn has_leaf(&self, node: Node) -> bool {
+        self.by_node.contains_key(&node.key(true))
+    }
+
     /// Whether `node` is in use: it is a leaf or split into halves.
     pub fn in_use(&self, node: Node) -> bool {
         self.by_node.contains_key(&node.key(true))
@@ -236,6 +241,7 @@ mod tests {
         assert_eq!(records.half(node), Some(40));
         assert!(records.in_use(node));
         assert!(records.in_use(node.parent()), "its parent is split");
+        assert!(records.has_leaf(node) && !records.has_leaf(node.parent()));
         assert_eq!(records.leaf_at(41), Some((node, leaf)));
         assert_eq!(records.leaf_at(40), None);
         assert_eq!(records.leaf_at(u64::MAX), None);

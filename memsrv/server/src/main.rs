@@ -8,13 +8,14 @@
 //! memsrv is granted untyped regions of whole pageblocks and splits them into one untyped
 //! capability per 2 MiB pageblock ([`regions`]). A block the allocator chooses becomes a
 //! capability at exactly that address through the buddy tree mirrored in untyped halves
-//! ([`memsrv::tree`]): a leaf is made from the untyped of its own node. Invariant: a node
-//! has children exactly while some block inside it is allocated. On a free memsrv revokes
-//! and deletes the leaf (every copy a client made goes with it, and for a frame region
-//! every frame retyped from it) and deletes the halves whose buddy is unused too, up the
-//! tree, so that a wholly free pageblock's untyped has no children again and can be
-//! flipped. Each record costs a slot of memsrv's CNode of 2^[`memsrv_api::CNODE_RADIX`]
-//! slots; a request that might not find enough is refused with [`Error::ServerFull`].
+//! ([`memsrv::tree`]): a leaf is made from the untyped of its own node, which must then
+//! have no children. On a free memsrv revokes and deletes the leaf (every copy a client
+//! made goes with it, and for a frame region every frame retyped from it) but keeps the
+//! halves above it: the next allocation nearby reuses them instead of splitting again.
+//! Cached halves are deleted when their node is handed out whole, when their pageblock
+//! flips (the kernel flips only an untyped without children), and when slots run low.
+//! Each record costs a slot of memsrv's CNode of 2^[`memsrv_api::CNODE_RADIX`] slots; a
+//! request that still might not find enough is refused with [`Error::ServerFull`].
 //!
 //! # Clients
 //!
@@ -223,6 +224,9 @@ impl Server {
             return Err(Error::QuotaExceeded);
         }
         let new_client = !self.clients.contains_key(&id);
+        if self.slots.available() < SLOTS_PER_ALLOCATION {
+            self.collect_halves();
+        }
         if self.slots.available() < SLOTS_PER_ALLOCATION
             || (new_client && self.clients.len() == MAX_CLIENTS)
         {
@@ -233,10 +237,13 @@ impl Server {
             memsrv_api::Sensitivity::Nonsensitive => Sensitivity::Nonsensitive,
         };
         let (asi, pageblocks) = (self.asi, &self.pageblocks);
+        let (records, slots) = (&mut self.records, &mut self.slots);
         let block = self
             .allocator
             .allocate(order, sensitivity, |base, to| {
                 let pageblock = find(pageblocks, base).ok_or(libasi::Error::EmptySlot)?;
+                // The kernel flips only an untyped without children.
+                clear_below(records, slots, Node { pageblock: pageblock as u16, node: 1 });
                 asi.set_sensitivity(pageblocks[pageblock].untyped, kernel_sensitivity(to))
             })
             .map_err(|error| match error {
@@ -259,15 +266,14 @@ impl Server {
                 Ok(Made { address: block.addr, handle, cap: CPtr(slot) })
             }
             Err(error) => {
-                self.prune(node);
                 let _ = self.allocator.free(block);
                 Err(error)
             }
         }
     }
 
-    /// Retypes `what` from `node`'s untyped (splitting the nodes above it) into a new
-    /// slot; a frame must land at `block`'s address.
+    /// Retypes `what` from `node`'s untyped (splitting the nodes above it, deleting the
+    /// halves cached below it) into a new slot; a frame must land at `block`'s address.
     fn make_leaf(
         &mut self,
         node: Node,
@@ -275,6 +281,7 @@ impl Server {
         kind: LeafKind,
         (object, argument): (ObjectKind, u8),
     ) -> Result<u64, Error> {
+        clear_below(&mut self.records, &mut self.slots, node);
         let untyped = self.node_untyped(node)?;
         let slot = self.slots.alloc().ok_or(Error::ServerFull)?;
         let made = untyped.retype(object, argument, CNodeAt::full(own_cnode()), slot, 1);
@@ -333,7 +340,6 @@ impl Server {
         self.records.remove(slot);
         self.slots.free(slot);
         self.allocator.free(node.block(base.get())).map_err(|_| Error::Kernel(0))?;
-        self.prune(node);
         self.charge(leaf.owner, leaf, false);
         Ok(())
     }
@@ -351,20 +357,11 @@ impl Server {
         Ok(held)
     }
 
-    /// Deletes the halves from `node` up that no allocated block needs any more.
-    fn prune(&mut self, mut node: Node) {
-        while !node.is_root() {
-            if self.records.in_use(node) || self.records.in_use(node.buddy()) {
-                return;
-            }
-            for half in [node, node.buddy()] {
-                if let Some(slot) = self.records.half(half) {
-                    let _ = own_cnode().delete(Slot::root(slot));
-                    self.records.remove(slot);
-                    self.slots.free(slot);
-                }
-            }
-            node = node.parent();
+    /// Deletes every cached half that no allocation needs, to free slots.
+    fn collect_halves(&mut self) {
+        for pageblock in 0..self.pageblocks.len() {
+            let root = Node { pageblock: pageblock as u16, node: 1 };
+            prune_unused(&mut self.records, &mut self.slots, root);
         }
     }
 
@@ -413,6 +410,48 @@ impl Server {
             flips: stats.flips(),
             clients: self.clients.len() as u64,
         }
+    }
+}
+
+/// Deletes the halves cached below `node`, which holds no leaf (the allocator handed it out
+/// whole, or its pageblock is flipping), so that its untyped has no children.
+fn clear_below(records: &mut Records, slots: &mut SlotAllocator, node: Node) {
+    if node.order() == 0 {
+        return;
+    }
+    let left = node.left_child();
+    if records.half(left).is_none() {
+        return;
+    }
+    for half in [left, left.buddy()] {
+        clear_below(records, slots, half);
+        delete_half(records, slots, half);
+    }
+}
+
+/// Deletes the cached halves below `node` in subtrees without a leaf; whether the subtree
+/// of `node` holds a leaf.
+fn prune_unused(records: &mut Records, slots: &mut SlotAllocator, node: Node) -> bool {
+    if records.has_leaf(node) {
+        return true;
+    }
+    let left = node.left_child();
+    if node.order() == 0 || records.half(left).is_none() {
+        return false;
+    }
+    let used = [left, left.buddy()].map(|half| prune_unused(records, slots, half));
+    if used == [false, false] {
+        delete_half(records, slots, left);
+        delete_half(records, slots, left.buddy());
+    }
+    used.contains(&true)
+}
+
+fn delete_half(records: &mut Records, slots: &mut SlotAllocator, half: Node) {
+    if let Some(slot) = records.half(half) {
+        let _ = own_cnode().delete(Slot::root(slot));
+        records.remove(slot);
+        slots.free(slot);
     }
 }
 

@@ -45,6 +45,10 @@ const CASES: &[Case] = &[
     ("memsrv::refuse::reclaim_needs_the_manager", refuse_cases::reclaim_needs_the_manager),
     ("memsrv::refuse::malformed_and_unbadged", refuse_cases::malformed_and_unbadged),
     ("memsrv::smoke::many_frames_mapped_or_not_as_asked", workload_cases::smoke),
+    (
+        "memsrv::alloc::cached_halves_give_way_when_slots_run_low",
+        workload_cases::cached_halves_give_way,
+    ),
     ("memsrv::mixed::flips_both_ways_the_forced_minimum", workload_cases::mixed_flips),
     ("memsrv::reclaim::a_live_client_loses_everything", workload_cases::reclaim),
     ("memsrv::reclaim::a_client_that_died", workload_cases::reclaim_dead),

@@ -5,6 +5,7 @@ use case_report::{Failure, Outcome, ensure, fail, ok};
 use libasi::cap::{Cap, Counters, Endpoint, Frame, Rights, Sensitivity, Slot, SlotRef};
 use libasi::memsrv::{AllocatedFrame, Client};
 use libasi::process::{SpawnOptions, Spawner};
+use memsrv_api::Handle;
 use syscall_abi::counters::Counter;
 
 use crate::env::{ASI, Env, MEMHOG_ID, PAGEBLOCK, PAGEBLOCKS, THIRD_ID, gone, same_stats};
@@ -55,6 +56,38 @@ pub fn smoke(env: &mut Env) -> Outcome {
     }
     same_stats(&before, &env.stats()?)?;
     ok(ASI.verify(), "AsiControl::verify after the frees")
+}
+
+/// Both pageblocks of a sensitivity filled with 4 KiB frames and emptied again, one
+/// sensitivity after the other: memsrv keeps the buddy tree's untyped halves it made (about two slots per
+/// frame), more than its CNode holds for all four pageblocks, so it must give cached
+/// halves up when slots run low, and nothing may be refused.
+pub fn cached_halves_give_way(env: &mut Env) -> Outcome {
+    let before = env.stats()?;
+    for sensitivity in [Sensitivity::Sensitive, Sensitivity::Nonsensitive] {
+        // Handles only: 1024 whole allocations would not fit on the stack.
+        let mut handles = [Handle(0); 2 * FRAMES];
+        let first_slot = env.slots(handles.len())?;
+        for (offset, handle) in handles.iter_mut().enumerate() {
+            let slot = first_slot + offset as u64;
+            let frame = env.first.alloc_frame(0, sensitivity, slot).map_err(|error| {
+                Failure::new(format_args!("{sensitivity:?} frame {offset}: {error:?}"))
+            })?;
+            *handle = frame.handle;
+        }
+        for handle in handles {
+            if let Err(error) = env.first.free(handle) {
+                fail!("free {handle:?}: {error:?}");
+            }
+        }
+        for offset in 0..handles.len() {
+            gone(Cap::<Frame>::from_slot(first_slot + offset as u64), "a freed frame")?;
+        }
+        env.slots.free_range(first_slot, handles.len());
+    }
+    // Each phase fills the two pageblocks of its sensitivity: no flip either.
+    same_stats(&before, &env.stats()?)?;
+    ok(ASI.verify(), "AsiControl::verify after the phases")
 }
 
 /// Pageblocks of each sensitivity, in phases: each phase takes every pageblock as whole
