@@ -163,8 +163,9 @@ impl Client {
         self.alloc(T::OBJECT, slot)
     }
 
-    /// Any kernel object memsrv makes (a CNode of a radix, untyped memory of a size, a
-    /// page table of a level) into the empty root slot `slot`; `T` must be its type.
+    /// Any kernel object memsrv makes (a CNode of a radix, untyped memory of a size, or
+    /// one of the [`FixedObject`]s) into the empty root slot `slot`; `T` must be its type.
+    /// memsrv makes no page tables ([`Object`]).
     pub fn alloc<T: CapType>(&self, object: Object, slot: u64) -> Result<Allocated<T>, Error> {
         match self.call_into(&Request::AllocObject(object), slot)? {
             Reply::Object { handle } => Ok(Allocated { cap: Cap::from_slot(slot), handle }),

@@ -41,8 +41,8 @@
 //!
 //! - Per pageblock, a free bitmap and an allocated bitmap with one bit per possible block
 //!   of every order (1023 bits each), plus free-block counts per order. The bitmaps make
-//!   "is exactly this block allocated?" ([`Allocator::is_allocated`]) one bit test, which
-//!   is what memsrv's per-client ownership layer will build on.
+//!   "is exactly this block allocated?" ([`Allocator::is_allocated`]) one bit test. Who
+//!   holds a block is not kept here: the server records that per slot ([`tree`]).
 //! - Per free list (sensitivity, order), a doubly linked list of the pageblocks that have a
 //!   free block on it, threaded through fixed arrays by index.
 //! - Pageblocks sorted by address, so a block's pageblock is found by binary search.

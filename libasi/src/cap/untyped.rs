@@ -41,8 +41,9 @@ impl Cap<Untyped> {
     }
 
     /// Where the region is, how large, and how sensitive its memory is: for a server
-    /// handed memory without the boot information that describes it (memsrv). Two of the
-    /// answer's words arrive in the caller's IPC `buffer`.
+    /// handed memory without the boot information that describes it (memsrv). The answer
+    /// is `rdx` and two message words, which come back in registers, so `buffer` may be
+    /// [`IpcBuffer::NONE`].
     pub fn describe(self, buffer: IpcBuffer) -> Result<UntypedInfo, Error> {
         let message = invocation::bare(Invocation::UntypedDescribe);
         let (base, reply) = crate::ipc::invoke(buffer, self.cptr(), &message)?;

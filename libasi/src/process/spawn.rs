@@ -82,8 +82,9 @@ impl<T> Step<T> for Result<T, Error> {
 /// For each process it carves an untyped region from `pool` and makes from it: a VSpace
 /// with the page tables it needs, the frames of the image's writable and partly-filled
 /// pages (filled through a scratch mapping in the caller), the stack and IPC buffer frames
-/// ([`layout`]), a CNode of 2^8 slots laid out as [`layout`] says, and a TCB. Read-only
-/// pages the module holds exactly map copies of the module's own frame capabilities.
+/// ([`layout`]), a CNode of 2^8 slots (or [`SpawnOptions::cnode_radix`]'s) laid out as
+/// [`layout`] says, and a TCB. Read-only pages the module holds exactly map copies of the
+/// module's own frame capabilities.
 ///
 /// The process's capabilities in the caller sit in one run of slots, counted before the
 /// first is taken ([`budget`](super::budget)); [`Process::destroy`] gives it back. The

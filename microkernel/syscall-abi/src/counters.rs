@@ -13,7 +13,8 @@ pub enum Counter {
     InterruptEntries = 1,
     /// Kernel entries by an exception in user mode (faults, the lazy-FPU trap).
     ExceptionEntries = 2,
-    /// CR3 writes: switches between address spaces.
+    /// CR3 writes: switches between address spaces, and between a restricted table and its
+    /// unrestricted twin (each ASI exit and re-entry is one).
     Cr3Writes = 3,
     /// Indirect branch prediction barriers issued.
     Ibpb = 4,
