@@ -116,7 +116,7 @@ struct Record {
     node: Node,
     /// `None` for a half.
     leaf: Option<Leaf>,
-    generation: u32,
+    generation: u64,
 }
 
 /// Every half and leaf memsrv holds, by slot.
@@ -124,8 +124,9 @@ struct Record {
 pub struct Records {
     by_slot: [Option<Record>; SLOTS],
     by_node: FnvIndexMap<u32, u16, SLOTS>,
-    /// Bumped for every leaf, so that a freed leaf's handle never names a newer one.
-    generation: u32,
+    /// Bumped for every leaf, so that a freed leaf's handle never names a newer one (52
+    /// bits of it fit in a handle: wrapping would take 2^52 allocations).
+    generation: u64,
 }
 
 impl Records {
@@ -139,10 +140,10 @@ impl Records {
 
     /// Records that `slot` holds `leaf`, made from `node`; its handle.
     pub fn insert_leaf(&mut self, slot: u64, node: Node, leaf: Leaf) -> Handle {
-        self.generation = self.generation.wrapping_add(1);
+        self.generation = (self.generation + 1) & (u64::MAX >> SLOT_BITS);
         let generation = self.generation;
         self.insert(slot, Record { node, leaf: Some(leaf), generation });
-        Handle((u64::from(generation) << SLOT_BITS) | slot)
+        Handle((generation << SLOT_BITS) | slot)
     }
 
     fn insert(&mut self, slot: u64, record: Record) {
@@ -158,11 +159,7 @@ impl Records {
         let slot = handle.0 & ((1 << SLOT_BITS) - 1);
         let record = (*self.by_slot.get(slot as usize)?)?;
         let leaf = record.leaf?;
-        (u64::from(record.generation) << SLOT_BITS | slot == handle.0).then_some((
-            slot,
-            record.node,
-            leaf,
-        ))
+        ((record.generation << SLOT_BITS) | slot == handle.0).then_some((slot, record.node, leaf))
     }
 
     /// The node and leaf in `slot`, if it holds a leaf.

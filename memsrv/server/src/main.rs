@@ -121,7 +121,13 @@ impl Server {
         let first_free = layout::first_free_slot(layout::MAX_GRANTED);
         self.slots = SlotAllocator::new(SlotRange { start: first_free, end: tree::SLOTS as u64 });
         let mut found = heapless::Vec::<_, MAX_PAGEBLOCKS>::new();
-        regions::split_granted(buffer, &mut self.pageblocks, &mut found, &mut self.slots)?;
+        let unmanaged =
+            regions::split_granted(buffer, &mut self.pageblocks, &mut found, &mut self.slots)?;
+        if unmanaged > 0 {
+            libasi::println!(
+                "memsrv: manages {MAX_PAGEBLOCKS} pageblocks; {unmanaged} more left alone"
+            );
+        }
         self.pageblocks.sort_unstable_by_key(|pageblock| pageblock.base);
         self.allocator.reset(found).map_err(|_| libasi::Error::InvalidArgument { word: 0 })
     }

@@ -17,18 +17,20 @@ const PAGEBLOCK_BITS: u8 = 21;
 /// Splits every granted region into pageblock untypeds in new slots, appending them to
 /// `pageblocks` with their sensitivities to `found`. The grants end at the first empty
 /// granted slot. A region that is not whole pageblocks of one sensitivity is refused
-/// ([`libasi::Error::NotPageblocks`]): init hands memsrv nothing else.
+/// ([`libasi::Error::NotPageblocks`]): init hands memsrv nothing else. Pageblocks beyond
+/// the `N` memsrv can manage are left alone; their count is the answer.
 pub fn split_granted<const N: usize>(
     buffer: IpcBuffer,
     pageblocks: &mut heapless::Vec<Pageblock, N>,
     found: &mut heapless::Vec<(PageblockAddr, Sensitivity), N>,
     slots: &mut SlotAllocator,
-) -> Result<(), libasi::Error> {
+) -> Result<u64, libasi::Error> {
+    let mut unmanaged = 0;
     for index in grants::FIRST_MEMORY..layout::MAX_GRANTED {
         let region = Cap::<Untyped>::new(process::granted(index));
         let info = match region.describe(buffer) {
             Ok(info) => info,
-            Err(libasi::Error::EmptySlot) => return Ok(()),
+            Err(libasi::Error::EmptySlot) => return Ok(unmanaged),
             Err(error) => return Err(error),
         };
         let sensitivity = match info.sensitivity {
@@ -39,7 +41,12 @@ pub fn split_granted<const N: usize>(
         if info.size_bits < PAGEBLOCK_BITS {
             return Err(libasi::Error::NotPageblocks);
         }
-        let count = 1u64 << (info.size_bits - PAGEBLOCK_BITS);
+        let pageblocks_in_region = 1u64 << (info.size_bits - PAGEBLOCK_BITS);
+        let count = pageblocks_in_region.min((N - pageblocks.len()) as u64);
+        unmanaged += pageblocks_in_region - count;
+        if count == 0 {
+            continue;
+        }
         let first = slots.alloc_range(count as usize).ok_or(libasi::Error::NotEnoughMemory)?;
         let cnode = CNodeAt::full(own_cnode());
         // In one call, so the pageblocks lie in order from the region's base.
@@ -54,7 +61,7 @@ pub fn split_granted<const N: usize>(
             found.push((base, sensitivity)).map_err(|_| libasi::Error::NotEnoughMemory)?;
         }
     }
-    Ok(())
+    Ok(unmanaged)
 }
 
 fn own_cnode() -> Cap<CNode> {
