@@ -464,7 +464,8 @@ const EXACT_COUNTS: &[(&str, Counter, u64)] = &[
 
 /// The benchmark program, with too few iterations for figures worth reading, on the normal
 /// debug images without icount, with the `bench-peer` module it spawns for the
-/// cross-address-space benchmarks: that it still reports every benchmark with every event
+/// cross-address-space benchmarks and the `memsrv-server` module it starts memsrv from:
+/// that it still reports every benchmark (and count) with every event
 /// counter and exits, that the counts in [`EXACT_COUNTS`] come out exactly, and that the
 /// kernel shuts down cleanly with the peers still waiting on their endpoints (the timings
 /// themselves are not checked).
@@ -477,7 +478,8 @@ fn bench_program(timeout: Duration) -> Scenario {
             let images = images::build(Profile::Dev).map_err(ToString::to_string)?;
             let qemu = Qemu::new(images.kernel(), images.dir())
                 .module("bench", "iterations=10")
-                .module(bench::PEER_MODULE, "");
+                .module(bench::PEER_MODULE, "")
+                .module(bench::MEMSRV_MODULE, "");
             let boot = boot::run(&qemu, timeout, false)?;
             let reported = bench::collect(&boot.lines, bench::EXPECTED)
                 .and_then(|results| {
