@@ -4,11 +4,15 @@
 //!
 //! ```text
 //! BENCH <name> median=<ticks> min=<ticks> max=<ticks> p90=<ticks> iterations=<n> [<key>=<n>]...
+//! BENCHCOUNT <name> <key>=<n>...
 //! BENCH DONE
 //! ```
 //!
-//! Every line also carries one `<counter>=<n>` field per kernel event counter
+//! Every `BENCH` line also carries one `<counter>=<n>` field per kernel event counter
 //! ([`Counter::name`]): the total the kernel counted over the timed iterations together.
+//! A `BENCHCOUNT` line is a count ([`EXPECTED_COUNTS`]): a workload that is not timed but
+//! counted, e.g. `memsrv_mixed_flips`, whose line must carry `allocations=`, `flips=` and
+//! `forced=` ([`COUNT_REQUIRED`]).
 //!
 //! Ticks are time-stamp counter differences around one iteration, nothing subtracted.
 //! [`OVERHEAD`] times an empty iteration; [`CALIBRATION`] carries `instructions=<n>`, the
@@ -28,6 +32,12 @@ pub const CALIBRATION: &str = "calibration_loop";
 /// The boot module the `bench` program spawns as the server of its cross-address-space
 /// benchmarks; it is booted after `bench` (the root task, the first module).
 pub const PEER_MODULE: &str = "bench-peer";
+/// The boot module the `bench` program starts memsrv from, for the memsrv benchmarks and
+/// counts; booted after [`PEER_MODULE`].
+pub const MEMSRV_MODULE: &str = "memsrv-server";
+/// The register-only round trip between address spaces: what the memsrv round trips are
+/// measured against.
+pub const IPC_ROUND_TRIP: &str = "ipc_call_reply_0_cross_as";
 /// Every benchmark the guest must report; a missing one fails the run.
 pub const EXPECTED: &[&str] = &[
     OVERHEAD,
@@ -45,8 +55,48 @@ pub const EXPECTED: &[&str] = &[
     "asi_exit_reentry",
     "flip_pageblock_to_sensitive",
     "flip_pageblock_to_nonsensitive",
+    "memsrv_alloc_free_4k_nonsensitive",
+    "memsrv_alloc_free_4k_sensitive",
 ];
 
+/// Every count the guest must report; a missing one fails the run.
+pub const EXPECTED_COUNTS: &[&str] = &[MIXED_FLIPS];
+/// Flips per 10,000 4 KiB allocations of a mixed workload through memsrv.
+pub const MIXED_FLIPS: &str = "memsrv_mixed_flips";
+/// The fields every count line carries: the allocations made, the flips made and the
+/// least flips the workload forces.
+pub const COUNT_REQUIRED: [&str; 3] = ["allocations", "flips", "forced"];
+
+/// A project goal for a benchmark, in guest instructions of `-overhead` in [`TARGET_MODE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// At most this many.
+    Instructions(u64),
+    /// At most `factor` times another benchmark's figure in the same run.
+    TimesOf { factor: u64, benchmark: &'static str },
+}
+
+impl Target {
+    /// The most instructions it allows in `results`; `None` if the other benchmark is
+    /// missing there.
+    fn bound(self, results: &Results) -> Option<u64> {
+        match self {
+            Self::Instructions(limit) => Some(limit),
+            Self::TimesOf { factor, benchmark } => {
+                let other = corrected(results.get(benchmark)?, results.overhead);
+                u64::try_from(other).ok().map(|other| other * factor)
+            }
+        }
+    }
+
+    /// How the report names the rule, besides the bound: `3x ipc_call_reply_0_cross_as`.
+    fn rule(self) -> Option<String> {
+        match self {
+            Self::Instructions(_) => None,
+            Self::TimesOf { factor, benchmark } => Some(format!("{factor}x {benchmark}")),
+        }
+    }
+}
 /// What the report says about one benchmark besides its figures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Note {
@@ -54,7 +104,7 @@ pub struct Note {
     pub name: &'static str,
     /// The most instructions the operation should take (compared with the median minus
     /// [`OVERHEAD`]'s), if the project set a target.
-    pub target: Option<u64>,
+    pub target: Option<Target>,
     /// The kernel events one iteration causes, as the benchmark is built: what the counts
     /// should show in mode [`TARGET_MODE`].
     pub events: &'static str,
@@ -66,7 +116,7 @@ pub const NOTES: &[Note] = &[
     Note { name: CALIBRATION, target: None, events: "none: 10001 user instructions" },
     Note {
         name: "null_syscall",
-        target: Some(100),
+        target: Some(Target::Instructions(100)),
         events: "1 kernel entry (the Null call), straight back to the caller; no thread switch",
     },
     Note {
@@ -89,7 +139,7 @@ pub const NOTES: &[Note] = &[
     },
     Note {
         name: "ipc_call_reply_0_cross_as",
-        target: Some(400),
+        target: Some(Target::Instructions(400)),
         events: "2 kernel entries (root Call, peer ReplyRecv), 2 thread switches, 2 address-space \
                  switches (a CR3 write each way, flushing the TLB: TCG has no PCIDs), 0 FPU \
                  switches expected (neither thread uses the FPU); register-only message",
@@ -148,6 +198,25 @@ pub const NOTES: &[Note] = &[
                  through an ASI exit and re-entry: the block is still sensitive), its \
                  restricted-view entry written; the flip back is untimed and uncounted",
     },
+    Note {
+        name: "memsrv_alloc_free_4k_nonsensitive",
+        target: Some(Target::TimesOf { factor: 3, benchmark: IPC_ROUND_TRIP }),
+        events: "2 Calls to memsrv (alloc, free), each a round trip with 2 address-space \
+                 switches; in between memsrv's own system calls: the alloc splits the buddy \
+                 tree from the pageblock's untyped down to 4 KiB (9 retypes of two halves, \
+                 none left from the last iteration), retypes the frame and reads its address, \
+                 the free revokes and deletes it and deletes the 18 halves again (about 35 \
+                 kernel entries); no flip after warm-up (memsrv starts with 2 pageblocks of \
+                 each sensitivity), no ASI exit",
+    },
+    Note {
+        name: "memsrv_alloc_free_4k_sensitive",
+        target: Some(Target::TimesOf { factor: 3, benchmark: IPC_ROUND_TRIP }),
+        events: "as memsrv_alloc_free_4k_nonsensitive, from a sensitive pageblock: the \
+                 kernel zeroes every new frame at its retype, and this one, with asi=on, \
+                 through 1 ASI exit and 1 re-entry (2 more CR3 writes, 1 L1D flush) per \
+                 iteration; none with asi=off; no flip",
+    },
 ];
 
 /// The note on benchmark `name`.
@@ -155,10 +224,12 @@ pub fn note(name: &str) -> Option<&'static Note> {
     NOTES.iter().find(|note| note.name == name)
 }
 
-/// Whether `figures` meet their target: `None` without one.
-fn target_met(figures: &Figures, overhead: u64) -> Option<(u64, bool)> {
+/// `figures`' target in `results` (its bound in instructions and its rule) and whether
+/// they meet it: `None` without one.
+fn target_met(figures: &Figures, results: &Results) -> Option<(u64, Option<String>, bool)> {
     let target = note(&figures.name)?.target?;
-    Some((target, corrected(figures, overhead) <= i128::from(target)))
+    let bound = target.bound(results)?;
+    Some((bound, target.rule(), corrected(figures, results.overhead) <= i128::from(bound)))
 }
 
 /// The fields every benchmark line carries, in the order the guest prints them.
@@ -202,28 +273,60 @@ impl Figures {
 pub enum Line {
     /// A benchmark's figures.
     Result(Figures),
+    /// A count's numbers.
+    Count(Tally),
     /// `BENCH DONE`: every benchmark has run.
     Done,
     /// Starts like a protocol line but does not follow the protocol.
     Malformed(String),
 }
 
+/// A count's numbers, as the guest printed them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tally {
+    /// The count's name.
+    pub name: String,
+    /// Every `key=value` field, in order; [`COUNT_REQUIRED`] are among them.
+    pub fields: Vec<(String, u64)>,
+}
+
+impl Tally {
+    /// A field's value.
+    pub fn get(&self, key: &str) -> Option<u64> {
+        self.fields.iter().find(|(name, _)| name == key).map(|&(_, value)| value)
+    }
+
+    /// Whether the flips meet the target, the least the workload forces: `None` for a
+    /// count without flips.
+    pub fn flips_forced(&self) -> Option<bool> {
+        Some(self.get("flips")? == self.get("forced")?)
+    }
+}
+
 /// Parses a serial line; `None` for log lines. A stray `\r` is ignored.
 pub fn parse(line: &str) -> Option<Line> {
-    let rest = line.trim_matches('\r').strip_prefix("BENCH ")?;
+    let line = line.trim_matches('\r');
+    if let Some(rest) = line.strip_prefix("BENCHCOUNT ") {
+        return Some(parse_tally(rest).map_or_else(Line::Malformed, Line::Count));
+    }
+    let rest = line.strip_prefix("BENCH ")?;
     if rest == "DONE" {
         return Some(Line::Done);
     }
     Some(parse_figures(rest).map_or_else(Line::Malformed, Line::Result))
 }
 
-fn parse_figures(text: &str) -> Result<Figures, String> {
+/// A line's `key=value` fields, in order.
+type Fields = Vec<(String, u64)>;
+
+/// A line's name and its `key=value` fields: unsigned numbers, keys not repeated.
+fn parse_fields(text: &str) -> Result<(&str, Fields), String> {
     let mut words = text.split(' ');
     let name = words
         .next()
         .filter(|name| !name.is_empty() && !name.contains('='))
         .ok_or("no benchmark name")?;
-    let mut fields: Vec<(String, u64)> = Vec::new();
+    let mut fields: Fields = Vec::new();
     for word in words {
         let (key, value) =
             word.split_once('=').ok_or_else(|| format!("`{word}` is not key=value"))?;
@@ -233,6 +336,20 @@ fn parse_figures(text: &str) -> Result<Figures, String> {
         }
         fields.push((key.to_owned(), value));
     }
+    Ok((name, fields))
+}
+
+fn parse_tally(text: &str) -> Result<Tally, String> {
+    let (name, fields) = parse_fields(text)?;
+    let tally = Tally { name: name.to_owned(), fields };
+    if let Some(key) = COUNT_REQUIRED.iter().find(|key| tally.get(key).is_none()) {
+        return Err(format!("no `{key}=`"));
+    }
+    Ok(tally)
+}
+
+fn parse_figures(text: &str) -> Result<Figures, String> {
+    let (name, mut fields) = parse_fields(text)?;
     let mut take = |key: &str| {
         let at = fields.iter().position(|(name, _)| name == key);
         at.map(|at| fields.remove(at).1).ok_or_else(|| format!("no `{key}=`"))
@@ -267,6 +384,8 @@ fn parse_figures(text: &str) -> Result<Figures, String> {
 pub struct Results {
     /// Every benchmark, in the order the guest printed them.
     pub benchmarks: Vec<Figures>,
+    /// Every count, in the order the guest printed them.
+    pub counts: Vec<Tally>,
     /// [`OVERHEAD`]'s median: the ticks an empty iteration costs.
     pub overhead: u64,
     /// The instructions [`CALIBRATION`]'s loop executes.
@@ -280,13 +399,20 @@ impl Results {
     pub fn get(&self, name: &str) -> Option<&Figures> {
         self.benchmarks.iter().find(|figures| figures.name == name)
     }
+
+    /// A count by name.
+    pub fn count(&self, name: &str) -> Option<&Tally> {
+        self.counts.iter().find(|tally| tally.name == name)
+    }
 }
 
 /// Reads the benchmark lines out of a serial log. Fails, saying why, if a line breaks the
-/// protocol, a benchmark repeats or is missing from `expected`, `BENCH DONE` is missing or
-/// followed by more results, or the calibration figures make no sense.
+/// protocol, a benchmark or count repeats or is missing from `expected` or
+/// [`EXPECTED_COUNTS`], `BENCH DONE` is missing or followed by more results, or the
+/// calibration figures make no sense.
 pub fn collect(lines: &[String], expected: &[&str]) -> Result<Results, String> {
     let mut benchmarks: Vec<Figures> = Vec::new();
+    let mut counts: Vec<Tally> = Vec::new();
     let mut problems = Vec::new();
     let mut done = false;
     let mut seen = HashSet::new();
@@ -308,11 +434,25 @@ pub fn collect(lines: &[String], expected: &[&str]) -> Result<Results, String> {
                 }
                 benchmarks.push(figures);
             }
+            Some(Line::Count(tally)) => {
+                if done {
+                    problems.push(format!("`{}` is reported after `BENCH DONE`", tally.name));
+                }
+                if counts.iter().any(|seen| seen.name == tally.name) {
+                    problems.push(format!("`{}` is reported more than once", tally.name));
+                }
+                counts.push(tally);
+            }
         }
     }
     let missing: Vec<_> = expected.iter().filter(|name| !seen.contains(**name)).collect();
-    if !missing.is_empty() {
-        let names: Vec<_> = missing.iter().map(|name| format!("`BENCH {name} ...`")).collect();
+    let missing_counts = EXPECTED_COUNTS
+        .iter()
+        .filter(|name| !counts.iter().any(|tally| tally.name == **name))
+        .map(|name| format!("`BENCHCOUNT {name} ...`"));
+    let names: Vec<_> =
+        missing.iter().map(|name| format!("`BENCH {name} ...`")).chain(missing_counts).collect();
+    if !names.is_empty() {
         problems.push(format!("expected: {}\nbut: there is none", names.join(", ")));
     }
     if !done {
@@ -334,6 +474,7 @@ pub fn collect(lines: &[String], expected: &[&str]) -> Result<Results, String> {
         calibration.median.saturating_sub(overhead) as f64 / instructions as f64;
     Ok(Results {
         benchmarks,
+        counts,
         overhead,
         calibration_instructions: instructions,
         ticks_per_instruction,
@@ -439,13 +580,10 @@ impl Run {
         Ok(Self { mode, qemu_command, kernel_lines: kernel_lines(lines), results })
     }
 
-    /// `figures`' target and whether they meet it, if the targets apply to this run's mode.
-    fn target_met(&self, figures: &Figures) -> Option<(u64, bool)> {
-        if self.mode.name == TARGET_MODE {
-            target_met(figures, self.results.overhead)
-        } else {
-            None
-        }
+    /// `figures`' target (bound and rule) and whether they meet it, if the targets apply
+    /// to this run's mode.
+    fn target_met(&self, figures: &Figures) -> Option<(u64, Option<String>, bool)> {
+        if self.mode.name == TARGET_MODE { target_met(figures, &self.results) } else { None }
     }
 }
 
@@ -620,8 +758,10 @@ pub fn table(setup: &Setup, runs: &[Run]) -> String {
         for run in runs {
             let Some(figures) = run.results.get(name) else { continue };
             let target = match run.target_met(figures) {
-                Some((target, true)) => format!("<={target} met"),
-                Some((target, false)) => format!("<={target} NOT met"),
+                Some((bound, rule, met)) => {
+                    let rule = rule.map_or_else(String::new, |rule| format!(" ({rule})"));
+                    format!("<={bound}{rule} {}", if met { "met" } else { "NOT met" })
+                }
                 None => String::new(),
             };
             let mut row = vec![
@@ -648,6 +788,7 @@ pub fn table(setup: &Setup, runs: &[Run]) -> String {
     }
     let columns = rows[0].len();
     push_columns(&mut out, &rows, |column| column <= 1 || column + 1 == columns);
+    push_counts(&mut out, runs);
     let names = |how| counters_shown(how).map(Counter::name).collect::<Vec<_>>().join(", ");
     let _ = writeln!(
         out,
@@ -672,6 +813,60 @@ pub fn table(setup: &Setup, runs: &[Run]) -> String {
         }
     }
     out
+}
+
+/// The counts, one row per count and mode: every field, then whether the flips are the
+/// least the workload forces (the target; in every mode, since flips do not depend on it).
+fn push_counts(out: &mut String, runs: &[Run]) {
+    let mut names: Vec<&str> = Vec::new();
+    let mut keys: Vec<&str> = Vec::new();
+    for tally in runs.iter().flat_map(|run| &run.results.counts) {
+        if !names.contains(&tally.name.as_str()) {
+            names.push(&tally.name);
+        }
+        for (key, _) in &tally.fields {
+            if !keys.contains(&key.as_str()) {
+                keys.push(key);
+            }
+        }
+    }
+    if names.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\ncounts: workloads counted, not timed (the same in every mode); {MIXED_FLIPS}: \
+         flips per {} 4 KiB allocations of both sensitivities through memsrv (frees \
+         interleaved) against `forced`, the least any allocator could flip on that \
+         workload; target: flips = forced\n",
+        runs.iter()
+            .find_map(|run| run.results.count(MIXED_FLIPS)?.get("allocations"))
+            .unwrap_or_default()
+    );
+    let mut header = vec!["count".to_owned(), "mode".to_owned()];
+    header.extend(keys.iter().map(|key| (*key).to_owned()));
+    header.push("target".to_owned());
+    let mut rows = vec![header];
+    for name in names {
+        let mut first = true;
+        for run in runs {
+            let Some(tally) = run.results.count(name) else { continue };
+            let mut row =
+                vec![if first { name.to_owned() } else { String::new() }, run.mode.name.to_owned()];
+            row.extend(
+                keys.iter().map(|key| tally.get(key).map_or_else(|| "-".into(), |v| v.to_string())),
+            );
+            row.push(match tally.flips_forced() {
+                Some(true) => "=forced met".to_owned(),
+                Some(false) => "=forced NOT met".to_owned(),
+                None => String::new(),
+            });
+            rows.push(row);
+            first = false;
+        }
+    }
+    let columns = rows[0].len();
+    push_columns(out, &rows, |column| column <= 1 || column + 1 == columns);
 }
 
 /// Every benchmark any run reported, in the order they first appear.
@@ -717,6 +912,7 @@ pub fn json(setup: &Setup, runs: &[Run]) -> String {
         let benchmarks: Vec<_> =
             results.benchmarks.iter().map(|figures| benchmark_json(run, figures)).collect();
         let kernel_lines: Vec<_> = run.kernel_lines.iter().map(|line| quote(line)).collect();
+        let counts: Vec<_> = results.counts.iter().map(count_json).collect();
         let fields = [
             ("name", quote(run.mode.name)),
             ("cmdline", quote(run.mode.cmdline)),
@@ -726,12 +922,32 @@ pub fn json(setup: &Setup, runs: &[Run]) -> String {
             ("calibration_instructions", results.calibration_instructions.to_string()),
             ("ticks_per_instruction", format!("{:.6}", results.ticks_per_instruction)),
             ("benchmarks", format!("[\n{}\n      ]", benchmarks.join(",\n"))),
+            ("counts", format!("[\n{}\n      ]", counts.join(",\n"))),
         ];
         out.push_str("    {\n");
         push_fields(&mut out, "      ", &fields);
         out.push_str(if run_index + 1 == runs.len() { "    }\n" } else { "    },\n" });
     }
     out.push_str("  ]\n}\n");
+    out
+}
+
+/// One count's object in a mode's `counts` array: its name, every field, and whether the
+/// flips are the least the workload forces (`null` for a count without flips).
+fn count_json(tally: &Tally) -> String {
+    let met = tally.flips_forced().map_or_else(|| "null".to_owned(), |met| met.to_string());
+    let fields = [
+        ("name", quote(&tally.name)),
+        (
+            "fields",
+            object(tally.fields.iter().map(|(key, value)| (key.as_str(), value.to_string()))),
+        ),
+        ("target", quote("flips = forced")),
+        ("target_met", met),
+    ];
+    let mut out = String::from("        {\n");
+    push_fields(&mut out, "          ", &fields);
+    out.push_str("        }");
     out
 }
 
@@ -763,8 +979,21 @@ fn benchmark_json(run: &Run, figures: &Figures) -> String {
         ("per_iteration", object(per_iteration)),
         ("per_1000_kernel_entries", object(per_thousand)),
         ("extra", object(extra)),
-        ("target", target.map_or_else(|| "null".to_owned(), |(goal, _)| goal.to_string())),
-        ("target_met", target.map_or_else(|| "null".to_owned(), |(_, met)| met.to_string())),
+        (
+            "target",
+            target.as_ref().map_or_else(|| "null".to_owned(), |(bound, ..)| bound.to_string()),
+        ),
+        (
+            "target_rule",
+            target
+                .as_ref()
+                .and_then(|(_, rule, _)| rule.as_deref())
+                .map_or_else(|| "null".to_owned(), quote),
+        ),
+        (
+            "target_met",
+            target.as_ref().map_or_else(|| "null".to_owned(), |(.., met)| met.to_string()),
+        ),
         ("events", note(&figures.name).map_or_else(|| "null".to_owned(), |n| quote(n.events))),
     ];
     let mut out = String::from("        {\n");
@@ -830,6 +1059,9 @@ mod tests {
         "BENCH asi_exit_reentry median=400 min=400 max=400 p90=400 iterations=1000 syscall_entries=1000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
         "BENCH flip_pageblock_to_sensitive median=900 min=900 max=900 p90=900 iterations=1000 syscall_entries=1000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=1000 pages_zeroed=0 tlb_shootdowns=1000 asi_exits=0 asi_entries=0",
         "BENCH flip_pageblock_to_nonsensitive median=90000 min=90000 max=90000 p90=90000 iterations=1000 syscall_entries=1000 interrupt_entries=0 exception_entries=0 cr3_writes=0 ibpb=0 l1d_flushes=0 verw=0 flips=1000 pages_zeroed=512000 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
+        "BENCH memsrv_alloc_free_4k_nonsensitive median=1205 min=1205 max=1500 p90=1205 iterations=1000 syscall_entries=35000 interrupt_entries=0 exception_entries=0 cr3_writes=4000 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
+        "BENCH memsrv_alloc_free_4k_sensitive median=1305 min=1305 max=1500 p90=1305 iterations=1000 syscall_entries=35000 interrupt_entries=0 exception_entries=0 cr3_writes=4000 ibpb=0 l1d_flushes=0 verw=0 flips=0 pages_zeroed=0 tlb_shootdowns=0 asi_exits=0 asi_entries=0",
+        "BENCHCOUNT memsrv_mixed_flips allocations=10000 sensitive=5000 flips=10 kernel_flips=10 forced=9",
         "BENCH DONE",
         "kernel: thread bench exited with code 0",
     ];
@@ -883,6 +1115,51 @@ mod tests {
             }))
         );
         assert_eq!(parse("BENCH DONE"), Some(Line::Done));
+    }
+
+    #[test]
+    fn count_lines_are_parsed() {
+        assert_eq!(
+            parse(
+                "BENCHCOUNT memsrv_mixed_flips allocations=10000 flips=3 forced=2 kernel_flips=3\r"
+            ),
+            Some(Line::Count(Tally {
+                name: "memsrv_mixed_flips".into(),
+                fields: vec![
+                    ("allocations".into(), 10000),
+                    ("flips".into(), 3),
+                    ("forced".into(), 2),
+                    ("kernel_flips".into(), 3),
+                ],
+            }))
+        );
+        for line in [
+            "BENCHCOUNT ",
+            "BENCHCOUNT x allocations=1 flips=1",
+            "BENCHCOUNT x allocations=1 flips=1 forced=one",
+            "BENCHCOUNT x allocations=1 flips=1 forced=1 flips=2",
+            "BENCHCOUNT allocations=1 flips=1 forced=1",
+        ] {
+            assert!(matches!(parse(line), Some(Line::Malformed(_))), "{line:?}");
+        }
+        assert_eq!(parse("BENCHCOUNTS x"), None);
+    }
+
+    #[test]
+    fn a_missing_or_repeated_count_fails_the_run() {
+        let count = |line: &&str| line.starts_with("BENCHCOUNT ");
+        let without: Vec<String> =
+            GOOD.iter().filter(|line| !count(line)).map(|line| line.to_string()).collect();
+        let problem = collect(&without, EXPECTED).unwrap_err();
+        assert_eq!(problem, "expected: `BENCHCOUNT memsrv_mixed_flips ...`\nbut: there is none");
+        let mut twice = log(GOOD);
+        twice.insert(4, GOOD.iter().copied().find(count).unwrap().to_owned());
+        let problem = collect(&twice, EXPECTED).unwrap_err();
+        assert_eq!(problem, "`memsrv_mixed_flips` is reported more than once");
+        let results = collect(&log(GOOD), EXPECTED).unwrap();
+        let tally = results.count(MIXED_FLIPS).unwrap();
+        assert_eq!((tally.get("flips"), tally.get("forced")), (Some(10), Some(9)));
+        assert_eq!(tally.flips_forced(), Some(false));
     }
 
     #[test]
@@ -963,7 +1240,7 @@ mod tests {
         let problem = collect(&lines, EXPECTED).unwrap_err();
         assert!(problem.contains("`null_syscall` is reported after `BENCH DONE`"), "{problem}");
         assert!(problem.contains("`null_syscall` is reported more than once"), "{problem}");
-        assert!(problem.contains("serial line 23 breaks the benchmark protocol"), "{problem}");
+        assert!(problem.contains("serial line 26 breaks the benchmark protocol"), "{problem}");
     }
 
     #[test]
@@ -1070,6 +1347,32 @@ mod tests {
         assert_eq!(cell("null_syscall", "off", "target"), "<=100 NOT met");
         assert_eq!(cell("null_syscall", "blanket", "target"), "");
         assert_eq!(cell("ipc_call_reply_0_cross_as", "off", "target"), "<=400 met");
+        // A target relative to another benchmark: 3 x (405 - 5).
+        assert_eq!(
+            cell("memsrv_alloc_free_4k_nonsensitive", "off", "target"),
+            "<=1200 (3x ipc_call_reply_0_cross_as) met"
+        );
+        assert_eq!(
+            cell("memsrv_alloc_free_4k_sensitive", "off", "target"),
+            "<=1200 (3x ipc_call_reply_0_cross_as) NOT met"
+        );
+        assert_eq!(cell("memsrv_alloc_free_4k_sensitive", "blanket", "target"), "");
+        // The counts, one row per mode, every field and the target in each.
+        assert!(report.contains("\ncounts: workloads counted, not timed"), "{report}");
+        assert!(
+            report.contains(
+                "\ncount               mode     allocations  sensitive  flips  kernel_flips  \
+                 forced  target\n"
+            ),
+            "{report}"
+        );
+        assert!(
+            report.contains(
+                "\nmemsrv_mixed_flips  off            10000       5000     10            10       \
+                 9  =forced NOT met\n                    blanket        10000"
+            ),
+            "{report}"
+        );
         assert_eq!(cell("null_syscall", "blanket", "median"), "6255");
         assert_eq!(cell("null_syscall", "blanket", "l1d_flushes"), "500");
         assert_eq!(cell("null_syscall", "off", "l1d_flushes"), "0");
@@ -1134,16 +1437,31 @@ mod tests {
         assert!(document.contains(
             "\"per_1000_kernel_entries\": {\"ibpb\": 0.000, \"l1d_flushes\": 500.000, \"verw\": \
              0.000, \"asi_exits\": 0.000, \"asi_entries\": 0.000},\n          \"extra\": {},\n          \"target\": null,\n          \
-             \"target_met\": null,\n"
+             \"target_rule\": null,\n          \"target_met\": null,\n"
         ));
         assert!(document.contains(
             "\"per_1000_kernel_entries\": {\"ibpb\": null, \"l1d_flushes\": null, \"verw\": null, \
              \"asi_exits\": null, \"asi_entries\": null}"
         ));
-        assert!(document.contains("\"target\": 100,\n          \"target_met\": false,\n"));
+        assert!(document.contains(
+            "\"target\": 100,\n          \"target_rule\": null,\n          \"target_met\": false,\n"
+        ));
+        assert!(document.contains(
+            "\"target\": 1200,\n          \"target_rule\": \"3x ipc_call_reply_0_cross_as\",\n          \
+             \"target_met\": true,\n"
+        ));
+        assert!(document.contains(
+            "\"counts\": [\n        {\n          \"name\": \"memsrv_mixed_flips\",\n          \
+             \"fields\": {\"allocations\": 10000, \"sensitive\": 5000, \"flips\": 10, \
+             \"kernel_flips\": 10, \"forced\": 9},\n          \"target\": \"flips = forced\",\n          \
+             \"target_met\": false\n        }\n      ]\n"
+        ), "{document}");
         assert_eq!(document.matches("\"target\": 100,").count(), 1);
         assert_eq!(document.matches("\"name\": \"null_syscall\"").count(), 2);
-        assert_eq!(document.matches("\"name\"").count(), 2 + 2 * EXPECTED.len());
+        assert_eq!(
+            document.matches("\"name\"").count(),
+            2 + 2 * EXPECTED.len() + 2 * EXPECTED_COUNTS.len()
+        );
         assert!(document.contains("\"events\": \"1 kernel entry (the Null call),"));
         assert!(document.ends_with("        }\n      ]\n    }\n  ]\n}\n"), "{document}");
     }
@@ -1154,8 +1472,18 @@ mod tests {
             assert_eq!(NOTES.iter().filter(|note| note.name == *name).count(), 1, "{name}");
         }
         assert_eq!(NOTES.len(), EXPECTED.len());
-        assert_eq!(note("null_syscall").and_then(|note| note.target), Some(100));
-        assert_eq!(note("ipc_call_reply_0_cross_as").and_then(|note| note.target), Some(400));
+        assert_eq!(
+            note("null_syscall").and_then(|note| note.target),
+            Some(Target::Instructions(100))
+        );
+        assert_eq!(
+            note("ipc_call_reply_0_cross_as").and_then(|note| note.target),
+            Some(Target::Instructions(400))
+        );
+        assert_eq!(
+            note("memsrv_alloc_free_4k_sensitive").and_then(|note| note.target),
+            Some(Target::TimesOf { factor: 3, benchmark: IPC_ROUND_TRIP })
+        );
         assert_eq!(note("ipc_call_reply_0_same_as").and_then(|note| note.target), None);
     }
 

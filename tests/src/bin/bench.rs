@@ -1,5 +1,6 @@
 //! `just bench`: builds the release images, boots the `bench` guest program (with the
-//! `bench-peer` module, the server of its cross-address-space benchmarks) under TCG with
+//! `bench-peer` module, the server of its cross-address-space benchmarks, and the
+//! `memsrv-server` module, the memory server of its memsrv benchmarks) under TCG with
 //! `-icount shift=0,align=off,sleep=off` (one time-stamp tick = one guest instruction), once
 //! per mode in `bench::MODES` (the kernel command line choosing it), prints one table of
 //! every mode's figures and counted kernel events, and writes them as JSON.
@@ -100,7 +101,8 @@ fn run_mode(
         .icount(true)
         .append(mode.cmdline)
         .module("bench", &format!("iterations={iterations}"))
-        .module(bench::PEER_MODULE, "");
+        .module(bench::PEER_MODULE, "")
+        .module(bench::MEMSRV_MODULE, "");
     eprintln!("bench: mode {}: {}", mode.name, qemu.describe());
     let boot = boot::run(&qemu, timeout, false)?;
     let failed = |problem: String| format!("mode {}: {problem}\n{}", mode.name, boot.tail());

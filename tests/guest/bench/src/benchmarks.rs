@@ -8,9 +8,14 @@
 //!
 //! Operations that are kernel invocations build their message once, outside the timed
 //! region, and issue the raw system call stub inside it: the figures are the kernel's
-//! work plus the stub, not libasi's message building.
+//! work plus the stub, not libasi's message building. The memsrv benchmarks time what a
+//! client pays: `libasi::memsrv`'s calls, message encoding and decoding included.
+//!
+//! After the benchmarks come the counts ([`COUNTS`]): workloads that are not timed but
+//! counted, each printing one `BENCHCOUNT <name> <key>=<n>...` line.
 
 use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use libasi::cap::{
     AsiControl, CNodeAt, Cap, Endpoint, Frame, FrameAttributes, Invocation, Notification,
@@ -19,15 +24,19 @@ use libasi::cap::{
 use libasi::ipc::IpcBuffer;
 use libasi::message::Message;
 use libasi::syscall::{self, IpcReturn, RawReturn, syscall0, syscall2};
+use memsrv_api::{Handle, ORDER_4K};
 use syscall_abi::Syscall;
+use syscall_abi::counters::Counter;
 use syscall_abi::invocation::sensitivity;
 use syscall_abi::ipc::{REGISTER_WORDS, ipc_buffer};
 
 use crate::env::{
-    ASI_BUFFER_ADDRESS, Env, MAP_ADDRESS, ROOT, ROOT_VSPACE, SetupError, SpawnFailure, setup,
+    ASI_BUFFER_ADDRESS, Env, MAP_ADDRESS, PAGEBLOCK_BITS, ROOT, ROOT_VSPACE, SetupError,
+    SpawnFailure, setup,
 };
 use crate::measure::{Bench, Summary};
 use crate::tsc;
+use crate::workload::{self, Op, Packer, Workload};
 
 /// A named benchmark.
 #[derive(Clone, Copy, Debug)]
@@ -55,7 +64,36 @@ pub const ALL: &[Benchmark] = &[
     Benchmark { name: "asi_exit_reentry", run: asi_exit_reentry },
     Benchmark { name: "flip_pageblock_to_sensitive", run: flip_pageblock_to_sensitive },
     Benchmark { name: "flip_pageblock_to_nonsensitive", run: flip_pageblock_to_nonsensitive },
+    Benchmark { name: "memsrv_alloc_free_4k_nonsensitive", run: memsrv_alloc_free_nonsensitive },
+    Benchmark { name: "memsrv_alloc_free_4k_sensitive", run: memsrv_alloc_free_sensitive },
 ];
+
+/// A named count: a workload whose outcome is counted, not timed.
+#[derive(Clone, Copy, Debug)]
+pub struct Count {
+    /// The name in its `BENCHCOUNT` line: no spaces.
+    pub name: &'static str,
+    /// Runs it and says what it counted.
+    pub run: fn(&mut Env) -> Result<Tally, Unexpected>,
+}
+
+/// Every count, in the order they run and print (after every benchmark).
+pub const COUNTS: &[Count] = &[Count { name: "memsrv_mixed_flips", run: memsrv_mixed_flips }];
+
+/// What a count found: named numbers, printed as ` <name>=<n>` each.
+#[derive(Clone, Copy, Debug)]
+pub struct Tally(pub [(&'static str, u64); 5]);
+
+/// The fields of a `BENCHCOUNT <name> ...` line, after the name.
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, (name, value)) in self.0.iter().enumerate() {
+            let gap = if index == 0 { "" } else { " " };
+            write!(f, "{gap}{name}={value}")?;
+        }
+        Ok(())
+    }
+}
 
 /// Something other than what the benchmark is meant to measure happened.
 #[derive(Clone, Copy, Debug)]
@@ -64,8 +102,13 @@ pub enum Unexpected {
     Status { want: &'static str, got: RawReturn },
     /// Preparing (or tidying up after) the benchmark failed.
     Setup(SetupError),
-    /// The peer process of a cross-address-space benchmark could not be started.
+    /// The peer process of a cross-address-space benchmark (or memsrv) could not be
+    /// started.
     Spawn(SpawnFailure),
+    /// memsrv refused a request, or the call to it failed.
+    Memsrv(libasi::memsrv::Error),
+    /// A count's workload cannot run as built; what is wrong.
+    Workload(&'static str),
 }
 
 impl From<SetupError> for Unexpected {
@@ -88,6 +131,8 @@ impl fmt::Display for Unexpected {
             }
             Self::Setup(SetupError { step, error }) => write!(f, "cannot {step}: {error}"),
             Self::Spawn(failure) => write!(f, "{failure}"),
+            Self::Memsrv(error) => write!(f, "memsrv: {error:?}"),
+            Self::Workload(problem) => write!(f, "{problem}"),
         }
     }
 }
@@ -355,8 +400,6 @@ fn map_unmap_frame(bench: &mut Bench<'_>, env: &mut Env) -> Result<Summary, Unex
 
 /// The ASI control capability, for the sensitivity benchmarks.
 const ASI: Cap<AsiControl> = Cap::<AsiControl>::BOOT;
-/// A pageblock (2 MiB), in bits.
-const PAGEBLOCK_BITS: u8 = 21;
 
 /// Times `AsiControlCounters` for CPU 0 through the raw stub: a register-only request
 /// whose reply has one word per counter (12), 4 in registers and 8 written by the kernel
@@ -484,4 +527,130 @@ fn flip_pageblock_to_nonsensitive(
     env: &mut Env,
 ) -> Result<Summary, Unexpected> {
     flip_pageblock(bench, env, Sensitivity::Sensitive, Sensitivity::Nonsensitive)
+}
+
+/// One 4 KiB frame of `sensitivity` from memsrv and back, through `libasi::memsrv`: an
+/// `alloc_frame` (a Call carrying the request, memsrv retyping the frame from its buddy
+/// tree into its CNode and replying with the capability into the root task's slot) and a
+/// `free` (a Call; memsrv revokes the frame, so the root task's copy goes too, and prunes
+/// the tree). memsrv is started on first use, with two pageblocks of each sensitivity: no
+/// flip. The receive slot is the same in every iteration (the free empties it); choosing
+/// it is setup, outside the timed region.
+fn memsrv_alloc_free(
+    bench: &mut Bench<'_>,
+    env: &mut Env,
+    sensitivity: Sensitivity,
+) -> Result<Summary, Unexpected> {
+    let client = env.memsrv()?;
+    let slot = env.slot()?;
+    let summary = bench.time(
+        || {
+            client
+                .alloc_frame(ORDER_4K, sensitivity, slot)
+                .and_then(|frame| client.free(frame.handle))
+        },
+        |outcome| outcome.map_err(Unexpected::Memsrv),
+    );
+    env.release_slot(slot);
+    summary
+}
+
+/// A nonsensitive 4 KiB frame from memsrv and back.
+fn memsrv_alloc_free_nonsensitive(
+    bench: &mut Bench<'_>,
+    env: &mut Env,
+) -> Result<Summary, Unexpected> {
+    memsrv_alloc_free(bench, env, Sensitivity::Nonsensitive)
+}
+
+/// A sensitive 4 KiB frame from memsrv and back: the kernel zeroes the new frame, which
+/// with `asi=on` it cannot reach from its restricted view.
+fn memsrv_alloc_free_sensitive(
+    bench: &mut Bench<'_>,
+    env: &mut Env,
+) -> Result<Summary, Unexpected> {
+    memsrv_alloc_free(bench, env, Sensitivity::Sensitive)
+}
+
+/// Every frame the mixed workload holds at once, by set: the handles memsrv gave and the
+/// root slots the frames are in. Statics, as the helpers' stacks are: the samples already
+/// take most of the 64 KiB stack.
+const LIVE: usize = workload::CAPACITY[0] + workload::CAPACITY[1] + workload::CAPACITY[2];
+static HANDLES: [AtomicU64; LIVE] = [const { AtomicU64::new(0) }; LIVE];
+static SLOTS: [AtomicU64; LIVE] = [const { AtomicU64::new(0) }; LIVE];
+
+/// Where set `pool`'s entries start in [`HANDLES`] and [`SLOTS`].
+const fn offset(pool: usize) -> usize {
+    let mut at = 0;
+    let mut before = 0;
+    while before < pool {
+        at += workload::CAPACITY[before];
+        before += 1;
+    }
+    at
+}
+
+/// Flips on a mixed workload (see [`workload`]): exactly [`workload::ALLOCATIONS`] 4 KiB
+/// allocations of both sensitivities through memsrv, with frees interleaved, against the
+/// flips a perfect packer would be forced to make by the same sequence from memsrv's
+/// pageblocks as they are when it starts ([`Packer`]). memsrv's flips are counted twice:
+/// its own `Stats.flips` and the kernel's flip counter (CPU 0; nothing else flips while the
+/// workload runs), each as the difference over the workload.
+fn memsrv_mixed_flips(env: &mut Env) -> Result<Tally, Unexpected> {
+    let client = env.memsrv()?;
+    let before = client.stats().map_err(Unexpected::Memsrv)?;
+    let pageblocks = before.pageblocks[0] + before.pageblocks[1];
+    if before.free_bytes[0] + before.free_bytes[1] != pageblocks << PAGEBLOCK_BITS {
+        return Err(Unexpected::Workload("memsrv holds memory before the workload"));
+    }
+    let counters = |env: &Env| {
+        setup(ASI.counters(env.buffer, 0), "read the event counters").map_err(Unexpected::Setup)
+    };
+    let kernel_before = counters(env)?;
+    let mut packer = Packer::new(before.pageblocks);
+    let mut lens = [0; workload::POOLS];
+    let (mut allocations, mut sensitive) = (0, 0);
+    for op in Workload::new() {
+        packer
+            .step(op)
+            .map_err(|_| Unexpected::Workload("the workload needs more pages than memsrv has"))?;
+        match op {
+            Op::Alloc { pool, sensitivity } => {
+                if lens[pool] == workload::CAPACITY[pool] {
+                    return Err(Unexpected::Workload("a set of the workload overflows"));
+                }
+                let slot = env.slot()?;
+                let frame =
+                    client.alloc_frame(ORDER_4K, sensitivity, slot).map_err(Unexpected::Memsrv)?;
+                let at = offset(pool) + lens[pool];
+                HANDLES[at].store(frame.handle.0, Ordering::Relaxed);
+                SLOTS[at].store(slot, Ordering::Relaxed);
+                lens[pool] += 1;
+                allocations += 1;
+                sensitive += u64::from(sensitivity == Sensitivity::Sensitive);
+            }
+            Op::Free { pool, index, .. } => {
+                if index >= lens[pool] {
+                    return Err(Unexpected::Workload("the workload frees a frame it lacks"));
+                }
+                let (at, last) = (offset(pool) + index, offset(pool) + lens[pool] - 1);
+                let handle = HANDLES[at].load(Ordering::Relaxed);
+                let slot = SLOTS[at].load(Ordering::Relaxed);
+                HANDLES[at].store(HANDLES[last].load(Ordering::Relaxed), Ordering::Relaxed);
+                SLOTS[at].store(SLOTS[last].load(Ordering::Relaxed), Ordering::Relaxed);
+                lens[pool] -= 1;
+                client.free(Handle(handle)).map_err(Unexpected::Memsrv)?;
+                env.release_slot(slot);
+            }
+        }
+    }
+    let kernel = counters(env)?.since(&kernel_before);
+    let after = client.stats().map_err(Unexpected::Memsrv)?;
+    Ok(Tally([
+        ("allocations", allocations),
+        ("sensitive", sensitive),
+        ("flips", after.flips - before.flips),
+        ("kernel_flips", kernel.get(Counter::Flips)),
+        ("forced", packer.forced),
+    ]))
 }

@@ -2,7 +2,8 @@
 //! free slots, a pool of untyped memory, its IPC buffer, helper threads started in its
 //! own address space (each with a static stack and, if it needs one, an IPC buffer frame),
 //! and peer processes spawned from the [`PEER_MODULE`] boot module, each in an address
-//! space and CSpace of its own.
+//! space and CSpace of its own; memsrv, started from the [`MEMSRV_MODULE`] boot module
+//! when a benchmark first needs it.
 
 use core::fmt;
 use core::sync::atomic::AtomicU64;
@@ -10,11 +11,12 @@ use core::sync::atomic::AtomicU64;
 use libasi::Error;
 use libasi::boot::ModuleDescriptor;
 use libasi::cap::{
-    AsiControl, CNode, CNodeAt, Cap, CapType, Endpoint, Frame, FrameAttributes, ObjectKind,
-    PageTable, Rights, Sensitivity, Slot, SlotAllocator, Tcb, TcbConfig, Untyped, UserRegisters,
-    VSpace,
+    AsiControl, CNode, CNodeAt, CPtr, Cap, CapData, CapType, Endpoint, Frame, FrameAttributes,
+    ObjectKind, PageTable, Rights, Sensitivity, Slot, SlotAllocator, SlotRef, Tcb, TcbConfig,
+    Untyped, UserRegisters, VSpace,
 };
 use libasi::ipc::IpcBuffer;
+use libasi::memsrv::Client;
 use libasi::process::{Process, SpawnError, SpawnOptions, Spawner};
 
 pub const ROOT: Cap<CNode> = Cap::<CNode>::ROOT;
@@ -30,6 +32,22 @@ pub const HELPER_PRIORITY: u8 = 255;
 /// The boot module of the cross-address-space benchmarks' server (`tests/guest/bench-peer`),
 /// which the host passes next to this program.
 pub const PEER_MODULE: &str = "bench-peer";
+
+/// The boot module of the memory server (`memsrv/server`), which the host passes after
+/// [`PEER_MODULE`] for the memsrv benchmarks.
+pub const MEMSRV_MODULE: &str = "memsrv-server";
+/// What memsrv manages: [`MEMSRV_REGIONS`] untyped regions of 2^`MEMSRV_REGION_BITS` bytes
+/// (two pageblocks each), the first sensitive and the others nonsensitive, so that either
+/// sensitivity is served without a flip until the workload asks for more of it.
+const MEMSRV_REGIONS: u64 = 2;
+const MEMSRV_REGION_BITS: u8 = PAGEBLOCK_BITS + 1;
+/// A pageblock (2 MiB), in bits.
+pub const PAGEBLOCK_BITS: u8 = 21;
+/// memsrv's own memory (its CNode of 2^12 slots alone is 256 KiB), as init gives it.
+const MEMSRV_MEMORY_BITS: u8 = 20;
+/// The bench program's client number and quota at memsrv: every page of its pageblocks.
+const MEMSRV_CLIENT: u16 = 1;
+const MEMSRV_QUOTA_PAGES: u32 = (MEMSRV_REGIONS as u32) << (MEMSRV_REGION_BITS - 12);
 
 /// Where helper `index`'s IPC buffer frame is mapped, one page each.
 const HELPER_BUFFER_BASE: u64 = 0x10_0000_0000;
@@ -61,13 +79,15 @@ pub fn setup<T>(result: Result<T, Error>, step: &'static str) -> Result<T, Setup
     result.map_err(|error| SetupError { step, error })
 }
 
-/// Starting a peer process failed.
+/// Starting a peer process (or memsrv) failed.
 #[derive(Clone, Copy, Debug)]
 pub enum SpawnFailure {
     /// The boot information lists no module of that name.
     NoModule(&'static str),
     /// The spawner refused to start the module of that name.
     Spawner(&'static str, SpawnError),
+    /// Preparing what the module of that name is given failed.
+    Setup(&'static str, SetupError),
 }
 
 impl fmt::Display for SpawnFailure {
@@ -75,6 +95,9 @@ impl fmt::Display for SpawnFailure {
         match self {
             Self::NoModule(name) => write!(f, "no boot module `{name}` to start"),
             Self::Spawner(name, error) => write!(f, "cannot start `{name}`: {error}"),
+            Self::Setup(name, SetupError { step, error }) => {
+                write!(f, "cannot start `{name}`: cannot {step}: {error}")
+            }
         }
     }
 }
@@ -101,6 +124,10 @@ pub struct Env {
     buffer_frames: [Option<Cap<Frame>>; HELPERS],
     /// The [`PEER_MODULE`] boot module, if the host passed it.
     peer_module: Option<ModuleDescriptor>,
+    /// The [`MEMSRV_MODULE`] boot module, if the host passed it.
+    memsrv_module: Option<ModuleDescriptor>,
+    /// memsrv, once started: the bench program's client of it.
+    memsrv: Option<Client>,
 }
 
 impl Env {
@@ -118,7 +145,8 @@ impl Env {
             Cap::<AsiControl>::BOOT.set_sensitivity(pool, Sensitivity::Nonsensitive),
             "make the pool nonsensitive",
         )?;
-        let peer_module = info.modules().iter().find(|module| module.name() == PEER_MODULE);
+        let module = |name: &str| info.modules().iter().find(|module| module.name() == name);
+        let (peer_module, memsrv_module) = (module(PEER_MODULE), module(MEMSRV_MODULE));
         let buffer = setup(IpcBuffer::root(), "find the root task's IPC buffer")?;
         setup(ROOT_TCB.set_priority(ROOT_TCB, ROOT_PRIORITY), "lower the root task's priority")?;
         Ok(Self {
@@ -128,6 +156,8 @@ impl Env {
             helpers: [false; HELPERS],
             buffer_frames: [None; HELPERS],
             peer_module: peer_module.copied(),
+            memsrv_module: memsrv_module.copied(),
+            memsrv: None,
         })
     }
 
@@ -136,6 +166,11 @@ impl Env {
         self.slots
             .alloc()
             .ok_or(SetupError { step: "find a free slot", error: Error::NotEnoughMemory })
+    }
+
+    /// Gives back `slot`, which is empty already (e.g. memsrv revoked what was in it).
+    pub fn release_slot(&mut self, slot: u64) {
+        self.slots.free(slot);
     }
 
     /// Deletes the capability in `slot` and gives the slot back.
@@ -242,5 +277,70 @@ impl Env {
         Spawner::new(self.pool, &mut self.slots)
             .spawn(&module, &options)
             .map_err(|error| SpawnFailure::Spawner(PEER_MODULE, error))
+    }
+
+    /// The bench program's memsrv client; the first call starts memsrv from the
+    /// [`MEMSRV_MODULE`] boot module, as `tests/guest/memtest` does: two regions of two
+    /// pageblocks carved from the pool (the first made sensitive) and moved to it, an
+    /// endpoint it receives on, the ASI control capability to flip pageblocks, a CNode of
+    /// 2^[`memsrv_api::CNODE_RADIX`] slots for its records, at [`HELPER_PRIORITY`] (a
+    /// request is served at once, as the peers serve theirs). The client's capability is a
+    /// badged copy of the endpoint with the write and grant-reply rights. memsrv then waits
+    /// on its endpoint for the rest of the run, as the peers do.
+    pub fn memsrv(&mut self) -> Result<Client, SpawnFailure> {
+        if let Some(client) = self.memsrv {
+            return Ok(client);
+        }
+        let module = self.memsrv_module.ok_or(SpawnFailure::NoModule(MEMSRV_MODULE))?;
+        let failed = |error| SpawnFailure::Setup(MEMSRV_MODULE, error);
+        let regions = self
+            .slots
+            .alloc_range(MEMSRV_REGIONS as usize)
+            .ok_or(SetupError { step: "find slots", error: Error::NotEnoughMemory })
+            .map_err(failed)?;
+        setup(
+            self.pool.retype(
+                ObjectKind::Untyped,
+                MEMSRV_REGION_BITS,
+                CNodeAt::ROOT,
+                regions,
+                MEMSRV_REGIONS,
+            ),
+            "carve memsrv's regions",
+        )
+        .map_err(failed)?;
+        setup(
+            Cap::<AsiControl>::BOOT
+                .set_sensitivity(Cap::from_slot(regions), Sensitivity::Sensitive),
+            "make memsrv's first region sensitive",
+        )
+        .map_err(failed)?;
+        let endpoint: Cap<Endpoint> = self.retype(None, ObjectKind::Endpoint, 0).map_err(failed)?;
+        let client_slot = self.slot().map_err(failed)?;
+        let badge = memsrv_api::badge::client(MEMSRV_CLIENT, MEMSRV_QUOTA_PAGES);
+        setup(
+            ROOT.mint(
+                Slot::root(client_slot),
+                SlotRef::root(endpoint.cptr().0),
+                Rights::WRITE | Rights::GRANT_REPLY,
+                CapData::badge(badge),
+            ),
+            "mint memsrv's client capability",
+        )
+        .map_err(failed)?;
+        let mut options = SpawnOptions::new(HELPER_PRIORITY)
+            .cnode_radix(memsrv_api::CNODE_RADIX)
+            .memory_bits(MEMSRV_MEMORY_BITS)
+            .grant(endpoint.cptr(), Rights::READ)
+            .grant(Cap::<AsiControl>::BOOT.cptr(), Rights::ALL);
+        for region in 0..MEMSRV_REGIONS {
+            options = options.grant_moved(CPtr(regions + region));
+        }
+        Spawner::new(self.pool, &mut self.slots)
+            .spawn(&module, &options)
+            .map_err(|error| SpawnFailure::Spawner(MEMSRV_MODULE, error))?;
+        let client = Client::new(Cap::from_slot(client_slot), self.buffer, ROOT);
+        self.memsrv = Some(client);
+        Ok(client)
     }
 }

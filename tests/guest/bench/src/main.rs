@@ -6,15 +6,22 @@
 //! - `iterations=<n>`: timed iterations per benchmark (default 1000, at most
 //!   [`MAX_ITERATIONS`]); reported figures use at least 1000, the harness scenario 10.
 //! - `warmup=<n>`: untimed iterations before them (default 100).
-//! - `only=<name>`: run just the benchmark of that name (`scripts/profile-bench` uses it
-//!   to trace one benchmark's instructions).
+//! - `only=<name>`: run just the benchmark (or count) of that name (`scripts/profile-bench`
+//!   uses it to trace one benchmark's instructions).
 //!
 //! Output, after a `bench:` log line naming the settings:
 //!
 //! ```text
 //! BENCH <name> median=<ticks> min=<ticks> max=<ticks> p90=<ticks> iterations=<n> <counter>=<n>... [instructions=<n>]
+//! BENCHCOUNT <name> <key>=<n>...
 //! BENCH DONE
 //! ```
+//!
+//! `BENCHCOUNT` lines come after every `BENCH` line, one per count
+//! ([`benchmarks::COUNTS`]): a workload that is counted, not timed, and does the same
+//! whatever `iterations=` says. `memsrv_mixed_flips` prints `allocations=`, `sensitive=`
+//! (how many of them were sensitive), `flips=` (memsrv's own count), `kernel_flips=` (the
+//! kernel's) and `forced=` (the least any allocator could flip on that workload).
 //!
 //! Ticks are raw differences of two time-stamp counter reads around one iteration; under
 //! QEMU's `-icount shift=0` one tick is one guest instruction. Nothing is subtracted:
@@ -37,10 +44,12 @@
 //!
 //! The cross-address-space call/reply benchmarks spawn their server, at 255 as well, from
 //! the `bench-peer` boot module (`tests/guest/bench-peer`), which the host passes after this
-//! program: a process with an address space and CSpace of its own. Without that module
-//! they fail (`bench: <name>: no boot module ...`, exit code 1). The peers stay blocked on
-//! their endpoints when the program exits; with every thread blocked or gone and no IRQ
-//! routed, the kernel shuts down with the success code.
+//! program: a process with an address space and CSpace of its own. The memsrv benchmarks
+//! and counts start memsrv, at 255 too, from the `memsrv-server` boot module, passed after
+//! that. Without its module a benchmark fails (`bench: <name>: no boot module ...`, exit
+//! code 1). The peers and memsrv stay blocked on their endpoints when the program exits;
+//! with every thread blocked or gone and no IRQ routed, the kernel shuts down with the
+//! success code.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -49,6 +58,7 @@ mod benchmarks;
 mod env;
 mod measure;
 mod tsc;
+mod workload;
 
 use libasi::println;
 
@@ -91,7 +101,7 @@ fn main() -> u64 {
     run_all(&mut env, &settings)
 }
 
-/// Runs every benchmark; the exit code. Not inlined, so that the samples (up to 40 KiB)
+/// Runs every benchmark, then every count; the exit code. Not inlined, so that the samples (up to 40 KiB)
 /// and [`Env::new`]'s boot information (several KiB) are never on the stack together.
 #[inline(never)]
 fn run_all(env: &mut Env, settings: &Settings<'_>) -> u64 {
@@ -105,6 +115,18 @@ fn run_all(env: &mut Env, settings: &Settings<'_>) -> u64 {
             Ok(summary) => println!("BENCH {} {summary}", benchmark.name),
             Err(unexpected) => {
                 println!("bench: {}: {unexpected}", benchmark.name);
+                return 1;
+            }
+        }
+    }
+    let counts = benchmarks::COUNTS
+        .iter()
+        .filter(|count| settings.only.is_none_or(|name| name == count.name));
+    for count in counts {
+        match (count.run)(env) {
+            Ok(tally) => println!("BENCHCOUNT {} {tally}", count.name),
+            Err(unexpected) => {
+                println!("bench: {}: {unexpected}", count.name);
                 return 1;
             }
         }
@@ -128,8 +150,10 @@ impl<'a> Settings<'a> {
         for arg in args.split_whitespace() {
             let (key, value) = arg.split_once('=').ok_or("arguments are key=value")?;
             if key == "only" {
-                if !benchmarks::ALL.iter().any(|benchmark| benchmark.name == value) {
-                    return Err("only= names no benchmark");
+                let benchmark = benchmarks::ALL.iter().any(|benchmark| benchmark.name == value);
+                let count = benchmarks::COUNTS.iter().any(|count| count.name == value);
+                if !benchmark && !count {
+                    return Err("only= names no benchmark or count");
                 }
                 settings.only = Some(value);
                 continue;
