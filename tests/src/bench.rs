@@ -202,12 +202,10 @@ pub const NOTES: &[Note] = &[
         name: "memsrv_alloc_free_4k_nonsensitive",
         target: Some(Target::TimesOf { factor: 3, benchmark: IPC_ROUND_TRIP }),
         events: "2 Calls to memsrv (alloc, free), each a round trip with 2 address-space \
-                 switches; in between memsrv's own system calls: the alloc splits the buddy \
-                 tree from the pageblock's untyped down to 4 KiB (9 retypes of two halves, \
-                 none left from the last iteration), retypes the frame and reads its address, \
-                 the free revokes and deletes it and deletes the 18 halves again (about 35 \
-                 kernel entries); no flip after warm-up (memsrv starts with 2 pageblocks of \
-                 each sensitivity), no ASI exit",
+                 switches; in between memsrv's own system calls: the alloc retypes the frame \
+                 from the 4 KiB half the last iteration left cached and reads its address, \
+                 the free revokes and deletes it (8 kernel entries); no flip after warm-up \
+                 (memsrv starts with 2 pageblocks of each sensitivity), no ASI exit",
     },
     Note {
         name: "memsrv_alloc_free_4k_sensitive",

@@ -317,16 +317,29 @@ impl Server {
             return Ok(Cap::from_slot(slot));
         }
         let parent = self.node_untyped(node.parent())?;
-        let first = self.slots.alloc_range(2).ok_or(Error::ServerFull)?;
+        // Two retypes of one half each, so that the halves need no two adjacent slots: the
+        // first lands at the parent's base, the second after it.
+        let Some(first) = self.slots.alloc() else { return Err(Error::ServerFull) };
+        let Some(second) = self.slots.alloc() else {
+            self.slots.free(first);
+            return Err(Error::ServerFull);
+        };
         let cnode = CNodeAt::full(own_cnode());
-        if let Err(error) = parent.retype(ObjectKind::Untyped, node.size_bits(), cnode, first, 2) {
-            self.slots.free_range(first, 2);
+        let bits = node.size_bits();
+        let made = parent.retype(ObjectKind::Untyped, bits, cnode, first, 1).and_then(|()| {
+            parent.retype(ObjectKind::Untyped, bits, cnode, second, 1).inspect_err(|_| {
+                let _ = own_cnode().delete(Slot::root(first));
+            })
+        });
+        if let Err(error) = made {
+            self.slots.free(first);
+            self.slots.free(second);
             return Err(kernel_error(error));
         }
         let left = node.left();
         self.records.insert_half(first, left);
-        self.records.insert_half(first + 1, left.buddy());
-        Ok(Cap::from_slot(if node == left { first } else { first + 1 }))
+        self.records.insert_half(second, left.buddy());
+        Ok(Cap::from_slot(if node == left { first } else { second }))
     }
 
     fn free(&mut self, badge: u64, handle: Handle) -> Result<(), Error> {
