@@ -38,7 +38,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use syscall_abi::ipc::{MAX_CAPS, MAX_WORDS, MessageInfo, REGISTER_WORDS, ipc_buffer};
+use syscall_abi::ipc::{MAX_CAPS, MessageInfo, REGISTER_WORDS, ipc_buffer};
 use syscall_abi::{Syscall, USER_SPACE_END};
 
 use crate::Error;
@@ -174,27 +174,16 @@ fn registers_of(no_buffer: bool, message: &Message) -> Result<(u64, [u64; REGIST
 /// than four words are taken).
 fn decode(ret: &IpcReturn, buffer_word: impl Fn(usize) -> Option<u64>) -> Result<Message, Error> {
     let info = MessageInfo::from_word(ret.info).map_err(|_| Error::InvalidLength)?;
-    let mut words = [0u64; MAX_WORDS];
-    let mut length = usize::from(info.length);
-    for (index, word) in words.iter_mut().enumerate().take(length) {
-        *word = match ret.words.get(index) {
-            Some(&register) => register,
-            None => match buffer_word(ipc_buffer::MESSAGE + index) {
-                Some(word) => word,
-                None => {
-                    length = REGISTER_WORDS;
-                    break;
-                }
-            },
-        };
-    }
     let mut badges = [0u64; MAX_CAPS];
     for (index, badge) in badges.iter_mut().enumerate().take(usize::from(info.caps)) {
         if info.unwrapped & (1 << index) != 0 {
             *badge = buffer_word(ipc_buffer::CAPS_OR_BADGES + index).unwrap_or(0);
         }
     }
-    Ok(Message::received(info, &words[..length], badges))
+    Ok(Message::received_from(info, badges, |index| match ret.words.get(index) {
+        Some(&register) => Some(register),
+        None => buffer_word(ipc_buffer::MESSAGE + index),
+    }))
 }
 
 fn raw_ipc(number: Syscall, cptr: CPtr, info: u64, words: [u64; REGISTER_WORDS]) -> IpcReturn {

@@ -29,7 +29,6 @@ use crate::ipc::IpcBuffer;
 use crate::mem::FrameSource;
 use crate::message::Message;
 use memsrv_api::{Handle, LABEL, ORDER_2M, Object, Reply, Request, Stats, Usage};
-use syscall_abi::ipc::MAX_WORDS;
 
 /// Why a request to memsrv failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,7 +226,7 @@ impl Client {
     /// Sends `request` and decodes the reply: the reply and how many capabilities came
     /// with it. A refusal is [`Error::Refused`].
     fn call(&self, request: &Request) -> Result<(Reply, usize), Error> {
-        let mut words = [0; MAX_WORDS];
+        let mut words = [0; memsrv_api::MESSAGE_WORDS];
         let count = memsrv_api::encode(request, &mut words).map_err(|_| Error::BadReply)?;
         let message = Message::with_words(LABEL, &words[..count]).map_err(|_| Error::BadReply)?;
         let reply = self.endpoint.call(self.buffer, &message).map_err(Error::Ipc)?;

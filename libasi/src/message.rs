@@ -50,17 +50,34 @@ impl Message {
         }
     }
 
-    /// A received message: what the header `info` says arrived, with `words` (as many as
-    /// `info.length`, the caller's job) and `unwrapped_badges` (indexed like the
-    /// capabilities; read where `info.unwrapped` has the bit set).
-    pub(crate) fn received(
+    /// A received message: what the header `info` says arrived, its words supplied by
+    /// `word` in order until it has `info`'s length or answers `None`, written in place
+    /// rather than through a second array (a message is 1 KiB, and every copy is paid per
+    /// IPC); of `unwrapped_badges` (indexed like the capabilities) only those `info` marks
+    /// unwrapped are kept.
+    pub(crate) fn received_from(
         info: MessageInfo,
-        words: &[u64],
         unwrapped_badges: [u64; MAX_CAPS],
+        mut word: impl FnMut(usize) -> Option<u64>,
     ) -> Self {
         let mut message = Self::new(info.label);
-        let len = words.len().min(MAX_WORDS);
-        message.words[..len].copy_from_slice(&words[..len]);
+        let mut len = 0;
+        for (index, slot) in message.words.iter_mut().enumerate().take(usize::from(info.length)) {
+            let Some(value) = word(index) else { break };
+            *slot = value;
+            len += 1;
+        }
+        message.finish_receiving(info, len, unwrapped_badges);
+        message
+    }
+
+    fn finish_receiving(
+        &mut self,
+        info: MessageInfo,
+        len: usize,
+        unwrapped_badges: [u64; MAX_CAPS],
+    ) {
+        let message = self;
         message.len = len;
         message.caps_len = usize::from(info.caps).min(MAX_CAPS);
         message.unwrapped = info.unwrapped;
@@ -69,7 +86,6 @@ impl Message {
                 message.caps[index] = badge;
             }
         }
-        message
     }
 
     /// Adds a capability to transfer (the message must go through an endpoint capability
@@ -225,7 +241,8 @@ mod tests {
     #[test]
     fn received_messages_keep_only_unwrapped_badges() {
         let info = MessageInfo { label: 5, length: 2, caps: 2, unwrapped: 0b10 };
-        let message = Message::received(info, &[7, 8], [11, 22, 33]);
+        let message =
+            Message::received_from(info, [11, 22, 33], |index| [7, 8].get(index).copied());
         assert_eq!((message.label(), message.words()), (5, &[7, 8][..]));
         assert_eq!(message.caps(), &[0, 22]);
         assert_eq!(message.unwrapped_badge(0), None);

@@ -275,7 +275,7 @@ impl<const PAGEBLOCKS: usize> Allocator<PAGEBLOCKS> {
 
     /// The free lists of `sensitivity`, smallest order first.
     fn lists_of(sensitivity: Sensitivity) -> impl Iterator<Item = FreeList> {
-        FreeList::all().filter(move |list| list.sensitivity() == sensitivity)
+        (0..=PAGEBLOCK_ORDER).filter_map(move |order| FreeList::new(sensitivity, order))
     }
 }
 

@@ -31,7 +31,6 @@
 pub use ipc_codec::{CodecError, MAX_BYTES};
 use serde::{Deserialize, Serialize};
 use syscall_abi::invocation::ObjectKind;
-use syscall_abi::ipc::MAX_WORDS;
 
 /// The label of every memsrv message.
 pub const LABEL: u64 = 0x3e35;
@@ -256,15 +255,22 @@ const MAX_REQUEST: usize = 1 + 10;
 /// The longest encoded reply: [`Reply::Stats`], a tag and 26 `u64` varints.
 const MAX_REPLY: usize = 1 + (2 * ORDERS + 6) * 10;
 const _: () = assert!(MAX_REQUEST <= MAX_BYTES && MAX_REPLY <= MAX_BYTES);
+/// The longest memsrv message, either way.
+const MAX_MESSAGE: usize = if MAX_REQUEST > MAX_REPLY { MAX_REQUEST } else { MAX_REPLY };
+/// Words that hold any memsrv message: what [`encode`] needs.
+pub const MESSAGE_WORDS: usize = ipc_codec::words_for(MAX_MESSAGE);
 
 /// Encodes `value` into `words` (the byte count, then the bytes); returns how many words.
-pub fn encode<T: Serialize>(value: &T, words: &mut [u64; MAX_WORDS]) -> Result<usize, CodecError> {
+pub fn encode<T: Serialize>(
+    value: &T,
+    words: &mut [u64; MESSAGE_WORDS],
+) -> Result<usize, CodecError> {
     ipc_codec::encode(value, words)
 }
 
 /// Decodes a memsrv message of `label` and `words`.
 pub fn decode<T: for<'de> Deserialize<'de>>(label: u64, words: &[u64]) -> Result<T, CodecError> {
-    let mut bytes = [0u8; MAX_BYTES];
+    let mut bytes = [0u8; MAX_MESSAGE];
     ipc_codec::decode(label, LABEL, words, &mut bytes)
 }
 
@@ -275,7 +281,7 @@ mod tests {
     fn round_trip<T: Serialize + for<'de> Deserialize<'de> + PartialEq + core::fmt::Debug>(
         value: T,
     ) {
-        let mut words = [0; MAX_WORDS];
+        let mut words = [0; MESSAGE_WORDS];
         let count = encode(&value, &mut words).unwrap();
         assert_eq!(decode::<T>(LABEL, &words[..count]).unwrap(), value);
     }
@@ -331,7 +337,7 @@ mod tests {
 
     #[test]
     fn the_longest_messages_fit_the_bounds() {
-        let mut words = [0; MAX_WORDS];
+        let mut words = [0; MESSAGE_WORDS];
         encode(&Reply::Stats(largest_stats()), &mut words).unwrap();
         assert_eq!(words[0] as usize, MAX_REPLY);
         encode(&Request::Free(Handle(u64::MAX)), &mut words).unwrap();
@@ -350,7 +356,7 @@ mod tests {
 
     #[test]
     fn hostile_messages_are_errors() {
-        let mut words = [0; MAX_WORDS];
+        let mut words = [0; MESSAGE_WORDS];
         let count = encode(&Request::Stats, &mut words).unwrap();
         assert_eq!(
             decode::<Request>(LABEL + 1, &words[..count]),

@@ -48,7 +48,6 @@ use memsrv_api::{
 };
 use spin::Mutex;
 use syscall_abi::boot_info::SlotRange;
-use syscall_abi::ipc::MAX_WORDS;
 
 libasi::entry!(main);
 
@@ -77,13 +76,16 @@ fn serve() -> Result<core::convert::Infallible, libasi::Error> {
     let (mut badge, mut request) = endpoint.receive(buffer)?;
     loop {
         let (reply, cap) = server.handle(badge, &request);
-        let mut words = [0; MAX_WORDS];
-        let mut message = match memsrv_api::encode(&reply, &mut words) {
-            Ok(count) => Message::with_words(LABEL, &words[..count]).unwrap_or(Message::new(LABEL)),
-            Err(_) => Message::new(LABEL),
-        };
+        let mut words = [0; memsrv_api::MESSAGE_WORDS];
+        // Built in place: a message is 1 KiB, and each copy of it is paid per request. A
+        // reply that cannot be encoded goes out empty, which no client takes for an answer.
+        let mut message = Message::new(LABEL);
+        let count = memsrv_api::encode(&reply, &mut words).unwrap_or(0);
+        for &word in &words[..count] {
+            let _ = message.try_push(word);
+        }
         if let Some(cap) = cap {
-            message = message.push_cap(cap);
+            let _ = message.try_push_cap(cap);
         }
         (badge, request) = endpoint.reply_receive(buffer, &message)?;
     }

@@ -6,13 +6,13 @@
 //! interface checks at compile time that its longest message fits.
 //!
 //! ```
-//! use ipc_codec::{MAX_BYTES, decode, encode};
+//! use ipc_codec::{decode, encode};
 //! use syscall_abi::ipc::MAX_WORDS;
 //!
 //! const LABEL: u64 = 0x77;
 //! let mut words = [0; MAX_WORDS];
 //! let count = encode(&(7u32, "seven"), &mut words).unwrap();
-//! let mut bytes = [0; MAX_BYTES];
+//! let mut bytes = [0; 16];
 //! let (number, name): (u32, &str) = decode(LABEL, LABEL, &words[..count], &mut bytes).unwrap();
 //! assert_eq!((number, name), (7, "seven"));
 //! ```
@@ -53,38 +53,69 @@ pub const fn varint_bytes(value: u64) -> usize {
 }
 
 /// Encodes `value` into `words` (the byte count, then the bytes); returns how many words.
-pub fn encode<T: Serialize>(value: &T, words: &mut [u64; MAX_WORDS]) -> Result<usize, CodecError> {
-    let mut bytes = [0u8; MAX_BYTES];
-    let len = postcard::to_slice(value, &mut bytes).map_err(|_| CodecError::Encoding)?.len();
-    words[0] = len as u64;
-    for (word, chunk) in words[1..].iter_mut().zip(bytes[..len].chunks(8)) {
-        let mut packed = [0u8; 8];
-        packed[..chunk.len()].copy_from_slice(chunk);
-        *word = u64::from_le_bytes(packed);
-    }
+/// The bytes go straight into the words, with no byte buffer between: `words` may be as
+/// short as the interface's longest message needs ([`words_for`]).
+pub fn encode<T: Serialize>(value: &T, words: &mut [u64]) -> Result<usize, CodecError> {
+    let (count, packed) = words.split_first_mut().ok_or(CodecError::Encoding)?;
+    let len = postcard::serialize_with_flavor(value, WordWriter { words: packed, len: 0 })
+        .map_err(|_| CodecError::Encoding)?;
+    *count = len as u64;
     Ok(1 + len.div_ceil(8))
 }
 
+/// Words a message of up to `bytes` bytes takes: for an interface's word buffers.
+pub const fn words_for(bytes: usize) -> usize {
+    1 + bytes.div_ceil(8)
+}
+
+/// A postcard output that packs bytes eight to a word, little-endian, at most
+/// [`MAX_BYTES`] of them.
+struct WordWriter<'a> {
+    words: &'a mut [u64],
+    len: usize,
+}
+
+impl postcard::ser_flavors::Flavor for WordWriter<'_> {
+    type Output = usize;
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        let (index, shift) = (self.len / 8, (self.len % 8) * 8);
+        let word = self.words.get_mut(index).filter(|_| self.len < MAX_BYTES);
+        let word = word.ok_or(postcard::Error::SerializeBufferFull)?;
+        // A word's first byte clears what an earlier, longer message left in it.
+        *word = if shift == 0 { 0 } else { *word } | (u64::from(byte) << shift);
+        self.len += 1;
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<usize> {
+        Ok(self.len)
+    }
+}
+
 /// Decodes a message of `label` (which must be `expected`) and `words`, unpacking into
-/// `bytes`, from which the value may borrow. The words must be exactly the count and the
-/// bytes, and the bytes exactly one value.
+/// `bytes` (at least as long as the message's bytes: the interface's longest), from which
+/// the value may borrow. The words must be exactly the count and the bytes, and the bytes
+/// exactly one value.
 pub fn decode<'a, T: Deserialize<'a>>(
     label: u64,
     expected: u64,
     words: &[u64],
-    bytes: &'a mut [u8; MAX_BYTES],
+    bytes: &'a mut [u8],
 ) -> Result<T, CodecError> {
     if label != expected {
         return Err(CodecError::Label(label));
     }
     let (&len, packed) = words.split_first().ok_or(CodecError::Length)?;
-    let len =
-        usize::try_from(len).ok().filter(|&len| len <= MAX_BYTES).ok_or(CodecError::Length)?;
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&len| len <= MAX_BYTES && len <= bytes.len())
+        .ok_or(CodecError::Length)?;
     if packed.len() != len.div_ceil(8) {
         return Err(CodecError::Length);
     }
-    for (chunk, word) in bytes.chunks_mut(8).zip(packed) {
-        chunk.copy_from_slice(&word.to_le_bytes());
+    for (chunk, word) in bytes[..len].chunks_mut(8).zip(packed) {
+        chunk.copy_from_slice(&word.to_le_bytes()[..chunk.len()]);
     }
     match postcard::take_from_bytes(&bytes[..len]) {
         Ok((value, [])) => Ok(value),
@@ -109,6 +140,25 @@ mod tests {
         assert_eq!(back, text);
         let too_long = "x".repeat(MAX_BYTES);
         assert_eq!(encode(&too_long.as_str(), &mut words), Err(CodecError::Encoding));
+    }
+
+    #[test]
+    fn short_buffers_are_errors_not_panics() {
+        let mut words = [u64::MAX; 3];
+        assert_eq!(encode(&7u32, &mut words), Ok(2));
+        assert_eq!(words[..2], [1, 7], "stale bits of a word are cleared");
+        assert_eq!(encode(&"seventeen bytes!!", &mut words), Err(CodecError::Encoding));
+        assert_eq!(encode(&0u8, &mut []), Err(CodecError::Encoding));
+        assert_eq!(words_for(17), 4);
+        let mut bytes = [0; 4];
+        let count = encode(&"abc", &mut words).unwrap();
+        let text: &str = decode(LABEL, LABEL, &words[..count], &mut bytes).unwrap();
+        assert_eq!(text, "abc");
+        let mut short = [0; 3];
+        assert_eq!(
+            decode::<&str>(LABEL, LABEL, &words[..count], &mut short),
+            Err(CodecError::Length)
+        );
     }
 
     #[test]

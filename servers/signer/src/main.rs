@@ -10,14 +10,13 @@
 #![forbid(unsafe_code)]
 
 use keystore_api::{
-    Error, KEY_BYTES, LABEL, MAX_BYTES, MAX_CONTEXT, MAX_DATA, Name, Reply, Request, TAG_BYTES,
+    Error, KEY_BYTES, LABEL, MAX_CONTEXT, MAX_DATA, Name, Reply, Request, TAG_BYTES,
 };
 use libasi::cap::{Cap, Endpoint};
 use libasi::ipc::IpcBuffer;
 use libasi::message::Message;
 use libasi::process;
 use protocol::signer::{self, done, grants};
-use syscall_abi::ipc::MAX_WORDS;
 
 libasi::entry!(main);
 
@@ -79,7 +78,7 @@ struct Keystore {
 
 impl Keystore {
     fn call(&mut self, request: &Request<'_>) -> Result<Reply, libasi::Error> {
-        let mut words = [0; MAX_WORDS];
+        let mut words = [0; keystore_api::MESSAGE_WORDS];
         let count =
             keystore_api::encode(request, &mut words).map_err(|_| libasi::Error::InvalidLength)?;
         self.raw(LABEL, &words[..count])
@@ -91,7 +90,7 @@ impl Keystore {
             Message::with_words(label, words).map_err(|_| libasi::Error::InvalidLength)?;
         self.requests += 1;
         let reply = self.endpoint.call(self.buffer, &message)?;
-        let mut bytes = [0; MAX_BYTES];
+        let mut bytes = [0; keystore_api::MAX_MESSAGE];
         keystore_api::decode::<Reply>(reply.label(), reply.words(), &mut bytes)
             .map_err(|_| libasi::Error::InvalidLength)
     }

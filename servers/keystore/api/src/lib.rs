@@ -23,7 +23,6 @@ use ipc_codec::varint_bytes;
 pub use ipc_codec::{CodecError, MAX_BYTES};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use syscall_abi::ipc::MAX_WORDS;
 
 /// The label of every keystore message.
 pub const LABEL: u64 = 0x6b65;
@@ -137,9 +136,16 @@ const MAX_REQUEST: usize =
 /// The longest reply: [`Reply::Stats`], a tag and four `u64` varints.
 const MAX_REPLY: usize = 1 + 4 * varint_bytes(u64::MAX);
 const _: () = assert!(MAX_REQUEST <= MAX_BYTES && MAX_REPLY <= MAX_BYTES);
+/// The longest keystore message, either way: the size of [`decode`]'s byte buffer.
+pub const MAX_MESSAGE: usize = if MAX_REQUEST > MAX_REPLY { MAX_REQUEST } else { MAX_REPLY };
+/// Words that hold any keystore message: what [`encode`] needs.
+pub const MESSAGE_WORDS: usize = ipc_codec::words_for(MAX_MESSAGE);
 
 /// Encodes `value` into `words`; returns how many words.
-pub fn encode<T: Serialize>(value: &T, words: &mut [u64; MAX_WORDS]) -> Result<usize, CodecError> {
+pub fn encode<T: Serialize>(
+    value: &T,
+    words: &mut [u64; MESSAGE_WORDS],
+) -> Result<usize, CodecError> {
     ipc_codec::encode(value, words)
 }
 
@@ -147,7 +153,7 @@ pub fn encode<T: Serialize>(value: &T, words: &mut [u64; MAX_WORDS]) -> Result<u
 pub fn decode<'a, T: Deserialize<'a>>(
     label: u64,
     words: &[u64],
-    bytes: &'a mut [u8; MAX_BYTES],
+    bytes: &'a mut [u8; MAX_MESSAGE],
 ) -> Result<T, CodecError> {
     ipc_codec::decode(label, LABEL, words, bytes)
 }
@@ -157,9 +163,9 @@ mod tests {
     use super::*;
 
     fn round_trip_request(request: Request<'_>) {
-        let mut words = [0; MAX_WORDS];
+        let mut words = [0; MESSAGE_WORDS];
         let count = encode(&request, &mut words).unwrap();
-        let mut bytes = [0; MAX_BYTES];
+        let mut bytes = [0; MAX_MESSAGE];
         assert_eq!(decode::<Request<'_>>(LABEL, &words[..count], &mut bytes).unwrap(), request);
     }
 
@@ -189,9 +195,9 @@ mod tests {
             Reply::Refused(Error::OutOfMemory),
         ];
         for reply in replies {
-            let mut words = [0; MAX_WORDS];
+            let mut words = [0; MESSAGE_WORDS];
             let count = encode(&reply, &mut words).unwrap();
-            let mut bytes = [0; MAX_BYTES];
+            let mut bytes = [0; MAX_MESSAGE];
             assert_eq!(decode::<Reply>(LABEL, &words[..count], &mut bytes).unwrap(), reply);
         }
     }
@@ -199,7 +205,7 @@ mod tests {
     #[test]
     fn the_longest_messages_fit_the_bounds() {
         let data = [0xff; MAX_DATA];
-        let mut words = [0; MAX_WORDS];
+        let mut words = [0; MESSAGE_WORDS];
         let request = Request::Verify { name: u32::MAX, data: &data, tag: [0xff; TAG_BYTES] };
         encode(&request, &mut words).unwrap();
         assert_eq!(words[0] as usize, MAX_REQUEST);
@@ -236,7 +242,7 @@ mod tests {
 
     #[test]
     fn hostile_messages_are_errors() {
-        let mut bytes = [0; MAX_BYTES];
+        let mut bytes = [0; MAX_MESSAGE];
         // An unknown request tag; a Mac whose data length promises more than is there.
         assert_eq!(decode::<Request<'_>>(LABEL, &[1, 6], &mut bytes), Err(CodecError::Encoding));
         assert_eq!(

@@ -17,7 +17,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use keystore_api::{
-    Error, KEY_BYTES, LABEL, MAX_BYTES, MAX_CONTEXT, MAX_DATA, Name, Reply, Request, Stats, grants,
+    Error, KEY_BYTES, LABEL, MAX_CONTEXT, MAX_DATA, Name, Reply, Request, Stats, grants,
 };
 use libasi::boot::SlotRange;
 use libasi::cap::{Cap, Endpoint, Sensitivity, Untyped};
@@ -26,7 +26,6 @@ use libasi::mem::{Heap, UntypedSource};
 use libasi::memsrv::{Client, FrameSupply};
 use libasi::message::Message;
 use libasi::process::{self, layout};
-use syscall_abi::ipc::MAX_WORDS;
 
 libasi::entry!(main);
 
@@ -51,7 +50,7 @@ fn serve() -> Result<core::convert::Infallible, libasi::Error> {
     let (mut badge, mut request) = endpoint.receive(buffer)?;
     loop {
         let reply = keys.handle(badge, &request);
-        let mut words = [0; MAX_WORDS];
+        let mut words = [0; keystore_api::MESSAGE_WORDS];
         let message = match keystore_api::encode(&reply, &mut words) {
             Ok(count) => Message::with_words(LABEL, &words[..count]).unwrap_or(Message::new(LABEL)),
             Err(_) => Message::new(LABEL),
@@ -93,7 +92,7 @@ struct Keys(Vec<(u64, Name, Key)>);
 
 impl Keys {
     fn handle(&mut self, badge: u64, request: &Message) -> Reply {
-        let mut bytes = [0; MAX_BYTES];
+        let mut bytes = [0; keystore_api::MAX_MESSAGE];
         let result =
             match keystore_api::decode::<Request<'_>>(request.label(), request.words(), &mut bytes)
             {

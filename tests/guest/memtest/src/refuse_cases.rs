@@ -4,7 +4,6 @@ use case_report::{Failure, Outcome, ensure, fail, ok};
 use libasi::cap::{Cap, CapKind, Endpoint, Sensitivity};
 use libasi::message::Message;
 use memsrv_api::{Error as Refusal, Handle, LABEL, Object, Reply, Request};
-use syscall_abi::ipc::MAX_WORDS;
 
 use crate::env::{ASI, Env, PAGEBLOCKS, refused, same_stats};
 
@@ -134,7 +133,7 @@ pub fn malformed_and_unbadged(env: &mut Env) -> Outcome {
         let reply = raw(env, env.raw, label, words)?;
         ensure!(reply == Reply::Refused(Refusal::Malformed), "{label:#x} {words:?}: {reply:?}");
     }
-    let mut words = [0; MAX_WORDS];
+    let mut words = [0; memsrv_api::MESSAGE_WORDS];
     for request in [
         Request::Stats,
         Request::AllocFrame { sensitivity: memsrv_api::Sensitivity::Sensitive, order: 0 },
