@@ -24,7 +24,7 @@ pub(crate) struct Pageblock {
 }
 
 impl Pageblock {
-    /// A placeholder for an unused slot of the allocator's array: no free block at all.
+    /// What fills the allocator's array past the pageblocks it manages: no free block.
     pub(crate) const UNUSED: Self = Self {
         base: PageblockAddr::containing(0),
         sensitivity: Sensitivity::Sensitive,

@@ -136,13 +136,14 @@ impl Mapping {
 
     /// The mapped memory.
     pub fn bytes(&self) -> &[u8] {
-        // SAFETY: `len()` bytes from `address` are mapped readable to this mapping's
-        // frames in this program's own address space (the constructor mapped every page
-        // there or failed), and stay mapped until `self` is dropped or unmapped, which the
-        // borrow of `self` rules out while the slice lives. The kernel maps only where
-        // nothing is mapped, so no other Rust value lives in those pages (and the window
-        // gives each mapping pages of its own); writes come only through `bytes_mut`,
-        // which needs `&mut self`. A `u8` needs no alignment and every bit pattern is one.
+        // Why the slice below is sound: `len()` bytes from `address` are mapped readable to
+        // this mapping's frames in this program's own address space (the constructor mapped
+        // every page there or failed), and stay mapped until `self` is dropped or unmapped.
+        // The kernel maps only where nothing is mapped, so no other Rust value lives in
+        // those pages (and the window gives each mapping pages of its own).
+        // SAFETY: mapped and readable for `len()` bytes while `self` is borrowed (above);
+        // writes come only through `bytes_mut`, which needs `&mut self`; a `u8` needs no
+        // alignment and every bit pattern is one.
         unsafe { core::slice::from_raw_parts(self.pointer(), self.len()) }
     }
 
