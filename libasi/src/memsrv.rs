@@ -214,9 +214,19 @@ impl Client {
         self.buffer.clear_receive_slot().map_err(Error::Ipc)?;
         match reply? {
             (reply, 1) => Ok(reply),
+            (reply, 0) => {
+                // memsrv allocated, but the capability did not arrive (no grant-reply
+                // right, or `slot` was not empty): give the allocation back, and leave
+                // the slot alone, since nothing of memsrv's is in it.
+                if let Reply::Frame { handle, .. }
+                | Reply::Frames { handle, .. }
+                | Reply::Object { handle } = reply
+                {
+                    let _ = self.free(handle);
+                }
+                Err(Error::BadReply)
+            }
             (_, _) => {
-                // A reply without the capability is no allocation; make sure the slot
-                // is empty again.
                 let _ = self.cnode.delete(Slot::root(slot));
                 Err(Error::BadReply)
             }
