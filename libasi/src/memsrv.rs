@@ -28,6 +28,7 @@ use crate::cap::{
 use crate::ipc::IpcBuffer;
 use crate::mem::FrameSource;
 use crate::message::Message;
+use kernel_core::cap::retype::MAX_RETYPE_COUNT;
 use memsrv_api::{Handle, LABEL, ORDER_2M, Object, Reply, Request, Stats, Usage};
 
 /// Why a request to memsrv failed.
@@ -149,9 +150,15 @@ impl Client {
         let untyped = Cap::<Untyped>::from_slot(region);
         let kind = if order == ORDER_2M { ObjectKind::Frame2M } else { ObjectKind::Frame4K };
         let dest = CNodeAt::full(self.cnode);
-        if let Err(error) = untyped.retype(kind, 0, dest, first, u64::from(count)) {
-            self.free(handle)?;
-            return Err(Error::Ipc(error));
+        // One retype makes at most MAX_RETYPE_COUNT objects; a pageblock holds 512 frames.
+        let (mut made, count_all) = (0, u64::from(count));
+        while made < count_all {
+            let chunk = (count_all - made).min(MAX_RETYPE_COUNT as u64);
+            if let Err(error) = untyped.retype(kind, 0, dest, first + made, chunk) {
+                self.free(handle)?;
+                return Err(Error::Ipc(error));
+            }
+            made += chunk;
         }
         Ok(Frames { region: Allocated { cap: untyped, handle }, address, first, count })
     }
@@ -214,9 +221,19 @@ impl Client {
         self.buffer.clear_receive_slot().map_err(Error::Ipc)?;
         match reply? {
             (reply, 1) => Ok(reply),
+            (reply, 0) => {
+                // memsrv allocated, but the capability did not arrive (no grant-reply
+                // right, or `slot` was not empty): give the allocation back, and leave
+                // the slot alone, since nothing of memsrv's is in it.
+                if let Reply::Frame { handle, .. }
+                | Reply::Frames { handle, .. }
+                | Reply::Object { handle } = reply
+                {
+                    let _ = self.free(handle);
+                }
+                Err(Error::BadReply)
+            }
             (_, _) => {
-                // A reply without the capability is no allocation; make sure the slot
-                // is empty again.
                 let _ = self.cnode.delete(Slot::root(slot));
                 Err(Error::BadReply)
             }

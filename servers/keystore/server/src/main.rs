@@ -15,6 +15,7 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
+use core::mem::MaybeUninit;
 
 use keystore_api::{
     Error, KEY_BYTES, LABEL, MAX_CONTEXT, MAX_DATA, Name, Reply, Request, Stats, grants,
@@ -75,6 +76,14 @@ fn init_heap(buffer: IpcBuffer) -> Result<(), libasi::Error> {
         .map_err(|_| libasi::Error::NotEnoughMemory)
 }
 
+/// Overwrites the memory past the entries' end, where keys moved or removed left copies.
+fn wipe_spare(entries: &mut Vec<(u64, Name, Key)>) {
+    let spare = entries.spare_capacity_mut();
+    spare.fill_with(MaybeUninit::zeroed);
+    // Keeps the overwrite: the memory is freed or left unread, so it could be dropped.
+    core::hint::black_box(spare);
+}
+
 /// A key, overwritten when dropped.
 struct Key([u8; KEY_BYTES]);
 
@@ -128,6 +137,9 @@ impl Keys {
             Request::Delete { name } => {
                 let index = self.find(badge, name).map_err(|_| Error::NoSuchKey)?;
                 drop(self.0.remove(index));
+                // The place the last entry left (the deleted key's, if it was the last)
+                // still holds its bytes.
+                wipe_spare(&mut self.0);
                 Ok(Reply::Deleted)
             }
             Request::Stats => Ok(Reply::Stats(self.stats(badge))),
@@ -150,8 +162,23 @@ impl Keys {
             Ok(_) => return Err(Error::NameTaken),
             Err(index) => index,
         };
-        self.0.try_reserve(1).map_err(|_| Error::OutOfMemory)?;
+        self.reserve_one()?;
         self.0.insert(index, (badge, name, key));
+        Ok(())
+    }
+
+    /// Room for one more key. Growing moves every key to new memory; the old memory is
+    /// overwritten before it goes back to the heap (`try_reserve` would hand it back with
+    /// the keys in it).
+    fn reserve_one(&mut self) -> Result<(), Error> {
+        if self.0.len() < self.0.capacity() {
+            return Ok(());
+        }
+        let mut grown = Vec::new();
+        grown.try_reserve_exact((2 * self.0.capacity()).max(4)).map_err(|_| Error::OutOfMemory)?;
+        grown.append(&mut self.0);
+        wipe_spare(&mut self.0);
+        self.0 = grown;
         Ok(())
     }
 

@@ -26,6 +26,8 @@ const QUOTA_ONE: u32 = 1;
 pub const THIRD_ID: u16 = 3;
 /// memhog's client number.
 pub const MEMHOG_ID: u16 = 4;
+/// The client whose capability lacks the grant-reply right.
+pub const NO_GRANT_ID: u16 = 5;
 
 pub struct Env {
     pub slots: SlotAllocator,
@@ -34,6 +36,9 @@ pub struct Env {
     pub first: Client,
     pub second: Client,
     pub third: Client,
+    /// A client whose endpoint capability has no grant-reply right: what memsrv hands out
+    /// never arrives.
+    pub no_grant: Client,
     /// memsrv's endpoint with the first client's badge: for raw requests.
     pub raw: Cap<Endpoint>,
     pub unbadged: Cap<Endpoint>,
@@ -72,18 +77,19 @@ pub fn setup() -> Result<Env, Failure> {
         .grant(ASI.cptr(), Rights::ALL)
         .grant_moved(CPtr(first))
         .grant_moved(CPtr(first + 1));
-    let rights = Rights::WRITE | Rights::GRANT_REPLY;
-    let mut mint = |badge: u64| -> Result<Cap<Endpoint>, Failure> {
+    let mut mint_with = |badge: u64, rights: Rights| -> Result<Cap<Endpoint>, Failure> {
         let Some(slot) = slots.alloc() else { fail!("no slots") };
         let src = SlotRef::root(endpoint_slot);
         ok(Cap::ROOT.mint(Slot::root(slot), src, rights, CapData::badge(badge)), "mint")?;
         Ok(Cap::from_slot(slot))
     };
+    let mut mint = |badge: u64| mint_with(badge, Rights::WRITE | Rights::GRANT_REPLY);
     let raw = mint(badge::manager(1, QUOTA_ALL))?;
     let second = mint(badge::client(2, QUOTA_ONE))?;
     let third = mint(badge::client(THIRD_ID, QUOTA_ALL))?;
     let unbadged = mint(0)?;
     let memhog_memsrv = mint(badge::client(MEMHOG_ID, QUOTA_ALL))?;
+    let no_grant = mint_with(badge::client(NO_GRANT_ID, QUOTA_ALL), Rights::WRITE)?;
     if let Err(error) = Spawner::new(pool, &mut slots).spawn(&module, &options) {
         fail!("cannot start memsrv: {error}");
     }
@@ -93,6 +99,7 @@ pub fn setup() -> Result<Env, Failure> {
         first: Client::new(raw, buffer, Cap::ROOT),
         second: Client::new(second, buffer, Cap::ROOT),
         third: Client::new(third, buffer, Cap::ROOT),
+        no_grant: Client::new(no_grant, buffer, Cap::ROOT),
         raw,
         unbadged,
         pool,

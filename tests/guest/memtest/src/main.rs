@@ -44,6 +44,7 @@ const CASES: &[Case] = &[
     ("memsrv::refuse::not_yours_double_free_and_forged", refuse_cases::not_yours),
     ("memsrv::refuse::reclaim_needs_the_manager", refuse_cases::reclaim_needs_the_manager),
     ("memsrv::refuse::malformed_and_unbadged", refuse_cases::malformed_and_unbadged),
+    ("memsrv::refuse::undelivered_capability_given_back", refuse_cases::undelivered_capability),
     ("memsrv::smoke::many_frames_mapped_or_not_as_asked", workload_cases::smoke),
     (
         "memsrv::alloc::cached_halves_give_way_when_slots_run_low",

@@ -1,7 +1,8 @@
 //! Requests memsrv refuses, changing nothing.
 
 use case_report::{Failure, Outcome, ensure, fail, ok};
-use libasi::cap::{Cap, CapKind, Endpoint, Sensitivity};
+use libasi::cap::{Cap, CapKind, Endpoint, Rights, Sensitivity, Slot, SlotRef};
+use libasi::memsrv::Error;
 use libasi::message::Message;
 use memsrv_api::{Error as Refusal, Handle, LABEL, Object, Reply, Request};
 
@@ -106,6 +107,33 @@ pub fn reclaim_needs_the_manager(env: &mut Env) -> Outcome {
     let kind = ok(frame.cap.identify(), "identify the frame")?;
     ensure!(kind == CapKind::Frame, "a refused reclaim took a frame: {kind:?}");
     env.free(env.first, frame)
+}
+
+/// A reply whose capability cannot arrive (the client's endpoint capability has no
+/// grant-reply right, or its receive slot is taken): the client gives the allocation back
+/// and leaves whatever its slot held alone.
+pub fn undelivered_capability(env: &mut Env) -> Outcome {
+    let before = env.stats()?;
+    let client = env.no_grant;
+    let slot = env.slot()?;
+    let result = client.alloc_frame(0, Sensitivity::Sensitive, slot);
+    ensure!(result == Err(Error::BadReply), "a frame without grant-reply: {result:?}");
+    let usage = env.usage(client)?;
+    ensure!(usage.pages == 0, "the undelivered frame is still held: {usage:?}");
+    // A receive slot that is not empty: the first client's endpoint capability sits in it.
+    let held = ok(env.raw.identify(), "identify the endpoint")?;
+    ensure!(held == CapKind::Endpoint, "the slot to fill holds a {held:?}");
+    let src = SlotRef::root(env.raw.cptr().0);
+    ok(Cap::ROOT.copy(Slot::root(slot), src, Rights::ALL), "copy into the slot")?;
+    let result = env.first.alloc_frame(0, Sensitivity::Sensitive, slot);
+    ensure!(result == Err(Error::BadReply), "a frame into a taken slot: {result:?}");
+    let kind = ok(Cap::<Endpoint>::from_slot(slot).identify(), "identify the taken slot")?;
+    ensure!(kind == CapKind::Endpoint, "the taken slot lost its capability: {kind:?}");
+    let usage = env.usage(env.first)?;
+    ensure!(usage.pages == 0, "the frame for a taken slot is still held: {usage:?}");
+    ok(Cap::ROOT.delete(Slot::root(slot)), "empty the slot")?;
+    env.slots.free(slot);
+    same_stats(&before, &env.stats()?)
 }
 
 /// Sends `words` with `label` to memsrv as `endpoint`; returns the reply.
