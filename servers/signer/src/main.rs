@@ -10,7 +10,8 @@
 #![forbid(unsafe_code)]
 
 use keystore_api::{
-    Error, KEY_BYTES, LABEL, MAX_CONTEXT, MAX_DATA, Name, Reply, Request, TAG_BYTES,
+    Error, KEY_BYTES, LABEL, MAX_CONTEXT, MAX_DATA, MAX_KEYS_PER_CLIENT, Name, Reply, Request,
+    TAG_BYTES,
 };
 use libasi::cap::{Cap, Endpoint};
 use libasi::ipc::IpcBuffer;
@@ -170,6 +171,25 @@ impl Mix {
         self.mistakes()
     }
 
+    /// The other client fills its share of the keystore: one key past
+    /// [`MAX_KEYS_PER_CLIENT`] is refused, and the signer's own keys are not counted
+    /// against it. It deletes them all again.
+    fn limit(&mut self) -> Result<(), libasi::Error> {
+        for index in 0..MAX_KEYS_PER_CLIENT {
+            let key = self.rng.key();
+            let stored = self.other.call(&Request::Store { name: name(index), key })?;
+            self.check(stored == Reply::Stored);
+        }
+        let key = self.rng.key();
+        let refused = self.other.call(&Request::Store { name: name(MAX_KEYS_PER_CLIENT), key })?;
+        self.check(refused == Reply::Refused(Error::TooManyKeys));
+        for index in 0..MAX_KEYS_PER_CLIENT {
+            let deleted = self.other.call(&Request::Delete { name: name(index) })?;
+            self.check(deleted == Reply::Deleted);
+        }
+        Ok(())
+    }
+
     /// Requests the keystore must refuse, each with its own error, and a deletion.
     fn mistakes(&mut self) -> Result<(), libasi::Error> {
         let unknown = self.keystore.call(&Request::Mac { name: 99, data: b"no such key" })?;
@@ -185,6 +205,7 @@ impl Mix {
         // Another client sees none of the signer's keys.
         let theirs = self.other.call(&Request::Mac { name: name(0), data: b"not yours" })?;
         self.check(theirs == Reply::Refused(Error::NoSuchKey));
+        self.limit()?;
         let deleted = self.keystore.call(&Request::Delete { name: name(KEYS - 1) })?;
         self.check(deleted == Reply::Deleted);
         self.keys[KEYS - 1] = None;

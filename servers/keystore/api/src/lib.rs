@@ -38,6 +38,10 @@ pub const MAX_CONTEXT: usize = 64;
 /// data a client could have asked for.
 pub const DERIVE_PREFIX: &[u8] = b"keystore derive\0";
 
+/// The most keys one client may hold, so that no client can fill the keystore's memory
+/// for the others.
+pub const MAX_KEYS_PER_CLIENT: usize = 64;
+
 /// A key's name, chosen by the client.
 pub type Name = u32;
 
@@ -90,6 +94,8 @@ pub enum Error {
     TooLong,
     /// The keystore's sensitive memory is exhausted.
     OutOfMemory,
+    /// The caller holds [`MAX_KEYS_PER_CLIENT`] keys already.
+    TooManyKeys,
 }
 
 /// What the keystore answers.

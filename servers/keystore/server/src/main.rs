@@ -18,7 +18,8 @@ use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
 use keystore_api::{
-    Error, KEY_BYTES, LABEL, MAX_CONTEXT, MAX_DATA, Name, Reply, Request, Stats, grants,
+    Error, KEY_BYTES, LABEL, MAX_CONTEXT, MAX_DATA, MAX_KEYS_PER_CLIENT, Name, Reply, Request,
+    Stats, grants,
 };
 use libasi::boot::SlotRange;
 use libasi::cap::{Cap, Endpoint, Sensitivity, Untyped};
@@ -162,6 +163,9 @@ impl Keys {
             Ok(_) => return Err(Error::NameTaken),
             Err(index) => index,
         };
+        if self.held_by(badge) >= MAX_KEYS_PER_CLIENT {
+            return Err(Error::TooManyKeys);
+        }
         self.reserve_one()?;
         self.0.insert(index, (badge, name, key));
         Ok(())
@@ -182,10 +186,14 @@ impl Keys {
         Ok(())
     }
 
+    fn held_by(&self, badge: u64) -> usize {
+        self.0.iter().filter(|&&(owner, _, _)| owner == badge).count()
+    }
+
     fn stats(&self, badge: u64) -> Stats {
         let heap = HEAP.stats();
         Stats {
-            keys: self.0.iter().filter(|&&(owner, _, _)| owner == badge).count() as u64,
+            keys: self.held_by(badge) as u64,
             all_keys: self.0.len() as u64,
             heap_pages: heap.pages_mapped as u64,
             heap_bytes: heap.bytes_used as u64,
