@@ -1,5 +1,7 @@
 //! `just qemu`: builds the guest, boots it with the serial port on this terminal, and
-//! exits 0 only if the kernel reported success.
+//! exits 0 only if the kernel reported success and, when it boots the system
+//! ([`DEFAULT_MODULES`]), init exited with code 0: the kernel shuts down with success
+//! whenever no thread can run, which is also how a system whose init gave up ends.
 //!
 //! ```text
 //! run [--release] [--build-only] [--interactive] [--smp <cpus>] [--icount] [--append "<kernel cmdline>"] [--module "<program> <args>"]...
@@ -99,17 +101,26 @@ fn run(options: &Options) -> Result<(), String> {
         let (program, args) = module.split_once(' ').unwrap_or((module, ""));
         qemu = qemu.module(program, args);
     }
-    let exit = if options.interactive {
+    if options.interactive {
         eprintln!("run: interactive: type lines for the client; Ctrl-D on an empty line ends");
-        boot::run_interactive(&qemu)?
-    } else {
-        boot::run(&qemu, timeout, true)?.exit
-    };
-    match exit {
-        Exit::KernelSuccess => Ok(()),
-        exit => Err(exit.to_string()),
+        return match boot::run_interactive(&qemu)? {
+            Exit::KernelSuccess => Ok(()),
+            exit => Err(exit.to_string()),
+        };
     }
+    let boot = boot::run(&qemu, timeout, true)?;
+    if boot.exit != Exit::KernelSuccess {
+        return Err(boot.exit.to_string());
+    }
+    let system = options.modules.first().is_some_and(|root| root == DEFAULT_MODULES[0]);
+    if system && !boot.lines.iter().any(|line| line == INIT_SUCCEEDED) {
+        return Err(format!("the kernel shut down, but without `{INIT_SUCCEEDED}`"));
+    }
+    Ok(())
 }
+
+/// The kernel's line for init's successful end.
+const INIT_SUCCEEDED: &str = "kernel: thread init exited with code 0";
 
 fn main() -> ExitCode {
     match parse(std::env::args().skip(1)).and_then(|options| run(&options)) {
