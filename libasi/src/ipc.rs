@@ -155,7 +155,18 @@ impl IpcBuffer {
 
     /// The message the kernel left after a successful receive or call.
     fn unload(self, ret: &IpcReturn) -> Result<Message, Error> {
-        decode(ret, |index| if self.is_none() { None } else { Some(self.read(index)) })
+        let mut message = Message::new(0);
+        self.unload_into(ret, &mut message)?;
+        Ok(message)
+    }
+
+    /// [`unload`](Self::unload) into `message`, in place.
+    fn unload_into(self, ret: &IpcReturn, message: &mut Message) -> Result<(), Error> {
+        decode_into(
+            ret,
+            message,
+            |index| if self.is_none() { None } else { Some(self.read(index)) },
+        )
     }
 }
 
@@ -172,7 +183,11 @@ fn registers_of(no_buffer: bool, message: &Message) -> Result<(u64, [u64; REGIST
 /// Decodes what the kernel returned: the header in `rsi`, words 0–3 in registers, the
 /// rest and the unwrapped badges read by `buffer_word` (`None`: no buffer, then no more
 /// than four words are taken).
-fn decode(ret: &IpcReturn, buffer_word: impl Fn(usize) -> Option<u64>) -> Result<Message, Error> {
+fn decode_into(
+    ret: &IpcReturn,
+    message: &mut Message,
+    buffer_word: impl Fn(usize) -> Option<u64>,
+) -> Result<(), Error> {
     let info = MessageInfo::from_word(ret.info).map_err(|_| Error::InvalidLength)?;
     let mut badges = [0u64; MAX_CAPS];
     for (index, badge) in badges.iter_mut().enumerate().take(usize::from(info.caps)) {
@@ -180,10 +195,11 @@ fn decode(ret: &IpcReturn, buffer_word: impl Fn(usize) -> Option<u64>) -> Result
             *badge = buffer_word(ipc_buffer::CAPS_OR_BADGES + index).unwrap_or(0);
         }
     }
-    Ok(Message::received_from(info, badges, |index| match ret.words.get(index) {
+    message.receive_in_place(info, badges, |index| match ret.words.get(index) {
         Some(&register) => Some(register),
         None => buffer_word(ipc_buffer::MESSAGE + index),
-    }))
+    });
+    Ok(())
 }
 
 fn raw_ipc(number: Syscall, cptr: CPtr, info: u64, words: [u64; REGISTER_WORDS]) -> IpcReturn {
@@ -218,6 +234,31 @@ impl Cap<Endpoint> {
         let ret = raw_ipc(Syscall::Call, self.cptr(), info, words);
         status(&ret)?;
         buffer.unload(&ret)
+    }
+
+    /// [`call`](Self::call) that replaces `message` with the reply, in place: for clients
+    /// that call often, so that no message is copied on the way back.
+    pub fn call_in_place(self, buffer: IpcBuffer, message: &mut Message) -> Result<(), Error> {
+        let (info, words) = buffer.load(message)?;
+        let ret = raw_ipc(Syscall::Call, self.cptr(), info, words);
+        status(&ret)?;
+        buffer.unload_into(&ret, message)
+    }
+
+    /// [`reply_receive`](Self::reply_receive) with the next message written into
+    /// `received` in place: for a server's loop, so that no
+    /// message is copied per request. Returns the sender's badge.
+    pub fn reply_receive_into(
+        self,
+        buffer: IpcBuffer,
+        reply: &Message,
+        received: &mut Message,
+    ) -> Result<u64, Error> {
+        let (info, words) = buffer.load(reply)?;
+        let ret = raw_ipc(Syscall::ReplyReceive, self.cptr(), info, words);
+        status(&ret)?;
+        buffer.unload_into(&ret, received)?;
+        Ok(ret.badge)
     }
 
     /// Waits for a message: returns the sender's badge and the message. Refusals:
@@ -365,6 +406,14 @@ impl Default for IpcBufferCell {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode(
+        ret: &IpcReturn,
+        buffer_word: impl Fn(usize) -> Option<u64>,
+    ) -> Result<Message, Error> {
+        let mut message = Message::new(0);
+        decode_into(ret, &mut message, buffer_word).map(|()| message)
+    }
 
     #[test]
     fn buffers_must_be_aligned_user_addresses() {

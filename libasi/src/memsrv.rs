@@ -245,8 +245,13 @@ impl Client {
     fn call(&self, request: &Request) -> Result<(Reply, usize), Error> {
         let mut words = [0; memsrv_api::MESSAGE_WORDS];
         let count = memsrv_api::encode(request, &mut words).map_err(|_| Error::BadReply)?;
-        let message = Message::with_words(LABEL, &words[..count]).map_err(|_| Error::BadReply)?;
-        let reply = self.endpoint.call(self.buffer, &message).map_err(Error::Ipc)?;
+        // One message, sent and replaced by the reply in place (it is 1 KiB).
+        let mut message = Message::new(LABEL);
+        for &word in &words[..count] {
+            message.try_push(word).map_err(|_| Error::BadReply)?;
+        }
+        self.endpoint.call_in_place(self.buffer, &mut message).map_err(Error::Ipc)?;
+        let reply = &message;
         match memsrv_api::decode::<Reply>(reply.label(), reply.words()) {
             Ok(Reply::Refused(error)) => Err(Error::Refused(error)),
             Ok(answer) => Ok((answer, reply.cap_count())),

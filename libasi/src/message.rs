@@ -50,40 +50,47 @@ impl Message {
         }
     }
 
-    /// A received message: what the header `info` says arrived, its words supplied by
-    /// `word` in order until it has `info`'s length or answers `None`, written in place
-    /// rather than through a second array (a message is 1 KiB, and every copy is paid per
-    /// IPC); of `unwrapped_badges` (indexed like the capabilities) only those `info` marks
-    /// unwrapped are kept.
-    pub(crate) fn received_from(
+    /// Empties the message and gives it `label`, clearing only what was in use: for a
+    /// server that builds every reply in the same message.
+    pub fn clear(&mut self, label: u64) {
+        self.words[..self.len].fill(0);
+        self.label = label;
+        self.len = 0;
+        self.caps = [0; MAX_CAPS];
+        self.caps_len = 0;
+        self.unwrapped = 0;
+    }
+
+    /// Makes this the message received: what the header `info` says arrived, its words
+    /// supplied by `word` in order until it has `info`'s length or answers `None`; of
+    /// `unwrapped_badges` (indexed like the capabilities) only those `info` marks
+    /// unwrapped are kept. Written in place, so that a server can receive into one
+    /// message again and again (a message is 1 KiB, and every copy of it is paid per IPC);
+    /// what an earlier, longer message left is cleared.
+    pub(crate) fn receive_in_place(
+        &mut self,
         info: MessageInfo,
         unwrapped_badges: [u64; MAX_CAPS],
         mut word: impl FnMut(usize) -> Option<u64>,
-    ) -> Self {
-        let mut message = Self::new(info.label);
+    ) {
+        let earlier = self.len;
+        self.label = info.label;
         let mut len = 0;
-        for (index, slot) in message.words.iter_mut().enumerate().take(usize::from(info.length)) {
+        for (index, slot) in self.words.iter_mut().enumerate().take(usize::from(info.length)) {
             let Some(value) = word(index) else { break };
             *slot = value;
             len += 1;
         }
-        message.finish_receiving(info, len, unwrapped_badges);
-        message
-    }
-
-    fn finish_receiving(
-        &mut self,
-        info: MessageInfo,
-        len: usize,
-        unwrapped_badges: [u64; MAX_CAPS],
-    ) {
-        let message = self;
-        message.len = len;
-        message.caps_len = usize::from(info.caps).min(MAX_CAPS);
-        message.unwrapped = info.unwrapped;
-        for (index, badge) in unwrapped_badges.into_iter().enumerate().take(message.caps_len) {
+        if earlier > len {
+            self.words[len..earlier].fill(0);
+        }
+        self.len = len;
+        self.caps = [0; MAX_CAPS];
+        self.caps_len = usize::from(info.caps).min(MAX_CAPS);
+        self.unwrapped = info.unwrapped;
+        for (index, badge) in unwrapped_badges.into_iter().enumerate().take(self.caps_len) {
             if info.unwrapped & (1 << index) != 0 {
-                message.caps[index] = badge;
+                self.caps[index] = badge;
             }
         }
     }
@@ -241,8 +248,12 @@ mod tests {
     #[test]
     fn received_messages_keep_only_unwrapped_badges() {
         let info = MessageInfo { label: 5, length: 2, caps: 2, unwrapped: 0b10 };
-        let message =
-            Message::received_from(info, [11, 22, 33], |index| [7, 8].get(index).copied());
+        let mut fresh = Message::new(0);
+        fresh.receive_in_place(info, [11, 22, 33], |index| [7, 8].get(index).copied());
+        // Received into a message that held a longer one with a capability: the same.
+        let mut message = Message::new(9).push(1).push(2).push(3).push_cap(CPtr(4));
+        message.receive_in_place(info, [11, 22, 33], |index| [7, 8].get(index).copied());
+        assert_eq!(message, fresh);
         assert_eq!((message.label(), message.words()), (5, &[7, 8][..]));
         assert_eq!(message.caps(), &[0, 22]);
         assert_eq!(message.unwrapped_badge(0), None);
@@ -250,6 +261,13 @@ mod tests {
         assert_eq!(message.unwrapped_badge(2), None);
         assert_eq!(message.info(), info);
         assert_eq!((message.word(1), message.word(5), message.len()), (8, 0, 2));
+    }
+
+    #[test]
+    fn a_cleared_message_is_a_new_one() {
+        let mut message = Message::new(3).push(1).push(2).push_cap(CPtr(4));
+        message.clear(7);
+        assert_eq!(message, Message::new(7));
     }
 
     #[test]

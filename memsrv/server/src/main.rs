@@ -74,20 +74,23 @@ fn serve() -> Result<core::convert::Infallible, libasi::Error> {
     let mut server = SERVER.lock();
     server.start(buffer)?;
     let (mut badge, mut request) = endpoint.receive(buffer)?;
+    // One message each way for every request, built and received in place: a message is
+    // 1 KiB, and each copy of it is paid per request.
+    let mut reply = Message::new(LABEL);
     loop {
-        let (reply, cap) = server.handle(badge, &request);
+        let (answer, cap) = server.handle(badge, &request);
         let mut words = [0; memsrv_api::MESSAGE_WORDS];
-        // Built in place: a message is 1 KiB, and each copy of it is paid per request. A
-        // reply that cannot be encoded goes out empty, which no client takes for an answer.
-        let mut message = Message::new(LABEL);
-        let count = memsrv_api::encode(&reply, &mut words).unwrap_or(0);
+        // A reply that cannot be encoded goes out empty, which no client takes for an
+        // answer.
+        reply.clear(LABEL);
+        let count = memsrv_api::encode(&answer, &mut words).unwrap_or(0);
         for &word in &words[..count] {
-            let _ = message.try_push(word);
+            let _ = reply.try_push(word);
         }
         if let Some(cap) = cap {
-            let _ = message.try_push_cap(cap);
+            let _ = reply.try_push_cap(cap);
         }
-        (badge, request) = endpoint.reply_receive(buffer, &message)?;
+        badge = endpoint.reply_receive_into(buffer, &reply, &mut request)?;
     }
 }
 

@@ -87,12 +87,12 @@ impl Keystore {
 
     /// Sends any words, well formed or not; the decoded reply.
     fn raw(&mut self, label: u64, words: &[u64]) -> Result<Reply, libasi::Error> {
-        let message =
+        let mut message =
             Message::with_words(label, words).map_err(|_| libasi::Error::InvalidLength)?;
         self.requests += 1;
-        let reply = self.endpoint.call(self.buffer, &message)?;
+        self.endpoint.call_in_place(self.buffer, &mut message)?;
         let mut bytes = [0; keystore_api::MAX_MESSAGE];
-        keystore_api::decode::<Reply>(reply.label(), reply.words(), &mut bytes)
+        keystore_api::decode::<Reply>(message.label(), message.words(), &mut bytes)
             .map_err(|_| libasi::Error::InvalidLength)
     }
 

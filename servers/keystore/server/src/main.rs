@@ -50,14 +50,18 @@ fn serve() -> Result<core::convert::Infallible, libasi::Error> {
     init_heap(buffer)?;
     let mut keys = Keys::default();
     let (mut badge, mut request) = endpoint.receive(buffer)?;
+    // Replies are built, and requests received, in place: no message is copied per request.
+    let mut reply = Message::new(LABEL);
     loop {
-        let reply = keys.handle(badge, &request);
+        let answer = keys.handle(badge, &request);
         let mut words = [0; keystore_api::MESSAGE_WORDS];
-        let message = match keystore_api::encode(&reply, &mut words) {
-            Ok(count) => Message::with_words(LABEL, &words[..count]).unwrap_or(Message::new(LABEL)),
-            Err(_) => Message::new(LABEL),
-        };
-        (badge, request) = endpoint.reply_receive(buffer, &message)?;
+        // A reply that cannot be encoded goes out empty, which no client takes for one.
+        reply.clear(LABEL);
+        let count = keystore_api::encode(&answer, &mut words).unwrap_or(0);
+        for &word in &words[..count] {
+            let _ = reply.try_push(word);
+        }
+        badge = endpoint.reply_receive_into(buffer, &reply, &mut request)?;
     }
 }
 
