@@ -11,7 +11,9 @@
 //! memsrv made from a node's untyped (a frame, a frame region, an object) and handed to
 //! a client. Every record sits in the slot its capability occupies, so a handle (slot
 //! plus generation) finds it in O(1); an index from (pageblock, node, half or leaf) to
-//! the slot finds the capability of a node.
+//! the slot finds the capability of a node. Halves outlive the leaves below them (a cache:
+//! the next allocation nearby needs no split); [`Records::clear_below`] and
+//! [`Records::prune_unused`] decide which go, and memsrv deletes their capabilities.
 
 use heapless::index_map::FnvIndexMap;
 
@@ -191,6 +193,48 @@ impl Records {
         }
     }
 
+    /// Deletes the halves cached below `node`, which holds no leaf (its block is being
+    /// handed out whole, or its pageblock flips), so that its untyped has no children:
+    /// each half's record goes, and `delete` gets its slot (children before parents).
+    pub fn clear_below(&mut self, node: Node, delete: &mut impl FnMut(u64)) {
+        if node.order() == 0 {
+            return;
+        }
+        let left = node.left_child();
+        if self.half(left).is_none() {
+            return;
+        }
+        for half in [left, left.buddy()] {
+            self.clear_below(half, delete);
+            self.delete_half(half, delete);
+        }
+    }
+
+    /// Deletes the cached halves below `node` in every subtree that holds no leaf, as
+    /// [`clear_below`](Self::clear_below) does; whether the subtree of `node` holds one.
+    pub fn prune_unused(&mut self, node: Node, delete: &mut impl FnMut(u64)) -> bool {
+        if self.has_leaf(node) {
+            return true;
+        }
+        let left = node.left_child();
+        if node.order() == 0 || self.half(left).is_none() {
+            return false;
+        }
+        let used = [left, left.buddy()].map(|half| self.prune_unused(half, delete));
+        if used == [false, false] {
+            self.delete_half(left, delete);
+            self.delete_half(left.buddy(), delete);
+        }
+        used.contains(&true)
+    }
+
+    fn delete_half(&mut self, half: Node, delete: &mut impl FnMut(u64)) {
+        if let Some(slot) = self.half(half) {
+            self.remove(slot);
+            delete(slot);
+        }
+    }
+
     /// Whether it holds no record at all.
     pub fn is_empty(&self) -> bool {
         self.by_node.is_empty()
@@ -201,6 +245,7 @@ impl Records {
 mod tests {
     use super::*;
     use std::boxed::Box;
+    use std::vec::Vec;
 
     #[test]
     fn nodes_and_blocks_correspond() {
@@ -222,6 +267,74 @@ mod tests {
             }
         }
         assert!(Node::of(0, Block { addr: base, order: PAGEBLOCK_ORDER }).is_root());
+    }
+
+    /// Records of every half from `node` down to order `down_to`, in fresh slots from
+    /// `next`, as memsrv makes them: in pairs.
+    fn split(records: &mut Records, node: Node, down_to: u8, next: &mut u64) {
+        if node.order() <= down_to {
+            return;
+        }
+        let left = node.left_child();
+        for half in [left, left.buddy()] {
+            records.insert_half(*next, half);
+            *next += 1;
+        }
+        for half in [left, left.buddy()] {
+            split(records, half, down_to, next);
+        }
+    }
+
+    #[test]
+    fn clearing_below_a_node_deletes_its_halves_children_first() {
+        let mut records = Box::new(Records::EMPTY);
+        let root = Node { pageblock: 0, node: 1 };
+        let mut next = 100;
+        split(&mut records, root, 6, &mut next);
+        let made = next - 100;
+        assert_eq!(made, 2 + 4 + 8, "orders 8, 7 and 6");
+        let mut deleted = Vec::new();
+        let left = root.left_child();
+        records.clear_below(left, &mut |slot| deleted.push(slot));
+        // Below the left half: its 2 halves and their 4; the left half itself stays.
+        assert_eq!(deleted.len(), 6);
+        assert!(records.half(left).is_some() && records.half(left.left_child()).is_none());
+        for slot in &deleted {
+            assert!(records.leaf_at(*slot).is_none());
+        }
+        // A child's slot is deleted before its parent's.
+        let position = |slot| deleted.iter().position(|&deleted| deleted == slot).unwrap();
+        assert!(position(104) < position(102), "{deleted:?}");
+        deleted.clear();
+        records.clear_below(root, &mut |slot| deleted.push(slot));
+        assert_eq!(deleted.len(), made as usize - 6);
+        assert!(records.is_empty());
+    }
+
+    #[test]
+    fn pruning_keeps_exactly_the_halves_above_leaves() {
+        let mut records = Box::new(Records::EMPTY);
+        let root = Node { pageblock: 3, node: 1 };
+        let mut next = 0;
+        split(&mut records, root, 0, &mut next);
+        assert_eq!(next, 1022, "a pageblock split down to 4 KiB");
+        // One 4 KiB leaf, made from the last order-0 half.
+        let leaf = Node { pageblock: 3, node: 1023 };
+        records.insert_leaf(next, leaf, Leaf { owner: 1, kind: LeafKind::Frame, order: 0 });
+        let mut deleted = 0;
+        assert!(records.prune_unused(root, &mut |_| deleted += 1));
+        // What stays is the leaf's path: one pair of halves per order, 9 pairs.
+        assert_eq!(1022 - deleted, 18);
+        let mut node = leaf;
+        while !node.is_root() {
+            assert!(records.half(node).is_some() && records.half(node.buddy()).is_some());
+            node = node.parent();
+        }
+        records.remove(next);
+        deleted = 0;
+        assert!(!records.prune_unused(root, &mut |_| deleted += 1));
+        assert_eq!(deleted, 18);
+        assert!(records.is_empty());
     }
 
     #[test]

@@ -254,7 +254,8 @@ impl Server {
             .allocate(order, sensitivity, |base, to| {
                 let pageblock = find(pageblocks, base).ok_or(libasi::Error::EmptySlot)?;
                 // The kernel flips only an untyped without children.
-                clear_below(records, slots, Node { pageblock: pageblock as u16, node: 1 });
+                let root = Node { pageblock: pageblock as u16, node: 1 };
+                records.clear_below(root, &mut delete_slot(slots));
                 asi.set_sensitivity(pageblocks[pageblock].untyped, kernel_sensitivity(to))
             })
             .map_err(|error| match error {
@@ -292,7 +293,7 @@ impl Server {
         kind: LeafKind,
         (object, argument): (ObjectKind, u8),
     ) -> Result<u64, Error> {
-        clear_below(&mut self.records, &mut self.slots, node);
+        self.records.clear_below(node, &mut delete_slot(&mut self.slots));
         let untyped = self.node_untyped(node)?;
         let slot = self.slots.alloc().ok_or(Error::ServerFull)?;
         let made = untyped.retype(object, argument, CNodeAt::full(own_cnode()), slot, 1);
@@ -385,7 +386,7 @@ impl Server {
     fn collect_halves(&mut self) {
         for pageblock in 0..self.pageblocks.len() {
             let root = Node { pageblock: pageblock as u16, node: 1 };
-            prune_unused(&mut self.records, &mut self.slots, root);
+            self.records.prune_unused(root, &mut delete_slot(&mut self.slots));
         }
     }
 
@@ -437,44 +438,11 @@ impl Server {
     }
 }
 
-/// Deletes the halves cached below `node`, which holds no leaf (the allocator handed it out
-/// whole, or its pageblock is flipping), so that its untyped has no children.
-fn clear_below(records: &mut Records, slots: &mut SlotAllocator, node: Node) {
-    if node.order() == 0 {
-        return;
-    }
-    let left = node.left_child();
-    if records.half(left).is_none() {
-        return;
-    }
-    for half in [left, left.buddy()] {
-        clear_below(records, slots, half);
-        delete_half(records, slots, half);
-    }
-}
-
-/// Deletes the cached halves below `node` in subtrees without a leaf; whether the subtree
-/// of `node` holds a leaf.
-fn prune_unused(records: &mut Records, slots: &mut SlotAllocator, node: Node) -> bool {
-    if records.has_leaf(node) {
-        return true;
-    }
-    let left = node.left_child();
-    if node.order() == 0 || records.half(left).is_none() {
-        return false;
-    }
-    let used = [left, left.buddy()].map(|half| prune_unused(records, slots, half));
-    if used == [false, false] {
-        delete_half(records, slots, left);
-        delete_half(records, slots, left.buddy());
-    }
-    used.contains(&true)
-}
-
-fn delete_half(records: &mut Records, slots: &mut SlotAllocator, half: Node) {
-    if let Some(slot) = records.half(half) {
+/// What a half's deletion does to memsrv's CNode and slots, for [`Records::clear_below`]
+/// and [`Records::prune_unused`].
+fn delete_slot(slots: &mut SlotAllocator) -> impl FnMut(u64) + '_ {
+    |slot| {
         let _ = own_cnode().delete(Slot::root(slot));
-        records.remove(slot);
         slots.free(slot);
     }
 }
