@@ -170,6 +170,63 @@ impl IpcBuffer {
     }
 }
 
+/// What a words-level receive ([`Cap::call_words`], [`Cap::reply_receive_words`]) got:
+/// the label, how many words the message had (more than the words given to hold them
+/// means it was cut short) and how many capabilities arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub label: u64,
+    pub length: usize,
+    pub caps: u8,
+}
+
+impl Received {
+    /// The message's words in `words`, the buffer it was received into; `None` if they
+    /// did not all fit.
+    pub fn words<'a>(&self, words: &'a [u64]) -> Option<&'a [u64]> {
+        words.get(..self.length)
+    }
+}
+
+impl IpcBuffer {
+    /// The header word and register words of a message of `label`, `words` and at most
+    /// one capability; words 4 and up and the capability go into the buffer.
+    fn load_words(
+        self,
+        label: u64,
+        words: &[u64],
+        cap: Option<CPtr>,
+    ) -> Result<(u64, [u64; REGISTER_WORDS]), Error> {
+        let caps = usize::from(cap.is_some());
+        let info = MessageInfo::new(label, words.len(), caps).map_err(|_| Error::InvalidLength)?;
+        if self.is_none() && (words.len() > REGISTER_WORDS || cap.is_some()) {
+            return Err(Error::NoIpcBuffer);
+        }
+        for (index, &word) in words.iter().enumerate().skip(REGISTER_WORDS) {
+            self.write(ipc_buffer::MESSAGE + index, word);
+        }
+        if let Some(cap) = cap {
+            self.write(ipc_buffer::CAPS_OR_BADGES, cap.0);
+        }
+        let registers = core::array::from_fn(|index| words.get(index).copied().unwrap_or(0));
+        Ok((info.to_word(), registers))
+    }
+
+    /// What the kernel returned, as a [`Received`], its words put into `words`.
+    fn unload_words(self, ret: &IpcReturn, words: &mut [u64]) -> Result<Received, Error> {
+        let info = MessageInfo::from_word(ret.info).map_err(|_| Error::InvalidLength)?;
+        let length = usize::from(info.length);
+        for (index, word) in words.iter_mut().enumerate().take(length) {
+            *word = match ret.words.get(index) {
+                Some(&register) => register,
+                None if self.is_none() => 0,
+                None => self.read(ipc_buffer::MESSAGE + index),
+            };
+        }
+        Ok(Received { label: info.label, length, caps: info.caps })
+    }
+}
+
 /// The header word and register words of `message`; refused if it needs a buffer (more
 /// than four words, or capabilities) and there is none.
 fn registers_of(no_buffer: bool, message: &Message) -> Result<(u64, [u64; REGISTER_WORDS]), Error> {
@@ -259,6 +316,38 @@ impl Cap<Endpoint> {
         status(&ret)?;
         buffer.unload_into(&ret, received)?;
         Ok(ret.badge)
+    }
+
+    /// [`call`](Self::call) for a message of `label` and `words` and no capabilities,
+    /// with no [`Message`] between: the reply's words go straight into `reply` (as many as
+    /// fit; [`Received::length`] says how many there were). For clients of interfaces
+    /// encoded into words (`ipc-codec`), whose short messages then never touch memory.
+    pub fn call_words(
+        self,
+        buffer: IpcBuffer,
+        label: u64,
+        words: &[u64],
+        reply: &mut [u64],
+    ) -> Result<Received, Error> {
+        let (info, registers) = buffer.load_words(label, words, None)?;
+        let ret = raw_ipc(Syscall::Call, self.cptr(), info, registers);
+        status(&ret)?;
+        buffer.unload_words(&ret, reply)
+    }
+
+    /// [`reply_receive`](Self::reply_receive) as [`call_words`](Self::call_words) does it:
+    /// the reply is `label`, `words` and, if given, one capability; the next message's
+    /// words go into `received`. Returns the sender's badge and what arrived.
+    pub fn reply_receive_words(
+        self,
+        buffer: IpcBuffer,
+        (label, words, cap): (u64, &[u64], Option<CPtr>),
+        received: &mut [u64],
+    ) -> Result<(u64, Received), Error> {
+        let (info, registers) = buffer.load_words(label, words, cap)?;
+        let ret = raw_ipc(Syscall::ReplyReceive, self.cptr(), info, registers);
+        status(&ret)?;
+        Ok((ret.badge, buffer.unload_words(&ret, received)?))
     }
 
     /// Waits for a message: returns the sender's badge and the message. Refusals:

@@ -1,6 +1,7 @@
-//! memsrv's client: frames of a chosen sensitivity and kernel objects, as capabilities,
-//! and [`FrameSupply`], memsrv as a [`Heap`](crate::mem::Heap)'s frame source. The
-//! interface itself is `memsrv_api`.
+//! memsrv's client: frames of a chosen sensitivity and kernel objects, as capabilities;
+//! [`FramePool`], for a client that allocates and frees 4 KiB frames often; and
+//! [`FrameSupply`], memsrv as a [`Heap`](crate::mem::Heap)'s frame source. The interface
+//! itself is `memsrv_api`.
 //!
 //! ```ignore
 //! use crate::cap::{Cap, Endpoint, Sensitivity};
@@ -21,15 +22,21 @@
 //! (Not a doctest: it needs the kernel and memsrv; `tests/guest/memtest` runs it.)
 
 use crate::boot::SlotRange;
+use crate::cap::SlotAllocator;
 use crate::cap::{
     CNode, CNodeAt, Cap, CapType, Endpoint, FULL_DEPTH, Frame, Notification, ObjectKind,
     Sensitivity, Slot, Tcb, Untyped, VSpace,
 };
 use crate::ipc::IpcBuffer;
 use crate::mem::FrameSource;
-use crate::message::Message;
 use kernel_core::cap::retype::MAX_RETYPE_COUNT;
-use memsrv_api::{Handle, LABEL, ORDER_2M, Object, Reply, Request, Stats, Usage};
+use memsrv_api::fixed::{self, FIXED_LABEL};
+use memsrv_api::kept::{KEPT_PER_SENSITIVITY, Mirror};
+use memsrv_api::{
+    Handle, KeptCounts, LABEL, MESSAGE_WORDS, ORDER_2M, ORDER_4K, Object, REQUEST_WORDS, Reply,
+    Request, Stats, Usage,
+};
+use syscall_abi::ipc::REGISTER_WORDS;
 
 /// Why a request to memsrv failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +47,8 @@ pub enum Error {
     Refused(memsrv_api::Error),
     /// memsrv's answer was not what the request calls for (or not a memsrv message).
     BadReply,
+    /// A [`FramePool`] has no empty slot left for a new frame.
+    NoSlots,
 }
 
 /// Something memsrv handed out: the capability and the handle that frees it.
@@ -56,6 +65,7 @@ pub struct AllocatedFrame {
     pub handle: Handle,
     /// Its physical address.
     pub address: u64,
+    pub sensitivity: Sensitivity,
 }
 
 /// Frames of one sensitivity from one request: retyped from a region memsrv handed out,
@@ -122,10 +132,11 @@ impl Client {
         sensitivity: Sensitivity,
         slot: u64,
     ) -> Result<AllocatedFrame, Error> {
-        let request = Request::AllocFrame { sensitivity: api_sensitivity(sensitivity), order };
+        let request =
+            Request::AllocFrame { sensitivity: api_sensitivity(sensitivity), order, reuse: false };
         match self.call_into(&request, slot)? {
-            Reply::Frame { address, handle } => {
-                Ok(AllocatedFrame { cap: Cap::from_slot(slot), handle, address })
+            Reply::Frame { address, handle, .. } => {
+                Ok(AllocatedFrame { cap: Cap::from_slot(slot), handle, address, sensitivity })
             }
             _ => Err(Error::BadReply),
         }
@@ -182,8 +193,8 @@ impl Client {
     /// Gives back what `handle` names; memsrv revokes it, so every copy of it (and for
     /// frames from [`alloc_frames`](Self::alloc_frames), every frame) is gone.
     pub fn free(&self, handle: Handle) -> Result<(), Error> {
-        match self.call(&Request::Free(handle))? {
-            (Reply::Freed, _) => Ok(()),
+        match self.call(&Request::Free { handle, keep: false })? {
+            (Reply::Freed { .. }, _) => Ok(()),
             _ => Err(Error::BadReply),
         }
     }
@@ -220,7 +231,7 @@ impl Client {
         let reply = self.call(request);
         self.buffer.clear_receive_slot().map_err(Error::Ipc)?;
         match reply? {
-            (reply, 1) => Ok(reply),
+            (reply @ Reply::Reused { .. }, 0) | (reply, 1) => Ok(reply),
             (reply, 0) => {
                 // memsrv allocated, but the capability did not arrive (no grant-reply
                 // right, or `slot` was not empty): give the allocation back, and leave
@@ -241,22 +252,160 @@ impl Client {
     }
 
     /// Sends `request` and decodes the reply: the reply and how many capabilities came
-    /// with it. A refusal is [`Error::Refused`].
-    fn call(&self, request: &Request) -> Result<(Reply, usize), Error> {
-        let mut words = [0; memsrv_api::MESSAGE_WORDS];
-        let count = memsrv_api::encode(request, &mut words).map_err(|_| Error::BadReply)?;
-        // One message, sent and replaced by the reply in place (it is 1 KiB).
-        let mut message = Message::new(LABEL);
-        for &word in &words[..count] {
-            message.try_push(word).map_err(|_| Error::BadReply)?;
+    /// with it. A refusal is [`Error::Refused`]. Frame calls go in their fixed layout
+    /// ([`memsrv_api::fixed`]), everything else through postcard.
+    fn call(&self, request: &Request) -> Result<(Reply, u8), Error> {
+        let decoded = match fixed::encode_request(request) {
+            Some((words, length)) => {
+                let mut reply = [0; REGISTER_WORDS];
+                let received = self
+                    .endpoint
+                    .call_words(self.buffer, FIXED_LABEL, &words[..length], &mut reply)
+                    .map_err(Error::Ipc)?;
+                let words = received.words(&reply).filter(|_| received.label == FIXED_LABEL);
+                (words.map(fixed::decode_reply), received.caps)
+            }
+            None => {
+                let mut words = [0; REQUEST_WORDS];
+                let count = memsrv_api::encode(request, &mut words).map_err(|_| Error::BadReply)?;
+                let mut reply = [0; MESSAGE_WORDS];
+                let received = self
+                    .endpoint
+                    .call_words(self.buffer, LABEL, &words[..count], &mut reply)
+                    .map_err(Error::Ipc)?;
+                let words = received.words(&reply);
+                (words.map(|words| memsrv_api::decode(received.label, words)), received.caps)
+            }
+        };
+        match decoded {
+            (Some(Ok(Reply::Refused(error))), _) => Err(Error::Refused(error)),
+            (Some(Ok(answer)), caps) => Ok((answer, caps)),
+            _ => Err(Error::BadReply),
         }
-        self.endpoint.call_in_place(self.buffer, &mut message).map_err(Error::Ipc)?;
-        let reply = &message;
-        match memsrv_api::decode::<Reply>(reply.label(), reply.words()) {
-            Ok(Reply::Refused(error)) => Err(Error::Refused(error)),
-            Ok(answer) => Ok((answer, reply.cap_count())),
-            Err(_) => Err(Error::BadReply),
+    }
+}
+
+/// 4 KiB frames from memsrv for a client that frees and allocates them often: a frame it
+/// frees is kept for it, unrevoked, and its next allocation of that sensitivity gets it
+/// back with no capability moved and no kernel work but the two calls
+/// ([`memsrv_api::kept`]). A reused frame holds what the client left in it; memsrv zeroes
+/// memory only on its way to another client. The frames go into slots of a range the pool
+/// owns, one of which it keeps empty for a new frame: `n` slots hold `n - 1` frames,
+/// kept ones included.
+///
+/// Free a frame here only once nothing maps it: a kept frame stays as it was, mappings
+/// included, until memsrv takes it back.
+///
+/// ```ignore
+/// let mut pool = FramePool::new(client, frame_slots);
+/// let frame = pool.alloc(Sensitivity::Sensitive)?;
+/// pool.free(frame)?; // kept for this client
+/// assert_eq!(pool.alloc(Sensitivity::Sensitive)?, frame); // the same frame, same slot
+/// ```
+///
+/// (Not a doctest: it needs the kernel and memsrv; `tests/guest/memtest` runs it.)
+#[derive(Debug)]
+pub struct FramePool {
+    client: Client,
+    slots: SlotAllocator,
+    /// A slot taken for the next new frame, and not yet filled.
+    spare: Option<u64>,
+    /// The frames memsrv keeps for this pool, by sensitivity, oldest first.
+    kept: [Mirror<AllocatedFrame, KEPT_PER_SENSITIVITY>; 2],
+}
+
+impl FramePool {
+    /// Frames through `client`, into the empty root slots `slots`.
+    pub const fn new(client: Client, slots: SlotRange) -> Self {
+        Self {
+            client,
+            slots: SlotAllocator::new(slots),
+            spare: None,
+            kept: [Mirror::EMPTY, Mirror::EMPTY],
         }
+    }
+
+    /// A 4 KiB frame of `sensitivity`: the newest this pool freed if memsrv still keeps
+    /// it, otherwise a new one (zeroed).
+    pub fn alloc(&mut self, sensitivity: Sensitivity) -> Result<AllocatedFrame, Error> {
+        let index = api_sensitivity(sensitivity).index();
+        let slot = match self.spare {
+            Some(slot) => slot,
+            None => self.slots.alloc().ok_or(Error::NoSlots)?,
+        };
+        self.spare = Some(slot);
+        let request = Request::AllocFrame {
+            sensitivity: api_sensitivity(sensitivity),
+            order: ORDER_4K,
+            reuse: !self.kept[index].is_empty(),
+        };
+        match self.client.call_into(&request, slot)? {
+            Reply::Frame { address, handle, kept } => {
+                self.spare = None;
+                self.reconcile(kept);
+                Ok(AllocatedFrame { cap: Cap::from_slot(slot), handle, address, sensitivity })
+            }
+            Reply::Reused { handle, kept } => {
+                let frame = self.kept[index].reused(|frame| frame.handle == handle);
+                self.reconcile(kept);
+                frame.ok_or(Error::BadReply)
+            }
+            _ => Err(Error::BadReply),
+        }
+    }
+
+    /// Gives `frame` back: memsrv keeps it for this pool while there is room, and revokes
+    /// it otherwise.
+    pub fn free(&mut self, frame: AllocatedFrame) -> Result<(), Error> {
+        let list = api_sensitivity(frame.sensitivity).index();
+        let keep = self.kept[list].has_room();
+        match self.client.call(&Request::Free { handle: frame.handle, keep })? {
+            (Reply::Kept { kept }, _) => {
+                self.kept[list].kept(frame).map_err(|_| Error::BadReply)?;
+                self.reconcile(kept);
+                Ok(())
+            }
+            (Reply::Freed { kept }, _) => {
+                give_back(&mut self.spare, &mut self.slots, frame.cap.cptr().0);
+                self.reconcile(kept);
+                Ok(())
+            }
+            _ => Err(Error::BadReply),
+        }
+    }
+
+    /// Has memsrv take back every frame it keeps for this pool.
+    pub fn release_kept(&mut self) -> Result<(), Error> {
+        match self.client.call(&Request::ReleaseKept)? {
+            (Reply::Freed { kept }, _) => {
+                self.reconcile(kept);
+                Ok(())
+            }
+            _ => Err(Error::BadReply),
+        }
+    }
+
+    /// Frames memsrv keeps for this pool, sensitive then nonsensitive.
+    pub fn kept(&self) -> [usize; 2] {
+        self.kept.each_ref().map(Mirror::len)
+    }
+
+    /// Drops the kept frames memsrv has taken back since: their slots are empty.
+    fn reconcile(&mut self, counts: KeptCounts) {
+        let (spare, slots) = (&mut self.spare, &mut self.slots);
+        for (list, count) in self.kept.iter_mut().zip(counts) {
+            if list.len() > usize::from(count) {
+                list.reconcile(count, |frame| give_back(spare, slots, frame.cap.cptr().0));
+            }
+        }
+    }
+}
+
+/// Makes `slot`, empty again, the pool's spare, or gives it back to its allocator.
+fn give_back(spare: &mut Option<u64>, slots: &mut SlotAllocator, slot: u64) {
+    match spare {
+        None => *spare = Some(slot),
+        Some(_) => slots.free(slot),
     }
 }
 

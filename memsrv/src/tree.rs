@@ -17,6 +17,7 @@
 
 use heapless::index_map::FnvIndexMap;
 
+use crate::Sensitivity;
 use crate::block::{Block, FRAME_SHIFT, PAGEBLOCK_ORDER, PAGEBLOCK_SIZE};
 
 /// Bits of a slot number: memsrv's CNode has 2^12 slots.
@@ -48,6 +49,11 @@ pub struct Leaf {
     pub kind: LeafKind,
     /// The order of the block it occupies.
     pub order: u8,
+    /// The sensitivity of its pageblock, which cannot flip while it is allocated.
+    pub sensitivity: Sensitivity,
+    /// A 4 KiB frame its holder freed and memsrv keeps for it (`memsrv_api::kept`): not
+    /// in use, so it cannot be freed again.
+    pub kept: bool,
 }
 
 /// A node of a pageblock: the pageblock's index in memsrv's table and the node number.
@@ -162,6 +168,19 @@ impl Records {
         let record = (*self.by_slot.get(slot as usize)?)?;
         let leaf = record.leaf?;
         ((record.generation << SLOT_BITS) | slot == handle.0).then_some((slot, record.node, leaf))
+    }
+
+    /// The handle of the leaf in `slot`, if it holds one.
+    pub fn handle_at(&self, slot: u64) -> Option<Handle> {
+        let record = (*self.by_slot.get(slot as usize)?)?;
+        record.leaf.map(|_| Handle((record.generation << SLOT_BITS) | slot))
+    }
+
+    /// Marks the leaf in `slot` kept for its holder, or in use again.
+    pub fn set_kept(&mut self, slot: u64, kept: bool) {
+        if let Some(Some(Record { leaf: Some(leaf), .. })) = self.by_slot.get_mut(slot as usize) {
+            leaf.kept = kept;
+        }
     }
 
     /// The node and leaf in `slot`, if it holds a leaf.
@@ -320,7 +339,17 @@ mod tests {
         assert_eq!(next, 1022, "a pageblock split down to 4 KiB");
         // One 4 KiB leaf, made from the last order-0 half.
         let leaf = Node { pageblock: 3, node: 1023 };
-        records.insert_leaf(next, leaf, Leaf { owner: 1, kind: LeafKind::Frame, order: 0 });
+        records.insert_leaf(
+            next,
+            leaf,
+            Leaf {
+                owner: 1,
+                kind: LeafKind::Frame,
+                order: 0,
+                sensitivity: Sensitivity::Sensitive,
+                kept: false,
+            },
+        );
         let mut deleted = 0;
         assert!(records.prune_unused(root, &mut |_| deleted += 1));
         // What stays is the leaf's path: one pair of halves per order, 9 pairs.
@@ -341,7 +370,13 @@ mod tests {
     fn handles_name_live_leaves_only() {
         let mut records = Box::new(Records::EMPTY);
         let node = Node { pageblock: 2, node: 5 };
-        let leaf = Leaf { owner: 7, kind: LeafKind::Frame, order: 7 };
+        let leaf = Leaf {
+            owner: 7,
+            kind: LeafKind::Frame,
+            order: 7,
+            sensitivity: Sensitivity::Nonsensitive,
+            kept: false,
+        };
         // Halves come in pairs.
         records.insert_half(39, node.left());
         records.insert_half(40, node);
@@ -353,6 +388,13 @@ mod tests {
         assert!(records.in_use(node.parent()), "its parent is split");
         assert!(records.has_leaf(node) && !records.has_leaf(node.parent()));
         assert_eq!(records.leaf_at(41), Some((node, leaf)));
+        assert_eq!(records.handle_at(41), Some(handle));
+        assert_eq!(records.handle_at(40), None);
+        records.set_kept(41, true);
+        assert_eq!(records.leaf(handle), Some((41, node, Leaf { kept: true, ..leaf })));
+        records.set_kept(40, true);
+        assert_eq!(records.half(node), Some(40), "a half cannot be kept");
+        records.set_kept(41, false);
         assert_eq!(records.leaf_at(40), None);
         assert_eq!(records.leaf_at(u64::MAX), None);
         records.remove(41);

@@ -13,7 +13,12 @@
 //! - [`Request::AllocObject`] → [`Reply::Object`]: a kernel object ([`Object`]), always
 //!   from nonsensitive memory (the kernel refuses objects from sensitive memory).
 //! - [`Request::Free`] → [`Reply::Freed`]: memsrv revokes what the handle names, so every
-//!   copy the client made (and everything retyped from a region) is gone.
+//!   copy the client made (and everything retyped from a region) is gone. Or, for a 4 KiB
+//!   frame freed with `keep`, [`Reply::Kept`]: memsrv keeps it for the client's next
+//!   [`Request::AllocFrame`] with `reuse`, which gets it back as [`Reply::Reused`] with no
+//!   capability to move ([`kept`] says how, and when memsrv takes kept frames back).
+//! - [`Request::ReleaseKept`] → [`Reply::Freed`]: memsrv takes back every frame it keeps
+//!   for the caller.
 //! - [`Request::Usage`] → [`Reply::Usage`], [`Request::Stats`] → [`Reply::Stats`].
 //! - [`Request::Reclaim`] → [`Reply::Reclaimed`]: only for the manager (init), which calls
 //!   it for a client that died: memsrv takes back everything that client held.
@@ -28,9 +33,13 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod fixed;
+pub mod kept;
+
 pub use ipc_codec::{CodecError, MAX_BYTES};
 use serde::{Deserialize, Serialize};
 use syscall_abi::invocation::ObjectKind;
+use syscall_abi::ipc::REGISTER_WORDS;
 
 /// The label of every memsrv message.
 pub const LABEL: u64 = 0x3e35;
@@ -104,6 +113,21 @@ pub enum Sensitivity {
     Nonsensitive,
 }
 
+impl Sensitivity {
+    /// A dense index, 0 for sensitive and 1 for nonsensitive, for per-sensitivity arrays
+    /// such as [`KeptCounts`].
+    pub const fn index(self) -> usize {
+        match self {
+            Self::Sensitive => 0,
+            Self::Nonsensitive => 1,
+        }
+    }
+}
+
+/// How many 4 KiB frames memsrv keeps for the client after this answer, sensitive then
+/// nonsensitive: the client drops its oldest kept frames beyond these ([`kept`]).
+pub type KeptCounts = [u8; 2];
+
 /// A kernel object memsrv can make. Page tables are not among them: like seL4, the
 /// kernel lets no copy of an unmapped page table be made, and a client gets only copies;
 /// a client retypes its tables from [`Object::Untyped`] memory instead.
@@ -146,15 +170,19 @@ pub struct Handle(pub u64);
 /// What a client asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// A frame of 2^`order` pages ([`ORDER_4K`] or [`ORDER_2M`]) of `sensitivity`.
-    AllocFrame { sensitivity: Sensitivity, order: u8 },
+    /// A frame of 2^`order` pages ([`ORDER_4K`] or [`ORDER_2M`]) of `sensitivity`; with
+    /// `reuse`, the newest 4 KiB frame memsrv keeps for the caller if it keeps one.
+    AllocFrame { sensitivity: Sensitivity, order: u8, reuse: bool },
     /// `count` frames of 2^`order` pages each, of `sensitivity`, as one untyped region of
     /// 2^`order` × `count` pages rounded up to a power of two (at most a pageblock).
     AllocFrames { sensitivity: Sensitivity, order: u8, count: u16 },
     /// A kernel object, from nonsensitive memory.
     AllocObject(Object),
-    /// Take back the allocation `handle` names.
-    Free(Handle),
+    /// Take back the allocation `handle` names; with `keep`, a 4 KiB frame may stay the
+    /// caller's, kept for its next allocation ([`kept`]).
+    Free { handle: Handle, keep: bool },
+    /// Take back every frame kept for the caller (answered with [`Reply::Freed`]).
+    ReleaseKept,
     /// The caller's usage.
     Usage,
     /// memsrv's free lists, pageblocks and flips.
@@ -175,6 +203,9 @@ pub struct Usage {
     pub frame_allocations: u64,
     /// Objects held.
     pub objects: u64,
+    /// Of the frame allocations, the 4 KiB frames memsrv keeps for the client ([`kept`]):
+    /// still the client's, and counted in `pages`.
+    pub kept_frames: u64,
 }
 
 /// Orders of the free lists: 4 KiB (0) to 2 MiB (9).
@@ -193,6 +224,8 @@ pub struct Stats {
     pub flips: u64,
     /// Clients holding something.
     pub clients: u64,
+    /// 4 KiB frames kept for clients ([`kept`]), not free.
+    pub kept_frames: u64,
 }
 
 /// Why a request was refused; nothing changed.
@@ -232,6 +265,13 @@ pub enum Reply {
     Frame {
         address: u64,
         handle: Handle,
+        kept: KeptCounts,
+    },
+    /// The newest kept frame of the sensitivity asked for is the caller's again: its
+    /// capability is where it was when the caller freed it.
+    Reused {
+        handle: Handle,
+        kept: KeptCounts,
     },
     /// The untyped region holding the frames is in the reply's capability.
     Frames {
@@ -242,7 +282,14 @@ pub enum Reply {
     Object {
         handle: Handle,
     },
-    Freed,
+    /// The allocation is revoked.
+    Freed {
+        kept: KeptCounts,
+    },
+    /// The frame is kept for the caller: its capability stays where it is.
+    Kept {
+        kept: KeptCounts,
+    },
     Usage(Usage),
     Stats(Stats),
     /// What the reclaimed client held, now free.
@@ -250,21 +297,28 @@ pub enum Reply {
     Refused(Error),
 }
 
-/// The longest encoded request: a tag and a `u64` varint of up to ten bytes ([`Request::Free`]).
-const MAX_REQUEST: usize = 1 + 10;
-/// The longest encoded reply: [`Reply::Stats`], a tag and 26 `u64` varints.
-const MAX_REPLY: usize = 1 + (2 * ORDERS + 6) * 10;
+/// The longest encoded request: a tag, a `u64` varint of up to ten bytes and a `bool`
+/// ([`Request::Free`]).
+const MAX_REQUEST: usize = 1 + 10 + 1;
+/// The longest encoded reply: [`Reply::Stats`], a tag and 27 `u64` varints.
+const MAX_REPLY: usize = 1 + (2 * ORDERS + 7) * 10;
+/// The longest message of a frame allocated and freed ([`Request::AllocFrame`],
+/// [`Request::Free`] and their replies, refusals included): [`Reply::Frame`], a tag, two
+/// `u64` varints and the kept counts. It fits the message registers, so these calls take
+/// the kernel's fastpath whenever no capability moves.
+const MAX_FRAME_MESSAGE: usize = 1 + 10 + 10 + 2;
+const _: () = assert!(ipc_codec::words_for(MAX_FRAME_MESSAGE) <= REGISTER_WORDS);
 const _: () = assert!(MAX_REQUEST <= MAX_BYTES && MAX_REPLY <= MAX_BYTES);
 /// The longest memsrv message, either way.
 const MAX_MESSAGE: usize = if MAX_REQUEST > MAX_REPLY { MAX_REQUEST } else { MAX_REPLY };
+/// Words that hold any memsrv request: a server's receive buffer.
+pub const REQUEST_WORDS: usize = ipc_codec::words_for(MAX_REQUEST);
+const _: () = assert!(REQUEST_WORDS >= fixed::REQUEST_WORDS);
 /// Words that hold any memsrv message: what [`encode`] needs.
 pub const MESSAGE_WORDS: usize = ipc_codec::words_for(MAX_MESSAGE);
 
 /// Encodes `value` into `words` (the byte count, then the bytes); returns how many words.
-pub fn encode<T: Serialize>(
-    value: &T,
-    words: &mut [u64; MESSAGE_WORDS],
-) -> Result<usize, CodecError> {
+pub fn encode<T: Serialize>(value: &T, words: &mut [u64]) -> Result<usize, CodecError> {
     ipc_codec::encode(value, words)
 }
 
@@ -302,30 +356,41 @@ mod tests {
             pageblocks: [u64::MAX; 2],
             flips: u64::MAX,
             clients: u64::MAX,
+            kept_frames: u64::MAX,
         }
     }
 
     #[test]
     fn requests_and_replies_round_trip() {
         for sensitivity in [Sensitivity::Sensitive, Sensitivity::Nonsensitive] {
-            for order in [ORDER_4K, ORDER_2M, u8::MAX] {
-                round_trip(Request::AllocFrame { sensitivity, order });
+            for (order, reuse) in [(ORDER_4K, true), (ORDER_2M, false), (u8::MAX, true)] {
+                round_trip(Request::AllocFrame { sensitivity, order, reuse });
                 round_trip(Request::AllocFrames { sensitivity, order, count: u16::MAX });
             }
         }
         for object in OBJECTS {
             round_trip(Request::AllocObject(object));
         }
-        round_trip(Request::Free(Handle(u64::MAX)));
+        round_trip(Request::Free { handle: Handle(u64::MAX), keep: true });
+        round_trip(Request::ReleaseKept);
         round_trip(Request::Usage);
         round_trip(Request::Stats);
         round_trip(Request::Reclaim { client: u16::MAX });
         let handle = Handle(u64::MAX);
-        round_trip(Reply::Frame { address: u64::MAX, handle });
+        let kept = [u8::MAX, 0];
+        round_trip(Reply::Frame { address: u64::MAX, handle, kept });
+        round_trip(Reply::Reused { handle, kept });
+        round_trip(Reply::Kept { kept });
         round_trip(Reply::Frames { address: u64::MAX, handle });
         round_trip(Reply::Object { handle });
-        round_trip(Reply::Freed);
-        let usage = Usage { pages: 1, quota_pages: 2, frame_allocations: 3, objects: u64::MAX };
+        round_trip(Reply::Freed { kept });
+        let usage = Usage {
+            pages: 1,
+            quota_pages: 2,
+            frame_allocations: 3,
+            objects: u64::MAX,
+            kept_frames: 4,
+        };
         round_trip(Reply::Usage(usage));
         round_trip(Reply::Reclaimed(usage));
         round_trip(Reply::Stats(largest_stats()));
@@ -340,8 +405,12 @@ mod tests {
         let mut words = [0; MESSAGE_WORDS];
         encode(&Reply::Stats(largest_stats()), &mut words).unwrap();
         assert_eq!(words[0] as usize, MAX_REPLY);
-        encode(&Request::Free(Handle(u64::MAX)), &mut words).unwrap();
+        encode(&Request::Free { handle: Handle(u64::MAX), keep: true }, &mut words).unwrap();
         assert_eq!(words[0] as usize, MAX_REQUEST);
+        let handle = Handle(u64::MAX);
+        let frame = Reply::Frame { address: u64::MAX, handle, kept: [u8::MAX; 2] };
+        assert_eq!(encode(&frame, &mut words).unwrap(), REGISTER_WORDS);
+        assert_eq!(words[0] as usize, MAX_FRAME_MESSAGE);
     }
 
     #[test]

@@ -21,7 +21,10 @@
 //!
 //! A client is its badge ([`memsrv_api::badge`]): a number, a quota in pages and whether it
 //! is the manager. Every leaf records its holder; a free names the leaf by its handle and
-//! is refused unless that caller holds it. Every request that is not well formed gets
+//! is refused unless that caller holds it. A 4 KiB frame freed with *keep* stays the
+//! client's, unrevoked, for its next allocation of that sensitivity
+//! ([`memsrv_api::kept`]); memsrv takes kept frames back, oldest first, when the client's
+//! quota or memsrv's memory runs short. Every request that is not well formed gets
 //! [`Error::Malformed`]; nothing a client sends makes memsrv panic.
 //!
 //! memsrv's state (the allocator, a record per slot) is larger than its stack, so it lives
@@ -38,13 +41,14 @@ use libasi::cap::{
     Sensitivity as KernelSensitivity, Slot, SlotAllocator, Untyped,
 };
 use libasi::ipc::IpcBuffer;
-use libasi::message::Message;
 use libasi::process::{self, layout};
 use memsrv::tree::{self, Leaf, LeafKind, Node, Records};
 use memsrv::{Allocator, Block, FreeList, PAGEBLOCK_ORDER, PageblockAddr, Sensitivity};
+use memsrv_api::fixed::{self, FIXED_LABEL};
+use memsrv_api::kept::Kept;
 use memsrv_api::{
-    Error, Handle, LABEL, MAX_ORDER, ORDER_2M, ORDER_4K, Object, Reply, Request, Stats, Usage,
-    badge, grants,
+    CodecError, Error, Handle, KeptCounts, LABEL, MAX_ORDER, MESSAGE_WORDS, ORDER_2M, ORDER_4K,
+    Object, REQUEST_WORDS, Reply, Request, Stats, Usage, badge, grants,
 };
 use spin::Mutex;
 use syscall_abi::boot_info::SlotRange;
@@ -73,25 +77,80 @@ fn serve() -> Result<core::convert::Infallible, libasi::Error> {
     let endpoint = Cap::<Endpoint>::new(process::granted(grants::ENDPOINT));
     let mut server = SERVER.lock();
     server.start(buffer)?;
-    let (mut badge, mut request) = endpoint.receive(buffer)?;
-    // One message each way for every request, built and received in place: a message is
-    // 1 KiB, and each copy of it is paid per request.
-    let mut reply = Message::new(LABEL);
+    // Requests and replies go between these words and the message registers (and the IPC
+    // buffer, for the few longer than four words) with no message struct between: most
+    // take the kernel's fastpath, and every instruction here is paid per request. The
+    // first reply, empty, goes to no one.
+    let mut request = [0; REQUEST_WORDS];
+    let mut reply = [0; MESSAGE_WORDS];
+    let (mut label, mut length, mut cap) = (LABEL, 0, None);
     loop {
-        let (answer, cap) = server.handle(badge, &request);
-        let mut words = [0; memsrv_api::MESSAGE_WORDS];
-        // A reply that cannot be encoded goes out empty, which no client takes for an
-        // answer.
-        reply.clear(LABEL);
-        let count = memsrv_api::encode(&answer, &mut words).unwrap_or(0);
-        for &word in &words[..count] {
-            let _ = reply.try_push(word);
+        let (badge, received) =
+            endpoint.reply_receive_words(buffer, (label, &reply[..length], cap), &mut request)?;
+        let fixed = received.label == FIXED_LABEL;
+        let decoded = match received.words(&request) {
+            Some(words) if fixed => fixed::decode_request(words),
+            Some(words) => memsrv_api::decode(received.label, words),
+            None => Err(CodecError::Length),
+        };
+        if let Ok(request) = decoded
+            && let Some(answer) = server.kept_frame_call(badge, request)
+        {
+            (label, length, cap) = answer.encode(fixed, &mut reply);
+            continue;
         }
-        if let Some(cap) = cap {
-            let _ = reply.try_push_cap(cap);
-        }
-        badge = endpoint.reply_receive_into(buffer, &reply, &mut request)?;
+        let answer;
+        (answer, cap) = server.handle(badge, decoded);
+        (label, length) = encode(fixed, &answer, &mut reply);
     }
+}
+
+/// The answer to a frame call that reuses or keeps a kept frame
+/// ([`Server::kept_frame_call`]): the calls a client churning frames makes most, with no
+/// kernel work in them, kept apart from [`Reply`] (which a statistics answer makes large)
+/// so that nothing large is built or copied for them.
+#[derive(Clone, Copy)]
+enum KeptAnswer {
+    Reused { handle: Handle, kept: KeptCounts },
+    Kept { kept: KeptCounts },
+}
+
+impl KeptAnswer {
+    const fn reply(self) -> Reply {
+        match self {
+            Self::Reused { handle, kept } => Reply::Reused { handle, kept },
+            Self::Kept { kept } => Reply::Kept { kept },
+        }
+    }
+
+    /// Its label, length and capability (none) in `reply`, encoded as [`encode`] does.
+    fn encode(self, fixed: bool, reply: &mut [u64; MESSAGE_WORDS]) -> (u64, usize, Option<CPtr>) {
+        if !fixed {
+            let (label, length) = encode(fixed, &self.reply(), reply);
+            return (label, length, None);
+        }
+        match self {
+            Self::Reused { handle, kept } => {
+                [reply[0], reply[1]] = fixed::reused(handle, kept);
+                (FIXED_LABEL, 2, None)
+            }
+            Self::Kept { kept } => {
+                reply[0] = fixed::kept(kept);
+                (FIXED_LABEL, 1, None)
+            }
+        }
+    }
+}
+
+/// `answer` in `reply`, in the fixed layout if the request came in it
+/// ([`memsrv_api::fixed`]): its label and length. A reply that cannot be encoded goes out
+/// empty, which no client takes for an answer.
+fn encode(fixed: bool, answer: &Reply, reply: &mut [u64; MESSAGE_WORDS]) -> (u64, usize) {
+    if fixed && let Some((words, length)) = fixed::encode_reply(answer) {
+        reply[..length].copy_from_slice(&words[..length]);
+        return (FIXED_LABEL, length);
+    }
+    (LABEL, memsrv_api::encode(answer, reply).unwrap_or(0))
 }
 
 /// A managed pageblock: where it is and its untyped capability.
@@ -101,13 +160,19 @@ struct Pageblock {
     untyped: Cap<Untyped>,
 }
 
+/// A client holding something: what it holds, and the frames kept for it.
+struct ClientRecord {
+    usage: Usage,
+    kept: Kept,
+}
+
 struct Server {
     asi: Cap<AsiControl>,
     allocator: Allocator<MAX_PAGEBLOCKS>,
     /// Sorted by address; a [`Node`]'s `pageblock` is an index into it.
     pageblocks: heapless::Vec<Pageblock, MAX_PAGEBLOCKS>,
     records: Records,
-    clients: FnvIndexMap<u16, Usage, MAX_CLIENTS>,
+    clients: FnvIndexMap<u16, ClientRecord, MAX_CLIENTS>,
     slots: SlotAllocator,
 }
 
@@ -137,21 +202,25 @@ impl Server {
         self.allocator.reset(found).map_err(|_| libasi::Error::InvalidArgument { word: 0 })
     }
 
-    /// The reply to `request` from the client with `badge`, and the capability to send
-    /// with it.
-    fn handle(&mut self, badge: u64, request: &Message) -> (Reply, Option<CPtr>) {
-        let decoded = memsrv_api::decode::<Request>(request.label(), request.words());
+    /// The reply to the request (as decoded) from the client with `badge`, and the
+    /// capability to send with it.
+    fn handle(
+        &mut self,
+        badge: u64,
+        decoded: Result<Request, CodecError>,
+    ) -> (Reply, Option<CPtr>) {
         let result = match decoded {
             Err(_) => Err(Error::Malformed),
             Ok(_) if badge == 0 => Err(Error::Unidentified),
-            Ok(Request::AllocFrame { sensitivity, order }) => {
-                self.alloc_frame(badge, sensitivity, order)
+            Ok(Request::AllocFrame { sensitivity, order, reuse }) => {
+                self.alloc_frame(badge, sensitivity, order, reuse)
             }
             Ok(Request::AllocFrames { sensitivity, order, count }) => {
                 self.alloc_frames(badge, sensitivity, order, count)
             }
             Ok(Request::AllocObject(object)) => self.alloc_object(badge, object),
-            Ok(Request::Free(handle)) => self.free(badge, handle).map(|()| (Reply::Freed, None)),
+            Ok(Request::Free { handle, keep }) => self.free(badge, handle, keep),
+            Ok(Request::ReleaseKept) => self.release_kept(badge::id(badge)),
             Ok(Request::Usage) => Ok((Reply::Usage(self.usage(badge)), None)),
             Ok(Request::Stats) => Ok((Reply::Stats(self.stats()), None)),
             Ok(Request::Reclaim { .. }) if !badge::is_manager(badge) => Err(Error::NotManager),
@@ -167,14 +236,23 @@ impl Server {
         badge: u64,
         sensitivity: memsrv_api::Sensitivity,
         order: u8,
+        reuse: bool,
     ) -> Result<(Reply, Option<CPtr>), Error> {
+        let id = badge::id(badge);
+        if reuse
+            && order == ORDER_4K
+            && let Some(answer) = self.reuse(id, sensitivity)
+        {
+            return Ok((answer.reply(), None));
+        }
         let kind = match order {
             ORDER_4K => ObjectKind::Frame4K,
             ORDER_2M => ObjectKind::Frame2M,
             _ => return Err(Error::BadOrder),
         };
         let made = self.allocate(badge, sensitivity, order, LeafKind::Frame, (kind, 0))?;
-        Ok((Reply::Frame { address: made.address, handle: made.handle }, Some(made.cap)))
+        let kept = self.kept_counts(id);
+        Ok((Reply::Frame { address: made.address, handle: made.handle, kept }, Some(made.cap)))
     }
 
     fn alloc_frames(
@@ -231,8 +309,10 @@ impl Server {
     ) -> Result<Made, Error> {
         let id = badge::id(badge);
         let pages = 1u64 << order;
-        if self.held(id).pages + pages > badge::quota_pages(badge) {
-            return Err(Error::QuotaExceeded);
+        while self.held(id).pages + pages > badge::quota_pages(badge) {
+            if !self.take_back_oldest(id)? {
+                return Err(Error::QuotaExceeded);
+            }
         }
         let new_client = !self.clients.contains_key(&id);
         if self.slots.available() < SLOTS_PER_ALLOCATION {
@@ -247,10 +327,39 @@ impl Server {
             memsrv_api::Sensitivity::Sensitive => Sensitivity::Sensitive,
             memsrv_api::Sensitivity::Nonsensitive => Sensitivity::Nonsensitive,
         };
+        let block = match self.allocate_block(order, sensitivity) {
+            // Kept frames are the first memory to go when memsrv runs out.
+            Err(Error::OutOfMemory) if self.take_back_all_kept()? => {
+                self.allocate_block(order, sensitivity)?
+            }
+            block => block?,
+        };
+        // The allocator manages exactly memsrv's pageblocks.
+        let Some(pageblock) = find(&self.pageblocks, PageblockAddr::containing(block.addr)) else {
+            let _ = self.allocator.free(block);
+            return Err(Error::Kernel(0));
+        };
+        let node = Node::of(pageblock as u16, block);
+        match self.make_leaf(node, block, kind, what) {
+            Ok(slot) => {
+                let leaf = Leaf { owner: id, kind, order, sensitivity, kept: false };
+                let handle = Handle(self.records.insert_leaf(slot, node, leaf).0);
+                self.charge(id, leaf, true);
+                Ok(Made { address: block.addr, handle, cap: CPtr(slot) })
+            }
+            Err(error) => {
+                let _ = self.allocator.free(block);
+                Err(error)
+            }
+        }
+    }
+
+    /// A free block of `order` and `sensitivity` from the allocator, flipping a pageblock
+    /// (its cached halves deleted first) if it says so.
+    fn allocate_block(&mut self, order: u8, sensitivity: Sensitivity) -> Result<Block, Error> {
         let (asi, pageblocks) = (self.asi, &self.pageblocks);
         let (records, slots) = (&mut self.records, &mut self.slots);
-        let block = self
-            .allocator
+        self.allocator
             .allocate(order, sensitivity, |base, to| {
                 let pageblock = find(pageblocks, base).ok_or(libasi::Error::EmptySlot)?;
                 // The kernel flips only an untyped without children.
@@ -262,26 +371,8 @@ impl Server {
                 memsrv::AllocError::InvalidOrder { .. } => Error::BadOrder,
                 memsrv::AllocError::OutOfMemory => Error::OutOfMemory,
                 memsrv::AllocError::FlipRefused { error, .. } => kernel_error(error),
-            })?
-            .block;
-        // The allocator manages exactly memsrv's pageblocks.
-        let Some(pageblock) = find(&self.pageblocks, PageblockAddr::containing(block.addr)) else {
-            let _ = self.allocator.free(block);
-            return Err(Error::Kernel(0));
-        };
-        let node = Node::of(pageblock as u16, block);
-        match self.make_leaf(node, block, kind, what) {
-            Ok(slot) => {
-                let leaf = Leaf { owner: id, kind, order };
-                let handle = Handle(self.records.insert_leaf(slot, node, leaf).0);
-                self.charge(id, leaf, true);
-                Ok(Made { address: block.addr, handle, cap: CPtr(slot) })
-            }
-            Err(error) => {
-                let _ = self.allocator.free(block);
-                Err(error)
-            }
-        }
+            })
+            .map(|allocation| allocation.block)
     }
 
     /// Retypes `what` from `node`'s untyped (splitting the nodes above it, deleting the
@@ -348,13 +439,114 @@ impl Server {
         Ok(Cap::from_slot(if node == left { first } else { second }))
     }
 
-    fn free(&mut self, badge: u64, handle: Handle) -> Result<(), Error> {
+    fn free(
+        &mut self,
+        badge: u64,
+        handle: Handle,
+        keep: bool,
+    ) -> Result<(Reply, Option<CPtr>), Error> {
+        let id = badge::id(badge);
         let (slot, node, leaf) = self
             .records
             .leaf(tree::Handle(handle.0))
-            .filter(|(_, _, leaf)| leaf.owner == badge::id(badge))
+            .filter(|(_, _, leaf)| leaf.owner == id && !leaf.kept)
             .ok_or(Error::NotYours)?;
-        self.release(slot, node, leaf)
+        if keep && let Some(answer) = self.keep(id, slot, leaf) {
+            return Ok((answer.reply(), None));
+        }
+        self.release(slot, node, leaf)?;
+        Ok((Reply::Freed { kept: self.kept_counts(id) }, None))
+    }
+
+    /// Keeps `leaf`, in `slot`, for its holder `client` if it is a 4 KiB frame and the
+    /// list of its sensitivity has room.
+    fn keep(&mut self, client: u16, slot: u64, leaf: Leaf) -> Option<KeptAnswer> {
+        if leaf.kind != LeafKind::Frame || leaf.order != ORDER_4K {
+            return None;
+        }
+        let sensitivity = match leaf.sensitivity {
+            Sensitivity::Sensitive => memsrv_api::Sensitivity::Sensitive,
+            Sensitivity::Nonsensitive => memsrv_api::Sensitivity::Nonsensitive,
+        };
+        let record = self.clients.get_mut(&client)?;
+        if !record.kept.keep(sensitivity, slot as u16) {
+            return None;
+        }
+        record.usage.kept_frames += 1;
+        let kept = record.kept.counts();
+        self.records.set_kept(slot, true);
+        Some(KeptAnswer::Kept { kept })
+    }
+
+    /// The answer to `request` from the client with `badge` if it reuses a kept frame or
+    /// keeps one: what [`handle`](Self::handle) would answer, with nothing large built on
+    /// the way. `None` for every other request, which [`handle`](Self::handle) answers.
+    fn kept_frame_call(&mut self, badge: u64, request: Request) -> Option<KeptAnswer> {
+        if badge == 0 {
+            return None;
+        }
+        let client = badge::id(badge);
+        match request {
+            Request::AllocFrame { sensitivity, order: ORDER_4K, reuse: true } => {
+                self.reuse(client, sensitivity)
+            }
+            Request::Free { handle, keep: true } => {
+                let (slot, _, leaf) = self.records.leaf(tree::Handle(handle.0))?;
+                if leaf.owner != client || leaf.kept {
+                    return None;
+                }
+                self.keep(client, slot, leaf)
+            }
+            _ => None,
+        }
+    }
+
+    /// The newest frame of `sensitivity` kept for `client`, in use again.
+    fn reuse(&mut self, client: u16, sensitivity: memsrv_api::Sensitivity) -> Option<KeptAnswer> {
+        let record = self.clients.get_mut(&client)?;
+        let slot = u64::from(record.kept.reuse(sensitivity)?);
+        record.usage.kept_frames -= 1;
+        let kept = record.kept.counts();
+        self.records.set_kept(slot, false);
+        let handle = Handle(self.records.handle_at(slot)?.0);
+        Some(KeptAnswer::Reused { handle, kept })
+    }
+
+    /// Revokes the oldest frame kept for `client` and gives its block back; `false` if
+    /// none is kept.
+    fn take_back_oldest(&mut self, client: u16) -> Result<bool, Error> {
+        let Some(slot) = self.clients.get_mut(&client).and_then(|record| record.kept.take_oldest())
+        else {
+            return Ok(false);
+        };
+        let (node, leaf) = self.records.leaf_at(u64::from(slot)).ok_or(Error::Kernel(0))?;
+        self.release(u64::from(slot), node, leaf)?;
+        Ok(true)
+    }
+
+    /// Takes back every frame kept for `client`.
+    fn release_kept(&mut self, client: u16) -> Result<(Reply, Option<CPtr>), Error> {
+        while self.take_back_oldest(client)? {}
+        Ok((Reply::Freed { kept: self.kept_counts(client) }, None))
+    }
+
+    /// Takes back every kept frame of every client; whether there was one.
+    fn take_back_all_kept(&mut self) -> Result<bool, Error> {
+        let keepers: heapless::Vec<u16, MAX_CLIENTS> = self
+            .clients
+            .iter()
+            .filter(|(_, record)| !record.kept.is_empty())
+            .map(|(&client, _)| client)
+            .collect();
+        for &client in &keepers {
+            while self.take_back_oldest(client)? {}
+        }
+        Ok(!keepers.is_empty())
+    }
+
+    /// How many frames memsrv keeps for `client`, for every answer to it.
+    fn kept_counts(&self, client: u16) -> KeptCounts {
+        self.clients.get(&client).map_or([0; 2], |record| record.kept.counts())
     }
 
     /// Revokes and deletes the leaf in `slot` and gives its block back.
@@ -391,7 +583,7 @@ impl Server {
     }
 
     fn held(&self, client: u16) -> Usage {
-        self.clients.get(&client).copied().unwrap_or_default()
+        self.clients.get(&client).map(|record| record.usage).unwrap_or_default()
     }
 
     /// Counts `leaf` as taken by (or given back from) its owner.
@@ -408,12 +600,15 @@ impl Server {
         } else {
             *count -= 1;
             usage.pages -= pages;
+            usage.kept_frames -= u64::from(leaf.kept);
         }
         if usage.pages == 0 {
             self.clients.swap_remove(&client);
+        } else if let Some(record) = self.clients.get_mut(&client) {
+            record.usage = usage;
         } else {
             // Room was checked before the allocation.
-            let _ = self.clients.insert(client, usage);
+            let _ = self.clients.insert(client, ClientRecord { usage, kept: Kept::EMPTY });
         }
     }
 
@@ -434,6 +629,7 @@ impl Server {
             pageblocks: Sensitivity::ALL.map(|s| stats.pageblocks(s)),
             flips: stats.flips(),
             clients: self.clients.len() as u64,
+            kept_frames: self.clients.values().map(|record| record.kept.len() as u64).sum(),
         }
     }
 }

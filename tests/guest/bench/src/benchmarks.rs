@@ -22,6 +22,7 @@ use libasi::cap::{
     ObjectKind, Rights, Sensitivity, Slot, Untyped, invocation,
 };
 use libasi::ipc::IpcBuffer;
+use libasi::memsrv::FramePool;
 use libasi::message::Message;
 use libasi::syscall::{self, IpcReturn, RawReturn, syscall0, syscall2};
 use memsrv_api::{Handle, ORDER_4K};
@@ -66,6 +67,8 @@ pub const ALL: &[Benchmark] = &[
     Benchmark { name: "flip_pageblock_to_nonsensitive", run: flip_pageblock_to_nonsensitive },
     Benchmark { name: "memsrv_alloc_free_4k_nonsensitive", run: memsrv_alloc_free_nonsensitive },
     Benchmark { name: "memsrv_alloc_free_4k_sensitive", run: memsrv_alloc_free_sensitive },
+    Benchmark { name: "memsrv_kept_alloc_free_4k_nonsensitive", run: kept_alloc_free_nonsensitive },
+    Benchmark { name: "memsrv_kept_alloc_free_4k_sensitive", run: kept_alloc_free_sensitive },
 ];
 
 /// A named count: a workload whose outcome is counted, not timed.
@@ -570,6 +573,43 @@ fn memsrv_alloc_free_sensitive(
     env: &mut Env,
 ) -> Result<Summary, Unexpected> {
     memsrv_alloc_free(bench, env, Sensitivity::Sensitive)
+}
+
+/// One 4 KiB frame of `sensitivity` from memsrv and back through a `libasi::memsrv::FramePool`:
+/// an `alloc` (a Call; memsrv gives back the frame the last iteration's free left kept, so
+/// no capability moves) and a `free` (a Call; memsrv keeps the frame for the next one). Two
+/// register-only round trips on the kernel's fastpath and nothing else in the kernel. The
+/// first (warm-up) iteration makes the frame; after the run memsrv takes it back, untimed.
+fn kept_alloc_free(
+    bench: &mut Bench<'_>,
+    env: &mut Env,
+    sensitivity: Sensitivity,
+) -> Result<Summary, Unexpected> {
+    let client = env.memsrv()?;
+    // One slot for the frame, one the pool keeps empty for a new one.
+    let slots = env.slot_range(2)?;
+    let mut pool = FramePool::new(client, slots);
+    let summary = bench.time(
+        || pool.alloc(sensitivity).and_then(|frame| pool.free(frame)),
+        |outcome| outcome.map_err(Unexpected::Memsrv),
+    );
+    pool.release_kept().map_err(Unexpected::Memsrv)?;
+    (slots.start..slots.end).for_each(|slot| env.release_slot(slot));
+    summary
+}
+
+/// A nonsensitive 4 KiB frame kept for its client, reused and kept again.
+fn kept_alloc_free_nonsensitive(
+    bench: &mut Bench<'_>,
+    env: &mut Env,
+) -> Result<Summary, Unexpected> {
+    kept_alloc_free(bench, env, Sensitivity::Nonsensitive)
+}
+
+/// A sensitive 4 KiB frame kept for its client, reused and kept again: no zeroing, so no
+/// ASI exit, since its memory goes to no other client.
+fn kept_alloc_free_sensitive(bench: &mut Bench<'_>, env: &mut Env) -> Result<Summary, Unexpected> {
+    kept_alloc_free(bench, env, Sensitivity::Sensitive)
 }
 
 /// Every frame the mixed workload holds at once, by set: the handles memsrv gave and the

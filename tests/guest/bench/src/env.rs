@@ -9,7 +9,7 @@ use core::fmt;
 use core::sync::atomic::AtomicU64;
 
 use libasi::Error;
-use libasi::boot::ModuleDescriptor;
+use libasi::boot::{ModuleDescriptor, SlotRange};
 use libasi::cap::{
     AsiControl, CNode, CNodeAt, CPtr, Cap, CapData, CapType, Endpoint, Frame, FrameAttributes,
     ObjectKind, PageTable, Rights, Sensitivity, Slot, SlotAllocator, SlotRef, Tcb, TcbConfig,
@@ -166,6 +166,15 @@ impl Env {
         self.slots
             .alloc()
             .ok_or(SetupError { step: "find a free slot", error: Error::NotEnoughMemory })
+    }
+
+    /// `count` adjacent free root CNode slots.
+    pub fn slot_range(&mut self, count: usize) -> Result<SlotRange, SetupError> {
+        let start = self.slots.alloc_range(count).ok_or(SetupError {
+            step: "find adjacent free slots",
+            error: Error::NotEnoughMemory,
+        })?;
+        Ok(SlotRange { start, end: start + count as u64 })
     }
 
     /// Gives back `slot`, which is empty already (e.g. memsrv revoked what was in it).

@@ -4,7 +4,8 @@
 //! is the manager): frames and frame batches of each sensitivity (the frame, the
 //! kernel's `AsiControl::verify` and the restricted view agree), kernel objects, flips
 //! forced both ways with the verifier after each, frees that revoke and give the counts
-//! back, reclaiming what a live client holds and what a dead one (`memhog`, its second
+//! back, frames kept for their client (reused, and taken back), reclaiming what a live
+//! client holds and what a dead one (`memhog`, its second
 //! module) left, and refusals of bad requests.
 //!
 //! Prints `TEST PASS memsrv::<case>` or `TEST FAIL memsrv::<case> <message>` per case,
@@ -19,6 +20,7 @@
 
 mod alloc_cases;
 mod env;
+mod kept_cases;
 mod refuse_cases;
 mod workload_cases;
 
@@ -37,6 +39,9 @@ const CASES: &[Case] = &[
     ("memsrv::alloc::frames_in_one_request", alloc_cases::frames_in_one_request),
     ("memsrv::alloc::kernel_objects", alloc_cases::kernel_objects),
     ("memsrv::free::revokes_every_copy_and_counts_return", alloc_cases::free_revokes),
+    ("memsrv::kept::reuse_is_the_same_frame", kept_cases::reuse_is_the_same_frame),
+    ("memsrv::kept::taken_back_for_the_quota", kept_cases::taken_back_for_the_quota),
+    ("memsrv::kept::taken_back_when_memory_runs_out", kept_cases::taken_back_when_memory_runs_out),
     ("memsrv::refuse::bad_order_and_count", refuse_cases::bad_order_and_count),
     ("memsrv::refuse::bad_object", refuse_cases::bad_object),
     ("memsrv::refuse::out_of_memory", refuse_cases::out_of_memory),

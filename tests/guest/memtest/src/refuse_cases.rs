@@ -4,6 +4,7 @@ use case_report::{Failure, Outcome, ensure, fail, ok};
 use libasi::cap::{Cap, CapKind, Endpoint, Rights, Sensitivity, Slot, SlotRef};
 use libasi::memsrv::Error;
 use libasi::message::Message;
+use memsrv_api::fixed::{self, FIXED_LABEL};
 use memsrv_api::{Error as Refusal, Handle, LABEL, Object, Reply, Request};
 
 use crate::env::{ASI, Env, PAGEBLOCKS, refused, same_stats};
@@ -136,18 +137,28 @@ pub fn undelivered_capability(env: &mut Env) -> Outcome {
     same_stats(&before, &env.stats()?)
 }
 
-/// Sends `words` with `label` to memsrv as `endpoint`; returns the reply.
+/// Sends `words` with `label` to memsrv as `endpoint`; returns the reply, in whichever
+/// encoding it came.
 fn raw(env: &Env, endpoint: Cap<Endpoint>, label: u64, words: &[u64]) -> Result<Reply, Failure> {
     let Ok(message) = Message::with_words(label, words) else { fail!("message too long") };
     let reply = ok(endpoint.call(env.buffer, &message), "call memsrv")?;
-    memsrv_api::decode::<Reply>(reply.label(), reply.words())
-        .map_err(|error| Failure::new(format_args!("undecodable reply: {error:?}")))
+    let decoded = match reply.label() {
+        FIXED_LABEL => fixed::decode_reply(reply.words()),
+        label => memsrv_api::decode::<Reply>(label, reply.words()),
+    };
+    decoded.map_err(|error| Failure::new(format_args!("undecodable reply: {error:?}")))
 }
 
 pub fn malformed_and_unbadged(env: &mut Env) -> Outcome {
     let before = env.stats()?;
-    let hostile: [(u64, &[u64]); 7] = [
-        (LABEL + 1, &[1, 2]),
+    let longer_than_any = [1; memsrv_api::MESSAGE_WORDS + 1];
+    let hostile: [(u64, &[u64]); 12] = [
+        (FIXED_LABEL + 1, &[1, 2]),
+        // The fixed layout: no such operation, a free without its handle, a reserved bit.
+        (FIXED_LABEL, &[7]),
+        (FIXED_LABEL, &[1]),
+        (FIXED_LABEL, &[1 << 40]),
+        (FIXED_LABEL, &longer_than_any),
         (LABEL, &[]),
         (LABEL, &[u64::MAX]),
         (LABEL, &[1, 9]),
@@ -156,6 +167,8 @@ pub fn malformed_and_unbadged(env: &mut Env) -> Outcome {
         (LABEL, &[2, 0x0602]),
         // Free with a truncated handle.
         (LABEL, &[2, 0xff03]),
+        // More words than any memsrv message has.
+        (LABEL, &longer_than_any),
     ];
     for (label, words) in hostile {
         let reply = raw(env, env.raw, label, words)?;
@@ -164,7 +177,11 @@ pub fn malformed_and_unbadged(env: &mut Env) -> Outcome {
     let mut words = [0; memsrv_api::MESSAGE_WORDS];
     for request in [
         Request::Stats,
-        Request::AllocFrame { sensitivity: memsrv_api::Sensitivity::Sensitive, order: 0 },
+        Request::AllocFrame {
+            sensitivity: memsrv_api::Sensitivity::Sensitive,
+            order: 0,
+            reuse: true,
+        },
     ] {
         let Ok(count) = memsrv_api::encode(&request, &mut words) else { fail!("encode") };
         let reply = raw(env, env.unbadged, LABEL, &words[..count])?;
