@@ -213,8 +213,8 @@ fn ipc_receive(thread: Tcb, cptr: u64, blocking: bool) -> Result<u64, Refusal> {
 /// invocation's reply words go where a received message's would: the first four in
 /// registers, the rest in the IPC buffer, with the header in `rsi`.
 fn call(thread: Tcb) -> Result<u64, Refusal> {
-    let cptr = thread.register(frame::RDI);
-    let (_, cap) = crate::object::cspace::capability(&thread.cspace_root(), cptr)?;
+    let root = thread.cspace_root();
+    let (slot, cap) = crate::object::cspace::capability(&root, thread.register(frame::RDI))?;
     if ipc::is_endpoint(&cap) {
         ipc::send(thread, &cap, SendKind::Call)?;
         return Ok(0);
@@ -226,7 +226,7 @@ fn call(thread: Tcb) -> Result<u64, Refusal> {
         registers: [frame::R10, frame::R8, frame::R9, frame::R15].map(|word| thread.register(word)),
         ipc_buffer: thread.ipc_buffer_frame(),
     };
-    let reply = crate::object::invoke::invoke(&thread.cspace_root(), cptr, &message)?;
+    let reply = crate::object::invoke::invoke(&root, slot, cap, &message)?;
     if this_cpu().current_thread() == Some(thread) {
         deliver_reply(thread, &reply.words)?;
     }

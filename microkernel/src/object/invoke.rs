@@ -39,10 +39,14 @@ impl Reply {
     }
 }
 
-/// Performs the invocation `message` asks of the capability `cptr` names in the CSpace
-/// under `root`.
-pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<Reply, Refusal> {
-    let (slot, cap) = cspace::capability(root, cptr)?;
+/// Performs the invocation `message` asks of `cap`, which the caller found in `slot` of
+/// its CSpace under `root`.
+pub fn invoke(
+    root: &Capability,
+    slot: u64,
+    cap: Capability,
+    message: &Message,
+) -> Result<Reply, Refusal> {
     let invocation =
         Invocation::from_label(message.info.label).ok_or(SyscallError::IllegalOperation)?;
     let needed = invocation.words();
@@ -54,7 +58,7 @@ pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<Reply, 
     }
     match cap {
         Capability::Frame { .. } | Capability::PageTable { .. } => {
-            return super::vspace::invoke(root, slot, invocation, message);
+            return super::vspace::invoke(root, slot, &cap, invocation, message);
         }
         Capability::IrqControl => return super::irq::control(root, slot, invocation, message),
         Capability::IrqHandler { irq } => {

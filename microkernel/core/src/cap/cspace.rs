@@ -49,6 +49,9 @@ pub fn resolve<S: SlotStore>(
         return Err(LookupError::BadDepth);
     }
     let mut node = cnode_params(root).ok_or(LookupError::InvalidRoot)?;
+    if let Some(index) = single_level_index(node, cptr, depth) {
+        return Ok(store.cnode_slot(root, index));
+    }
     let mut cnode = *root;
     let mut bits_left = depth;
     loop {
@@ -96,6 +99,26 @@ fn cnode_params(cap: &Capability) -> Option<(u8, u64, u8)> {
         }
         _ => None,
     }
+}
+
+/// The slot index in the root when its guard and radix take exactly `depth` bits and the
+/// guard matches: the one-CNode CSpace every thread has, resolved without the walk's
+/// bookkeeping. `None` leaves every other lookup, and every failure, to the walk.
+fn single_level_index(
+    (radix_bits, guard, guard_bits): (u8, u64, u8),
+    cptr: u64,
+    depth: u8,
+) -> Option<u64> {
+    if radix_bits + guard_bits != depth {
+        return None;
+    }
+    let found_guard = cptr.checked_shr(u32::from(radix_bits)).unwrap_or(0) & low_bits(guard_bits);
+    (found_guard == guard).then_some(cptr & low_bits(radix_bits))
+}
+
+/// A mask of the low `count` bits, for `count` up to 64.
+fn low_bits(count: u8) -> u64 {
+    u64::MAX.checked_shr(u32::from(u64::BITS as u8 - count)).unwrap_or(0)
 }
 
 /// The `count` bits of `cptr` just below bit `top` (exclusive), as a number.
@@ -246,6 +269,33 @@ mod tests {
             resolve(&store, &root, 0x42, 64),
             Err(LookupError::GuardMismatch { bits_left: 64, guard_bits: 56, .. })
         ));
+    }
+
+    #[test]
+    fn one_level_ignores_the_bits_above_the_depth_and_checks_the_guard() {
+        let (store, root, inner) = two_levels();
+        let junk = 0xdead << 6;
+        assert_eq!(resolve_cap(&store, &root, 0b10_0011 | junk, 6), Ok(inner));
+        assert_eq!(
+            resolve(&store, &root, 0b01_0011 | junk, 6),
+            Err(LookupError::GuardMismatch { bits_left: 6, guard_found: 0b10, guard_bits: 2 })
+        );
+    }
+
+    #[test]
+    fn one_level_of_all_but_one_bit_of_radix() {
+        let mut store = TestStore::new();
+        let root = cnode(ROOT_OBJECT, 63, 1, 1);
+        store.set_cap(ROOT_OBJECT + 0x42 * 64, TCB);
+        assert_eq!(resolve_cap(&store, &root, (1 << 63) | 0x42, 64), Ok(TCB));
+        assert_eq!(
+            resolve(&store, &root, 0x42, 64),
+            Err(LookupError::GuardMismatch { bits_left: 64, guard_found: 1, guard_bits: 1 })
+        );
+        assert_eq!(
+            resolve(&store, &root, (1 << 62) | 0x42, 63),
+            Err(LookupError::DepthMismatch { bits_found: 64, bits_left: 63 })
+        );
     }
 
     #[test]
