@@ -223,7 +223,7 @@ fn call(thread: Tcb) -> Result<u64, Refusal> {
         .map_err(|_| SyscallError::InvalidLength)?;
     let message = Message {
         info,
-        registers: [frame::R10, frame::R8, frame::R9, frame::R15].map(|word| thread.register(word)),
+        registers: frame::MESSAGE.map(|register| thread.register(register)),
         ipc_buffer: thread.ipc_buffer_frame(),
     };
     let reply = crate::object::invoke::invoke(&root, slot, cap, &message)?;
@@ -235,13 +235,6 @@ fn call(thread: Tcb) -> Result<u64, Refusal> {
 
 fn deliver_reply(thread: Tcb, words: &[u64]) -> Result<(), Refusal> {
     let info = MessageInfo::new(0, words.len(), 0).map_err(|_| SyscallError::InvalidLength)?;
-    let mut registers = thread.registers();
-    registers.rsi = info.to_word();
-    let in_registers =
-        [&mut registers.r10, &mut registers.r8, &mut registers.r9, &mut registers.r15];
-    for (register, &word) in in_registers.into_iter().zip(words) {
-        *register = word;
-    }
     if words.len() > REGISTER_WORDS {
         let buffer = thread.ipc_buffer_frame().ok_or(SyscallError::InvalidAddress)?;
         for (index, &word) in words.iter().enumerate().skip(REGISTER_WORDS) {
@@ -249,7 +242,10 @@ fn deliver_reply(thread: Tcb, words: &[u64]) -> Result<(), Refusal> {
             arch::write_physical(PhysAddr::new(at), &word.to_le_bytes());
         }
     }
-    thread.set_registers(&registers);
+    thread.set_register(frame::RSI, info.to_word());
+    for (&register, &word) in frame::MESSAGE.iter().zip(words) {
+        thread.set_register(register, word);
+    }
     Ok(())
 }
 

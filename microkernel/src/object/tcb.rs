@@ -42,6 +42,8 @@ pub mod frame {
     pub const RIP: usize = 17;
     pub const RFLAGS: usize = 19;
     pub const RSP: usize = 20;
+    /// The registers that carry a message's first words, in message-word order.
+    pub const MESSAGE: [usize; syscall_abi::ipc::REGISTER_WORDS] = [R10, R8, R9, R15];
 }
 
 const WORDS: usize = arch::THREAD_OBJECT_WORDS;
@@ -415,13 +417,9 @@ impl Tcb {
     /// Where the thread's IPC buffer is in physical memory: in the frame its IPC-buffer
     /// slot holds, at the buffer address's offset within that frame.
     pub fn ipc_buffer_frame(self) -> Option<PhysAddr> {
-        match self.slot_cap(TcbSlot::IpcBuffer) {
-            Capability::Frame { base, size, .. } => {
-                let offset = self.ipc_buffer_address() & ((1 << size.size_bits()) - 1);
-                Some(PhysAddr::new(base + offset))
-            }
-            _ => None,
-        }
+        let frame = peek::frame(&self.slot_words(TcbSlot::IpcBuffer))?;
+        let offset = self.ipc_buffer_address() & ((1 << frame.size_bits) - 1);
+        Some(PhysAddr::new(frame.base + offset))
     }
 
     /// The address of one of the TCB's capability slots.
