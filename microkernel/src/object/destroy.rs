@@ -182,7 +182,7 @@ fn empty(root: Container) {
         let slot = current.slot(index);
         let cap = Slots.cap(slot);
         if let Some(nested) = Container::of(&cap)
-            && is_final(&Slots, slot)
+            && is_final(&Slots, slot, &cap)
         {
             retire(nested);
             if nested.first_occupied(0).is_some() {

@@ -190,11 +190,11 @@ fn retype(
     }
     let plan = plan_retype(
         untyped,
-        has_children(&Slots, untyped_slot),
+        has_children(&Slots, untyped_slot, untyped),
         ObjectType::of_kind(kind),
         size_bits,
         count as usize,
-        |index| Slots.cap(slot(index)) == Capability::Null,
+        |index| Slots.cap(slot(index)).is_null(),
     )
     .map_err(retype_refusal)?;
     let kernel_object = !matches!(plan.object_type(), ObjectType::Frame(_) | ObjectType::Untyped);
