@@ -25,7 +25,7 @@ use core::cell::Cell;
 use core::fmt;
 use kernel_core::cap::encoding::SLOT_WORDS;
 use kernel_core::cap::object::TCB_SIZE_BITS;
-use kernel_core::cap::peek::CapabilityWords;
+use kernel_core::cap::peek::{CNodeFields, CapabilityWords};
 use kernel_core::cap::{Capability, SlotStore, peek};
 use syscall_abi::ipc::MessageInfo;
 
@@ -409,9 +409,17 @@ impl Tcb {
             .map(|root| AddressSpace::of_root(PhysAddr::new_truncate(root)))
     }
 
-    /// The root of the thread's CSpace (a null capability if it has none).
+    /// The root of the thread's CSpace (a null capability if it has none). Read on every
+    /// system call that names a capability: a CNode's fields are read straight from the
+    /// words the kernel wrote, as the fastpath does; anything else, which every lookup
+    /// refuses as an invalid root, is decoded in full.
     pub fn cspace_root(self) -> Capability {
-        self.slot_cap(TcbSlot::CSpaceRoot)
+        match peek::cnode(&self.slot_words(TcbSlot::CSpaceRoot)) {
+            Some(CNodeFields { object, radix_bits, guard, guard_bits }) => {
+                Capability::CNode { object, radix_bits, guard, guard_bits }
+            }
+            None => self.slot_cap(TcbSlot::CSpaceRoot),
+        }
     }
 
     /// Where the thread's IPC buffer is in physical memory: in the frame its IPC-buffer
