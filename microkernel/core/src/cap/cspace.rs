@@ -39,7 +39,26 @@ pub enum LookupError {
 }
 
 /// The slot that `depth` bits of `cptr` name, starting at the CNode capability `root`.
+///
+/// Small enough to inline into every lookup: the common case, a root that resolves all
+/// `depth` bits alone, is answered here (no depth check needed: a matching guard and
+/// radix take between 1 and 64 bits), and everything else goes to the general walk.
+#[inline]
 pub fn resolve<S: SlotStore>(
+    store: &S,
+    root: &Capability,
+    cptr: u64,
+    depth: u8,
+) -> Result<S::Slot, LookupError> {
+    if let Some(index) = cnode_params(root).and_then(|node| single_level_index(node, cptr, depth)) {
+        return Ok(store.cnode_slot(root, index));
+    }
+    walk(store, root, cptr, depth)
+}
+
+/// [`resolve`] level by level, with every check and error.
+#[inline(never)]
+fn walk<S: SlotStore>(
     store: &S,
     root: &Capability,
     cptr: u64,
@@ -49,9 +68,6 @@ pub fn resolve<S: SlotStore>(
         return Err(LookupError::BadDepth);
     }
     let mut node = cnode_params(root).ok_or(LookupError::InvalidRoot)?;
-    if let Some(index) = single_level_index(node, cptr, depth) {
-        return Ok(store.cnode_slot(root, index));
-    }
     let mut cnode = *root;
     let mut bits_left = depth;
     loop {
@@ -90,6 +106,7 @@ pub fn resolve_cap<S: SlotStore>(
 /// Radix, guard and guard size of a CNode capability that resolves at least one bit and
 /// no more than 64: the lookup must make progress at every level, and every guard it
 /// compares must be representable.
+#[inline]
 fn cnode_params(cap: &Capability) -> Option<(u8, u64, u8)> {
     match *cap {
         Capability::CNode { radix_bits, guard, guard_bits, .. }
@@ -104,6 +121,7 @@ fn cnode_params(cap: &Capability) -> Option<(u8, u64, u8)> {
 /// The slot index in the root when its guard and radix take exactly `depth` bits and the
 /// guard matches: the one-CNode CSpace every thread has, resolved without the walk's
 /// bookkeeping. `None` leaves every other lookup, and every failure, to the walk.
+#[inline]
 fn single_level_index(
     (radix_bits, guard, guard_bits): (u8, u64, u8),
     cptr: u64,
