@@ -60,7 +60,7 @@ impl Container {
     }
 
     fn first_occupied(self, from: u64) -> Option<u64> {
-        (from..self.slots()).find(|&index| Slots.cap(self.slot(index)) != Capability::Null)
+        (from..self.slots()).find(|&index| !Slots.is_empty(self.slot(index)))
     }
 
     /// One word naming the container: its (64-byte-aligned) address, with the low bits

@@ -194,7 +194,7 @@ fn retype(
         ObjectType::of_kind(kind),
         size_bits,
         count as usize,
-        |index| Slots.cap(slot(index)).is_null(),
+        |index| Slots.is_empty(slot(index)),
     )
     .map_err(retype_refusal)?;
     let kernel_object = !matches!(plan.object_type(), ObjectType::Frame(_) | ObjectType::Untyped);

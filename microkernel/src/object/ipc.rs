@@ -387,7 +387,7 @@ fn receive_slot(receiver: Tcb, buffer: PhysAddr) -> Option<u64> {
     let root = receiver.cspace_root();
     let (_, node) = super::cspace::capability(&root, cnode).ok()?;
     let slot = super::cspace::slot(&node, index, depth, u64::MAX).ok()?;
-    (Slots.cap(slot) == Capability::Null).then_some(slot)
+    Slots.is_empty(slot).then_some(slot)
 }
 
 fn copy_buffer_words(source: PhysAddr, destination: PhysAddr, length: usize) {

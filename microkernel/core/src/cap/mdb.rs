@@ -52,6 +52,11 @@ pub trait SlotStore {
     type Slot: Copy + Eq + Debug;
 
     fn cap(&self, slot: Self::Slot) -> Capability;
+    /// Whether `slot` holds no capability: what a destination is checked for, which a
+    /// store may answer without decoding a whole capability.
+    fn is_empty(&self, slot: Self::Slot) -> bool {
+        self.cap(slot).is_null()
+    }
     fn set_cap(&mut self, slot: Self::Slot, cap: Capability);
     fn mdb(&self, slot: Self::Slot) -> MdbNode<Self::Slot>;
     fn set_mdb(&mut self, slot: Self::Slot, node: MdbNode<Self::Slot>);

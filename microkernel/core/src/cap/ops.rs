@@ -134,7 +134,7 @@ pub fn mutate<S: SlotStore>(
         return Err(CapError::SourceEmpty);
     }
     let new_cap = src_cap.mutated(rights, data)?;
-    if !store.cap(dst).is_null() {
+    if !store.is_empty(dst) {
         return Err(CapError::DestinationOccupied);
     }
     mdb::relink(store, src, dst, new_cap);
@@ -199,7 +199,7 @@ fn check_insertable<S: SlotStore>(
     if cap.is_null() {
         return Err(CapError::NullCapability);
     }
-    if !store.cap(dst).is_null() {
+    if !store.is_empty(dst) {
         return Err(CapError::DestinationOccupied);
     }
     Ok(())

@@ -179,7 +179,7 @@ impl RetypePlan {
         }
         for index in 0..self.count {
             let slot = dest(index);
-            if !store.cap(slot).is_null() || (0..index).any(|earlier| dest(earlier) == slot) {
+            if !store.is_empty(slot) || (0..index).any(|earlier| dest(earlier) == slot) {
                 return Err(RetypeError::DeleteFirst { index });
             }
         }
