@@ -226,7 +226,9 @@ fn call(thread: Tcb) -> Result<u64, Refusal> {
         registers: frame::MESSAGE.map(|register| thread.register(register)),
         ipc_buffer: thread.ipc_buffer_frame(),
     };
-    let reply = crate::object::invoke::invoke(&root, slot, cap, &message)?;
+    // Borrowed, not moved out of the result: a reply is 160 bytes.
+    let outcome = crate::object::invoke::invoke(&root, slot, cap, &message);
+    let reply = outcome.as_ref().map_err(|&refusal| refusal)?;
     if this_cpu().current_thread() == Some(thread) {
         deliver_reply(thread, &reply.words)?;
     }

@@ -197,7 +197,7 @@ pub(super) const TAG_SHIFT: u32 = 0;
 pub(super) const SIZE_SHIFT: u32 = 8;
 pub(super) const RIGHTS_SHIFT: u32 = 16;
 const DEVICE_BIT: u64 = 1 << 24;
-const CAN_GRANT_BIT: u64 = 1 << 25;
+pub(super) const CAN_GRANT_BIT: u64 = 1 << 25;
 const MAPPED_BIT: u64 = 1 << 26;
 /// CNode `guard_bits` or IRQ handler `irq`.
 pub(super) const NUMBER_SHIFT: u32 = 32;

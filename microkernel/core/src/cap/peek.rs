@@ -8,8 +8,8 @@
 //! and each agrees with the full decode on every such encoding (tested below).
 
 use super::encoding::{
-    CAPABILITY_WORDS, NUMBER_SHIFT, RIGHTS_SHIFT, SIZE_SHIFT, TAG_CNODE, TAG_ENDPOINT, TAG_FRAME,
-    TAG_NULL, TAG_REPLY, TAG_SHIFT, TAG_VSPACE, byte,
+    CAN_GRANT_BIT, CAPABILITY_WORDS, NUMBER_SHIFT, RIGHTS_SHIFT, SIZE_SHIFT, TAG_CNODE,
+    TAG_ENDPOINT, TAG_FRAME, TAG_NULL, TAG_REPLY, TAG_SHIFT, TAG_VSPACE, byte,
 };
 use super::rights::Rights;
 
@@ -80,6 +80,20 @@ pub fn flat_cnode(words: &CapabilityWords) -> Option<FlatCNode> {
     })
 }
 
+/// A reply capability's fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplyFields {
+    pub tcb: u64,
+    pub can_grant: bool,
+}
+
+/// The fields of a reply capability, or `None` for any other kind.
+#[inline]
+pub fn reply(words: &CapabilityWords) -> Option<ReplyFields> {
+    (tag(words) == TAG_REPLY)
+        .then(|| ReplyFields { tcb: words[1], can_grant: words[0] & CAN_GRANT_BIT != 0 })
+}
+
 /// The TCB a reply capability answers, or `None` for any other kind.
 #[inline]
 pub fn reply_target(words: &CapabilityWords) -> Option<u64> {
@@ -120,13 +134,14 @@ mod tests {
     use crate::cap::{Asid, Capability, FrameSize, Mapping};
     use core::num::NonZeroU16;
 
-    fn samples() -> [Capability; 15] {
+    fn samples() -> [Capability; 16] {
         [
             Capability::Null,
             Capability::Endpoint { object: 0x1_0000, badge: 0, rights: Rights::ALL },
             Capability::Endpoint { object: 0x2_0040, badge: u64::MAX, rights: Rights::READ },
             Capability::Notification { object: 0x3_0000, badge: 7, rights: Rights::WRITE },
             Capability::Reply { tcb: 0x4_0000, can_grant: true },
+            Capability::Reply { tcb: 0x4_0800, can_grant: false },
             Capability::CNode { object: 0x8_0000, radix_bits: 12, guard: 0, guard_bits: 52 },
             Capability::CNode { object: 0x9_0000, radix_bits: 8, guard: 0x2a, guard_bits: 6 },
             Capability::CNode { object: 0x9_0000, radix_bits: 8, guard: 0x2a, guard_bits: 56 },
@@ -183,6 +198,11 @@ mod tests {
                 _ => None,
             };
             assert_eq!(reply_target(&words), want_reply, "{cap:?}");
+            let want_fields = match cap {
+                Capability::Reply { tcb, can_grant } => Some(ReplyFields { tcb, can_grant }),
+                _ => None,
+            };
+            assert_eq!(reply(&words), want_fields, "{cap:?}");
             let want_vspace = match cap {
                 Capability::VSpace { object, .. } => Some(object),
                 _ => None,
