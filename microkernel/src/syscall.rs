@@ -213,8 +213,8 @@ fn ipc_receive(thread: Tcb, cptr: u64, blocking: bool) -> Result<u64, Refusal> {
 /// invocation's reply words go where a received message's would: the first four in
 /// registers, the rest in the IPC buffer, with the header in `rsi`.
 fn call(thread: Tcb) -> Result<u64, Refusal> {
-    let cptr = thread.register(frame::RDI);
-    let (_, cap) = crate::object::cspace::capability(&thread.cspace_root(), cptr)?;
+    let root = thread.cspace_root();
+    let (slot, cap) = crate::object::cspace::capability(&root, thread.register(frame::RDI))?;
     if ipc::is_endpoint(&cap) {
         ipc::send(thread, &cap, SendKind::Call)?;
         return Ok(0);
@@ -223,10 +223,12 @@ fn call(thread: Tcb) -> Result<u64, Refusal> {
         .map_err(|_| SyscallError::InvalidLength)?;
     let message = Message {
         info,
-        registers: [frame::R10, frame::R8, frame::R9, frame::R15].map(|word| thread.register(word)),
+        registers: frame::MESSAGE.map(|register| thread.register(register)),
         ipc_buffer: thread.ipc_buffer_frame(),
     };
-    let reply = crate::object::invoke::invoke(&thread.cspace_root(), cptr, &message)?;
+    // Borrowed, not moved out of the result: a reply is 160 bytes.
+    let outcome = crate::object::invoke::invoke(&root, slot, cap, &message);
+    let reply = outcome.as_ref().map_err(|&refusal| refusal)?;
     if this_cpu().current_thread() == Some(thread) {
         deliver_reply(thread, &reply.words)?;
     }
@@ -235,13 +237,6 @@ fn call(thread: Tcb) -> Result<u64, Refusal> {
 
 fn deliver_reply(thread: Tcb, words: &[u64]) -> Result<(), Refusal> {
     let info = MessageInfo::new(0, words.len(), 0).map_err(|_| SyscallError::InvalidLength)?;
-    let mut registers = thread.registers();
-    registers.rsi = info.to_word();
-    let in_registers =
-        [&mut registers.r10, &mut registers.r8, &mut registers.r9, &mut registers.r15];
-    for (register, &word) in in_registers.into_iter().zip(words) {
-        *register = word;
-    }
     if words.len() > REGISTER_WORDS {
         let buffer = thread.ipc_buffer_frame().ok_or(SyscallError::InvalidAddress)?;
         for (index, &word) in words.iter().enumerate().skip(REGISTER_WORDS) {
@@ -249,7 +244,10 @@ fn deliver_reply(thread: Tcb, words: &[u64]) -> Result<(), Refusal> {
             arch::write_physical(PhysAddr::new(at), &word.to_le_bytes());
         }
     }
-    thread.set_registers(&registers);
+    thread.set_register(frame::RSI, info.to_word());
+    for (&register, &word) in frame::MESSAGE.iter().zip(words) {
+        thread.set_register(register, word);
+    }
     Ok(())
 }
 

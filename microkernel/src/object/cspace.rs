@@ -25,6 +25,7 @@ impl From<LookupError> for Refusal {
 
 /// The slot `cptr` names in the CSpace under `root`, `depth` bits deep. A depth of 0 or
 /// over 64 is refused as a range error naming `depth_word`, the message word it came in.
+#[inline]
 pub fn slot(root: &Capability, cptr: u64, depth: u64, depth_word: u64) -> Result<u64, Refusal> {
     let bad_depth = Refusal::new(SyscallError::RangeError, depth_word);
     let depth = u8::try_from(depth).map_err(|_| bad_depth)?;

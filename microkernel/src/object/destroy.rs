@@ -60,7 +60,7 @@ impl Container {
     }
 
     fn first_occupied(self, from: u64) -> Option<u64> {
-        (from..self.slots()).find(|&index| Slots.cap(self.slot(index)) != Capability::Null)
+        (from..self.slots()).find(|&index| !Slots.is_empty(self.slot(index)))
     }
 
     /// One word naming the container: its (64-byte-aligned) address, with the low bits
@@ -182,7 +182,7 @@ fn empty(root: Container) {
         let slot = current.slot(index);
         let cap = Slots.cap(slot);
         if let Some(nested) = Container::of(&cap)
-            && is_final(&Slots, slot)
+            && is_final(&Slots, slot, &cap)
         {
             retire(nested);
             if nested.first_occupied(0).is_some() {

@@ -17,10 +17,7 @@ use kernel_core::cap::Rights;
 use kernel_core::cap::encoding::encode_reply;
 use kernel_core::cap::object::SLOT_SIZE_BITS;
 use kernel_core::cap::peek::{self, EndpointFields};
-use syscall_abi::ipc::{MessageInfo, REGISTER_WORDS};
-
-/// The message registers, in message-word order.
-const MESSAGE_REGISTERS: [usize; REGISTER_WORDS] = [frame::R10, frame::R8, frame::R9, frame::R15];
+use syscall_abi::ipc::MessageInfo;
 
 /// The endpoint capability `cptr` names in `thread`'s CSpace, if that CSpace is a single
 /// CNode whose guard and radix take all 64 bits (as in every CSpace the kernel and libasi
@@ -47,7 +44,7 @@ fn endpoint_at(thread: Tcb, cptr: u64) -> Option<(Endpoint, Rights, u64)> {
 /// `header` and `badge`.
 #[inline(always)]
 fn deliver(from: Tcb, to: Tcb, length: usize, header: u64, badge: u64) {
-    for &register in &MESSAGE_REGISTERS[..length] {
+    for &register in &frame::MESSAGE[..length] {
         to.set_register(register, from.register(register));
     }
     to.set_register(frame::RSI, header);

@@ -39,10 +39,14 @@ impl Reply {
     }
 }
 
-/// Performs the invocation `message` asks of the capability `cptr` names in the CSpace
-/// under `root`.
-pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<Reply, Refusal> {
-    let (slot, cap) = cspace::capability(root, cptr)?;
+/// Performs the invocation `message` asks of `cap`, which the caller found in `slot` of
+/// its CSpace under `root`.
+pub fn invoke(
+    root: &Capability,
+    slot: u64,
+    cap: Capability,
+    message: &Message,
+) -> Result<Reply, Refusal> {
     let invocation =
         Invocation::from_label(message.info.label).ok_or(SyscallError::IllegalOperation)?;
     let needed = invocation.words();
@@ -54,7 +58,7 @@ pub fn invoke(root: &Capability, cptr: u64, message: &Message) -> Result<Reply, 
     }
     match cap {
         Capability::Frame { .. } | Capability::PageTable { .. } => {
-            return super::vspace::invoke(root, slot, invocation, message);
+            return super::vspace::invoke(root, slot, &cap, invocation, message);
         }
         Capability::IrqControl => return super::irq::control(root, slot, invocation, message),
         Capability::IrqHandler { irq } => {
@@ -186,11 +190,11 @@ fn retype(
     }
     let plan = plan_retype(
         untyped,
-        has_children(&Slots, untyped_slot),
+        has_children(&Slots, untyped_slot, untyped),
         ObjectType::of_kind(kind),
         size_bits,
         count as usize,
-        |index| Slots.cap(slot(index)) == Capability::Null,
+        |index| Slots.is_empty(slot(index)),
     )
     .map_err(retype_refusal)?;
     let kernel_object = !matches!(plan.object_type(), ObjectType::Frame(_) | ObjectType::Untyped);

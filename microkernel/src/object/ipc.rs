@@ -9,7 +9,7 @@
 //! the receiver a reply capability in its TCB's caller slot (seL4's implicit reply).
 
 use super::slots::Slots;
-use super::tcb::{PendingSend, Tcb, TcbSlot, ThreadState};
+use super::tcb::{PendingSend, Tcb, TcbSlot, ThreadState, frame};
 use crate::arch::{self, PhysAddr};
 use crate::sched;
 use crate::syscall::Refusal;
@@ -233,7 +233,9 @@ pub fn receive(receiver: Tcb, cap: &Capability, blocking: bool) -> Result<(), Re
 /// happens, as in seL4).
 pub fn reply(replier: Tcb) -> Result<(), Refusal> {
     let slot = replier.slot(TcbSlot::Caller);
-    let Capability::Reply { tcb, can_grant } = Slots.cap(slot) else {
+    let Some(peek::ReplyFields { tcb, can_grant }) =
+        peek::reply(&replier.slot_words(TcbSlot::Caller))
+    else {
         return Ok(());
     };
     let caller = Tcb::at(tcb);
@@ -308,8 +310,6 @@ struct Grant {
 /// and capabilities where the grant allows. Words past what the receiver's IPC buffer can
 /// take are cut off; the header says how many words and capabilities arrived.
 fn transfer(sender: Tcb, receiver: Tcb, info: MessageInfo, badge: u64, grant: Option<Grant>) {
-    let from = sender.registers();
-    let mut to = receiver.registers();
     let mut length = usize::from(info.length).min(MAX_WORDS);
     if length > REGISTER_WORDS {
         match (sender.ipc_buffer_frame(), receiver.ipc_buffer_frame()) {
@@ -317,21 +317,17 @@ fn transfer(sender: Tcb, receiver: Tcb, info: MessageInfo, badge: u64, grant: Op
             _ => length = REGISTER_WORDS,
         }
     }
-    let words = [from.r10, from.r8, from.r9, from.r15];
-    let registers = [&mut to.r10, &mut to.r8, &mut to.r9, &mut to.r15];
-    for (register, word) in registers.into_iter().zip(words).take(length) {
-        *register = word;
+    for &register in frame::MESSAGE.iter().take(length) {
+        receiver.set_register(register, sender.register(register));
     }
     let (caps, unwrapped) = match grant {
         Some(grant) if info.caps > 0 => transfer_caps(sender, receiver, info.caps, grant),
         _ => (0, 0),
     };
     let delivered = MessageInfo { label: info.label, length: length as u8, caps, unwrapped };
-    to.rsi = delivered.to_word();
-    to.rdi = badge;
-    to.rax = syscall_abi::SUCCESS;
-    to.rdx = 0;
-    receiver.set_registers(&to);
+    receiver.set_register(frame::RSI, delivered.to_word());
+    receiver.set_register(frame::RDI, badge);
+    receiver.set_syscall_result(syscall_abi::SUCCESS, 0);
 }
 
 fn buffer_word(buffer: PhysAddr, index: usize) -> Option<u64> {
@@ -387,7 +383,7 @@ fn receive_slot(receiver: Tcb, buffer: PhysAddr) -> Option<u64> {
     let root = receiver.cspace_root();
     let (_, node) = super::cspace::capability(&root, cnode).ok()?;
     let slot = super::cspace::slot(&node, index, depth, u64::MAX).ok()?;
-    (Slots.cap(slot) == Capability::Null).then_some(slot)
+    Slots.is_empty(slot).then_some(slot)
 }
 
 fn copy_buffer_words(source: PhysAddr, destination: PhysAddr, length: usize) {

@@ -61,14 +61,13 @@ pub fn set(slot: u64, cap: &Capability, sensitivity: Sensitivity) -> Result<(), 
     let Capability::Untyped { base, size_bits, device, .. } = *cap else {
         return Err(Refusal::new(SyscallError::InvalidCapability, 0));
     };
-    let range =
-        check_flip(base, size_bits, device, has_children(&Slots, slot)).map_err(|refusal| {
-            match refusal {
-                FlipRefusal::DeviceMemory => SyscallError::DeviceMemory,
-                FlipRefusal::HasChildren => SyscallError::RevokeFirst,
-                FlipRefusal::NotWholePageblocks => SyscallError::NotPageblocks,
-            }
-        })?;
+    let range = check_flip(base, size_bits, device, has_children(&Slots, slot, cap)).map_err(
+        |refusal| match refusal {
+            FlipRefusal::DeviceMemory => SyscallError::DeviceMemory,
+            FlipRefusal::HasChildren => SyscallError::RevokeFirst,
+            FlipRefusal::NotWholePageblocks => SyscallError::NotPageblocks,
+        },
+    )?;
     let mut map = MAP.lock();
     for block in map.changing(range, sensitivity) {
         // Becoming nonsensitive: zeroed before the restricted view maps it. Becoming

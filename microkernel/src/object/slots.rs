@@ -12,7 +12,7 @@ use kernel_core::cap::encoding::{
     encode_capability, encode_links,
 };
 use kernel_core::cap::object::SLOT_SIZE_BITS;
-use kernel_core::cap::peek::CapabilityWords;
+use kernel_core::cap::peek::{self, CapabilityWords};
 use kernel_core::cap::{Capability, MdbNode, SlotStore};
 
 /// Every CNode slot, wherever it lives.
@@ -80,6 +80,12 @@ impl SlotStore for Slots {
         // for it on every read, release builds check the fields only.
         let decode = if cfg!(debug_assertions) { decode_capability } else { decode_fields };
         decode(raw).unwrap_or_else(|error| panic!("slot {slot:#x} is corrupt: {error:?}"))
+    }
+
+    /// The tag alone: what the release decode reads of an empty slot, without the full
+    /// decode's reading of the rest, or its checks of an occupied slot's fields.
+    fn is_empty(&self, slot: u64) -> bool {
+        peek::is_null(&Self::capability_words(slot))
     }
 
     fn set_cap(&mut self, slot: u64, cap: Capability) {

@@ -25,7 +25,7 @@ use core::cell::Cell;
 use core::fmt;
 use kernel_core::cap::encoding::SLOT_WORDS;
 use kernel_core::cap::object::TCB_SIZE_BITS;
-use kernel_core::cap::peek::CapabilityWords;
+use kernel_core::cap::peek::{CNodeFields, CapabilityWords};
 use kernel_core::cap::{Capability, SlotStore, peek};
 use syscall_abi::ipc::MessageInfo;
 
@@ -42,6 +42,8 @@ pub mod frame {
     pub const RIP: usize = 17;
     pub const RFLAGS: usize = 19;
     pub const RSP: usize = 20;
+    /// The registers that carry a message's first words, in message-word order.
+    pub const MESSAGE: [usize; syscall_abi::ipc::REGISTER_WORDS] = [R10, R8, R9, R15];
 }
 
 const WORDS: usize = arch::THREAD_OBJECT_WORDS;
@@ -407,21 +409,25 @@ impl Tcb {
             .map(|root| AddressSpace::of_root(PhysAddr::new_truncate(root)))
     }
 
-    /// The root of the thread's CSpace (a null capability if it has none).
+    /// The root of the thread's CSpace (a null capability if it has none). Read on every
+    /// system call that names a capability: a CNode's fields are read straight from the
+    /// words the kernel wrote, as the fastpath does; anything else, which every lookup
+    /// refuses as an invalid root, is decoded in full.
     pub fn cspace_root(self) -> Capability {
-        self.slot_cap(TcbSlot::CSpaceRoot)
+        match peek::cnode(&self.slot_words(TcbSlot::CSpaceRoot)) {
+            Some(CNodeFields { object, radix_bits, guard, guard_bits }) => {
+                Capability::CNode { object, radix_bits, guard, guard_bits }
+            }
+            None => self.slot_cap(TcbSlot::CSpaceRoot),
+        }
     }
 
     /// Where the thread's IPC buffer is in physical memory: in the frame its IPC-buffer
     /// slot holds, at the buffer address's offset within that frame.
     pub fn ipc_buffer_frame(self) -> Option<PhysAddr> {
-        match self.slot_cap(TcbSlot::IpcBuffer) {
-            Capability::Frame { base, size, .. } => {
-                let offset = self.ipc_buffer_address() & ((1 << size.size_bits()) - 1);
-                Some(PhysAddr::new(base + offset))
-            }
-            _ => None,
-        }
+        let frame = peek::frame(&self.slot_words(TcbSlot::IpcBuffer))?;
+        let offset = self.ipc_buffer_address() & ((1 << frame.size_bits) - 1);
+        Some(PhysAddr::new(frame.base + offset))
     }
 
     /// The address of one of the TCB's capability slots.

@@ -65,15 +65,15 @@ fn vspace_argument(root: &Capability, cptr: u64) -> Result<(core::num::NonZeroU1
     }
 }
 
-/// Performs a frame or page-table invocation on the capability in `slot`.
+/// Performs a frame or page-table invocation on `cap`, the capability in `slot`.
 pub fn invoke(
     root: &Capability,
     slot: u64,
+    cap: &Capability,
     invocation: Invocation,
     message: &Message,
 ) -> Result<Reply, Refusal> {
-    let cap = Slots.cap(slot);
-    match (invocation, cap) {
+    match (invocation, *cap) {
         (Invocation::FrameMap, Capability::Frame { base, size, rights, device, mapping }) => {
             if mapping.is_some() {
                 return Err(SyscallError::AlreadyMapped.into());
@@ -113,8 +113,8 @@ pub fn invoke(
             Ok(Reply::empty())
         }
         (Invocation::FrameUnmap, Capability::Frame { .. }) => {
-            unmap(&cap);
-            if let Capability::Frame { base, size, rights, device, .. } = cap {
+            unmap(cap);
+            if let Capability::Frame { base, size, rights, device, .. } = *cap {
                 Slots
                     .set_cap(slot, Capability::Frame { base, size, rights, device, mapping: None });
             }
@@ -153,7 +153,7 @@ pub fn invoke(
             Ok(Reply::empty())
         }
         (Invocation::PageTableUnmap, Capability::PageTable { object, level, .. }) => {
-            unmap(&cap);
+            unmap(cap);
             Slots.set_cap(slot, Capability::PageTable { object, level, mapping: None });
             Ok(Reply::empty())
         }

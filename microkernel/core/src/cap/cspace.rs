@@ -39,7 +39,26 @@ pub enum LookupError {
 }
 
 /// The slot that `depth` bits of `cptr` name, starting at the CNode capability `root`.
+///
+/// Small enough to inline into every lookup: the common case, a root that resolves all
+/// `depth` bits alone, is answered here (no depth check needed: a matching guard and
+/// radix take between 1 and 64 bits), and everything else goes to the general walk.
+#[inline]
 pub fn resolve<S: SlotStore>(
+    store: &S,
+    root: &Capability,
+    cptr: u64,
+    depth: u8,
+) -> Result<S::Slot, LookupError> {
+    if let Some(index) = cnode_params(root).and_then(|node| single_level_index(node, cptr, depth)) {
+        return Ok(store.cnode_slot(root, index));
+    }
+    walk(store, root, cptr, depth)
+}
+
+/// [`resolve`] level by level, with every check and error.
+#[inline(never)]
+fn walk<S: SlotStore>(
     store: &S,
     root: &Capability,
     cptr: u64,
@@ -87,6 +106,7 @@ pub fn resolve_cap<S: SlotStore>(
 /// Radix, guard and guard size of a CNode capability that resolves at least one bit and
 /// no more than 64: the lookup must make progress at every level, and every guard it
 /// compares must be representable.
+#[inline]
 fn cnode_params(cap: &Capability) -> Option<(u8, u64, u8)> {
     match *cap {
         Capability::CNode { radix_bits, guard, guard_bits, .. }
@@ -96,6 +116,27 @@ fn cnode_params(cap: &Capability) -> Option<(u8, u64, u8)> {
         }
         _ => None,
     }
+}
+
+/// The slot index in the root when its guard and radix take exactly `depth` bits and the
+/// guard matches: the one-CNode CSpace every thread has, resolved without the walk's
+/// bookkeeping. `None` leaves every other lookup, and every failure, to the walk.
+#[inline]
+fn single_level_index(
+    (radix_bits, guard, guard_bits): (u8, u64, u8),
+    cptr: u64,
+    depth: u8,
+) -> Option<u64> {
+    if radix_bits + guard_bits != depth {
+        return None;
+    }
+    let found_guard = cptr.checked_shr(u32::from(radix_bits)).unwrap_or(0) & low_bits(guard_bits);
+    (found_guard == guard).then_some(cptr & low_bits(radix_bits))
+}
+
+/// A mask of the low `count` bits, for `count` up to 64.
+fn low_bits(count: u8) -> u64 {
+    u64::MAX.checked_shr(u32::from(u64::BITS as u8 - count)).unwrap_or(0)
 }
 
 /// The `count` bits of `cptr` just below bit `top` (exclusive), as a number.
@@ -246,6 +287,33 @@ mod tests {
             resolve(&store, &root, 0x42, 64),
             Err(LookupError::GuardMismatch { bits_left: 64, guard_bits: 56, .. })
         ));
+    }
+
+    #[test]
+    fn one_level_ignores_the_bits_above_the_depth_and_checks_the_guard() {
+        let (store, root, inner) = two_levels();
+        let junk = 0xdead << 6;
+        assert_eq!(resolve_cap(&store, &root, 0b10_0011 | junk, 6), Ok(inner));
+        assert_eq!(
+            resolve(&store, &root, 0b01_0011 | junk, 6),
+            Err(LookupError::GuardMismatch { bits_left: 6, guard_found: 0b10, guard_bits: 2 })
+        );
+    }
+
+    #[test]
+    fn one_level_of_all_but_one_bit_of_radix() {
+        let mut store = TestStore::new();
+        let root = cnode(ROOT_OBJECT, 63, 1, 1);
+        store.set_cap(ROOT_OBJECT + 0x42 * 64, TCB);
+        assert_eq!(resolve_cap(&store, &root, (1 << 63) | 0x42, 64), Ok(TCB));
+        assert_eq!(
+            resolve(&store, &root, 0x42, 64),
+            Err(LookupError::GuardMismatch { bits_left: 64, guard_found: 1, guard_bits: 1 })
+        );
+        assert_eq!(
+            resolve(&store, &root, (1 << 62) | 0x42, 63),
+            Err(LookupError::DepthMismatch { bits_found: 64, bits_left: 63 })
+        );
     }
 
     #[test]

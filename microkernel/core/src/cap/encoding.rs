@@ -184,7 +184,7 @@ const TAG_NOTIFICATION: u64 = 3;
 pub(super) const TAG_REPLY: u64 = 4;
 pub(super) const TAG_CNODE: u64 = 5;
 const TAG_TCB: u64 = 6;
-const TAG_FRAME: u64 = 7;
+pub(super) const TAG_FRAME: u64 = 7;
 const TAG_PAGE_TABLE: u64 = 8;
 pub(super) const TAG_VSPACE: u64 = 9;
 const TAG_IRQ_CONTROL: u64 = 10;
@@ -197,7 +197,7 @@ pub(super) const TAG_SHIFT: u32 = 0;
 pub(super) const SIZE_SHIFT: u32 = 8;
 pub(super) const RIGHTS_SHIFT: u32 = 16;
 const DEVICE_BIT: u64 = 1 << 24;
-const CAN_GRANT_BIT: u64 = 1 << 25;
+pub(super) const CAN_GRANT_BIT: u64 = 1 << 25;
 const MAPPED_BIT: u64 = 1 << 26;
 /// CNode `guard_bits` or IRQ handler `irq`.
 pub(super) const NUMBER_SHIFT: u32 = 32;

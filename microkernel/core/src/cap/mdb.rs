@@ -52,6 +52,11 @@ pub trait SlotStore {
     type Slot: Copy + Eq + Debug;
 
     fn cap(&self, slot: Self::Slot) -> Capability;
+    /// Whether `slot` holds no capability: what a destination is checked for, which a
+    /// store may answer without decoding a whole capability.
+    fn is_empty(&self, slot: Self::Slot) -> bool {
+        self.cap(slot).is_null()
+    }
     fn set_cap(&mut self, slot: Self::Slot, cap: Capability);
     fn mdb(&self, slot: Self::Slot) -> MdbNode<Self::Slot>;
     fn set_mdb(&mut self, slot: Self::Slot, node: MdbNode<Self::Slot>);
@@ -63,8 +68,18 @@ pub trait SlotStore {
 /// seL4's `isMDBParentOf`: whether `b`, which follows `a` in its list, descends from `a`.
 /// Meaningful only within `a`'s run of descendants (see the module documentation).
 pub fn is_parent_of<S: SlotStore>(store: &S, a: S::Slot, b: S::Slot) -> bool {
-    let (a_cap, b_cap) = (store.cap(a), store.cap(b));
-    if !store.mdb(a).revocable || !a_cap.same_region_as(&b_cap) {
+    store.mdb(a).revocable && descends_from(store, &store.cap(a), b, &store.cap(b))
+}
+
+/// The capabilities' half of [`is_parent_of`], for a revocable `a_cap` whose capabilities
+/// the caller has already read: whether `b`, holding `b_cap`, descends from it.
+pub(super) fn descends_from<S: SlotStore>(
+    store: &S,
+    a_cap: &Capability,
+    b: S::Slot,
+    b_cap: &Capability,
+) -> bool {
+    if !a_cap.same_region_as(b_cap) {
         return false;
     }
     match (a_cap.badge(), b_cap.badge()) {
@@ -73,22 +88,39 @@ pub fn is_parent_of<S: SlotStore>(store: &S, a: S::Slot, b: S::Slot) -> bool {
     }
 }
 
-/// Whether the capability in `slot` has descendants.
-pub fn has_children<S: SlotStore>(store: &S, slot: S::Slot) -> bool {
-    store.mdb(slot).next.is_some_and(|next| is_parent_of(store, slot, next))
+/// Whether the capability in `slot`, `cap`, has descendants.
+pub fn has_children<S: SlotStore>(store: &S, slot: S::Slot, cap: &Capability) -> bool {
+    debug_assert!(store.cap(slot) == *cap, "{cap:?} is not the capability in {slot:?}");
+    let node = store.mdb(slot);
+    node.revocable
+        && node.next.is_some_and(|next| descends_from(store, cap, next, &store.cap(next)))
 }
 
-/// seL4's `isFinalCapability`: whether no other slot refers to the same object. All
-/// capabilities to one object are adjacent in their list (each copy is inserted next to
-/// its source, and a source with copies never gains an unrelated descendant between them),
-/// so the neighbours are enough.
-pub fn is_final<S: SlotStore>(store: &S, slot: S::Slot) -> bool {
-    let cap = store.cap(slot);
-    let node = store.mdb(slot);
-    let same = |neighbour: Option<S::Slot>| {
-        neighbour.is_some_and(|other| store.cap(other).is_same_object(&cap))
-    };
-    !same(node.prev) && !same(node.next)
+/// seL4's `isFinalCapability`: whether no other slot refers to the same object as `cap`,
+/// the capability in `slot`. All capabilities to one object are adjacent in their list
+/// (each copy is inserted next to its source, and a source with copies never gains an
+/// unrelated descendant between them), so the neighbours are enough.
+pub fn is_final<S: SlotStore>(store: &S, slot: S::Slot, cap: &Capability) -> bool {
+    debug_assert!(store.cap(slot) == *cap, "{cap:?} is not the capability in {slot:?}");
+    is_final_with_links(store, cap, store.mdb(slot))
+}
+
+/// [`is_final`] for a capability whose links, `node`, the caller has already read.
+pub(super) fn is_final_with_links<S: SlotStore>(
+    store: &S,
+    cap: &Capability,
+    node: MdbNode<S::Slot>,
+) -> bool {
+    !refers_to_same_object(store, node.prev, cap) && !refers_to_same_object(store, node.next, cap)
+}
+
+/// Whether `neighbour` holds a capability to the same object as `cap`.
+pub(super) fn refers_to_same_object<S: SlotStore>(
+    store: &S,
+    neighbour: Option<S::Slot>,
+    cap: &Capability,
+) -> bool {
+    neighbour.is_some_and(|other| store.cap(other).is_same_object(cap))
 }
 
 /// Puts `cap` into the empty `dst` as the node right after `parent`, with the given node
@@ -116,18 +148,19 @@ pub(super) fn link_after<S: SlotStore>(
 /// the plain copies that follow it: those must stay next to it, since finality is read
 /// from neighbours (a handler issued by IRQ control must not separate it from its
 /// copies). Plain copies have no children, so the new child still descends from `parent`
-/// — or, when `parent` is itself a plain copy, from the original before it.
+/// — or, when `parent` is itself a plain copy, from the original before it. `parent_cap`
+/// is the capability in `parent`.
 pub(super) fn link_new_child<S: SlotStore>(
     store: &mut S,
     parent: S::Slot,
+    parent_cap: &Capability,
     dst: S::Slot,
     cap: Capability,
 ) {
-    let parent_cap = store.cap(parent);
     let mut after = parent;
     while let Some(next) = store.mdb(after).next
         && !store.mdb(next).revocable
-        && store.cap(next).is_same_object(&parent_cap)
+        && store.cap(next).is_same_object(parent_cap)
     {
         after = next;
     }
@@ -136,9 +169,8 @@ pub(super) fn link_new_child<S: SlotStore>(
 
 /// Takes `slot` out of its list and empties it (seL4's `emptySlot`). If it started a badge
 /// subtree, the next node inherits that: otherwise the copies that followed it would fall
-/// into the subtree of an earlier capability with the same badge.
-pub(super) fn unlink<S: SlotStore>(store: &mut S, slot: S::Slot) {
-    let node = store.mdb(slot);
+/// into the subtree of an earlier capability with the same badge. `node` is the slot's.
+pub(super) fn unlink<S: SlotStore>(store: &mut S, slot: S::Slot, node: MdbNode<S::Slot>) {
     if let Some(prev) = node.prev {
         store.set_mdb(prev, MdbNode { next: node.next, ..store.mdb(prev) });
     }

@@ -120,8 +120,16 @@ fn check(store: &TestStore, model: &Model, step: usize) {
     for (&at, entry) in &model.entries {
         assert_eq!(store.cap(at), entry.cap, "step {step}: slot {at:#x}");
         assert_eq!(parents[&at], entry.parent, "step {step}: parent of {at:#x}");
-        assert_eq!(is_final(store, at), model.is_final(at), "step {step}: final {at:#x}");
-        assert_eq!(has_children(store, at), model.has_children(at), "step {step}: {at:#x}");
+        assert_eq!(
+            is_final(store, at, &store.cap(at)),
+            model.is_final(at),
+            "step {step}: final {at:#x}"
+        );
+        assert_eq!(
+            has_children(store, at, &store.cap(at)),
+            model.has_children(at),
+            "step {step}: {at:#x}"
+        );
     }
     // No memory is handed out twice: overlapping objects are the same object, or one is
     // an untyped region the other was retyped from.

@@ -66,7 +66,7 @@ pub fn insert_child<S: SlotStore>(
     if !parent_cap.same_region_as(&cap) {
         return Err(CapError::NotParent);
     }
-    mdb::link_new_child(store, parent, dst, cap);
+    mdb::link_new_child(store, parent, &parent_cap, dst, cap);
     Ok(())
 }
 
@@ -98,7 +98,7 @@ pub fn mint<S: SlotStore>(
     let new_cap = src_cap.minted(rights, data)?;
     check_insertable(store, dst, &new_cap)?;
     let is_untyped = matches!(src_cap, Capability::Untyped { .. });
-    if is_untyped && mdb::has_children(store, src) {
+    if is_untyped && mdb::has_children(store, src, &src_cap) {
         return Err(CapError::RevokeFirst);
     }
     if let Capability::Untyped { base, size_bits, device, .. } = src_cap {
@@ -134,7 +134,7 @@ pub fn mutate<S: SlotStore>(
         return Err(CapError::SourceEmpty);
     }
     let new_cap = src_cap.mutated(rights, data)?;
-    if !store.cap(dst).is_null() {
+    if !store.is_empty(dst) {
         return Err(CapError::DestinationOccupied);
     }
     mdb::relink(store, src, dst, new_cap);
@@ -152,8 +152,9 @@ pub fn delete<S: SlotStore>(store: &mut S, slot: S::Slot) -> DeleteOutcome {
     if cap.is_null() {
         return DeleteOutcome::Empty;
     }
-    let is_final = mdb::is_final(store, slot);
-    mdb::unlink(store, slot);
+    let node = store.mdb(slot);
+    let is_final = mdb::is_final_with_links(store, &cap, node);
+    mdb::unlink(store, slot, node);
     DeleteOutcome::Deleted { cap, is_final }
 }
 
@@ -161,14 +162,20 @@ pub fn delete<S: SlotStore>(store: &mut S, slot: S::Slot) -> DeleteOutcome {
 /// One step of [`revoke`], for a kernel that wants to check for pending interrupts between
 /// steps: the state between two steps is consistent, and calling again continues.
 pub fn revoke_next<S: SlotStore>(store: &mut S, slot: S::Slot) -> Option<Revoked<S::Slot>> {
-    let next = store.mdb(slot).next?;
-    if !mdb::is_parent_of(store, slot, next) {
+    let node = store.mdb(slot);
+    let next = node.next.filter(|_| node.revocable)?;
+    let (parent_cap, cap) = (store.cap(slot), store.cap(next));
+    if !mdb::descends_from(store, &parent_cap, next, &cap) {
         return None;
     }
-    match delete(store, next) {
-        DeleteOutcome::Deleted { cap, is_final } => Some(Revoked { slot: next, cap, is_final }),
-        DeleteOutcome::Empty => None,
-    }
+    // What `delete` does, without reading again the capabilities already in hand: `slot`
+    // is the descendant's previous neighbour.
+    let next_node = store.mdb(next);
+    debug_assert!(next_node.prev == Some(slot), "{next:?} does not follow {slot:?}");
+    let is_final = !parent_cap.is_same_object(&cap)
+        && !mdb::refers_to_same_object(store, next_node.next, &cap);
+    mdb::unlink(store, next, next_node);
+    Some(Revoked { slot: next, cap, is_final })
 }
 
 /// Deletes every descendant of `slot` (seL4's `CNode_Revoke`), telling `on_delete` about
@@ -192,7 +199,7 @@ fn check_insertable<S: SlotStore>(
     if cap.is_null() {
         return Err(CapError::NullCapability);
     }
-    if !store.cap(dst).is_null() {
+    if !store.is_empty(dst) {
         return Err(CapError::DestinationOccupied);
     }
     Ok(())

@@ -30,11 +30,15 @@ fn booted() -> TestStore {
 
 /// Retypes one object from the untyped capability in `from` into `dst`.
 fn retype_one(store: &mut TestStore, from: u64, object_type: ObjectType, user_bits: u8, dst: u64) {
-    let plan =
-        plan_retype(&store.cap(from), has_children(store, from), object_type, user_bits, 1, |_| {
-            store.cap(dst).is_null()
-        })
-        .unwrap();
+    let plan = plan_retype(
+        &store.cap(from),
+        has_children(store, from, &store.cap(from)),
+        object_type,
+        user_bits,
+        1,
+        |_| store.cap(dst).is_null(),
+    )
+    .unwrap();
     plan.apply(store, from, |_| dst).unwrap();
 }
 
@@ -85,8 +89,8 @@ fn insert_root_makes_a_lone_original() {
         store.mdb(UNTYPED_SLOT),
         MdbNode { prev: None, next: None, revocable: true, first_badged: true }
     );
-    assert!(!has_children(&store, UNTYPED_SLOT));
-    assert!(is_final(&store, UNTYPED_SLOT));
+    assert!(!has_children(&store, UNTYPED_SLOT, &store.cap(UNTYPED_SLOT)));
+    assert!(is_final(&store, UNTYPED_SLOT, &store.cap(UNTYPED_SLOT)));
 }
 
 #[test]
@@ -139,7 +143,7 @@ fn a_copy_of_a_control_capability_issues_under_the_original() {
     insert_child(&mut store, slot(1), slot(3), ports).unwrap();
     assert_eq!(store.lists(), [vec![slot(0), slot(2), slot(1), slot(3)]]);
     assert!(is_parent_of(&store, slot(0), slot(3)));
-    assert!(!is_final(&store, slot(1)));
+    assert!(!is_final(&store, slot(1), &store.cap(slot(1))));
     // A copy cannot have children, so revoking it takes nothing; the original takes all.
     assert_eq!(revoked(&mut store, slot(1)), []);
     assert_eq!(revoked(&mut store, slot(0)), [(slot(2), false), (slot(1), false), (slot(3), true)]);
@@ -152,7 +156,10 @@ fn a_copy_outliving_its_original_issues_parentless_capabilities() {
     copy(&mut store, slot(0), slot(1)).unwrap();
     assert_eq!(deleted(&mut store, slot(0)), (Capability::IrqControl, false));
     insert_child(&mut store, slot(1), slot(2), Capability::IrqHandler { irq: 3 }).unwrap();
-    assert!(is_final(&store, slot(1)) && is_final(&store, slot(2)));
+    assert!(
+        is_final(&store, slot(1), &store.cap(slot(1)))
+            && is_final(&store, slot(2), &store.cap(slot(2)))
+    );
     assert_eq!(revoked(&mut store, slot(1)), []);
     copy(&mut store, slot(2), slot(3)).unwrap();
     assert_eq!(revoked(&mut store, slot(2)), [(slot(3), false)]);
@@ -167,8 +174,8 @@ fn copy_inserts_a_child_right_after_its_source() {
     let node = store.mdb(slot(2));
     assert!(!node.revocable && !node.first_badged);
     assert!(is_parent_of(&store, slot(1), slot(2)));
-    assert!(has_children(&store, slot(1)));
-    assert!(!has_children(&store, slot(2)));
+    assert!(has_children(&store, slot(1), &store.cap(slot(1))));
+    assert!(!has_children(&store, slot(2), &store.cap(slot(2))));
 }
 
 #[test]
@@ -289,7 +296,7 @@ fn revoking_the_unbadged_original_removes_every_badge() {
     copy(&mut store, slot(1), slot(5)).unwrap();
     assert_eq!(revoked(&mut store, slot(1)).len(), 4);
     assert_eq!(store.occupied(), [UNTYPED_SLOT, slot(1)]);
-    assert!(is_final(&store, slot(1)));
+    assert!(is_final(&store, slot(1), &store.cap(slot(1))));
 }
 
 #[test]
@@ -297,7 +304,7 @@ fn the_last_copy_is_final() {
     let mut store = with_endpoint();
     copy(&mut store, slot(1), slot(2)).unwrap();
     copy(&mut store, slot(1), slot(3)).unwrap();
-    assert!(!is_final(&store, slot(1)));
+    assert!(!is_final(&store, slot(1), &store.cap(slot(1))));
     assert_eq!(deleted(&mut store, slot(1)), (store_endpoint(0), false));
     assert_eq!(deleted(&mut store, slot(3)), (store_endpoint(0), false));
     assert_eq!(deleted(&mut store, slot(2)), (store_endpoint(0), true));
@@ -313,7 +320,7 @@ fn neighbouring_capabilities_to_other_objects_do_not_stop_finality() {
     retype_one(&mut store, UNTYPED_SLOT, ObjectType::Tcb, 0, slot(3));
     assert_eq!(store.lists(), [vec![UNTYPED_SLOT, slot(3), slot(2), slot(1)]]);
     for at in [slot(1), slot(2), slot(3)] {
-        assert!(is_final(&store, at));
+        assert!(is_final(&store, at, &store.cap(at)));
     }
     assert!(deleted(&mut store, slot(2)).1);
 }
@@ -456,7 +463,7 @@ fn a_mapped_frame_keeps_its_mapping_when_moved_and_loses_it_when_copied() {
     });
     move_cap(&mut store, slot(1), slot(3)).unwrap();
     assert_eq!(store.cap(slot(3)), mapped);
-    assert!(!is_final(&store, slot(3)));
+    assert!(!is_final(&store, slot(3), &store.cap(slot(3))));
 }
 
 #[test]
@@ -478,7 +485,7 @@ fn an_untyped_copy_takes_over_and_the_source_is_full() {
     assert_eq!(store.cap(slot(1)), untyped_cap());
     assert!(matches!(store.cap(UNTYPED_SLOT), Capability::Untyped { watermark: 0x10_0000, .. }));
     assert!(store.mdb(slot(1)).revocable);
-    assert!(!is_final(&store, UNTYPED_SLOT));
+    assert!(!is_final(&store, UNTYPED_SLOT, &store.cap(UNTYPED_SLOT)));
     // The source can still retype, but only from its watermark: it is full.
     let full = plan_retype(&store.cap(UNTYPED_SLOT), true, ObjectType::Endpoint, 0, 1, |_| true);
     assert!(full.is_err());
@@ -512,7 +519,7 @@ fn a_new_child_goes_after_the_parents_copies() {
     copy(&mut store, slot(0), slot(1)).unwrap();
     insert_child(&mut store, slot(0), slot(2), Capability::IrqHandler { irq: 1 }).unwrap();
     assert_eq!(store.lists(), [vec![slot(0), slot(1), slot(2)]]);
-    assert!(!is_final(&store, slot(1)));
+    assert!(!is_final(&store, slot(1), &store.cap(slot(1))));
     assert!(is_parent_of(&store, slot(0), slot(2)));
     assert_eq!(deleted(&mut store, slot(0)), (Capability::IrqControl, false));
     assert_eq!(deleted(&mut store, slot(1)), (Capability::IrqControl, true));

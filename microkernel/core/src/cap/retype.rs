@@ -173,13 +173,13 @@ impl RetypePlan {
     ) -> Result<(), RetypeError> {
         if store.cap(untyped_slot) != self.untyped
             || !store.mdb(untyped_slot).revocable
-            || (self.reset && mdb::has_children(store, untyped_slot))
+            || (self.reset && mdb::has_children(store, untyped_slot, &self.untyped))
         {
             return Err(RetypeError::UntypedChanged);
         }
         for index in 0..self.count {
             let slot = dest(index);
-            if !store.cap(slot).is_null() || (0..index).any(|earlier| dest(earlier) == slot) {
+            if !store.is_empty(slot) || (0..index).any(|earlier| dest(earlier) == slot) {
                 return Err(RetypeError::DeleteFirst { index });
             }
         }
@@ -191,7 +191,7 @@ impl RetypePlan {
         for index in 0..self.count {
             // What `ops::insert_child` checks holds: the destination is empty, and the
             // object lies inside the untyped region, which is revocable.
-            mdb::link_new_child(store, untyped_slot, dest(index), self.capability(index));
+            mdb::link_new_child(store, untyped_slot, &updated, dest(index), self.capability(index));
         }
         Ok(())
     }
@@ -238,7 +238,8 @@ mod tests {
         count: usize,
     ) -> RetypePlan {
         let cap = store.cap(UT);
-        let plan = plan(&cap, mdb::has_children(store, UT), object_type, user, count).unwrap();
+        let plan =
+            plan(&cap, mdb::has_children(store, UT, &cap), object_type, user, count).unwrap();
         let free: Vec<u64> =
             (0..).map(dest).filter(|&slot| store.cap(slot).is_null()).take(count).collect();
         plan.apply(store, UT, |index| free[index]).unwrap();
