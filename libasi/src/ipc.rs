@@ -335,6 +335,14 @@ impl Cap<Endpoint> {
         buffer.unload_words(&ret, reply)
     }
 
+    /// [`call`](Self::call) with a register-only message (header word `info`, at most four
+    /// words, no capabilities): the registers as the kernel leaves them, for clients whose
+    /// messages both ways fit the registers (memsrv's frame calls), where nothing should
+    /// touch memory.
+    pub fn call_registers(self, info: u64, words: [u64; REGISTER_WORDS]) -> IpcReturn {
+        raw_ipc(Syscall::Call, self.cptr(), info, words)
+    }
+
     /// [`reply_receive`](Self::reply_receive) as [`call_words`](Self::call_words) does it:
     /// the reply is `label`, `words` and, if given, one capability; the next message's
     /// words go into `received`. Returns the sender's badge and what arrived.

@@ -30,13 +30,13 @@ use crate::cap::{
 use crate::ipc::IpcBuffer;
 use crate::mem::FrameSource;
 use kernel_core::cap::retype::MAX_RETYPE_COUNT;
-use memsrv_api::fixed::{self, FIXED_LABEL};
+use memsrv_api::fixed::{self, FIXED_LABEL, FrameReply};
 use memsrv_api::kept::{KEPT_PER_SENSITIVITY, Mirror};
 use memsrv_api::{
     Handle, KeptCounts, LABEL, MESSAGE_WORDS, ORDER_2M, ORDER_4K, Object, REQUEST_WORDS, Reply,
     Request, Stats, Usage,
 };
-use syscall_abi::ipc::REGISTER_WORDS;
+use syscall_abi::ipc::MessageInfo;
 
 /// Why a request to memsrv failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -253,33 +253,41 @@ impl Client {
 
     /// Sends `request` and decodes the reply: the reply and how many capabilities came
     /// with it. A refusal is [`Error::Refused`]. Frame calls go in their fixed layout
-    /// ([`memsrv_api::fixed`]), everything else through postcard.
+    /// ([`Client::frame_call`]), everything else through postcard.
     fn call(&self, request: &Request) -> Result<(Reply, u8), Error> {
-        let decoded = match fixed::encode_request(request) {
-            Some((words, length)) => {
-                let mut reply = [0; REGISTER_WORDS];
-                let received = self
-                    .endpoint
-                    .call_words(self.buffer, FIXED_LABEL, &words[..length], &mut reply)
-                    .map_err(Error::Ipc)?;
-                let words = received.words(&reply).filter(|_| received.label == FIXED_LABEL);
-                (words.map(fixed::decode_reply), received.caps)
-            }
-            None => {
-                let mut words = [0; REQUEST_WORDS];
-                let count = memsrv_api::encode(request, &mut words).map_err(|_| Error::BadReply)?;
-                let mut reply = [0; MESSAGE_WORDS];
-                let received = self
-                    .endpoint
-                    .call_words(self.buffer, LABEL, &words[..count], &mut reply)
-                    .map_err(Error::Ipc)?;
-                let words = received.words(&reply);
-                (words.map(|words| memsrv_api::decode(received.label, words)), received.caps)
-            }
-        };
+        if let Some(frame_call) = fixed::encode_request(request) {
+            return self.frame_call(frame_call).map(|(reply, caps)| (reply.into(), caps));
+        }
+        let mut words = [0; REQUEST_WORDS];
+        let count = memsrv_api::encode(request, &mut words).map_err(|_| Error::BadReply)?;
+        let mut reply = [0; MESSAGE_WORDS];
+        let received = self
+            .endpoint
+            .call_words(self.buffer, LABEL, &words[..count], &mut reply)
+            .map_err(Error::Ipc)?;
+        let decoded = received.words(&reply).map(|words| memsrv_api::decode(received.label, words));
         match decoded {
-            (Some(Ok(Reply::Refused(error))), _) => Err(Error::Refused(error)),
-            (Some(Ok(answer)), caps) => Ok((answer, caps)),
+            Some(Ok(Reply::Refused(error))) => Err(Error::Refused(error)),
+            Some(Ok(answer)) => Ok((answer, received.caps)),
+            _ => Err(Error::BadReply),
+        }
+    }
+
+    /// A frame call, its request already in the fixed layout (`words`, `length` of them),
+    /// register-only both ways: the reply and how many capabilities came with it. A
+    /// refusal is [`Error::Refused`].
+    fn frame_call(
+        &self,
+        (words, length): (fixed::Words, usize),
+    ) -> Result<(FrameReply, u8), Error> {
+        let info = MessageInfo::new(FIXED_LABEL, length, 0).map_err(|_| Error::BadReply)?;
+        let ret = self.endpoint.call_registers(info.to_word(), words);
+        ret.raw().result().map_err(Error::Ipc)?;
+        let info = MessageInfo::from_word(ret.info).map_err(|_| Error::BadReply)?;
+        let words = ret.words.get(..usize::from(info.length)).filter(|_| info.label == FIXED_LABEL);
+        match words.map(fixed::decode_frame_reply) {
+            Some(Ok(FrameReply::Refused(error))) => Err(Error::Refused(error)),
+            Some(Ok(reply)) => Ok((reply, info.caps)),
             _ => Err(Error::BadReply),
         }
     }
@@ -328,7 +336,7 @@ impl FramePool {
     /// A 4 KiB frame of `sensitivity`: the newest this pool freed if memsrv still keeps
     /// it, otherwise a new one (zeroed).
     pub fn alloc(&mut self, sensitivity: Sensitivity) -> Result<AllocatedFrame, Error> {
-        let index = api_sensitivity(sensitivity).index();
+        let list = api_sensitivity(sensitivity).index();
         let slot = match self.spare {
             Some(slot) => slot,
             None => self.slots.alloc().ok_or(Error::NoSlots)?,
@@ -337,18 +345,28 @@ impl FramePool {
         let request = Request::AllocFrame {
             sensitivity: api_sensitivity(sensitivity),
             order: ORDER_4K,
-            reuse: !self.kept[index].is_empty(),
+            reuse: !self.kept[list].is_empty(),
         };
-        match self.client.call_into(&request, slot)? {
-            Reply::Frame { address, handle, kept } => {
+        let words = fixed::encode_request(&request).ok_or(Error::BadReply)?;
+        let buffer = self.client.buffer;
+        buffer.set_receive_slot(self.client.cnode, slot, FULL_DEPTH).map_err(Error::Ipc)?;
+        let answer = self.client.frame_call(words);
+        buffer.clear_receive_slot().map_err(Error::Ipc)?;
+        match answer? {
+            (FrameReply::Frame { address, handle, kept }, 1) => {
                 self.spare = None;
                 self.reconcile(kept);
                 Ok(AllocatedFrame { cap: Cap::from_slot(slot), handle, address, sensitivity })
             }
-            Reply::Reused { handle, kept } => {
-                let frame = self.kept[index].reused(|frame| frame.handle == handle);
+            (FrameReply::Reused { handle, kept }, 0) => {
+                let frame = self.kept[list].reused(|frame| frame.handle == handle);
                 self.reconcile(kept);
                 frame.ok_or(Error::BadReply)
+            }
+            (FrameReply::Frame { handle, .. }, 0) => {
+                // The capability did not arrive (`slot` was not empty): give it back.
+                let _ = self.client.free(handle);
+                Err(Error::BadReply)
             }
             _ => Err(Error::BadReply),
         }
@@ -359,13 +377,15 @@ impl FramePool {
     pub fn free(&mut self, frame: AllocatedFrame) -> Result<(), Error> {
         let list = api_sensitivity(frame.sensitivity).index();
         let keep = self.kept[list].has_room();
-        match self.client.call(&Request::Free { handle: frame.handle, keep })? {
-            (Reply::Kept { kept }, _) => {
+        let words = fixed::encode_request(&Request::Free { handle: frame.handle, keep })
+            .ok_or(Error::BadReply)?;
+        match self.client.frame_call(words)?.0 {
+            FrameReply::Kept { kept } => {
                 self.kept[list].kept(frame).map_err(|_| Error::BadReply)?;
                 self.reconcile(kept);
                 Ok(())
             }
-            (Reply::Freed { kept }, _) => {
+            FrameReply::Freed { kept } => {
                 give_back(&mut self.spare, &mut self.slots, frame.cap.cptr().0);
                 self.reconcile(kept);
                 Ok(())
@@ -391,12 +411,20 @@ impl FramePool {
     }
 
     /// Drops the kept frames memsrv has taken back since: their slots are empty.
+    #[inline]
     fn reconcile(&mut self, counts: KeptCounts) {
+        // Almost always memsrv took nothing back: two compares, and no call.
+        let [sensitive, nonsensitive] = counts.map(usize::from);
+        if self.kept[0].len() > sensitive || self.kept[1].len() > nonsensitive {
+            self.drop_taken_back(counts);
+        }
+    }
+
+    #[cold]
+    fn drop_taken_back(&mut self, counts: KeptCounts) {
         let (spare, slots) = (&mut self.spare, &mut self.slots);
         for (list, count) in self.kept.iter_mut().zip(counts) {
-            if list.len() > usize::from(count) {
-                list.reconcile(count, |frame| give_back(spare, slots, frame.cap.cptr().0));
-            }
+            list.reconcile(count, |frame| give_back(spare, slots, frame.cap.cptr().0));
         }
     }
 }

@@ -80,17 +80,59 @@ pub fn decode_request(words: &[u64]) -> Result<Request, CodecError> {
     }
 }
 
+/// The replies a frame call gets: the [`Reply`] variants this layout carries, as a type
+/// of their own, so that a client or server handling them builds nothing as large as a
+/// [`Reply`] (whose statistics variant is 224 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameReply {
+    Frame { address: u64, handle: Handle, kept: KeptCounts },
+    Reused { handle: Handle, kept: KeptCounts },
+    Kept { kept: KeptCounts },
+    Freed { kept: KeptCounts },
+    Refused(Error),
+}
+
+impl From<FrameReply> for Reply {
+    fn from(reply: FrameReply) -> Self {
+        match reply {
+            FrameReply::Frame { address, handle, kept } => Self::Frame { address, handle, kept },
+            FrameReply::Reused { handle, kept } => Self::Reused { handle, kept },
+            FrameReply::Kept { kept } => Self::Kept { kept },
+            FrameReply::Freed { kept } => Self::Freed { kept },
+            FrameReply::Refused(error) => Self::Refused(error),
+        }
+    }
+}
+
+impl FrameReply {
+    /// `reply` as one of these, if it is one.
+    pub fn of(reply: &Reply) -> Option<Self> {
+        Some(match *reply {
+            Reply::Frame { address, handle, kept } => Self::Frame { address, handle, kept },
+            Reply::Reused { handle, kept } => Self::Reused { handle, kept },
+            Reply::Kept { kept } => Self::Kept { kept },
+            Reply::Freed { kept } => Self::Freed { kept },
+            Reply::Refused(error) => Self::Refused(error),
+            _ => return None,
+        })
+    }
+}
+
 /// `reply` in this layout and its length in words; `None` if it has none.
 pub fn encode_reply(reply: &Reply) -> Option<(Words, usize)> {
-    Some(match *reply {
-        Reply::Frame { address, handle, kept } => ([FRAME | counts(kept), handle.0, address, 0], 3),
-        Reply::Reused { handle, kept } => {
-            let [first, handle] = reused(handle, kept);
-            ([first, handle, 0, 0], 2)
+    FrameReply::of(reply).map(encode_frame_reply)
+}
+
+/// `reply` in this layout and its length in words.
+pub fn encode_frame_reply(reply: FrameReply) -> (Words, usize) {
+    match reply {
+        FrameReply::Frame { address, handle, kept } => {
+            ([FRAME | counts(kept), handle.0, address, 0], 3)
         }
-        Reply::Kept { kept } => ([self::kept(kept), 0, 0, 0], 1),
-        Reply::Freed { kept } => ([FREED | counts(kept), 0, 0, 0], 1),
-        Reply::Refused(error) => {
+        FrameReply::Reused { handle, kept } => ([REUSED | counts(kept), handle.0, 0, 0], 2),
+        FrameReply::Kept { kept } => ([KEPT | counts(kept), 0, 0, 0], 1),
+        FrameReply::Freed { kept } => ([FREED | counts(kept), 0, 0, 0], 1),
+        FrameReply::Refused(error) => {
             let (tag, code) = error_fields(error);
             let word = REFUSED | u64::from(tag) << 24;
             match code {
@@ -98,19 +140,7 @@ pub fn encode_reply(reply: &Reply) -> Option<(Words, usize)> {
                 None => ([word, 0, 0, 0], 1),
             }
         }
-        _ => return None,
-    })
-}
-
-/// [`Reply::Reused`] in this layout, for a server that answers it without building a
-/// [`Reply`].
-pub fn reused(handle: Handle, kept: KeptCounts) -> [u64; 2] {
-    [REUSED | counts(kept), handle.0]
-}
-
-/// [`Reply::Kept`] in this layout, as [`reused`].
-pub fn kept(kept: KeptCounts) -> u64 {
-    KEPT | counts(kept)
+    }
 }
 
 fn counts(kept: KeptCounts) -> u64 {
@@ -119,6 +149,11 @@ fn counts(kept: KeptCounts) -> u64 {
 
 /// The reply `words` lay out.
 pub fn decode_reply(words: &[u64]) -> Result<Reply, CodecError> {
+    decode_frame_reply(words).map(Reply::from)
+}
+
+/// The reply `words` lay out, as the frame reply it is.
+pub fn decode_frame_reply(words: &[u64]) -> Result<FrameReply, CodecError> {
     let (&first, rest) = words.split_first().ok_or(CodecError::Length)?;
     if first & !REPLY_FIELDS != 0 {
         return Err(CodecError::Encoding);
@@ -128,12 +163,12 @@ pub fn decode_reply(words: &[u64]) -> Result<Reply, CodecError> {
     let no_error = tag == 0;
     match (first & 0xff, rest) {
         (FRAME, &[handle, address]) if no_error => {
-            Ok(Reply::Frame { address, handle: Handle(handle), kept })
+            Ok(FrameReply::Frame { address, handle: Handle(handle), kept })
         }
-        (REUSED, &[handle]) if no_error => Ok(Reply::Reused { handle: Handle(handle), kept }),
-        (KEPT, []) if no_error => Ok(Reply::Kept { kept }),
-        (FREED, []) if no_error => Ok(Reply::Freed { kept }),
-        (REFUSED, code) if kept == [0; 2] => error(tag, code).map(Reply::Refused),
+        (REUSED, &[handle]) if no_error => Ok(FrameReply::Reused { handle: Handle(handle), kept }),
+        (KEPT, []) if no_error => Ok(FrameReply::Kept { kept }),
+        (FREED, []) if no_error => Ok(FrameReply::Freed { kept }),
+        (REFUSED, code) if kept == [0; 2] => error(tag, code).map(FrameReply::Refused),
         (FRAME | REUSED | KEPT | FREED, _) if no_error => Err(CodecError::Length),
         _ => Err(CodecError::Encoding),
     }

@@ -44,7 +44,7 @@ use libasi::ipc::IpcBuffer;
 use libasi::process::{self, layout};
 use memsrv::tree::{self, Leaf, LeafKind, Node, Records};
 use memsrv::{Allocator, Block, FreeList, PAGEBLOCK_ORDER, PageblockAddr, Sensitivity};
-use memsrv_api::fixed::{self, FIXED_LABEL};
+use memsrv_api::fixed::{self, FIXED_LABEL, FrameReply};
 use memsrv_api::kept::Kept;
 use memsrv_api::{
     CodecError, Error, Handle, KeptCounts, LABEL, MAX_ORDER, MESSAGE_WORDS, ORDER_2M, ORDER_4K,
@@ -52,6 +52,7 @@ use memsrv_api::{
 };
 use spin::Mutex;
 use syscall_abi::boot_info::SlotRange;
+use syscall_abi::ipc::REGISTER_WORDS;
 
 libasi::entry!(main);
 
@@ -96,7 +97,8 @@ fn serve() -> Result<core::convert::Infallible, libasi::Error> {
         if let Ok(request) = decoded
             && let Some(answer) = server.kept_frame_call(badge, request)
         {
-            (label, length, cap) = answer.encode(fixed, &mut reply);
+            (label, length) = encode_frame(fixed, answer, &mut reply);
+            cap = None;
             continue;
         }
         let answer;
@@ -105,41 +107,15 @@ fn serve() -> Result<core::convert::Infallible, libasi::Error> {
     }
 }
 
-/// The answer to a frame call that reuses or keeps a kept frame
-/// ([`Server::kept_frame_call`]): the calls a client churning frames makes most, with no
-/// kernel work in them, kept apart from [`Reply`] (which a statistics answer makes large)
-/// so that nothing large is built or copied for them.
-#[derive(Clone, Copy)]
-enum KeptAnswer {
-    Reused { handle: Handle, kept: KeptCounts },
-    Kept { kept: KeptCounts },
-}
-
-impl KeptAnswer {
-    const fn reply(self) -> Reply {
-        match self {
-            Self::Reused { handle, kept } => Reply::Reused { handle, kept },
-            Self::Kept { kept } => Reply::Kept { kept },
-        }
+/// A frame call's `answer` in `reply` as [`encode`] puts it, with no [`Reply`] built on the
+/// way in the fixed layout.
+fn encode_frame(fixed: bool, answer: FrameReply, reply: &mut [u64; MESSAGE_WORDS]) -> (u64, usize) {
+    if !fixed {
+        return encode(false, &Reply::from(answer), reply);
     }
-
-    /// Its label, length and capability (none) in `reply`, encoded as [`encode`] does.
-    fn encode(self, fixed: bool, reply: &mut [u64; MESSAGE_WORDS]) -> (u64, usize, Option<CPtr>) {
-        if !fixed {
-            let (label, length) = encode(fixed, &self.reply(), reply);
-            return (label, length, None);
-        }
-        match self {
-            Self::Reused { handle, kept } => {
-                [reply[0], reply[1]] = fixed::reused(handle, kept);
-                (FIXED_LABEL, 2, None)
-            }
-            Self::Kept { kept } => {
-                reply[0] = fixed::kept(kept);
-                (FIXED_LABEL, 1, None)
-            }
-        }
-    }
+    let (words, length) = fixed::encode_frame_reply(answer);
+    reply[..REGISTER_WORDS].copy_from_slice(&words);
+    (FIXED_LABEL, length)
 }
 
 /// `answer` in `reply`, in the fixed layout if the request came in it
@@ -243,7 +219,7 @@ impl Server {
             && order == ORDER_4K
             && let Some(answer) = self.reuse(id, sensitivity)
         {
-            return Ok((answer.reply(), None));
+            return Ok((Reply::from(answer), None));
         }
         let kind = match order {
             ORDER_4K => ObjectKind::Frame4K,
@@ -452,7 +428,7 @@ impl Server {
             .filter(|(_, _, leaf)| leaf.owner == id && !leaf.kept)
             .ok_or(Error::NotYours)?;
         if keep && let Some(answer) = self.keep(id, slot, leaf) {
-            return Ok((answer.reply(), None));
+            return Ok((Reply::from(answer), None));
         }
         self.release(slot, node, leaf)?;
         Ok((Reply::Freed { kept: self.kept_counts(id) }, None))
@@ -460,7 +436,7 @@ impl Server {
 
     /// Keeps `leaf`, in `slot`, for its holder `client` if it is a 4 KiB frame and the
     /// list of its sensitivity has room.
-    fn keep(&mut self, client: u16, slot: u64, leaf: Leaf) -> Option<KeptAnswer> {
+    fn keep(&mut self, client: u16, slot: u64, leaf: Leaf) -> Option<FrameReply> {
         if leaf.kind != LeafKind::Frame || leaf.order != ORDER_4K {
             return None;
         }
@@ -475,13 +451,13 @@ impl Server {
         record.usage.kept_frames += 1;
         let kept = record.kept.counts();
         self.records.set_kept(slot, true);
-        Some(KeptAnswer::Kept { kept })
+        Some(FrameReply::Kept { kept })
     }
 
     /// The answer to `request` from the client with `badge` if it reuses a kept frame or
     /// keeps one: what [`handle`](Self::handle) would answer, with nothing large built on
     /// the way. `None` for every other request, which [`handle`](Self::handle) answers.
-    fn kept_frame_call(&mut self, badge: u64, request: Request) -> Option<KeptAnswer> {
+    fn kept_frame_call(&mut self, badge: u64, request: Request) -> Option<FrameReply> {
         if badge == 0 {
             return None;
         }
@@ -502,14 +478,14 @@ impl Server {
     }
 
     /// The newest frame of `sensitivity` kept for `client`, in use again.
-    fn reuse(&mut self, client: u16, sensitivity: memsrv_api::Sensitivity) -> Option<KeptAnswer> {
+    fn reuse(&mut self, client: u16, sensitivity: memsrv_api::Sensitivity) -> Option<FrameReply> {
         let record = self.clients.get_mut(&client)?;
         let slot = u64::from(record.kept.reuse(sensitivity)?);
         record.usage.kept_frames -= 1;
         let kept = record.kept.counts();
         self.records.set_kept(slot, false);
         let handle = Handle(self.records.handle_at(slot)?.0);
-        Some(KeptAnswer::Reused { handle, kept })
+        Some(FrameReply::Reused { handle, kept })
     }
 
     /// Revokes the oldest frame kept for `client` and gives its block back; `false` if
