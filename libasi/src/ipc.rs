@@ -189,9 +189,10 @@ impl Received {
 }
 
 impl IpcBuffer {
-    /// The header word and register words of a message of `label`, `words` and at most
-    /// one capability; words 4 and up and the capability go into the buffer.
-    fn load_words(
+    /// Stages a message of `label`, `words` and at most one capability to be sent: words
+    /// 4 and up and the capability go into the buffer; returns the header word and the
+    /// register words, for [`Cap::reply_receive_registers`] (or any call that takes them).
+    pub fn stage(
         self,
         label: u64,
         words: &[u64],
@@ -329,7 +330,7 @@ impl Cap<Endpoint> {
         words: &[u64],
         reply: &mut [u64],
     ) -> Result<Received, Error> {
-        let (info, registers) = buffer.load_words(label, words, None)?;
+        let (info, registers) = buffer.stage(label, words, None)?;
         let ret = raw_ipc(Syscall::Call, self.cptr(), info, registers);
         status(&ret)?;
         buffer.unload_words(&ret, reply)
@@ -352,7 +353,7 @@ impl Cap<Endpoint> {
         (label, words, cap): (u64, &[u64], Option<CPtr>),
         received: &mut [u64],
     ) -> Result<(u64, Received), Error> {
-        let (info, registers) = buffer.load_words(label, words, cap)?;
+        let (info, registers) = buffer.stage(label, words, cap)?;
         let ret = raw_ipc(Syscall::ReplyReceive, self.cptr(), info, registers);
         status(&ret)?;
         Ok((ret.badge, buffer.unload_words(&ret, received)?))

@@ -124,6 +124,7 @@ pub fn encode_reply(reply: &Reply) -> Option<(Words, usize)> {
 }
 
 /// `reply` in this layout and its length in words.
+#[inline]
 pub fn encode_frame_reply(reply: FrameReply) -> (Words, usize) {
     match reply {
         FrameReply::Frame { address, handle, kept } => {
@@ -153,6 +154,7 @@ pub fn decode_reply(words: &[u64]) -> Result<Reply, CodecError> {
 }
 
 /// The reply `words` lay out, as the frame reply it is.
+#[inline]
 pub fn decode_frame_reply(words: &[u64]) -> Result<FrameReply, CodecError> {
     let (&first, rest) = words.split_first().ok_or(CodecError::Length)?;
     if first & !REPLY_FIELDS != 0 {

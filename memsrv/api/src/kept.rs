@@ -24,40 +24,46 @@ pub const KEPT_PER_SENSITIVITY: usize = 16;
 #[derive(Clone, Debug)]
 pub struct Kept {
     lists: [Deque<u16, KEPT_PER_SENSITIVITY>; 2],
+    /// The lists' lengths, as every answer carries them: kept apart, since a `Deque`
+    /// works its length out from its ends each time.
+    counts: [u8; 2],
 }
 
 impl Kept {
-    pub const EMPTY: Self = Self { lists: [Deque::new(), Deque::new()] };
+    pub const EMPTY: Self = Self { lists: [Deque::new(), Deque::new()], counts: [0; 2] };
 
     /// Keeps the frame in `slot`; `false` (and nothing kept) if the list is full.
     pub fn keep(&mut self, sensitivity: Sensitivity, slot: u16) -> bool {
-        self.lists[sensitivity.index()].push_back(slot).is_ok()
+        let list = sensitivity.index();
+        let kept = self.lists[list].push_back(slot).is_ok();
+        self.counts[list] += u8::from(kept);
+        kept
     }
 
     /// The newest frame kept of `sensitivity`, no longer kept.
     pub fn reuse(&mut self, sensitivity: Sensitivity) -> Option<u16> {
-        self.lists[sensitivity.index()].pop_back()
+        let list = sensitivity.index();
+        let slot = self.lists[list].pop_back()?;
+        self.counts[list] -= 1;
+        Some(slot)
     }
 
     /// The oldest frame kept of either sensitivity, no longer kept: the next to take back.
     pub fn take_oldest(&mut self) -> Option<u16> {
-        let [sensitive, nonsensitive] = &mut self.lists;
-        if sensitive.len() >= nonsensitive.len() {
-            sensitive.pop_front().or_else(|| nonsensitive.pop_front())
-        } else {
-            nonsensitive.pop_front()
-        }
+        let list = if self.counts[0] >= self.counts[1] { 0 } else { 1 };
+        let slot = self.lists[list].pop_front()?;
+        self.counts[list] -= 1;
+        Some(slot)
     }
 
     /// Frames kept, sensitive then nonsensitive.
     pub fn counts(&self) -> [u8; 2] {
-        // A list holds at most KEPT_PER_SENSITIVITY entries.
-        self.lists.each_ref().map(|list| list.len() as u8)
+        self.counts
     }
 
     /// Frames kept of both sensitivities.
     pub fn len(&self) -> usize {
-        self.lists.iter().map(Deque::len).sum()
+        usize::from(self.counts[0]) + usize::from(self.counts[1])
     }
 
     pub fn is_empty(&self) -> bool {

@@ -78,8 +78,11 @@ pub mod badge {
     /// The manager bit, above the quota.
     const MANAGER: u64 = 1 << (ID_BITS + QUOTA_BITS);
 
-    /// The badge of client `id` (nonzero: badge 0 means no badge) allowed to hold
-    /// `quota_pages` 4 KiB pages at a time.
+    /// Client numbers memsrv serves are below this: memsrv keeps a record per number.
+    pub const CLIENTS: u16 = 64;
+
+    /// The badge of client `id` (below [`CLIENTS`]; with a quota of 0 not 0, since badge
+    /// 0 means no badge) allowed to hold `quota_pages` 4 KiB pages at a time.
     pub const fn client(id: u16, quota_pages: u32) -> u64 {
         ((quota_pages as u64) << ID_BITS) | id as u64
     }
@@ -88,6 +91,12 @@ pub mod badge {
     /// ([`Request::Reclaim`](super::Request::Reclaim)): init's.
     pub const fn manager(id: u16, quota_pages: u32) -> u64 {
         client(id, quota_pages) | MANAGER
+    }
+
+    /// Whether `badge` names a client memsrv serves: a badge, with a client number below
+    /// [`CLIENTS`].
+    pub const fn is_client(badge: u64) -> bool {
+        badge != 0 && id(badge) < CLIENTS
     }
 
     /// The client number of `badge`.
@@ -233,7 +242,8 @@ pub struct Stats {
 pub enum Error {
     /// Not a memsrv message: wrong label, bad length, bad encoding.
     Malformed,
-    /// The caller's capability has no badge, so memsrv does not know who it is.
+    /// The caller's capability has no badge, or one with a client number memsrv does not
+    /// serve ([`badge::CLIENTS`] and up), so memsrv does not know who it is.
     Unidentified,
     /// An order other than [`ORDER_4K`] and [`ORDER_2M`] for frames, or frames that
     /// together exceed a pageblock.
@@ -311,9 +321,10 @@ const _: () = assert!(ipc_codec::words_for(MAX_FRAME_MESSAGE) <= REGISTER_WORDS)
 const _: () = assert!(MAX_REQUEST <= MAX_BYTES && MAX_REPLY <= MAX_BYTES);
 /// The longest memsrv message, either way.
 const MAX_MESSAGE: usize = if MAX_REQUEST > MAX_REPLY { MAX_REQUEST } else { MAX_REPLY };
-/// Words that hold any memsrv request: a server's receive buffer.
+/// Words that hold any memsrv request, in either encoding. They fit the message
+/// registers, so a server receives every request in registers.
 pub const REQUEST_WORDS: usize = ipc_codec::words_for(MAX_REQUEST);
-const _: () = assert!(REQUEST_WORDS >= fixed::REQUEST_WORDS);
+const _: () = assert!(REQUEST_WORDS >= fixed::REQUEST_WORDS && REQUEST_WORDS <= REGISTER_WORDS);
 /// Words that hold any memsrv message: what [`encode`] needs.
 pub const MESSAGE_WORDS: usize = ipc_codec::words_for(MAX_MESSAGE);
 
@@ -463,5 +474,8 @@ mod tests {
         let manager = badge::manager(1, 8);
         assert_eq!((badge::id(manager), badge::quota_pages(manager)), (1, 8));
         assert!(badge::is_manager(manager));
+        assert!(badge::is_client(badge) && badge::is_client(manager));
+        assert!(!badge::is_client(0) && !badge::is_client(max), "no badge, a number too high");
+        assert!(badge::is_client(badge::client(badge::CLIENTS - 1, 0)));
     }
 }

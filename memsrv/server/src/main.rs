@@ -35,7 +35,6 @@
 
 mod regions;
 
-use heapless::index_map::FnvIndexMap;
 use libasi::cap::{
     AsiControl, CNode, CNodeAt, CPtr, Cap, Endpoint, Frame, ObjectKind,
     Sensitivity as KernelSensitivity, Slot, SlotAllocator, Untyped,
@@ -48,11 +47,11 @@ use memsrv_api::fixed::{self, FIXED_LABEL, FrameReply};
 use memsrv_api::kept::Kept;
 use memsrv_api::{
     CodecError, Error, Handle, KeptCounts, LABEL, MAX_ORDER, MESSAGE_WORDS, ORDER_2M, ORDER_4K,
-    Object, REQUEST_WORDS, Reply, Request, Stats, Usage, badge, grants,
+    Object, Reply, Request, Stats, Usage, badge, grants,
 };
 use spin::Mutex;
 use syscall_abi::boot_info::SlotRange;
-use syscall_abi::ipc::REGISTER_WORDS;
+use syscall_abi::ipc::MessageInfo;
 
 libasi::entry!(main);
 
@@ -61,8 +60,8 @@ const MAX_PAGEBLOCKS: usize = 128;
 /// Slots one allocation may take: a pair of halves per order below the pageblock, and
 /// the leaf.
 const SLOTS_PER_ALLOCATION: usize = 2 * PAGEBLOCK_ORDER as usize + 1;
-/// Clients memsrv keeps usage for.
-const MAX_CLIENTS: usize = 64;
+/// Clients memsrv serves: one record each, at the client number.
+const CLIENTS: usize = badge::CLIENTS as usize;
 /// The smallest untyped region memsrv hands out: one page.
 const MIN_UNTYPED_BITS: u8 = 12;
 const _: () = assert!(tree::SLOTS == 1 << memsrv_api::CNODE_RADIX);
@@ -78,44 +77,41 @@ fn serve() -> Result<core::convert::Infallible, libasi::Error> {
     let endpoint = Cap::<Endpoint>::new(process::granted(grants::ENDPOINT));
     let mut server = SERVER.lock();
     server.start(buffer)?;
-    // Requests and replies go between these words and the message registers (and the IPC
-    // buffer, for the few longer than four words) with no message struct between: most
-    // take the kernel's fastpath, and every instruction here is paid per request. The
-    // first reply, empty, goes to no one.
-    let mut request = [0; REQUEST_WORDS];
+    // Every request fits the message registers, so each arrives in registers and nothing
+    // reads the IPC buffer; a frame call's reply goes back in registers too (the fastpath
+    // both ways), and only a longer reply (statistics) is staged in the buffer. Every
+    // instruction here is paid per request. The first reply, empty, goes to no one.
     let mut reply = [0; MESSAGE_WORDS];
-    let (mut label, mut length, mut cap) = (LABEL, 0, None);
+    let (mut info, mut registers) = buffer.stage(LABEL, &[], None)?;
     loop {
-        let (badge, received) =
-            endpoint.reply_receive_words(buffer, (label, &reply[..length], cap), &mut request)?;
-        let fixed = received.label == FIXED_LABEL;
-        let decoded = match received.words(&request) {
-            Some(words) if fixed => fixed::decode_request(words),
-            Some(words) => memsrv_api::decode(received.label, words),
-            None => Err(CodecError::Length),
+        let ret = endpoint.reply_receive_registers(info, registers);
+        ret.raw().result()?;
+        let header = MessageInfo::from_word(ret.info).ok();
+        let fixed = header.is_some_and(|header| header.label == FIXED_LABEL);
+        let words = header.and_then(|header| ret.words.get(..usize::from(header.length)));
+        let decoded = match (words, header) {
+            (Some(words), _) if fixed => fixed::decode_request(words),
+            (Some(words), Some(header)) => memsrv_api::decode(header.label, words),
+            _ => Err(CodecError::Length),
         };
-        if let Ok(request) = decoded
-            && let Some(answer) = server.kept_frame_call(badge, request)
-        {
-            (label, length) = encode_frame(fixed, answer, &mut reply);
-            cap = None;
-            continue;
-        }
-        let answer;
-        (answer, cap) = server.handle(badge, decoded);
-        (label, length) = encode(fixed, &answer, &mut reply);
+        let kept = decoded.ok().and_then(|request| server.kept_frame_call(ret.badge, request));
+        (info, registers) = match kept {
+            Some(answer) if fixed => {
+                let (words, length) = fixed::encode_frame_reply(answer);
+                let header = MessageInfo::new(FIXED_LABEL, length, 0);
+                (header.map_err(|_| libasi::Error::InvalidLength)?.to_word(), words)
+            }
+            Some(answer) => {
+                let (label, length) = encode(false, &Reply::from(answer), &mut reply);
+                buffer.stage(label, &reply[..length], None)?
+            }
+            None => {
+                let (answer, cap) = server.handle(ret.badge, decoded);
+                let (label, length) = encode(fixed, &answer, &mut reply);
+                buffer.stage(label, &reply[..length], cap)?
+            }
+        };
     }
-}
-
-/// A frame call's `answer` in `reply` as [`encode`] puts it, with no [`Reply`] built on the
-/// way in the fixed layout.
-fn encode_frame(fixed: bool, answer: FrameReply, reply: &mut [u64; MESSAGE_WORDS]) -> (u64, usize) {
-    if !fixed {
-        return encode(false, &Reply::from(answer), reply);
-    }
-    let (words, length) = fixed::encode_frame_reply(answer);
-    reply[..REGISTER_WORDS].copy_from_slice(&words);
-    (FIXED_LABEL, length)
 }
 
 /// `answer` in `reply`, in the fixed layout if the request came in it
@@ -136,10 +132,17 @@ struct Pageblock {
     untyped: Cap<Untyped>,
 }
 
-/// A client holding something: what it holds, and the frames kept for it.
+/// A client: what it holds, and the frames kept for it.
 struct ClientRecord {
     usage: Usage,
     kept: Kept,
+}
+
+impl ClientRecord {
+    const EMPTY: Self = Self {
+        usage: Usage { pages: 0, quota_pages: 0, frame_allocations: 0, objects: 0, kept_frames: 0 },
+        kept: Kept::EMPTY,
+    };
 }
 
 struct Server {
@@ -148,7 +151,8 @@ struct Server {
     /// Sorted by address; a [`Node`]'s `pageblock` is an index into it.
     pageblocks: heapless::Vec<Pageblock, MAX_PAGEBLOCKS>,
     records: Records,
-    clients: FnvIndexMap<u16, ClientRecord, MAX_CLIENTS>,
+    /// By client number: a client that holds nothing has a record of zeros.
+    clients: [ClientRecord; CLIENTS],
     slots: SlotAllocator,
 }
 
@@ -158,7 +162,7 @@ impl Server {
         allocator: Allocator::EMPTY,
         pageblocks: heapless::Vec::new(),
         records: Records::EMPTY,
-        clients: FnvIndexMap::new(),
+        clients: [ClientRecord::EMPTY; CLIENTS],
         slots: SlotAllocator::new(SlotRange { start: 0, end: 0 }),
     };
 
@@ -187,7 +191,7 @@ impl Server {
     ) -> (Reply, Option<CPtr>) {
         let result = match decoded {
             Err(_) => Err(Error::Malformed),
-            Ok(_) if badge == 0 => Err(Error::Unidentified),
+            Ok(_) if !badge::is_client(badge) => Err(Error::Unidentified),
             Ok(Request::AllocFrame { sensitivity, order, reuse }) => {
                 self.alloc_frame(badge, sensitivity, order, reuse)
             }
@@ -290,13 +294,10 @@ impl Server {
                 return Err(Error::QuotaExceeded);
             }
         }
-        let new_client = !self.clients.contains_key(&id);
         if self.slots.available() < SLOTS_PER_ALLOCATION {
             self.collect_halves();
         }
-        if self.slots.available() < SLOTS_PER_ALLOCATION
-            || (new_client && self.clients.len() == MAX_CLIENTS)
-        {
+        if self.slots.available() < SLOTS_PER_ALLOCATION {
             return Err(Error::ServerFull);
         }
         let sensitivity = match sensitivity {
@@ -444,7 +445,7 @@ impl Server {
             Sensitivity::Sensitive => memsrv_api::Sensitivity::Sensitive,
             Sensitivity::Nonsensitive => memsrv_api::Sensitivity::Nonsensitive,
         };
-        let record = self.clients.get_mut(&client)?;
+        let record = self.clients.get_mut(usize::from(client))?;
         if !record.kept.keep(sensitivity, slot as u16) {
             return None;
         }
@@ -458,7 +459,7 @@ impl Server {
     /// keeps one: what [`handle`](Self::handle) would answer, with nothing large built on
     /// the way. `None` for every other request, which [`handle`](Self::handle) answers.
     fn kept_frame_call(&mut self, badge: u64, request: Request) -> Option<FrameReply> {
-        if badge == 0 {
+        if !badge::is_client(badge) {
             return None;
         }
         let client = badge::id(badge);
@@ -479,7 +480,7 @@ impl Server {
 
     /// The newest frame of `sensitivity` kept for `client`, in use again.
     fn reuse(&mut self, client: u16, sensitivity: memsrv_api::Sensitivity) -> Option<FrameReply> {
-        let record = self.clients.get_mut(&client)?;
+        let record = self.clients.get_mut(usize::from(client))?;
         let slot = u64::from(record.kept.reuse(sensitivity)?);
         record.usage.kept_frames -= 1;
         let kept = record.kept.counts();
@@ -491,8 +492,8 @@ impl Server {
     /// Revokes the oldest frame kept for `client` and gives its block back; `false` if
     /// none is kept.
     fn take_back_oldest(&mut self, client: u16) -> Result<bool, Error> {
-        let Some(slot) = self.clients.get_mut(&client).and_then(|record| record.kept.take_oldest())
-        else {
+        let record = self.clients.get_mut(usize::from(client));
+        let Some(slot) = record.and_then(|record| record.kept.take_oldest()) else {
             return Ok(false);
         };
         let (node, leaf) = self.records.leaf_at(u64::from(slot)).ok_or(Error::Kernel(0))?;
@@ -508,21 +509,18 @@ impl Server {
 
     /// Takes back every kept frame of every client; whether there was one.
     fn take_back_all_kept(&mut self) -> Result<bool, Error> {
-        let keepers: heapless::Vec<u16, MAX_CLIENTS> = self
-            .clients
-            .iter()
-            .filter(|(_, record)| !record.kept.is_empty())
-            .map(|(&client, _)| client)
-            .collect();
-        for &client in &keepers {
-            while self.take_back_oldest(client)? {}
+        let mut any = false;
+        for client in 0..CLIENTS as u16 {
+            while self.take_back_oldest(client)? {
+                any = true;
+            }
         }
-        Ok(!keepers.is_empty())
+        Ok(any)
     }
 
     /// How many frames memsrv keeps for `client`, for every answer to it.
     fn kept_counts(&self, client: u16) -> KeptCounts {
-        self.clients.get(&client).map_or([0; 2], |record| record.kept.counts())
+        self.clients.get(usize::from(client)).map_or([0; 2], |record| record.kept.counts())
     }
 
     /// Revokes and deletes the leaf in `slot` and gives its block back.
@@ -559,7 +557,7 @@ impl Server {
     }
 
     fn held(&self, client: u16) -> Usage {
-        self.clients.get(&client).map(|record| record.usage).unwrap_or_default()
+        self.clients.get(usize::from(client)).map(|record| record.usage).unwrap_or_default()
     }
 
     /// Counts `leaf` as taken by (or given back from) its owner.
@@ -578,13 +576,9 @@ impl Server {
             usage.pages -= pages;
             usage.kept_frames -= u64::from(leaf.kept);
         }
-        if usage.pages == 0 {
-            self.clients.swap_remove(&client);
-        } else if let Some(record) = self.clients.get_mut(&client) {
+        // Every caller that gets this far is a client (`badge::is_client`).
+        if let Some(record) = self.clients.get_mut(usize::from(client)) {
             record.usage = usage;
-        } else {
-            // Room was checked before the allocation.
-            let _ = self.clients.insert(client, ClientRecord { usage, kept: Kept::EMPTY });
         }
     }
 
@@ -604,8 +598,8 @@ impl Server {
             free_bytes: Sensitivity::ALL.map(|s| stats.free_bytes_total(s)),
             pageblocks: Sensitivity::ALL.map(|s| stats.pageblocks(s)),
             flips: stats.flips(),
-            clients: self.clients.len() as u64,
-            kept_frames: self.clients.values().map(|record| record.kept.len() as u64).sum(),
+            clients: self.clients.iter().filter(|record| record.usage.pages > 0).count() as u64,
+            kept_frames: self.clients.iter().map(|record| record.kept.len() as u64).sum(),
         }
     }
 }

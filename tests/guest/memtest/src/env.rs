@@ -42,6 +42,8 @@ pub struct Env {
     /// memsrv's endpoint with the first client's badge: for raw requests.
     pub raw: Cap<Endpoint>,
     pub unbadged: Cap<Endpoint>,
+    /// Badged with a client number memsrv does not serve (`badge::CLIENTS`).
+    pub unserved: Cap<Endpoint>,
     /// What memhog is spawned from and with.
     pub pool: Cap<Untyped>,
     pub memhog: ModuleDescriptor,
@@ -88,6 +90,7 @@ pub fn setup() -> Result<Env, Failure> {
     let second = mint(badge::client(2, QUOTA_ONE))?;
     let third = mint(badge::client(THIRD_ID, QUOTA_ALL))?;
     let unbadged = mint(0)?;
+    let unserved = mint(badge::client(badge::CLIENTS, QUOTA_ALL))?;
     let memhog_memsrv = mint(badge::client(MEMHOG_ID, QUOTA_ALL))?;
     let no_grant = mint_with(badge::client(NO_GRANT_ID, QUOTA_ALL), Rights::WRITE)?;
     if let Err(error) = Spawner::new(pool, &mut slots).spawn(&module, &options) {
@@ -102,6 +105,7 @@ pub fn setup() -> Result<Env, Failure> {
         no_grant: Client::new(no_grant, buffer, Cap::ROOT),
         raw,
         unbadged,
+        unserved,
         pool,
         memhog,
         memhog_memsrv,

@@ -184,8 +184,14 @@ pub fn malformed_and_unbadged(env: &mut Env) -> Outcome {
         },
     ] {
         let Ok(count) = memsrv_api::encode(&request, &mut words) else { fail!("encode") };
-        let reply = raw(env, env.unbadged, LABEL, &words[..count])?;
-        ensure!(reply == Reply::Refused(Refusal::Unidentified), "unbadged {request:?}: {reply:?}");
+        for (endpoint, who) in [(env.unbadged, "unbadged"), (env.unserved, "client number 64")] {
+            let reply = raw(env, endpoint, LABEL, &words[..count])?;
+            ensure!(reply == Reply::Refused(Refusal::Unidentified), "{who} {request:?}: {reply:?}");
+        }
+        if let Some((fixed_words, length)) = fixed::encode_request(&request) {
+            let reply = raw(env, env.unserved, FIXED_LABEL, &fixed_words[..length])?;
+            ensure!(reply == Reply::Refused(Refusal::Unidentified), "fixed {request:?}: {reply:?}");
+        }
     }
     let usage = env.usage(env.first)?;
     ensure!(usage.pages == 0, "after the refusals the client holds {usage:?}");
