@@ -280,8 +280,7 @@ impl Client {
         &self,
         (words, length): (fixed::Words, usize),
     ) -> Result<(FrameReply, u8), Error> {
-        let info = MessageInfo::new(FIXED_LABEL, length, 0).map_err(|_| Error::BadReply)?;
-        let ret = self.endpoint.call_registers(info.to_word(), words);
+        let ret = self.endpoint.call_registers(fixed::header(length), words);
         ret.raw().result().map_err(Error::Ipc)?;
         let info = MessageInfo::from_word(ret.info).map_err(|_| Error::BadReply)?;
         let words = ret.words.get(..usize::from(info.length)).filter(|_| info.label == FIXED_LABEL);
@@ -411,7 +410,7 @@ impl FramePool {
     }
 
     /// Drops the kept frames memsrv has taken back since: their slots are empty.
-    #[inline]
+    #[inline(always)]
     fn reconcile(&mut self, counts: KeptCounts) {
         // Almost always memsrv took nothing back: two compares, and no call.
         let [sensitive, nonsensitive] = counts.map(usize::from);

@@ -18,7 +18,7 @@
 //! error (bits 24–31); then the handle and address of a frame, the handle of a reused one,
 //! or the kernel's code of [`Error::Kernel`].
 
-use syscall_abi::ipc::REGISTER_WORDS;
+use syscall_abi::ipc::{MessageInfo, REGISTER_WORDS};
 
 use crate::{CodecError, Error, Handle, KeptCounts, Reply, Request, Sensitivity};
 
@@ -27,6 +27,12 @@ pub const FIXED_LABEL: u64 = crate::LABEL + 1;
 
 /// Words of a message in this layout: at most the message registers.
 pub type Words = [u64; REGISTER_WORDS];
+/// The header word of a message of `length` words in this layout (at most
+/// [`REGISTER_WORDS`], as every message the encoders here make).
+pub const fn header(length: usize) -> u64 {
+    MessageInfo { label: FIXED_LABEL, length: length as u8, caps: 0, unwrapped: 0 }.to_word()
+}
+
 /// The longest request in this layout: a free.
 pub const REQUEST_WORDS: usize = 2;
 
@@ -264,6 +270,14 @@ mod tests {
         for reply in replies() {
             let (words, length) = encode_reply(&reply).unwrap();
             assert_eq!(decode_reply(&words[..length]), Ok(reply));
+        }
+    }
+
+    #[test]
+    fn headers_are_the_kernels_message_info() {
+        for length in 0..=REGISTER_WORDS {
+            let info = MessageInfo::new(FIXED_LABEL, length, 0).unwrap();
+            assert_eq!(header(length), info.to_word());
         }
     }
 

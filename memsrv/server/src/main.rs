@@ -98,8 +98,7 @@ fn serve() -> Result<core::convert::Infallible, libasi::Error> {
         (info, registers) = match kept {
             Some(answer) if fixed => {
                 let (words, length) = fixed::encode_frame_reply(answer);
-                let header = MessageInfo::new(FIXED_LABEL, length, 0);
-                (header.map_err(|_| libasi::Error::InvalidLength)?.to_word(), words)
+                (fixed::header(length), words)
             }
             Some(answer) => {
                 let (label, length) = encode(false, &Reply::from(answer), &mut reply);
