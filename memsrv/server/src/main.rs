@@ -537,6 +537,8 @@ impl Server {
     /// Takes back everything client `client` holds; what it held.
     fn reclaim(&mut self, client: u16) -> Result<Usage, Error> {
         let held = self.held(client);
+        // Kept frames first, through their lists, so that no list names a slot released.
+        while self.take_back_oldest(client)? {}
         for slot in 0..tree::SLOTS as u64 {
             if let Some((node, leaf)) = self.records.leaf_at(slot)
                 && leaf.owner == client

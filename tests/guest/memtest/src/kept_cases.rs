@@ -8,7 +8,7 @@ use libasi::cap::{CapKind, Sensitivity};
 use libasi::memsrv::{Client, FramePool};
 use memsrv_api::Error as Refusal;
 
-use crate::env::{ASI, Env, PAGEBLOCKS, gone, refused, same_stats};
+use crate::env::{ASI, Env, PAGEBLOCKS, THIRD_ID, gone, refused, same_stats};
 
 /// A pool for `client` over `count` fresh slots.
 fn pool(env: &mut Env, client: Client, count: usize) -> Result<(FramePool, SlotRange), Failure> {
@@ -120,5 +120,33 @@ pub fn taken_back_when_memory_runs_out(env: &mut Env) -> Outcome {
     served(pool.release_kept(), "release kept")?;
     give_back_slots(env, slots);
     ok(ASI.verify(), "AsiControl::verify after the frees")?;
+    same_stats(&before, &env.stats()?)
+}
+
+/// Reclaiming a client takes its kept frames too, and leaves nothing of them behind: the
+/// client's next frames are new ones, and its counts start from zero.
+pub fn reclaimed_with_the_client(env: &mut Env) -> Outcome {
+    let before = env.stats()?;
+    let (mut pool, slots) = pool(env, env.third, 4)?;
+    let kept = served(pool.alloc(Sensitivity::Nonsensitive), "alloc")?;
+    let held = served(pool.alloc(Sensitivity::Nonsensitive), "alloc")?;
+    served(pool.free(kept), "free")?;
+    let reclaimed = served(env.first.reclaim(THIRD_ID), "reclaim")?;
+    ensure!(
+        reclaimed.pages == 2 && reclaimed.kept_frames == 1,
+        "reclaimed {reclaimed:?}, expected a held and a kept page"
+    );
+    gone(kept.cap, "a kept frame after the reclaim")?;
+    gone(held.cap, "a held frame after the reclaim")?;
+    ensure!(env.stats()?.kept_frames == 0, "kept frames survive the reclaim");
+    // The pool still lists the kept frame; memsrv keeps none, so the next frame is new.
+    let fresh = served(pool.alloc(Sensitivity::Nonsensitive), "alloc after the reclaim")?;
+    ensure!(fresh.handle != kept.handle, "a reclaimed frame came back: {fresh:?}");
+    ensure!(pool.kept() == [0, 0], "the pool still lists a reclaimed frame: {:?}", pool.kept());
+    let usage = env.usage(env.third)?;
+    ensure!(usage.pages == 1 && usage.kept_frames == 0, "after the reclaim: {usage:?}");
+    served(pool.free(fresh), "free")?;
+    served(pool.release_kept(), "release kept")?;
+    give_back_slots(env, slots);
     same_stats(&before, &env.stats()?)
 }

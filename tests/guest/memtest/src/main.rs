@@ -42,6 +42,7 @@ const CASES: &[Case] = &[
     ("memsrv::kept::reuse_is_the_same_frame", kept_cases::reuse_is_the_same_frame),
     ("memsrv::kept::taken_back_for_the_quota", kept_cases::taken_back_for_the_quota),
     ("memsrv::kept::taken_back_when_memory_runs_out", kept_cases::taken_back_when_memory_runs_out),
+    ("memsrv::kept::reclaimed_with_the_client", kept_cases::reclaimed_with_the_client),
     ("memsrv::refuse::bad_order_and_count", refuse_cases::bad_order_and_count),
     ("memsrv::refuse::bad_object", refuse_cases::bad_object),
     ("memsrv::refuse::out_of_memory", refuse_cases::out_of_memory),
