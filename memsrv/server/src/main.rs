@@ -118,7 +118,7 @@ fn serve() -> Result<core::convert::Infallible, libasi::Error> {
 /// empty, which no client takes for an answer.
 fn encode(fixed: bool, answer: &Reply, reply: &mut [u64; MESSAGE_WORDS]) -> (u64, usize) {
     if fixed && let Some((words, length)) = fixed::encode_reply(answer) {
-        reply[..length].copy_from_slice(&words[..length]);
+        reply[..words.len()].copy_from_slice(&words);
         return (FIXED_LABEL, length);
     }
     (LABEL, memsrv_api::encode(answer, reply).unwrap_or(0))
