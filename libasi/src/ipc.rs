@@ -170,7 +170,7 @@ impl IpcBuffer {
     }
 }
 
-/// What a words-level receive ([`Cap::call_words`], [`Cap::reply_receive_words`]) got:
+/// What a words-level call ([`Cap::call_words`]) got back:
 /// the label, how many words the message had (more than the words given to hold them
 /// means it was cut short) and how many capabilities arrived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -342,21 +342,6 @@ impl Cap<Endpoint> {
     /// touch memory.
     pub fn call_registers(self, info: u64, words: [u64; REGISTER_WORDS]) -> IpcReturn {
         raw_ipc(Syscall::Call, self.cptr(), info, words)
-    }
-
-    /// [`reply_receive`](Self::reply_receive) as [`call_words`](Self::call_words) does it:
-    /// the reply is `label`, `words` and, if given, one capability; the next message's
-    /// words go into `received`. Returns the sender's badge and what arrived.
-    pub fn reply_receive_words(
-        self,
-        buffer: IpcBuffer,
-        (label, words, cap): (u64, &[u64], Option<CPtr>),
-        received: &mut [u64],
-    ) -> Result<(u64, Received), Error> {
-        let (info, registers) = buffer.stage(label, words, cap)?;
-        let ret = raw_ipc(Syscall::ReplyReceive, self.cptr(), info, registers);
-        status(&ret)?;
-        Ok((ret.badge, buffer.unload_words(&ret, received)?))
     }
 
     /// Waits for a message: returns the sender's badge and the message. Refusals:
