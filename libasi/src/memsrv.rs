@@ -428,9 +428,12 @@ impl FramePool {
     }
 }
 
-/// Makes `slot`, empty again, the pool's spare, or gives it back to its allocator.
+/// Makes `slot`, empty again, the pool's spare, or gives it back to its allocator; a slot
+/// outside the pool's range (a frame freed here that came from elsewhere) stays the
+/// caller's.
 fn give_back(spare: &mut Option<u64>, slots: &mut SlotAllocator, slot: u64) {
     match spare {
+        _ if !slots.is_allocated(slot) => {}
         None => *spare = Some(slot),
         Some(_) => slots.free(slot),
     }
