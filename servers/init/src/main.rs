@@ -280,7 +280,8 @@ fn run(interactive: bool) -> Result<(), InitError> {
         return Err(InitError::SignerFailed(mix.failed()));
     }
     let (costs, stats) = memory::exercise(&client, &mut slots, buffer)?;
-    memory::report(&division, &costs, &stats, buffer)
+    let churn = memory::churn(client, &mut slots, buffer)?;
+    memory::report(&division, &costs, &churn, &stats, buffer)
 }
 
 /// The modules of the servers, in [`SERVERS`] order; `None` unless all are there.

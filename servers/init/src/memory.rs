@@ -11,12 +11,12 @@
 
 use core::fmt;
 
-use libasi::boot::BootInfo;
+use libasi::boot::{BootInfo, SlotRange};
 use libasi::cap::{
     AsiControl, CNodeAt, Cap, Counters, ObjectKind, Sensitivity, SlotAllocator, Untyped,
 };
 use libasi::ipc::IpcBuffer;
-use libasi::memsrv::{AllocatedFrame, Client};
+use libasi::memsrv::{AllocatedFrame, Client, FramePool};
 use libasi::println;
 use memsrv_api::{ORDER_4K, Stats, grants};
 use syscall_abi::counters::Counter;
@@ -125,6 +125,52 @@ pub struct Allocations {
     asi_exits: u64,
 }
 
+/// Sensitive 4 KiB frames init allocates and frees in turn through a [`FramePool`].
+pub const CHURN: u64 = 64;
+
+/// What churning [`CHURN`] sensitive frames through a [`FramePool`] cost.
+pub struct Churn {
+    /// Frames memsrv made (the rest came back kept).
+    made: u64,
+    /// Kernel entries meanwhile.
+    entries: u64,
+    /// Times the kernel left its restricted view meanwhile.
+    asi_exits: u64,
+}
+
+/// Allocates and frees one sensitive frame [`CHURN`] times through a [`FramePool`] on
+/// `client`, then has memsrv take back what it kept: after the first, memsrv hands back
+/// the frame just freed, with no retype, so no zeroing and no ASI exit.
+pub fn churn(
+    client: Client,
+    slots: &mut SlotAllocator,
+    buffer: IpcBuffer,
+) -> Result<Churn, InitError> {
+    let first = slots.alloc_range(2).ok_or(InitError::NoSlots)?;
+    let range = SlotRange { start: first, end: first + 2 };
+    let mut pool = FramePool::new(client, range);
+    let failed = |error| InitError::Memsrv("churn a frame", error);
+    let before = counters(buffer)?;
+    let mut handles = heapless::Vec::<_, { CHURN as usize }>::new();
+    for _ in 0..CHURN {
+        let frame = pool.alloc(Sensitivity::Sensitive).map_err(failed)?;
+        if !handles.contains(&frame.handle) {
+            let _ = handles.push(frame.handle);
+        }
+        pool.free(frame).map_err(failed)?;
+    }
+    let spent = counters(buffer)?.since(&before);
+    pool.release_kept().map_err(failed)?;
+    slots.free_range(first, 2);
+    Ok(Churn {
+        made: handles.len() as u64,
+        entries: spent.get(Counter::SyscallEntries)
+            + spent.get(Counter::InterruptEntries)
+            + spent.get(Counter::ExceptionEntries),
+        asi_exits: spent.get(Counter::AsiExits),
+    })
+}
+
 /// Asks memsrv as `client` for [`FRAMES`] frames of each sensitivity (into slots from
 /// `slots`), checks them, frees them all; returns what each sensitivity cost and
 /// memsrv's statistics afterwards.
@@ -177,6 +223,7 @@ pub fn exercise(
 pub fn report(
     division: &Division,
     costs: &[Allocations; 2],
+    churn: &Churn,
     stats: &Stats,
     buffer: IpcBuffer,
 ) -> Result<(), InitError> {
@@ -197,6 +244,13 @@ pub fn report(
             Count(cost.asi_exits, "ASI exit", "ASI exits"),
         );
     }
+    println!(
+        "init: churned {CHURN} sensitive 4 KiB frames through a FramePool: {} made, {} kept and reused; {}, {}",
+        churn.made,
+        CHURN - churn.made,
+        Count(churn.entries, "kernel entry", "kernel entries"),
+        Count(churn.asi_exits, "ASI exit", "ASI exits"),
+    );
     let [sensitive, nonsensitive] = stats.pageblocks;
     println!(
         "init: memsrv pageblocks: {sensitive} sensitive, {nonsensitive} nonsensitive ({} of 2 MiB); {} since start",
