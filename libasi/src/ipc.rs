@@ -142,7 +142,10 @@ impl IpcBuffer {
 
     /// Puts `message` where the kernel reads it: words 4 and up and the capabilities into
     /// the buffer; returns the header word and the register words.
-    fn load(self, message: &Message) -> Result<(u64, [u64; REGISTER_WORDS]), Error> {
+    fn load<const N: usize>(
+        self,
+        message: &Message<N>,
+    ) -> Result<(u64, [u64; REGISTER_WORDS]), Error> {
         let (info, registers) = registers_of(self.is_none(), message)?;
         for (index, &word) in message.words().iter().enumerate().skip(REGISTER_WORDS) {
             self.write(ipc_buffer::MESSAGE + index, word);
@@ -230,7 +233,10 @@ impl IpcBuffer {
 
 /// The header word and register words of `message`; refused if it needs a buffer (more
 /// than four words, or capabilities) and there is none.
-fn registers_of(no_buffer: bool, message: &Message) -> Result<(u64, [u64; REGISTER_WORDS]), Error> {
+fn registers_of<const N: usize>(
+    no_buffer: bool,
+    message: &Message<N>,
+) -> Result<(u64, [u64; REGISTER_WORDS]), Error> {
     if no_buffer && (message.len() > REGISTER_WORDS || message.cap_count() > 0) {
         return Err(Error::NoIpcBuffer);
     }
@@ -275,19 +281,31 @@ impl Cap<Endpoint> {
     /// Sends `message`, waiting until a receiver takes it. With the grant right, the
     /// message's capabilities go too. Refusals: [`Error::InsufficientRights`] without the
     /// write right; [`Error::IpcCancelled`] if the endpoint is destroyed meanwhile.
-    pub fn send(self, buffer: IpcBuffer, message: &Message) -> Result<(), Error> {
+    pub fn send<const N: usize>(
+        self,
+        buffer: IpcBuffer,
+        message: &Message<N>,
+    ) -> Result<(), Error> {
         let (info, words) = buffer.load(message)?;
         status(&raw_ipc(Syscall::Send, self.cptr(), info, words))
     }
 
     /// As [`send`](Self::send), but [`Error::WouldBlock`] if no receiver is waiting.
-    pub fn try_send(self, buffer: IpcBuffer, message: &Message) -> Result<(), Error> {
+    pub fn try_send<const N: usize>(
+        self,
+        buffer: IpcBuffer,
+        message: &Message<N>,
+    ) -> Result<(), Error> {
         let (info, words) = buffer.load(message)?;
         status(&raw_ipc(Syscall::NonBlockingSend, self.cptr(), info, words))
     }
 
     /// Sends `message` and waits for the reply.
-    pub fn call(self, buffer: IpcBuffer, message: &Message) -> Result<Message, Error> {
+    pub fn call<const N: usize>(
+        self,
+        buffer: IpcBuffer,
+        message: &Message<N>,
+    ) -> Result<Message, Error> {
         let (info, words) = buffer.load(message)?;
         let ret = raw_ipc(Syscall::Call, self.cptr(), info, words);
         status(&ret)?;
@@ -441,10 +459,10 @@ impl Cap<Notification> {
 
 /// Invokes the capability at `cptr` with `message` through `buffer` and returns the
 /// kernel's value (`rdx`) and the reply message (e.g. the registers of a register read).
-pub(crate) fn invoke(
+pub(crate) fn invoke<const N: usize>(
     buffer: IpcBuffer,
     cptr: CPtr,
-    message: &Message,
+    message: &Message<N>,
 ) -> Result<(u64, Message), Error> {
     let (info, words) = buffer.load(message)?;
     let ret = raw_ipc(Syscall::Call, cptr, info, words);

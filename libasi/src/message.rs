@@ -20,10 +20,15 @@ use crate::cap::CPtr;
 ///
 /// (Not a doctest: on the host libasi's panic handler clashes with std's; the unit
 /// tests check the same.)
+///
+/// A message holds up to `N` words, [`MAX_WORDS`] unless said otherwise: the kernel's
+/// invocations are built in `Message<INVOCATION_WORDS>`s
+/// ([`invocation`](crate::cap::invocation)), which take a fiftieth of the zeroing a
+/// 120-word message takes every time one is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Message {
+pub struct Message<const N: usize = MAX_WORDS> {
     label: u64,
-    words: [u64; MAX_WORDS],
+    words: [u64; N],
     len: usize,
     /// To send: capability pointers. Received: the badge of each capability that arrived
     /// unwrapped (bit `i` of `unwrapped`), 0 for one that arrived in the receive slot.
@@ -40,14 +45,24 @@ impl Message {
     /// An empty message with `label` (at most [`syscall_abi::ipc::MAX_LABEL`]; higher bits
     /// are dropped by the header encoding).
     pub const fn new(label: u64) -> Self {
-        Self {
-            label,
-            words: [0; MAX_WORDS],
-            len: 0,
-            caps: [0; MAX_CAPS],
-            caps_len: 0,
-            unwrapped: 0,
+        Self::empty(label)
+    }
+
+    /// A message with `words`; refused if there are more than [`MAX_WORDS`].
+    pub fn with_words(label: u64, words: &[u64]) -> Result<Self, MessageFull> {
+        let mut message = Self::new(label);
+        for &word in words {
+            message.try_push(word)?;
         }
+        Ok(message)
+    }
+}
+
+impl<const N: usize> Message<N> {
+    /// An empty message with `label` that holds up to `N` words (at most [`MAX_WORDS`]).
+    pub const fn empty(label: u64) -> Self {
+        const { assert!(N <= MAX_WORDS) };
+        Self { label, words: [0; N], len: 0, caps: [0; MAX_CAPS], caps_len: 0, unwrapped: 0 }
     }
 
     /// Empties the message and gives it `label`, clearing only what was in use: for a
@@ -149,16 +164,7 @@ impl Message {
         self.len == 0
     }
 
-    /// A message with `words`; refused if there are more than [`MAX_WORDS`].
-    pub fn with_words(label: u64, words: &[u64]) -> Result<Self, MessageFull> {
-        let mut message = Self::new(label);
-        for &word in words {
-            message.try_push(word)?;
-        }
-        Ok(message)
-    }
-
-    /// Appends `word`; refused once the message holds [`MAX_WORDS`].
+    /// Appends `word`; refused once the message holds `N` words.
     pub fn try_push(&mut self, word: u64) -> Result<(), MessageFull> {
         *self.words.get_mut(self.len).ok_or(MessageFull)? = word;
         self.len += 1;
@@ -169,10 +175,10 @@ impl Message {
     ///
     /// # Panics
     ///
-    /// If the message already holds [`MAX_WORDS`] words.
+    /// If the message already holds `N` words.
     #[must_use]
     pub fn push(mut self, word: u64) -> Self {
-        self.try_push(word).expect("a message holds at most 120 words");
+        self.try_push(word).expect("no room for another word in the message");
         self
     }
 

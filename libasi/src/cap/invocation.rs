@@ -7,16 +7,35 @@ use syscall_abi::invocation::{Invocation, ObjectKind, user_registers};
 use super::{CNodeAt, CPtr, CapData, FrameAttributes, Rights, Slot, SlotRef, TcbConfig};
 use crate::message::Message;
 
+/// The most words an invocation has: `TcbWriteRegisters`, with every register.
+pub const INVOCATION_WORDS: usize = 2 + user_registers::COUNT;
+
+/// What the builders here make: a [`Message`] only as long as the longest invocation, so
+/// that making one zeroes 20 words, not 120.
+pub type InvocationMessage = Message<INVOCATION_WORDS>;
+
 /// `UntypedRetype`: object kind, size bits, destination CNode pointer, its depth, first
 /// destination slot index, number of objects.
-pub fn retype(kind: ObjectKind, size_bits: u8, dest: CNodeAt, first: u64, count: u64) -> Message {
+pub fn retype(
+    kind: ObjectKind,
+    size_bits: u8,
+    dest: CNodeAt,
+    first: u64,
+    count: u64,
+) -> InvocationMessage {
     retype_raw(kind.code(), u64::from(size_bits), dest, first, count)
 }
 
 /// [`retype`] with the kind and size as raw words, so tests can send what the kernel must
 /// refuse.
-pub fn retype_raw(kind: u64, size_bits: u64, dest: CNodeAt, first: u64, count: u64) -> Message {
-    Message::new(Invocation::UntypedRetype.label())
+pub fn retype_raw(
+    kind: u64,
+    size_bits: u64,
+    dest: CNodeAt,
+    first: u64,
+    count: u64,
+) -> InvocationMessage {
+    Message::empty(Invocation::UntypedRetype.label())
         .push(kind)
         .push(size_bits)
         .push(dest.cnode.cptr().0)
@@ -25,8 +44,8 @@ pub fn retype_raw(kind: u64, size_bits: u64, dest: CNodeAt, first: u64, count: u
         .push(count)
 }
 
-fn two_slot(invocation: Invocation, dest: Slot, src: SlotRef) -> Message {
-    Message::new(invocation.label())
+fn two_slot(invocation: Invocation, dest: Slot, src: SlotRef) -> InvocationMessage {
+    Message::empty(invocation.label())
         .push(dest.index)
         .push(u64::from(dest.depth))
         .push(src.cnode.cptr().0)
@@ -35,39 +54,39 @@ fn two_slot(invocation: Invocation, dest: Slot, src: SlotRef) -> Message {
 }
 
 /// `CNodeCopy`: destination index, depth, source CNode, index, depth, rights.
-pub fn cnode_copy(dest: Slot, src: SlotRef, rights: Rights) -> Message {
+pub fn cnode_copy(dest: Slot, src: SlotRef, rights: Rights) -> InvocationMessage {
     two_slot(Invocation::CNodeCopy, dest, src).push(rights.word())
 }
 
 /// `CNodeMint`: as copy, then the cap data.
-pub fn cnode_mint(dest: Slot, src: SlotRef, rights: Rights, data: CapData) -> Message {
+pub fn cnode_mint(dest: Slot, src: SlotRef, rights: Rights, data: CapData) -> InvocationMessage {
     two_slot(Invocation::CNodeMint, dest, src).push(rights.word()).push(data.word())
 }
 
 /// `CNodeMove`: destination index, depth, source CNode, index, depth.
-pub fn cnode_move(dest: Slot, src: SlotRef) -> Message {
+pub fn cnode_move(dest: Slot, src: SlotRef) -> InvocationMessage {
     two_slot(Invocation::CNodeMove, dest, src)
 }
 
 /// `CNodeMutate`: as move, then rights and cap data.
-pub fn cnode_mutate(dest: Slot, src: SlotRef, rights: Rights, data: CapData) -> Message {
+pub fn cnode_mutate(dest: Slot, src: SlotRef, rights: Rights, data: CapData) -> InvocationMessage {
     two_slot(Invocation::CNodeMutate, dest, src).push(rights.word()).push(data.word())
 }
 
 /// `CNodeDelete`: index, depth.
-pub fn cnode_delete(slot: Slot) -> Message {
-    Message::new(Invocation::CNodeDelete.label()).push(slot.index).push(u64::from(slot.depth))
+pub fn cnode_delete(slot: Slot) -> InvocationMessage {
+    Message::empty(Invocation::CNodeDelete.label()).push(slot.index).push(u64::from(slot.depth))
 }
 
 /// `CNodeRevoke`: index, depth.
-pub fn cnode_revoke(slot: Slot) -> Message {
-    Message::new(Invocation::CNodeRevoke.label()).push(slot.index).push(u64::from(slot.depth))
+pub fn cnode_revoke(slot: Slot) -> InvocationMessage {
+    Message::empty(Invocation::CNodeRevoke.label()).push(slot.index).push(u64::from(slot.depth))
 }
 
 /// `TcbConfigure`: fault endpoint, CSpace root, its guard data, VSpace root, 0, IPC
 /// buffer address, IPC buffer frame.
-pub fn tcb_configure(config: &TcbConfig) -> Message {
-    Message::new(Invocation::TcbConfigure.label())
+pub fn tcb_configure(config: &TcbConfig) -> InvocationMessage {
+    Message::empty(Invocation::TcbConfigure.label())
         .push(config.fault_endpoint.0)
         .push(config.cspace_root.cptr().0)
         .push(config.cspace_root_data.word())
@@ -79,9 +98,9 @@ pub fn tcb_configure(config: &TcbConfig) -> Message {
 
 /// `TcbWriteRegisters`: resume, count, then the first `count` registers in
 /// [`user_registers`] order (`registers` is cut to [`user_registers::COUNT`]).
-pub fn tcb_write_registers(resume: bool, registers: &[u64]) -> Message {
+pub fn tcb_write_registers(resume: bool, registers: &[u64]) -> InvocationMessage {
     let registers = &registers[..registers.len().min(user_registers::COUNT)];
-    let mut message = Message::new(Invocation::TcbWriteRegisters.label())
+    let mut message = Message::empty(Invocation::TcbWriteRegisters.label())
         .push(u64::from(resume))
         .push(registers.len() as u64);
     for &word in registers {
@@ -91,28 +110,33 @@ pub fn tcb_write_registers(resume: bool, registers: &[u64]) -> Message {
 }
 
 /// `TcbReadRegisters`: suspend first, count.
-pub fn tcb_read_registers(suspend: bool, count: u64) -> Message {
-    Message::new(Invocation::TcbReadRegisters.label()).push(u64::from(suspend)).push(count)
+pub fn tcb_read_registers(suspend: bool, count: u64) -> InvocationMessage {
+    Message::empty(Invocation::TcbReadRegisters.label()).push(u64::from(suspend)).push(count)
 }
 
 /// `TcbSetPriority` / `TcbSetMaxControlledPriority`: authority TCB, priority.
-pub fn tcb_priority(invocation: Invocation, authority: CPtr, priority: u64) -> Message {
-    Message::new(invocation.label()).push(authority.0).push(priority)
+pub fn tcb_priority(invocation: Invocation, authority: CPtr, priority: u64) -> InvocationMessage {
+    Message::empty(invocation.label()).push(authority.0).push(priority)
 }
 
 /// An invocation of no words (resume, suspend, unbind, unmap, get address).
-pub fn bare(invocation: Invocation) -> Message {
-    Message::new(invocation.label())
+pub fn bare(invocation: Invocation) -> InvocationMessage {
+    Message::empty(invocation.label())
 }
 
 /// An invocation of one word (affinity, bind notification).
-pub fn one_word(invocation: Invocation, word: u64) -> Message {
-    Message::new(invocation.label()).push(word)
+pub fn one_word(invocation: Invocation, word: u64) -> InvocationMessage {
+    Message::empty(invocation.label()).push(word)
 }
 
 /// `FrameMap`: VSpace, address, rights (READ/WRITE), attributes.
-pub fn frame_map(vspace: CPtr, vaddr: u64, rights: Rights, attributes: FrameAttributes) -> Message {
-    Message::new(Invocation::FrameMap.label())
+pub fn frame_map(
+    vspace: CPtr,
+    vaddr: u64,
+    rights: Rights,
+    attributes: FrameAttributes,
+) -> InvocationMessage {
+    Message::empty(Invocation::FrameMap.label())
         .push(vspace.0)
         .push(vaddr)
         .push(rights.word())
@@ -120,8 +144,8 @@ pub fn frame_map(vspace: CPtr, vaddr: u64, rights: Rights, attributes: FrameAttr
 }
 
 /// `PageTableMap`: VSpace, an address the table is to cover.
-pub fn page_table_map(vspace: CPtr, vaddr: u64) -> Message {
-    Message::new(Invocation::PageTableMap.label()).push(vspace.0).push(vaddr)
+pub fn page_table_map(vspace: CPtr, vaddr: u64) -> InvocationMessage {
+    Message::empty(Invocation::PageTableMap.label()).push(vspace.0).push(vaddr)
 }
 
 #[cfg(test)]
@@ -129,7 +153,17 @@ mod tests {
     use super::*;
     use crate::cap::{CNode, Cap};
 
-    fn check(message: &Message, invocation: Invocation, words: &[u64]) {
+    #[test]
+    fn every_invocation_fits_an_invocation_message() {
+        let invocations = (0..=u16::MAX.into()).filter_map(Invocation::from_label);
+        for invocation in invocations {
+            let registers =
+                if invocation == Invocation::TcbWriteRegisters { user_registers::COUNT } else { 0 };
+            assert!(invocation.words() + registers <= INVOCATION_WORDS, "{invocation:?}");
+        }
+    }
+
+    fn check(message: &InvocationMessage, invocation: Invocation, words: &[u64]) {
         assert_eq!(message.label(), invocation.label());
         assert_eq!(message.words(), words);
         assert_eq!(
