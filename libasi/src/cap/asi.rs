@@ -48,6 +48,13 @@ impl Counters {
         self.0[counter as usize]
     }
 
+    /// Kernel entries of every kind: system calls, interrupts and exceptions.
+    pub const fn entries(&self) -> u64 {
+        self.get(Counter::SyscallEntries)
+            + self.get(Counter::InterruptEntries)
+            + self.get(Counter::ExceptionEntries)
+    }
+
     /// Each counter's increase from `earlier` to `self` (counters only grow).
     pub fn since(&self, earlier: &Self) -> Self {
         Self(core::array::from_fn(|index| self.0[index].wrapping_sub(earlier.0[index])))
@@ -120,5 +127,23 @@ impl Cap<Frame> {
         } else {
             Sensitivity::Nonsensitive
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_every_kind_of_kernel_entry() {
+        let mut words = [0; COUNT];
+        words[Counter::SyscallEntries as usize] = 5;
+        words[Counter::InterruptEntries as usize] = 3;
+        words[Counter::ExceptionEntries as usize] = 2;
+        words[Counter::AsiExits as usize] = 7;
+        let later = Counters(words);
+        assert_eq!(later.entries(), 10);
+        assert_eq!(later.since(&Counters::default()).entries(), 10);
+        assert_eq!(later.since(&later).entries(), 0);
     }
 }

@@ -55,11 +55,7 @@ impl MixReport {
             Count(word(done::KEYS), "key", "keys"),
             Count(word(done::HEAP_PAGES_AFTER), "sensitive page", "sensitive pages"),
         );
-        let entries =
-            [Counter::SyscallEntries, Counter::InterruptEntries, Counter::ExceptionEntries]
-                .map(|counter| self.spent.get(counter))
-                .iter()
-                .sum::<u64>();
+        let entries = self.spent.entries();
         println!(
             "init: keystore mix cost the kernel {}, {} and {}; the heap grew by {} meanwhile",
             Count(entries, "entry", "entries"),

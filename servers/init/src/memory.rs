@@ -164,9 +164,7 @@ pub fn churn(
     slots.free_range(first, 2);
     Ok(Churn {
         made: handles.len() as u64,
-        entries: spent.get(Counter::SyscallEntries)
-            + spent.get(Counter::InterruptEntries)
-            + spent.get(Counter::ExceptionEntries),
+        entries: spent.entries(),
         asi_exits: spent.get(Counter::AsiExits),
     })
 }
@@ -266,7 +264,7 @@ pub fn report(
     );
     println!(
         "init: kernel since boot: {} ({}, {}, {}), {}",
-        Count(syscalls + interrupts + exceptions, "entry", "entries"),
+        Count(kernel.entries(), "entry", "entries"),
         Count(syscalls, "system call", "system calls"),
         Count(interrupts, "interrupt", "interrupts"),
         Count(exceptions, "exception", "exceptions"),
