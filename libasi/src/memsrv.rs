@@ -29,6 +29,7 @@ use crate::cap::{
 };
 use crate::ipc::IpcBuffer;
 use crate::mem::FrameSource;
+use crate::syscall::IpcReturn;
 use kernel_core::cap::retype::MAX_RETYPE_COUNT;
 use memsrv_api::fixed::{self, FIXED_LABEL, FrameReply};
 use memsrv_api::kept::{KEPT_PER_SENSITIVITY, Mirror};
@@ -132,8 +133,7 @@ impl Client {
         sensitivity: Sensitivity,
         slot: u64,
     ) -> Result<AllocatedFrame, Error> {
-        let request =
-            Request::AllocFrame { sensitivity: api_sensitivity(sensitivity), order, reuse: false };
+        let request = Request::AllocFrame { sensitivity: api_sensitivity(sensitivity), order };
         match self.call_into(&request, slot)? {
             Reply::Frame { address, handle, .. } => {
                 Ok(AllocatedFrame { cap: Cap::from_slot(slot), handle, address, sensitivity })
@@ -231,7 +231,7 @@ impl Client {
         let reply = self.call(request);
         self.buffer.clear_receive_slot().map_err(Error::Ipc)?;
         match reply? {
-            (reply @ Reply::Reused { .. }, 0) | (reply, 1) => Ok(reply),
+            (reply, 1) => Ok(reply),
             (reply, 0) => {
                 // memsrv allocated, but the capability did not arrive (no grant-reply
                 // right, or `slot` was not empty): give the allocation back, and leave
@@ -280,16 +280,28 @@ impl Client {
         &self,
         (words, length): (fixed::Words, usize),
     ) -> Result<(FrameReply, u8), Error> {
-        let ret = self.endpoint.call_registers(fixed::header(length), words);
-        ret.raw().result().map_err(Error::Ipc)?;
-        let info = MessageInfo::from_word(ret.info).map_err(|_| Error::BadReply)?;
-        let words = ret.words.get(..usize::from(info.length)).filter(|_| info.label == FIXED_LABEL);
-        match words.map(fixed::decode_frame_reply) {
-            Some(Ok(FrameReply::Refused(error))) => Err(Error::Refused(error)),
-            Some(Ok(reply)) => Ok((reply, info.caps)),
-            _ => Err(Error::BadReply),
-        }
+        frame_answer(self.endpoint.call_registers(fixed::header(length), words))
     }
+}
+
+/// The answer to a frame call as the kernel left it in `ret`, decoded: the reply and how
+/// many capabilities came with it. A refusal is [`Error::Refused`].
+fn frame_answer(ret: IpcReturn) -> Result<(FrameReply, u8), Error> {
+    ret.raw().result().map_err(Error::Ipc)?;
+    let info = MessageInfo::from_word(ret.info).map_err(|_| Error::BadReply)?;
+    let words = ret.words.get(..usize::from(info.length)).filter(|_| info.label == FIXED_LABEL);
+    match words.map(fixed::decode_frame_reply) {
+        Some(Ok(FrameReply::Refused(error))) => Err(Error::Refused(error)),
+        Some(Ok(reply)) => Ok((reply, info.caps)),
+        _ => Err(Error::BadReply),
+    }
+}
+
+/// The answer in `ret` if it is a reuse's or a keep's in the form memsrv gives them; the
+/// callers take anything else through [`frame_answer`].
+#[inline(always)]
+fn hot_answer(ret: &IpcReturn) -> Option<FrameReply> {
+    ret.raw().result().ok().and_then(|_| fixed::hot_reply(ret.info, &ret.words))
 }
 
 /// 4 KiB frames from memsrv for a client that frees and allocates them often: a frame it
@@ -324,28 +336,82 @@ pub struct FramePool {
 impl FramePool {
     /// Frames through `client`, into the empty root slots `slots`.
     pub const fn new(client: Client, slots: SlotRange) -> Self {
+        const NO_FRAME: AllocatedFrame = AllocatedFrame {
+            cap: Cap::from_slot(0),
+            handle: Handle(0),
+            address: 0,
+            sensitivity: Sensitivity::Sensitive,
+        };
         Self {
             client,
             slots: SlotAllocator::new(slots),
             spare: None,
-            kept: [Mirror::EMPTY, Mirror::EMPTY],
+            kept: [Mirror::new(NO_FRAME), Mirror::new(NO_FRAME)],
         }
     }
 
     /// A 4 KiB frame of `sensitivity`: the newest this pool freed if memsrv still keeps
     /// it, otherwise a new one (zeroed).
+    #[inline]
     pub fn alloc(&mut self, sensitivity: Sensitivity) -> Result<AllocatedFrame, Error> {
-        let list = api_sensitivity(sensitivity).index();
+        match self.kept[api_sensitivity(sensitivity).index()].newest() {
+            Some(frame) => self.reuse(frame),
+            None => self.new_frame(sensitivity),
+        }
+    }
+
+    /// `frame`, the newest kept of its sensitivity, back from memsrv. No capability moves,
+    /// so no receive slot is named; the answer is taken in its hot form first.
+    #[inline(always)]
+    fn reuse(&mut self, frame: AllocatedFrame) -> Result<AllocatedFrame, Error> {
+        let sensitivity = api_sensitivity(frame.sensitivity);
+        let (words, length) =
+            fixed::encode_request(&Request::Reuse { sensitivity }).ok_or(Error::BadReply)?;
+        let ret = self.client.endpoint.call_registers(fixed::header(length), words);
+        match hot_answer(&ret) {
+            Some(FrameReply::Reused { handle, kept }) if handle == frame.handle => {
+                self.kept[sensitivity.index()].reused(|_| true);
+                self.reconcile(kept);
+                Ok(frame)
+            }
+            _ => self.reuse_answer(ret, frame),
+        }
+    }
+
+    /// Any other answer to a reuse of `frame`: memsrv took every kept frame of its
+    /// sensitivity back (a new frame then), a refusal, or a reply that is not one.
+    #[cold]
+    fn reuse_answer(
+        &mut self,
+        ret: IpcReturn,
+        frame: AllocatedFrame,
+    ) -> Result<AllocatedFrame, Error> {
+        let list = api_sensitivity(frame.sensitivity).index();
+        match frame_answer(ret) {
+            Err(Error::Refused(memsrv_api::Error::NothingKept)) => {
+                let (spare, slots) = (&mut self.spare, &mut self.slots);
+                self.kept[list].reconcile(0, |taken| give_back(spare, slots, taken.cap.cptr().0));
+                self.new_frame(frame.sensitivity)
+            }
+            Ok((FrameReply::Reused { handle, kept }, 0)) => {
+                let reused = self.kept[list].reused(|newest| newest.handle == handle);
+                self.reconcile(kept);
+                reused.ok_or(Error::BadReply)
+            }
+            Ok(_) => Err(Error::BadReply),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A new frame of `sensitivity`, into the spare slot.
+    fn new_frame(&mut self, sensitivity: Sensitivity) -> Result<AllocatedFrame, Error> {
         let slot = match self.spare {
             Some(slot) => slot,
             None => self.slots.alloc().ok_or(Error::NoSlots)?,
         };
         self.spare = Some(slot);
-        let request = Request::AllocFrame {
-            sensitivity: api_sensitivity(sensitivity),
-            order: ORDER_4K,
-            reuse: !self.kept[list].is_empty(),
-        };
+        let request =
+            Request::AllocFrame { sensitivity: api_sensitivity(sensitivity), order: ORDER_4K };
         let words = fixed::encode_request(&request).ok_or(Error::BadReply)?;
         let buffer = self.client.buffer;
         buffer.set_receive_slot(self.client.cnode, slot, FULL_DEPTH).map_err(Error::Ipc)?;
@@ -356,11 +422,6 @@ impl FramePool {
                 self.spare = None;
                 self.reconcile(kept);
                 Ok(AllocatedFrame { cap: Cap::from_slot(slot), handle, address, sensitivity })
-            }
-            (FrameReply::Reused { handle, kept }, 0) => {
-                let frame = self.kept[list].reused(|frame| frame.handle == handle);
-                self.reconcile(kept);
-                frame.ok_or(Error::BadReply)
             }
             (FrameReply::Frame { handle, .. }, 0) => {
                 // The capability did not arrive (`slot` was not empty): give it back.
@@ -373,13 +434,31 @@ impl FramePool {
 
     /// Gives `frame` back: memsrv keeps it for this pool while there is room, and revokes
     /// it otherwise.
+    #[inline]
     pub fn free(&mut self, frame: AllocatedFrame) -> Result<(), Error> {
         let list = api_sensitivity(frame.sensitivity).index();
         let keep = self.kept[list].has_room();
-        let words = fixed::encode_request(&Request::Free { handle: frame.handle, keep })
+        let (words, length) = fixed::encode_request(&Request::Free { handle: frame.handle, keep })
             .ok_or(Error::BadReply)?;
-        match self.client.frame_call(words)?.0 {
+        let ret = self.client.endpoint.call_registers(fixed::header(length), words);
+        match hot_answer(&ret) {
+            Some(FrameReply::Kept { kept }) if keep => {
+                // Cannot fail: there was room.
+                let _ = self.kept[list].kept(frame);
+                self.reconcile(kept);
+                Ok(())
+            }
+            _ => self.free_answer(ret, frame),
+        }
+    }
+
+    /// Any other answer to a free of `frame`: revoked, a refusal, or a reply that is not
+    /// one.
+    #[cold]
+    fn free_answer(&mut self, ret: IpcReturn, frame: AllocatedFrame) -> Result<(), Error> {
+        match frame_answer(ret)?.0 {
             FrameReply::Kept { kept } => {
+                let list = api_sensitivity(frame.sensitivity).index();
                 self.kept[list].kept(frame).map_err(|_| Error::BadReply)?;
                 self.reconcile(kept);
                 Ok(())

@@ -170,17 +170,22 @@ impl Records {
         ((record.generation << SLOT_BITS) | slot == handle.0).then_some((slot, record.node, leaf))
     }
 
-    /// The handle of the leaf in `slot`, if it holds one.
-    pub fn handle_at(&self, slot: u64) -> Option<Handle> {
-        let record = (*self.by_slot.get(slot as usize)?)?;
-        record.leaf.map(|_| Handle((record.generation << SLOT_BITS) | slot))
+    /// The slot and leaf `handle` names, if it is a live leaf, to change in place (mark
+    /// it kept for its holder, or in use again).
+    #[inline]
+    pub fn leaf_mut(&mut self, handle: Handle) -> Option<(u64, &mut Leaf)> {
+        let slot = handle.0 & ((1 << SLOT_BITS) - 1);
+        let record = self.by_slot.get_mut(slot as usize)?.as_mut()?;
+        let current = (record.generation << SLOT_BITS) | slot == handle.0;
+        record.leaf.as_mut().filter(|_| current).map(|leaf| (slot, leaf))
     }
 
-    /// Marks the leaf in `slot` kept for its holder, or in use again.
-    pub fn set_kept(&mut self, slot: u64, kept: bool) {
-        if let Some(Some(Record { leaf: Some(leaf), .. })) = self.by_slot.get_mut(slot as usize) {
-            leaf.kept = kept;
-        }
+    /// The handle and leaf in `slot`, if it holds one, to change in place.
+    #[inline]
+    pub fn leaf_at_mut(&mut self, slot: u64) -> Option<(Handle, &mut Leaf)> {
+        let record = self.by_slot.get_mut(slot as usize)?.as_mut()?;
+        let handle = Handle((record.generation << SLOT_BITS) | slot);
+        record.leaf.as_mut().map(|leaf| (handle, leaf))
     }
 
     /// The node and leaf in `slot`, if it holds a leaf.
@@ -388,13 +393,15 @@ mod tests {
         assert!(records.in_use(node.parent()), "its parent is split");
         assert!(records.has_leaf(node) && !records.has_leaf(node.parent()));
         assert_eq!(records.leaf_at(41), Some((node, leaf)));
-        assert_eq!(records.handle_at(41), Some(handle));
-        assert_eq!(records.handle_at(40), None);
-        records.set_kept(41, true);
+        assert_eq!(records.leaf_at_mut(41).map(|(handle, _)| handle), Some(handle));
+        assert!(records.leaf_at_mut(40).is_none() && records.leaf_mut(Handle(40)).is_none());
+        let (slot, found) = records.leaf_mut(handle).unwrap();
+        assert_eq!(slot, 41);
+        found.kept = true;
         assert_eq!(records.leaf(handle), Some((41, node, Leaf { kept: true, ..leaf })));
-        records.set_kept(40, true);
-        assert_eq!(records.half(node), Some(40), "a half cannot be kept");
-        records.set_kept(41, false);
+        records.leaf_at_mut(41).unwrap().1.kept = false;
+        assert_eq!(records.leaf(handle), Some((41, node, leaf)));
+        assert!(records.leaf_mut(Handle(handle.0 + (1 << SLOT_BITS))).is_none(), "stale");
         assert_eq!(records.leaf_at(40), None);
         assert_eq!(records.leaf_at(u64::MAX), None);
         records.remove(41);

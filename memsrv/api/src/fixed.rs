@@ -1,5 +1,6 @@
 //! The frame calls in a fixed layout of message words, under their own label
-//! [`FIXED_LABEL`]: [`Request::AllocFrame`] and [`Request::Free`], and the replies they get.
+//! [`FIXED_LABEL`]: [`Request::AllocFrame`], [`Request::Reuse`] and [`Request::Free`], and
+//! the replies they get.
 //!
 //! These are the calls a client churning 4 KiB frames makes on every allocation
 //! (`libasi::memsrv::FramePool`), and with kept frames nothing else happens in them: two
@@ -8,10 +9,15 @@
 //! values laid out one field per bit range, at most [`REGISTER_WORDS`] words each way; every
 //! other message (and these, under [`LABEL`](crate::LABEL)) goes through postcard. The
 //! decoders are as strict as postcard's: exact lengths, known values, reserved bits zero.
+//! The two calls of a kept frame's round trip, a reuse and a free with keep, and their
+//! answers also have recognizers ([`hot_request`], [`hot_reply`]) that take a message in
+//! exactly the form the encoders make with a few compares and leave everything else to the
+//! decoders.
 //!
-//! Requests: word 0 holds the operation (bits 0–7: 0 allocate, 1 free), the sensitivity
-//! (bits 8–15: [`Sensitivity::index`]), the order (bits 16–23) and the reuse or keep flag
-//! (bit 24); a free's word 1 is the handle.
+//! Requests: word 0 holds the operation (bits 0–7: 0 allocate, 1 free, 2 reuse), the
+//! sensitivity of an allocation or reuse (bits 8–15: [`Sensitivity::index`]), the order of
+//! an allocation (bits 16–23) and the keep flag of a free (bit 24); a free's word 1 is the
+//! handle.
 //!
 //! Replies: word 0 holds the kind (bits 0–7: 0 frame, 1 reused, 2 kept, 3 freed, 4
 //! refused), the kept counts (bits 8–15 sensitive, 16–23 nonsensitive) and a refusal's
@@ -38,8 +44,9 @@ pub const REQUEST_WORDS: usize = 2;
 
 const ALLOC: u64 = 0;
 const FREE: u64 = 1;
-const FLAG: u64 = 1 << 24;
-const REQUEST_FIELDS: u64 = FLAG | 0xff_ffff;
+const REUSE: u64 = 2;
+const KEEP: u64 = 1 << 24;
+const REQUEST_FIELDS: u64 = KEEP | 0xff_ffff;
 
 const FRAME: u64 = 0;
 const REUSED: u64 = 1;
@@ -47,19 +54,21 @@ const KEPT: u64 = 2;
 const FREED: u64 = 3;
 const REFUSED: u64 = 4;
 const REPLY_FIELDS: u64 = 0xffff_ffff;
+const COUNTS: u64 = 0xffff << 8;
 
 /// `request` in this layout and its length in words; `None` if it has none.
+#[inline]
 pub fn encode_request(request: &Request) -> Option<(Words, usize)> {
     match *request {
-        Request::AllocFrame { sensitivity, order, reuse } => {
-            let word = ALLOC
-                | (sensitivity.index() as u64) << 8
-                | u64::from(order) << 16
-                | if reuse { FLAG } else { 0 };
+        Request::AllocFrame { sensitivity, order } => {
+            let word = ALLOC | (sensitivity.index() as u64) << 8 | u64::from(order) << 16;
             Some(([word, 0, 0, 0], 1))
         }
+        Request::Reuse { sensitivity } => {
+            Some(([REUSE | (sensitivity.index() as u64) << 8, 0, 0, 0], 1))
+        }
         Request::Free { handle, keep } => {
-            Some(([FREE | if keep { FLAG } else { 0 }, handle.0, 0, 0], 2))
+            Some(([FREE | if keep { KEEP } else { 0 }, handle.0, 0, 0], 2))
         }
         _ => None,
     }
@@ -71,18 +80,45 @@ pub fn decode_request(words: &[u64]) -> Result<Request, CodecError> {
     if first & !REQUEST_FIELDS != 0 {
         return Err(CodecError::Encoding);
     }
-    let flag = first & FLAG != 0;
+    let keep = first & KEEP != 0;
     match (first & 0xff, rest) {
-        (ALLOC, []) => Ok(Request::AllocFrame {
+        (ALLOC, []) if !keep => Ok(Request::AllocFrame {
             sensitivity: sensitivity(first >> 8)?,
             order: (first >> 16) as u8,
-            reuse: flag,
         }),
-        (FREE, &[handle]) if first & 0xff_ff00 == 0 => {
-            Ok(Request::Free { handle: Handle(handle), keep: flag })
+        (REUSE, []) if first & (KEEP | 0xff_0000) == 0 => {
+            Ok(Request::Reuse { sensitivity: sensitivity(first >> 8)? })
         }
-        (ALLOC | FREE, _) => Err(CodecError::Length),
+        (FREE, &[handle]) if first & 0xff_ff00 == 0 => {
+            Ok(Request::Free { handle: Handle(handle), keep })
+        }
+        (ALLOC | FREE | REUSE, rest) if rest.len() != usize::from(first & 0xff == FREE) => {
+            Err(CodecError::Length)
+        }
         _ => Err(CodecError::Encoding),
+    }
+}
+
+/// The request a message of header `info` and `words` carries if it is a reuse or a free
+/// with keep, the two calls of a kept frame's round trip, in exactly the form
+/// [`encode_request`] gives them (and so [`decode_request`] agrees); `None` for anything
+/// else, which the caller decodes.
+#[inline(always)]
+pub fn hot_request(info: u64, words: &Words) -> Option<Request> {
+    const REUSE_SENSITIVE: u64 = REUSE;
+    const REUSE_NONSENSITIVE: u64 = REUSE | 1 << 8;
+    const FREE_KEEP: u64 = FREE | KEEP;
+    match words[0] {
+        REUSE_SENSITIVE if info == header(1) => {
+            Some(Request::Reuse { sensitivity: Sensitivity::Sensitive })
+        }
+        REUSE_NONSENSITIVE if info == header(1) => {
+            Some(Request::Reuse { sensitivity: Sensitivity::Nonsensitive })
+        }
+        FREE_KEEP if info == header(2) => {
+            Some(Request::Free { handle: Handle(words[1]), keep: true })
+        }
+        _ => None,
     }
 }
 
@@ -182,6 +218,20 @@ pub fn decode_frame_reply(words: &[u64]) -> Result<FrameReply, CodecError> {
     }
 }
 
+/// The reply a message of header `info` and `words` carries if it is a
+/// [`FrameReply::Reused`] or [`FrameReply::Kept`], the answers of a kept frame's round
+/// trip, in exactly the form [`encode_frame_reply`] gives them (and so
+/// [`decode_frame_reply`] agrees); `None` for anything else, which the caller decodes.
+#[inline(always)]
+pub fn hot_reply(info: u64, words: &Words) -> Option<FrameReply> {
+    let kept = [(words[0] >> 8) as u8, (words[0] >> 16) as u8];
+    match words[0] & !COUNTS {
+        REUSED if info == header(2) => Some(FrameReply::Reused { handle: Handle(words[1]), kept }),
+        KEPT if info == header(1) => Some(FrameReply::Kept { kept }),
+        _ => None,
+    }
+}
+
 fn sensitivity(field: u64) -> Result<Sensitivity, CodecError> {
     match field & 0xff {
         0 => Ok(Sensitivity::Sensitive),
@@ -191,7 +241,7 @@ fn sensitivity(field: u64) -> Result<Sensitivity, CodecError> {
 }
 
 /// The errors in the order of their tags.
-const ERRORS: [Error; 10] = [
+const ERRORS: [Error; 11] = [
     Error::Malformed,
     Error::Unidentified,
     Error::BadOrder,
@@ -202,6 +252,7 @@ const ERRORS: [Error; 10] = [
     Error::ServerFull,
     Error::NotYours,
     Error::NotManager,
+    Error::NothingKept,
 ];
 /// The tag of [`Error::Kernel`], whose code follows in a word of its own.
 const KERNEL_ERROR: u8 = ERRORS.len() as u8;
@@ -232,10 +283,9 @@ mod tests {
         let mut all = Vec::new();
         for sensitivity in [Sensitivity::Sensitive, Sensitivity::Nonsensitive] {
             for order in [0, 9, u8::MAX] {
-                for reuse in [false, true] {
-                    all.push(Request::AllocFrame { sensitivity, order, reuse });
-                }
+                all.push(Request::AllocFrame { sensitivity, order });
             }
+            all.push(Request::Reuse { sensitivity });
         }
         for handle in [0, 1 << 12 | 7, u64::MAX] {
             for keep in [false, true] {
@@ -299,14 +349,18 @@ mod tests {
 
     #[test]
     fn hostile_words_are_errors() {
-        let bad_requests: [&[u64]; 9] = [
+        let bad_requests: [&[u64]; 13] = [
             &[],
             &[0, 0],          // an allocation with a handle
             &[1],             // a free without one
             &[1, 2, 3],       // a free with two
-            &[2],             // no such operation
+            &[2, 0],          // a reuse with a handle
+            &[3],             // no such operation
             &[2 << 8],        // no such sensitivity
+            &[2 | 2 << 8],    // no such sensitivity to reuse
             &[1 << 25],       // a reserved bit
+            &[KEEP],          // an allocation to keep
+            &[2 | 1 << 16],   // a reuse with an order
             &[1 | 1 << 8, 5], // a free with a sensitivity
             &[u64::MAX, u64::MAX],
         ];
@@ -315,20 +369,75 @@ mod tests {
         }
         let bad_replies: [&[u64]; 10] = [
             &[],
-            &[FRAME, 1],             // a frame without its address
-            &[REUSED],               // a reuse without its handle
-            &[KEPT, 1],              // trailing words
-            &[FREED | 1 << 24],      // an error tag on an answer
-            &[REFUSED | 0x20 << 24], // no such error
-            &[REFUSED | 1 << 8],     // kept counts on a refusal
-            &[REFUSED | 10 << 24],   // a kernel error without its code
-            &[REFUSED | 2 << 24, 7], // a code for an error that has none
-            &[9],                    // no such kind
+            &[FRAME, 1],                                // a frame without its address
+            &[REUSED],                                  // a reuse without its handle
+            &[KEPT, 1],                                 // trailing words
+            &[FREED | 1 << 24],                         // an error tag on an answer
+            &[REFUSED | 0x20 << 24],                    // no such error
+            &[REFUSED | 1 << 8],                        // kept counts on a refusal
+            &[REFUSED | u64::from(KERNEL_ERROR) << 24], // a kernel error without its code
+            &[REFUSED | 2 << 24, 7],                    // a code for an error that has none
+            &[9],                                       // no such kind
         ];
         for words in bad_replies {
             assert!(decode_reply(words).is_err(), "{words:x?}");
         }
         assert!(decode_reply(&[1 << 32]).is_err(), "a reserved bit");
+    }
+
+    /// What a recognizer takes, the decoder gives too.
+    fn check_hot(info: u64, words: &Words) {
+        let length = usize::from((info & 0x7f) as u8).min(REGISTER_WORDS);
+        if let Some(request) = hot_request(info, words) {
+            assert_eq!(info, header(length), "{words:x?}");
+            assert_eq!(decode_request(&words[..length]), Ok(request), "{words:x?}");
+        }
+        if let Some(reply) = hot_reply(info, words) {
+            assert_eq!(info, header(length), "{words:x?}");
+            assert_eq!(decode_frame_reply(&words[..length]), Ok(reply), "{words:x?}");
+        }
+    }
+
+    #[test]
+    fn the_hot_calls_are_recognized_as_encoded() {
+        let mut hot = 0;
+        for request in requests() {
+            let (words, length) = encode_request(&request).unwrap();
+            let expected = match request {
+                Request::Reuse { .. } | Request::Free { keep: true, .. } => Some(request),
+                _ => None,
+            };
+            assert_eq!(hot_request(header(length), &words), expected);
+            assert_eq!(hot_request(header(length) | 1 << 7, &words), None, "with a capability");
+            hot += usize::from(expected.is_some());
+        }
+        for reply in replies() {
+            let (words, length) = encode_reply(&reply).unwrap();
+            let reply = FrameReply::of(&reply).unwrap();
+            let expected = match reply {
+                FrameReply::Reused { .. } | FrameReply::Kept { .. } => Some(reply),
+                _ => None,
+            };
+            assert_eq!(hot_reply(header(length), &words), expected);
+            assert_eq!(hot_reply(header(length + 1), &words), None, "a word too many");
+            hot += usize::from(expected.is_some());
+        }
+        assert!(hot > 10);
+    }
+
+    #[test]
+    fn the_recognizers_take_nothing_the_decoders_refuse() {
+        let firsts = (0..=u16::MAX).flat_map(|low| {
+            let low = u64::from(low);
+            [low, low | (low & 0x1ff) << 16, low << 16, u64::MAX]
+        });
+        for first in firsts {
+            for length in 0..=REGISTER_WORDS {
+                for info in [header(length), header(length) | 1 << 7, length as u64] {
+                    check_hot(info, &[first, 7, 0, 0]);
+                }
+            }
+        }
     }
 
     #[test]

@@ -13,8 +13,6 @@
 //! keeps and reuses at the newest end and takes back at the oldest, memsrv's list is
 //! always the newest `count` entries of the client's, and the client drops the rest.
 
-use heapless::Deque;
-
 use crate::Sensitivity;
 
 /// The most frames memsrv keeps for one client, per sensitivity.
@@ -23,47 +21,46 @@ pub const KEPT_PER_SENSITIVITY: usize = 16;
 /// One client's kept frames, by sensitivity: the slots of their records, oldest first.
 #[derive(Clone, Debug)]
 pub struct Kept {
-    lists: [Deque<u16, KEPT_PER_SENSITIVITY>; 2],
-    /// The lists' lengths, as every answer carries them: kept apart, since a `Deque`
-    /// works its length out from its ends each time.
-    counts: [u8; 2],
+    lists: [Ring<u16, KEPT_PER_SENSITIVITY>; 2],
 }
 
 impl Kept {
-    pub const EMPTY: Self = Self { lists: [Deque::new(), Deque::new()], counts: [0; 2] };
+    pub const EMPTY: Self = Self { lists: [Ring::new(0), Ring::new(0)] };
 
     /// Keeps the frame in `slot`; `false` (and nothing kept) if the list is full.
+    #[inline]
     pub fn keep(&mut self, sensitivity: Sensitivity, slot: u16) -> bool {
-        let list = sensitivity.index();
-        let kept = self.lists[list].push_back(slot).is_ok();
-        self.counts[list] += u8::from(kept);
-        kept
+        self.lists[sensitivity.index()].push_newest(slot).is_ok()
+    }
+
+    /// The newest frame kept of `sensitivity`: the next to reuse.
+    #[inline]
+    pub fn newest(&self, sensitivity: Sensitivity) -> Option<u16> {
+        self.lists[sensitivity.index()].newest()
     }
 
     /// The newest frame kept of `sensitivity`, no longer kept.
+    #[inline]
     pub fn reuse(&mut self, sensitivity: Sensitivity) -> Option<u16> {
-        let list = sensitivity.index();
-        let slot = self.lists[list].pop_back()?;
-        self.counts[list] -= 1;
-        Some(slot)
+        self.lists[sensitivity.index()].pop_newest()
     }
 
     /// The oldest frame kept of either sensitivity, no longer kept: the next to take back.
     pub fn take_oldest(&mut self) -> Option<u16> {
-        let list = if self.counts[0] >= self.counts[1] { 0 } else { 1 };
-        let slot = self.lists[list].pop_front()?;
-        self.counts[list] -= 1;
-        Some(slot)
+        let [sensitive, nonsensitive] = &mut self.lists;
+        let list = if sensitive.len() >= nonsensitive.len() { sensitive } else { nonsensitive };
+        list.pop_oldest()
     }
 
     /// Frames kept, sensitive then nonsensitive.
+    #[inline]
     pub fn counts(&self) -> [u8; 2] {
-        self.counts
+        self.lists.each_ref().map(|list| list.len() as u8)
     }
 
     /// Frames kept of both sensitivities.
     pub fn len(&self) -> usize {
-        usize::from(self.counts[0]) + usize::from(self.counts[1])
+        self.lists[0].len() + self.lists[1].len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -77,13 +74,17 @@ const _: () = assert!(KEPT_PER_SENSITIVITY <= u8::MAX as usize);
 /// address), oldest first.
 #[derive(Clone, Debug)]
 pub struct Mirror<T, const N: usize> {
-    list: Deque<T, N>,
+    list: Ring<T, N>,
 }
 
 impl<T: Copy + PartialEq, const N: usize> Mirror<T, N> {
-    pub const EMPTY: Self = Self { list: Deque::new() };
+    /// An empty mirror; `fill` is never read, but the ring's storage needs a value.
+    pub const fn new(fill: T) -> Self {
+        Self { list: Ring::new(fill) }
+    }
 
     /// Whether another frame fits: a client asks memsrv to keep a frame only then.
+    #[inline]
     pub fn has_room(&self) -> bool {
         !self.list.is_full()
     }
@@ -97,26 +98,109 @@ impl<T: Copy + PartialEq, const N: usize> Mirror<T, N> {
         self.list.len()
     }
 
+    /// The newest entry: what a reuse should give back.
+    #[inline]
+    pub fn newest(&self) -> Option<T> {
+        self.list.newest()
+    }
+
     /// memsrv kept `entry`.
+    #[inline]
     pub fn kept(&mut self, entry: T) -> Result<(), T> {
-        self.list.push_back(entry)
+        self.list.push_newest(entry)
     }
 
     /// memsrv gave back the newest entry, which `matches` must accept; `None` if it is
     /// not the newest (memsrv and the mirror disagree).
+    #[inline]
     pub fn reused(&mut self, matches: impl Fn(&T) -> bool) -> Option<T> {
-        self.list.back().filter(|entry| matches(entry))?;
-        self.list.pop_back()
+        self.list.newest().filter(|entry| matches(entry))?;
+        self.list.pop_newest()
     }
 
     /// memsrv says it keeps `count` of them: the older ones, which memsrv took back, go
     /// to `taken` (their capabilities are gone).
     pub fn reconcile(&mut self, count: u8, mut taken: impl FnMut(T)) {
         while self.list.len() > usize::from(count) {
-            if let Some(entry) = self.list.pop_front() {
+            if let Some(entry) = self.list.pop_oldest() {
                 taken(entry);
             }
         }
+    }
+}
+
+/// At most `N` entries (a power of two, at most 128), oldest first, in a ring: added and
+/// taken at the newest end, taken at the oldest. Each operation is a few instructions, for
+/// memsrv's and its clients' hot paths.
+#[derive(Clone, Copy, Debug)]
+pub struct Ring<T, const N: usize> {
+    entries: [T; N],
+    oldest: u8,
+    len: u8,
+}
+
+impl<T: Copy, const N: usize> Ring<T, N> {
+    const MASK: usize = {
+        assert!(N.is_power_of_two() && N <= 128);
+        N - 1
+    };
+
+    /// An empty ring; `fill` is never read.
+    pub const fn new(fill: T) -> Self {
+        Self { entries: [fill; N], oldest: 0, len: 0 }
+    }
+
+    #[inline]
+    pub const fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub const fn is_full(&self) -> bool {
+        self.len() == N
+    }
+
+    /// Adds `entry` as the newest; `Err(entry)` if the ring is full.
+    #[inline]
+    pub fn push_newest(&mut self, entry: T) -> Result<(), T> {
+        if self.is_full() {
+            return Err(entry);
+        }
+        self.entries[(usize::from(self.oldest) + self.len()) & Self::MASK] = entry;
+        self.len += 1;
+        Ok(())
+    }
+
+    #[inline]
+    pub fn newest(&self) -> Option<T> {
+        let last = self.len().checked_sub(1)?;
+        Some(self.entries[(usize::from(self.oldest) + last) & Self::MASK])
+    }
+
+    #[inline]
+    pub fn pop_newest(&mut self) -> Option<T> {
+        let newest = self.newest()?;
+        self.len -= 1;
+        Some(newest)
+    }
+
+    pub fn pop_oldest(&mut self) -> Option<T> {
+        if self.is_empty() {
+            return None;
+        }
+        let oldest = self.entries[usize::from(self.oldest) & Self::MASK];
+        self.oldest = ((usize::from(self.oldest) + 1) & Self::MASK) as u8;
+        self.len -= 1;
+        Some(oldest)
+    }
+
+    /// The entries, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        (0..self.len()).map(|index| self.entries[(usize::from(self.oldest) + index) & Self::MASK])
     }
 }
 
@@ -185,7 +269,7 @@ mod tests {
         let mut rng = Rng(0x6b65_7074);
         for _ in 0..200 {
             let mut server = Kept::EMPTY;
-            let mut mirror: Mirror<u16, KEPT_PER_SENSITIVITY> = Mirror::EMPTY;
+            let mut mirror: Mirror<u16, KEPT_PER_SENSITIVITY> = Mirror::new(0);
             let (mut next, mut held, mut taken_back) = (0u16, Vec::new(), Vec::new());
             let mut server_taken = Vec::new();
             for _ in 0..300 {
@@ -211,17 +295,42 @@ mod tests {
                     _ => server_taken.extend(server.take_oldest()),
                 }
                 mirror.reconcile(server.counts()[1], |slot| taken_back.push(slot));
-                let server_list: Vec<_> = server.lists[1].iter().copied().collect();
-                let mirror_list: Vec<_> = mirror.list.iter().copied().collect();
+                let server_list: Vec<_> = server.lists[1].iter().collect();
+                let mirror_list: Vec<_> = mirror.list.iter().collect();
                 assert_eq!(server_list, mirror_list);
             }
             assert_eq!(taken_back, server_taken);
         }
     }
 
+    /// A ring against a `VecDeque` under random pushes and pops at both ends, wrapping
+    /// around many times.
+    #[test]
+    fn a_ring_is_a_bounded_deque() {
+        let mut rng = Rng(0x7269_6e67);
+        let mut ring: Ring<u32, 8> = Ring::new(0);
+        let mut model = std::collections::VecDeque::new();
+        for step in 0..20_000u32 {
+            match rng.below(3) {
+                0 => {
+                    let pushed = ring.push_newest(step);
+                    assert_eq!(pushed.is_ok(), model.len() < 8);
+                    if pushed.is_ok() {
+                        model.push_back(step);
+                    }
+                }
+                1 => assert_eq!(ring.pop_newest(), model.pop_back()),
+                _ => assert_eq!(ring.pop_oldest(), model.pop_front()),
+            }
+            assert_eq!(ring.len(), model.len());
+            assert_eq!(ring.newest(), model.back().copied());
+            assert!(ring.iter().eq(model.iter().copied()));
+        }
+    }
+
     #[test]
     fn a_reuse_memsrv_and_the_mirror_disagree_on_changes_nothing() {
-        let mut mirror: Mirror<u16, 4> = Mirror::EMPTY;
+        let mut mirror: Mirror<u16, 4> = Mirror::new(0);
         mirror.kept(1).unwrap();
         mirror.kept(2).unwrap();
         assert_eq!(mirror.reused(|&entry| entry == 1), None);

@@ -14,9 +14,10 @@
 //!   from nonsensitive memory (the kernel refuses objects from sensitive memory).
 //! - [`Request::Free`] → [`Reply::Freed`]: memsrv revokes what the handle names, so every
 //!   copy the client made (and everything retyped from a region) is gone. Or, for a 4 KiB
-//!   frame freed with `keep`, [`Reply::Kept`]: memsrv keeps it for the client's next
-//!   [`Request::AllocFrame`] with `reuse`, which gets it back as [`Reply::Reused`] with no
-//!   capability to move ([`kept`] says how, and when memsrv takes kept frames back).
+//!   frame freed with `keep`, [`Reply::Kept`]: memsrv keeps it for the client.
+//! - [`Request::Reuse`] → [`Reply::Reused`]: the newest frame memsrv keeps for the client
+//!   is the client's again, with no capability to move ([`kept`] says how, and when memsrv
+//!   takes kept frames back); refused with [`Error::NothingKept`] if it keeps none.
 //! - [`Request::ReleaseKept`] → [`Reply::Freed`]: memsrv takes back every frame it keeps
 //!   for the caller.
 //! - [`Request::Usage`] → [`Reply::Usage`], [`Request::Stats`] → [`Reply::Stats`].
@@ -179,16 +180,15 @@ pub struct Handle(pub u64);
 /// What a client asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// A frame of 2^`order` pages ([`ORDER_4K`] or [`ORDER_2M`]) of `sensitivity`; with
-    /// `reuse`, the newest 4 KiB frame memsrv keeps for the caller if it keeps one.
-    AllocFrame { sensitivity: Sensitivity, order: u8, reuse: bool },
+    /// A frame of 2^`order` pages ([`ORDER_4K`] or [`ORDER_2M`]) of `sensitivity`.
+    AllocFrame { sensitivity: Sensitivity, order: u8 },
     /// `count` frames of 2^`order` pages each, of `sensitivity`, as one untyped region of
     /// 2^`order` × `count` pages rounded up to a power of two (at most a pageblock).
     AllocFrames { sensitivity: Sensitivity, order: u8, count: u16 },
     /// A kernel object, from nonsensitive memory.
     AllocObject(Object),
     /// Take back the allocation `handle` names; with `keep`, a 4 KiB frame may stay the
-    /// caller's, kept for its next allocation ([`kept`]).
+    /// caller's, kept for its next [`Request::Reuse`] ([`kept`]).
     Free { handle: Handle, keep: bool },
     /// Take back every frame kept for the caller (answered with [`Reply::Freed`]).
     ReleaseKept,
@@ -198,6 +198,9 @@ pub enum Request {
     Stats,
     /// Manager only: take back everything client `client` holds.
     Reclaim { client: u16 },
+    /// The newest 4 KiB frame of `sensitivity` memsrv keeps for the caller ([`kept`]), in
+    /// use again; never a new one.
+    Reuse { sensitivity: Sensitivity },
 }
 
 /// What a client holds.
@@ -263,6 +266,9 @@ pub enum Error {
     NotYours,
     /// Reclaim from a caller that is not the manager.
     NotManager,
+    /// A reuse, but memsrv keeps no frame of that sensitivity for the caller (it keeps
+    /// none of it now: it took them back, or there were none).
+    NothingKept,
     /// The kernel refused an operation memsrv expected to succeed; the code is the
     /// kernel's error code.
     Kernel(u64),
@@ -374,10 +380,11 @@ mod tests {
     #[test]
     fn requests_and_replies_round_trip() {
         for sensitivity in [Sensitivity::Sensitive, Sensitivity::Nonsensitive] {
-            for (order, reuse) in [(ORDER_4K, true), (ORDER_2M, false), (u8::MAX, true)] {
-                round_trip(Request::AllocFrame { sensitivity, order, reuse });
+            for order in [ORDER_4K, ORDER_2M, u8::MAX] {
+                round_trip(Request::AllocFrame { sensitivity, order });
                 round_trip(Request::AllocFrames { sensitivity, order, count: u16::MAX });
             }
+            round_trip(Request::Reuse { sensitivity });
         }
         for object in OBJECTS {
             round_trip(Request::AllocObject(object));
@@ -405,8 +412,14 @@ mod tests {
         round_trip(Reply::Usage(usage));
         round_trip(Reply::Reclaimed(usage));
         round_trip(Reply::Stats(largest_stats()));
-        for error in [Error::Malformed, Error::NotYours, Error::NotManager, Error::Kernel(u64::MAX)]
-        {
+        let errors = [
+            Error::Malformed,
+            Error::NotYours,
+            Error::NotManager,
+            Error::NothingKept,
+            Error::Kernel(u64::MAX),
+        ];
+        for error in errors {
             round_trip(Reply::Refused(error));
         }
     }

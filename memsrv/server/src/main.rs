@@ -86,6 +86,14 @@ fn serve() -> Result<core::convert::Infallible, libasi::Error> {
     loop {
         let ret = endpoint.reply_receive_registers(info, registers);
         ret.raw().result()?;
+        // A kept frame's round trip first: recognized and answered with a few compares.
+        let hot = fixed::hot_request(ret.info, &ret.words)
+            .and_then(|request| server.kept_frame_call(ret.badge, request));
+        if let Some(answer) = hot {
+            let (words, length) = fixed::encode_frame_reply(answer);
+            (info, registers) = (fixed::header(length), words);
+            continue;
+        }
         let header = MessageInfo::from_word(ret.info).ok();
         let fixed = header.is_some_and(|header| header.label == FIXED_LABEL);
         let words = header.and_then(|header| ret.words.get(..usize::from(header.length)));
@@ -94,22 +102,9 @@ fn serve() -> Result<core::convert::Infallible, libasi::Error> {
             (Some(words), Some(header)) => memsrv_api::decode(header.label, words),
             _ => Err(CodecError::Length),
         };
-        let kept = decoded.ok().and_then(|request| server.kept_frame_call(ret.badge, request));
-        (info, registers) = match kept {
-            Some(answer) if fixed => {
-                let (words, length) = fixed::encode_frame_reply(answer);
-                (fixed::header(length), words)
-            }
-            Some(answer) => {
-                let (label, length) = encode(false, &Reply::from(answer), &mut reply);
-                buffer.stage(label, &reply[..length], None)?
-            }
-            None => {
-                let (answer, cap) = server.handle(ret.badge, decoded);
-                let (label, length) = encode(fixed, &answer, &mut reply);
-                buffer.stage(label, &reply[..length], cap)?
-            }
-        };
+        let (answer, cap) = server.handle(ret.badge, decoded);
+        let (label, length) = encode(fixed, &answer, &mut reply);
+        (info, registers) = buffer.stage(label, &reply[..length], cap)?;
     }
 }
 
@@ -191,9 +186,13 @@ impl Server {
         let result = match decoded {
             Err(_) => Err(Error::Malformed),
             Ok(_) if !badge::is_client(badge) => Err(Error::Unidentified),
-            Ok(Request::AllocFrame { sensitivity, order, reuse }) => {
-                self.alloc_frame(badge, sensitivity, order, reuse)
+            Ok(Request::AllocFrame { sensitivity, order }) => {
+                self.alloc_frame(badge, sensitivity, order)
             }
+            Ok(Request::Reuse { sensitivity }) => self
+                .reuse(badge::id(badge), sensitivity)
+                .map(|answer| (Reply::from(answer), None))
+                .ok_or(Error::NothingKept),
             Ok(Request::AllocFrames { sensitivity, order, count }) => {
                 self.alloc_frames(badge, sensitivity, order, count)
             }
@@ -215,15 +214,8 @@ impl Server {
         badge: u64,
         sensitivity: memsrv_api::Sensitivity,
         order: u8,
-        reuse: bool,
     ) -> Result<(Reply, Option<CPtr>), Error> {
         let id = badge::id(badge);
-        if reuse
-            && order == ORDER_4K
-            && let Some(answer) = self.reuse(id, sensitivity)
-        {
-            return Ok((Reply::from(answer), None));
-        }
         let kind = match order {
             ORDER_4K => ObjectKind::Frame4K,
             ORDER_2M => ObjectKind::Frame2M,
@@ -299,10 +291,7 @@ impl Server {
         if self.slots.available() < SLOTS_PER_ALLOCATION {
             return Err(Error::ServerFull);
         }
-        let sensitivity = match sensitivity {
-            memsrv_api::Sensitivity::Sensitive => Sensitivity::Sensitive,
-            memsrv_api::Sensitivity::Nonsensitive => Sensitivity::Nonsensitive,
-        };
+        let sensitivity = core_sensitivity(sensitivity);
         let block = match self.allocate_block(order, sensitivity) {
             // Kept frames are the first memory to go when memsrv runs out.
             Err(Error::OutOfMemory) if self.take_back_all_kept()? => {
@@ -422,70 +411,63 @@ impl Server {
         keep: bool,
     ) -> Result<(Reply, Option<CPtr>), Error> {
         let id = badge::id(badge);
+        if keep && let Some(answer) = self.keep(id, handle) {
+            return Ok((Reply::from(answer), None));
+        }
         let (slot, node, leaf) = self
             .records
             .leaf(tree::Handle(handle.0))
             .filter(|(_, _, leaf)| leaf.owner == id && !leaf.kept)
             .ok_or(Error::NotYours)?;
-        if keep && let Some(answer) = self.keep(id, slot, leaf) {
-            return Ok((Reply::from(answer), None));
-        }
         self.release(slot, node, leaf)?;
         Ok((Reply::Freed { kept: self.kept_counts(id) }, None))
     }
 
-    /// Keeps `leaf`, in `slot`, for its holder `client` if it is a 4 KiB frame and the
-    /// list of its sensitivity has room.
-    fn keep(&mut self, client: u16, slot: u64, leaf: Leaf) -> Option<FrameReply> {
-        if leaf.kind != LeafKind::Frame || leaf.order != ORDER_4K {
-            return None;
-        }
-        let sensitivity = match leaf.sensitivity {
-            Sensitivity::Sensitive => memsrv_api::Sensitivity::Sensitive,
-            Sensitivity::Nonsensitive => memsrv_api::Sensitivity::Nonsensitive,
-        };
-        let record = self.clients.get_mut(usize::from(client))?;
-        if !record.kept.keep(sensitivity, slot as u16) {
-            return None;
-        }
-        record.usage.kept_frames += 1;
-        let kept = record.kept.counts();
-        self.records.set_kept(slot, true);
-        Some(FrameReply::Kept { kept })
-    }
-
-    /// The answer to `request` from the client with `badge` if it reuses a kept frame or
-    /// keeps one: what [`handle`](Self::handle) would answer, with nothing large built on
-    /// the way. `None` for every other request, which [`handle`](Self::handle) answers.
+    /// The answer to a reuse or a free with keep from the client with `badge` if memsrv
+    /// reuses or keeps the frame; `None`, with nothing changed, for every other request
+    /// and outcome, which [`handle`](Self::handle) answers.
+    #[inline(always)]
     fn kept_frame_call(&mut self, badge: u64, request: Request) -> Option<FrameReply> {
         if !badge::is_client(badge) {
             return None;
         }
-        let client = badge::id(badge);
         match request {
-            Request::AllocFrame { sensitivity, order: ORDER_4K, reuse: true } => {
-                self.reuse(client, sensitivity)
-            }
-            Request::Free { handle, keep: true } => {
-                let (slot, _, leaf) = self.records.leaf(tree::Handle(handle.0))?;
-                if leaf.owner != client || leaf.kept {
-                    return None;
-                }
-                self.keep(client, slot, leaf)
-            }
+            Request::Reuse { sensitivity } => self.reuse(badge::id(badge), sensitivity),
+            Request::Free { handle, keep: true } => self.keep(badge::id(badge), handle),
             _ => None,
         }
     }
 
-    /// The newest frame of `sensitivity` kept for `client`, in use again.
+    /// Keeps the frame `handle` names for its holder `client` if it is a 4 KiB frame in
+    /// use and the list of its sensitivity has room; `None`, with nothing changed,
+    /// otherwise.
+    #[inline(always)]
+    fn keep(&mut self, client: u16, handle: Handle) -> Option<FrameReply> {
+        let record = self.clients.get_mut(usize::from(client))?;
+        let (slot, leaf) = self.records.leaf_mut(tree::Handle(handle.0))?;
+        let keepable = leaf.kind == LeafKind::Frame && leaf.order == ORDER_4K;
+        if leaf.owner != client || leaf.kept || !keepable {
+            return None;
+        }
+        if !record.kept.keep(api_sensitivity(leaf.sensitivity), slot as u16) {
+            return None;
+        }
+        leaf.kept = true;
+        record.usage.kept_frames += 1;
+        Some(FrameReply::Kept { kept: record.kept.counts() })
+    }
+
+    /// The newest frame of `sensitivity` kept for `client`, in use again; `None`, with
+    /// nothing changed, if none is kept.
+    #[inline(always)]
     fn reuse(&mut self, client: u16, sensitivity: memsrv_api::Sensitivity) -> Option<FrameReply> {
         let record = self.clients.get_mut(usize::from(client))?;
-        let slot = u64::from(record.kept.reuse(sensitivity)?);
+        let slot = record.kept.newest(sensitivity)?;
+        let (handle, leaf) = self.records.leaf_at_mut(u64::from(slot))?;
+        record.kept.reuse(sensitivity);
+        leaf.kept = false;
         record.usage.kept_frames -= 1;
-        let kept = record.kept.counts();
-        self.records.set_kept(slot, false);
-        let handle = Handle(self.records.handle_at(slot)?.0);
-        Some(FrameReply::Reused { handle, kept })
+        Some(FrameReply::Reused { handle: Handle(handle.0), kept: record.kept.counts() })
     }
 
     /// Revokes the oldest frame kept for `client` and gives its block back; `false` if
@@ -629,6 +611,22 @@ fn own_cnode() -> Cap<CNode> {
 /// The index of the pageblock at `base`.
 fn find(pageblocks: &[Pageblock], base: PageblockAddr) -> Option<usize> {
     pageblocks.binary_search_by_key(&base, |pageblock| pageblock.base).ok()
+}
+
+/// The allocator core's sensitivity for the interface's.
+const fn core_sensitivity(sensitivity: memsrv_api::Sensitivity) -> Sensitivity {
+    match sensitivity {
+        memsrv_api::Sensitivity::Sensitive => Sensitivity::Sensitive,
+        memsrv_api::Sensitivity::Nonsensitive => Sensitivity::Nonsensitive,
+    }
+}
+
+/// The interface's sensitivity for the allocator core's.
+const fn api_sensitivity(sensitivity: Sensitivity) -> memsrv_api::Sensitivity {
+    match sensitivity {
+        Sensitivity::Sensitive => memsrv_api::Sensitivity::Sensitive,
+        Sensitivity::Nonsensitive => memsrv_api::Sensitivity::Nonsensitive,
+    }
 }
 
 const fn kernel_sensitivity(sensitivity: Sensitivity) -> KernelSensitivity {

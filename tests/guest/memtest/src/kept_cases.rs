@@ -78,8 +78,10 @@ pub fn taken_back_for_the_quota(env: &mut Env) -> Outcome {
     gone(frame.cap, "the kept frame taken back for the quota")?;
     let usage = env.usage(second)?;
     ensure!(usage.pages == 1 && usage.kept_frames == 0, "after the take-back: {usage:?}");
-    // A refusal carries no kept counts: the pool learns from the next answer.
+    // The pool asks for its kept frame, learns from the refusal that memsrv keeps none,
+    // and asks for a new one, which is over the quota.
     refused(pool.alloc(Sensitivity::Sensitive), Refusal::QuotaExceeded, "a second page")?;
+    ensure!(pool.kept() == [0, 0], "the pool still counts a frame taken back: {:?}", pool.kept());
     env.free(second, fresh)?;
     let frame = served(pool.alloc(Sensitivity::Sensitive), "alloc within the quota")?;
     ensure!(pool.kept() == [0, 0], "the pool still counts a frame taken back: {:?}", pool.kept());

@@ -152,12 +152,14 @@ fn raw(env: &Env, endpoint: Cap<Endpoint>, label: u64, words: &[u64]) -> Result<
 pub fn malformed_and_unbadged(env: &mut Env) -> Outcome {
     let before = env.stats()?;
     let longer_than_any = [1; memsrv_api::MESSAGE_WORDS + 1];
-    let hostile: [(u64, &[u64]); 12] = [
+    let hostile: [(u64, &[u64]); 13] = [
         (FIXED_LABEL + 1, &[1, 2]),
-        // The fixed layout: no such operation, a free without its handle, a reserved bit.
+        // The fixed layout: no such operation, a free without its handle, a reserved bit,
+        // a reuse of no such sensitivity.
         (FIXED_LABEL, &[7]),
         (FIXED_LABEL, &[1]),
         (FIXED_LABEL, &[1 << 40]),
+        (FIXED_LABEL, &[2 | 2 << 8]),
         (FIXED_LABEL, &longer_than_any),
         (LABEL, &[]),
         (LABEL, &[u64::MAX]),
@@ -175,13 +177,21 @@ pub fn malformed_and_unbadged(env: &mut Env) -> Outcome {
         ensure!(reply == Reply::Refused(Refusal::Malformed), "{label:#x} {words:?}: {reply:?}");
     }
     let mut words = [0; memsrv_api::MESSAGE_WORDS];
+    let sensitivity = memsrv_api::Sensitivity::Sensitive;
+    // A reuse with nothing kept, in either encoding: refused, whatever the fast path does.
+    let reuse = Request::Reuse { sensitivity };
+    let Ok(count) = memsrv_api::encode(&reuse, &mut words) else { fail!("encode") };
+    let Some((fixed_words, length)) = fixed::encode_request(&reuse) else { fail!("encode") };
+    for (label, words) in [(LABEL, &words[..count]), (FIXED_LABEL, &fixed_words[..length])] {
+        let reply = raw(env, env.raw, label, words)?;
+        ensure!(reply == Reply::Refused(Refusal::NothingKept), "{label:#x} reuse: {reply:?}");
+    }
+    // Every request of a kept frame's round trip too: memsrv answers no one it cannot name.
     for request in [
         Request::Stats,
-        Request::AllocFrame {
-            sensitivity: memsrv_api::Sensitivity::Sensitive,
-            order: 0,
-            reuse: true,
-        },
+        Request::AllocFrame { sensitivity, order: 0 },
+        reuse,
+        Request::Free { handle: Handle(1 << 12 | 5), keep: true },
     ] {
         let Ok(count) = memsrv_api::encode(&request, &mut words) else { fail!("encode") };
         for (endpoint, who) in [(env.unbadged, "unbadged"), (env.unserved, "client number 64")] {
