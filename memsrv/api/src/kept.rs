@@ -2,16 +2,18 @@
 //! counterpart of Linux's per-CPU page lists and of `MADV_FREE`.
 //!
 //! A 4 KiB frame freed with *keep* stays the client's: memsrv neither revokes it (the
-//! client's capability stays where it was) nor zeroes it, and the client's next allocation
-//! of that sensitivity gets it back, newest first, with no capability to move and nothing
-//! for the kernel to do. memsrv takes kept frames back, oldest first, when it needs them:
+//! client's capability stays where it was) nor zeroes it, and the client's next
+//! [`Request::Reuse`](crate::Request::Reuse) of that sensitivity gets it back, newest
+//! first, with no capability to move and nothing for the kernel to do. memsrv takes kept frames back, oldest first, when it needs them:
 //! for the client's own quota, for memory it is out of, or when the client is reclaimed.
 //! Only then are they revoked, and only a later retype (which zeroes) gives their memory to
 //! anyone else, so a kept frame never carries one client's data to another.
 //!
 //! A client mirrors its lists ([`Kept::counts`] comes with every answer): since memsrv
 //! keeps and reuses at the newest end and takes back at the oldest, memsrv's list is
-//! always the newest `count` entries of the client's, and the client drops the rest.
+//! always the newest `count` entries of the client's, and the client drops the rest. A
+//! reuse refused with [`Error::NothingKept`](crate::Error::NothingKept) says the count of
+//! that sensitivity is 0.
 
 use crate::Sensitivity;
 
