@@ -60,6 +60,12 @@ pub fn reuse_is_the_same_frame(env: &mut Env) -> Outcome {
     ensure!(pool.kept() == [0, 0], "kept after the release: {:?}", pool.kept());
     gone(frame.cap, "a released kept frame")?;
     gone(nonsensitive.cap, "a released kept frame")?;
+    // Only 4 KiB frames are kept: a pageblock freed through the pool is revoked.
+    let pageblock = env.alloc_checked(9, Sensitivity::Sensitive)?;
+    served(pool.free(pageblock), "free a pageblock through the pool")?;
+    gone(pageblock.cap, "a pageblock freed through the pool")?;
+    ensure!(pool.kept() == [0, 0], "a pageblock was listed kept: {:?}", pool.kept());
+    env.slots.free(pageblock.cap.cptr().0);
     ok(ASI.verify(), "AsiControl::verify after the release")?;
     give_back_slots(env, slots);
     same_stats(&before, &env.stats()?)

@@ -1,8 +1,9 @@
 //! Requests memsrv refuses, changing nothing.
 
 use case_report::{Failure, Outcome, ensure, fail, ok};
+use libasi::boot::SlotRange;
 use libasi::cap::{Cap, CapKind, Endpoint, Rights, Sensitivity, Slot, SlotRef};
-use libasi::memsrv::Error;
+use libasi::memsrv::{AllocatedFrame, Error, FramePool};
 use libasi::message::Message;
 use memsrv_api::fixed::{self, FIXED_LABEL};
 use memsrv_api::{Error as Refusal, Handle, LABEL, Object, Reply, Request};
@@ -94,11 +95,26 @@ pub fn not_yours(env: &mut Env) -> Outcome {
     for forged in [0, u64::MAX, frame.handle.0 ^ 1, frame.handle.0 + (1 << 12)] {
         refused(env.first.free(Handle(forged)), Refusal::NotYours, "a forged handle")?;
     }
+    // The same frees with keep, as a pool makes them (memsrv's hot path for kept frames
+    // refuses what its general path does): nothing kept, nothing listed.
+    let start = env.slots(2)?;
+    let slots = SlotRange { start, end: start + 2 };
+    let mut pools = [FramePool::new(env.second, slots), FramePool::new(env.first, slots)];
+    refused(pools[0].free(frame), Refusal::NotYours, "another client's frame, to keep")?;
+    for forged in [0, frame.handle.0 ^ 1, frame.handle.0 + (1 << 12)] {
+        let forged = AllocatedFrame { handle: Handle(forged), ..frame };
+        refused(pools[1].free(forged), Refusal::NotYours, "a forged handle, to keep")?;
+    }
+    ensure!(pools.iter().all(|pool| pool.kept() == [0, 0]), "a refused free was listed kept");
+    ensure!(env.usage(env.first)?.kept_frames == 0, "a refused free was kept");
     env.free(env.first, frame)?;
     refused(env.first.free(frame.handle), Refusal::NotYours, "double free")?;
+    refused(pools[1].free(frame), Refusal::NotYours, "double free, to keep")?;
     // The slot is reused for the next frame; the old handle still names nothing.
     let again = env.alloc_checked(0, Sensitivity::Sensitive)?;
     refused(env.first.free(frame.handle), Refusal::NotYours, "a stale handle")?;
+    refused(pools[1].free(frame), Refusal::NotYours, "a stale handle, to keep")?;
+    (slots.start..slots.end).for_each(|slot| env.slots.free(slot));
     env.free(env.first, again)
 }
 
