@@ -4,11 +4,12 @@
 use libasi::Error;
 use libasi::boot::BootInfo;
 use libasi::cap::{
-    AsiControl, CNode, CNodeAt, Cap, CapType, ObjectKind, Rights, Sensitivity, Slot, SlotAllocator,
-    SlotRef, Untyped,
+    AsiControl, CNode, CNodeAt, Cap, CapType, Frame, FrameAttributes, ObjectKind, PageTable,
+    Rights, Sensitivity, Slot, SlotAllocator, SlotRef, Untyped, VSpace,
 };
+use libasi::process::table_kind;
 
-use crate::report::{Failure, TakenSlots, identify, ok};
+use crate::report::{Failure, Outcome, TakenSlots, identify, ok};
 use crate::{ensure, fail};
 
 /// The root CNode, invoked with root slot numbers at depth 64.
@@ -121,6 +122,25 @@ impl<'e> Scratch<'e> {
             T::KIND
         );
         Ok(Cap::from_slot(slot))
+    }
+
+    /// Maps `frame` read-write at `address` in the root VSpace, with page tables from
+    /// `tables` (nonsensitive memory) where they are missing; they are this case's, and go
+    /// when it ends.
+    pub fn map(&mut self, frame: Cap<Frame>, address: u64, tables: Cap<Untyped>) -> Outcome {
+        let vspace = Cap::<VSpace>::ROOT_VSPACE;
+        loop {
+            match frame.map(vspace, address, Rights::READ | Rights::WRITE, FrameAttributes::NONE) {
+                Err(Error::MissingPageTable { level }) => {
+                    let Some(kind) = table_kind(level) else {
+                        fail!("missing table level {level}")
+                    };
+                    let table: Cap<PageTable> = self.object(tables, kind, 0)?;
+                    ok(table.map(vspace, address), "install a page table")?;
+                }
+                result => return ok(result, "map the frame"),
+            }
+        }
     }
 
     /// Whether the untyped region at `untyped` has children, observed through the

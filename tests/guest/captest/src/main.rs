@@ -1,6 +1,7 @@
 //! A guest test program and root task: exercises capabilities through `libasi` — the boot
 //! information, retyping untyped memory into every kind of object, the CNode operations,
-//! nested CNodes, and the kernel's refusal of every kind of bad input.
+//! nested CNodes, the kernel's refusal of every kind of bad input, and thousands of random
+//! system calls from a thread of its own (`cap::fuzz::*`).
 //!
 //! Prints `TEST PASS cap::<group>::<case>` or `TEST FAIL cap::<group>::<case> <message>`
 //! per case, then `TEST DONE <passed> <failed>`, and exits with code 0 (a failing case is
@@ -24,6 +25,8 @@ mod cnode_cases;
 mod control_cases;
 mod destroy_cases;
 mod env;
+mod fuzz;
+mod fuzz_cases;
 mod invoke_cases;
 mod nesting_cases;
 mod raw;
@@ -66,7 +69,7 @@ fn main() -> u64 {
         }
     };
     println!("captest: pool is slot {} (2^{} bytes)", env.pool.cptr(), env.pool_bits);
-    let groups: [&[Case]; 9] = [
+    let groups: [&[Case]; 10] = [
         boot_cases::CASES,
         asi_cases::CASES,
         sensitivity_cases::CASES,
@@ -76,6 +79,7 @@ fn main() -> u64 {
         nesting_cases::CASES,
         destroy_cases::CASES,
         control_cases::CASES,
+        fuzz_cases::CASES,
     ];
     for group in groups {
         for &(name, case) in group {

@@ -7,13 +7,11 @@
 
 use libasi::Error;
 use libasi::cap::{
-    AsiControl, CNode, CNodeAt, Cap, CapKind, Counters, Endpoint, Frame, FrameAttributes,
-    Invocation, ObjectKind, PageTable, Rights, Sensitivity, Slot, Tcb, TcbConfig, Untyped,
-    UntypedInfo, VSpace, invocation,
+    AsiControl, CNode, CNodeAt, Cap, CapKind, Counters, Endpoint, Frame, Invocation, ObjectKind,
+    Sensitivity, Slot, Tcb, TcbConfig, Untyped, UntypedInfo, VSpace, invocation,
 };
 use libasi::ipc::IpcBuffer;
 use libasi::message::Message;
-use libasi::process::table_kind;
 use syscall_abi::counters::Counter;
 
 use crate::env::{KERNEL_OBJECTS, ROOT, Scratch};
@@ -156,27 +154,12 @@ fn refused_changes(s: &mut Scratch<'_>) -> Outcome {
     Ok(())
 }
 
-/// Maps `frame` read-write at [`TEST_ADDRESS`] in the root VSpace, with page tables from
-/// `tables` (nonsensitive memory) where they are missing.
-fn map_for_test(s: &mut Scratch<'_>, frame: Cap<Frame>, tables: Cap<Untyped>) -> Outcome {
-    let vspace = Cap::<VSpace>::ROOT_VSPACE;
-    loop {
-        match frame.map(vspace, TEST_ADDRESS, Rights::READ | Rights::WRITE, FrameAttributes::NONE) {
-            Err(Error::MissingPageTable { level }) => {
-                let Some(kind) = table_kind(level) else { fail!("missing table level {level}") };
-                let table: Cap<PageTable> = s.object(tables, kind, 0)?;
-                ok(table.map(vspace, TEST_ADDRESS), "install a page table")?;
-            }
-            result => return ok(result, "map the frame"),
-        }
-    }
-}
-
 fn zeroed_when_nonsensitive(s: &mut Scratch<'_>) -> Outcome {
     let block = pageblock(s, Sensitivity::Sensitive)?;
     let frame: Cap<Frame> = s.object(block, ObjectKind::Frame4K, 0)?;
     let address = ok(frame.address(), "the frame's address")?;
-    map_for_test(s, frame, s.env.pool)?;
+    let pool = s.env.pool;
+    s.map(frame, TEST_ADDRESS, pool)?;
     for offset in SECRET_OFFSETS {
         // SAFETY: the frame is mapped read-write at TEST_ADDRESS (just above), and no
         // Rust reference points into it.
@@ -199,7 +182,8 @@ fn zeroed_when_nonsensitive(s: &mut Scratch<'_>) -> Outcome {
     );
     let again: Cap<Frame> = s.object(block, ObjectKind::Frame4K, 0)?;
     ensure!(ok(again.address(), "the new frame's address")? == address, "a frame elsewhere");
-    map_for_test(s, again, s.env.pool)?;
+    let pool = s.env.pool;
+    s.map(again, TEST_ADDRESS, pool)?;
     for offset in SECRET_OFFSETS {
         // SAFETY: as above, for the new frame.
         let word = unsafe { libasi::syscall::read_word(TEST_ADDRESS + offset) };
@@ -319,7 +303,7 @@ fn sensitive_buffer_exits(s: &mut Scratch<'_>) -> Outcome {
     let tables = pageblock(s, Sensitivity::Nonsensitive)?;
     let block = pageblock(s, Sensitivity::Sensitive)?;
     let frame: Cap<Frame> = s.object(block, ObjectKind::Frame4K, 0)?;
-    map_for_test(s, frame, tables)?;
+    s.map(frame, TEST_ADDRESS, tables)?;
     // SAFETY: the frame is mapped read-write at TEST_ADDRESS (just above), no Rust
     // reference points into it, and it is this thread's buffer while the handle is used.
     let Some(buffer) = (unsafe { IpcBuffer::new(TEST_ADDRESS) }) else {

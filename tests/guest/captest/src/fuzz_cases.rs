@@ -1,0 +1,175 @@
+//! `cap::fuzz::*`: a thread of the root task makes thousands of system calls with random
+//! arguments ([`crate::fuzz`]) against capabilities of its own: a pageblock of untyped
+//! memory, its own CSpace root, a spare address space, an endpoint, a notification, a
+//! frame and the ASI control capability. The kernel must answer each one without a panic,
+//! and afterwards be whole: the memory comes back entirely with one revoke, the
+//! restricted view is consistent, and the root task's own capabilities are untouched.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use libasi::cap::{
+    AsiControl, CNode, CNodeAt, Cap, CapData, CapKind, Endpoint, Frame, Notification, ObjectKind,
+    Rights, Sensitivity, Slot, SlotRef, Tcb, TcbConfig, UserRegisters, VSpace,
+};
+use libasi::println;
+use syscall_abi::invocation::Invocation;
+
+use crate::env::{ROOT, Scratch};
+use crate::fuzz::{self, RADIX};
+use crate::report::{Outcome, holds, ok};
+use crate::{Case, ensure, fail};
+
+pub const CASES: &[Case] = &[("cap::fuzz::random_calls_leave_the_kernel_whole", random_calls)];
+
+/// The calls of one run, and where they come from: a run repeats exactly.
+const CALLS: u64 = 20_000;
+const SEED: u64 = 0x6675_7a7a_6361_7073;
+/// Yields of the root task in a row without a call returning in the fuzz thread, which
+/// runs at the same priority, before the thread counts as stuck in the kernel.
+const STALL_YIELDS: u32 = 10_000;
+/// The root task's priority (the kernel starts it at the highest): the fuzz thread's too.
+const PRIORITY: u8 = u8::MAX;
+
+const STACK_WORDS: usize = 2048;
+#[repr(C, align(16))]
+struct Stack([AtomicU64; STACK_WORDS]);
+static STACK: Stack = Stack([const { AtomicU64::new(0) }; STACK_WORDS]);
+
+const ASI: Cap<AsiControl> = Cap::<AsiControl>::BOOT;
+
+fn random_calls(s: &mut Scratch<'_>) -> Outcome {
+    // A pageblock for the thread (so that it may flip its sensitivity too) and one for
+    // its own objects, both nonsensitive whatever earlier cases left in the pool.
+    let [memory, own] = [s.untyped(21)?, s.untyped(21)?];
+    for region in [memory, own] {
+        ok(ASI.set_sensitivity(region, Sensitivity::Nonsensitive), "make a region nonsensitive")?;
+    }
+    let cnode: Cap<CNode> = s.object(own, ObjectKind::CNode, RADIX)?;
+    let tcb: Cap<Tcb> = s.object(own, ObjectKind::Tcb, 0)?;
+    let vspace: Cap<VSpace> = s.object(own, ObjectKind::VSpace, 0)?;
+    let endpoint: Cap<Endpoint> = s.object(own, ObjectKind::Endpoint, 0)?;
+    let notification: Cap<Notification> = s.object(own, ObjectKind::Notification, 0)?;
+    let frame: Cap<Frame> = s.object(own, ObjectKind::Frame4K, 0)?;
+    let buffer: Cap<Frame> = s.object(own, ObjectKind::Frame4K, 0)?;
+    s.map(buffer, fuzz::BUFFER, own)?;
+    // Its CSpace root resolves slot numbers at depth 64, as the root task's does.
+    let root = s.slot()?;
+    let Some(guard) = CapData::guard(0, 64 - RADIX) else { fail!("guard encoding") };
+    ok(
+        ROOT.mint(Slot::root(root), SlotRef::root(cnode.cptr().0), Rights::ALL, guard),
+        "mint the fuzz thread's CSpace root",
+    )?;
+    let holdings = [
+        memory.cptr(),
+        Cap::<CNode>::from_slot(root).cptr(),
+        vspace.cptr(),
+        endpoint.cptr(),
+        notification.cptr(),
+        frame.cptr(),
+        ASI.cptr(),
+    ];
+    let give = |index: u64, held: libasi::cap::CPtr| {
+        cnode.copy(Slot::new(index, RADIX), SlotRef::root(held.0), Rights::ALL)
+    };
+    for (&index, held) in fuzz::HOLDINGS.iter().zip(holdings) {
+        ok(give(index, held), "give the fuzz thread a capability")?;
+    }
+    let config = TcbConfig::new(Cap::from_slot(root), Cap::<VSpace>::ROOT_VSPACE)
+        .ipc_buffer(fuzz::BUFFER, buffer.cptr());
+    ok(tcb.configure(&config), "configure the fuzz thread")?;
+    let top = STACK.0.as_ptr() as u64 + (STACK_WORDS * 8) as u64;
+    let entry: extern "C" fn(u64, u64) -> ! = fuzz::main;
+    let mut registers = UserRegisters::start(entry as usize as u64, top - 8);
+    (registers.rdi, registers.rsi) = (SEED, CALLS);
+    ok(tcb.write_registers(false, &registers), "write the fuzz thread's registers")?;
+    ok(tcb.set_priority(Cap::<Tcb>::ROOT_TCB, PRIORITY), "set the fuzz thread's priority")?;
+    ok(tcb.resume(), "start the fuzz thread")?;
+
+    // Whenever it runs, the root task puts back what the thread deleted, moved or revoked
+    // of what it started with (where the slot is empty and a copy can be made), so that
+    // the thread goes on finding work.
+    let mut given_back = 0;
+    let stalled = watch(|| {
+        for (&index, held) in fuzz::HOLDINGS.iter().zip(holdings) {
+            given_back += u64::from(give(index, held).is_ok());
+        }
+    });
+    // Whatever it left running (threads it made, at priority 0) goes with the memory.
+    ok(ROOT.delete(Slot::root(tcb.cptr().0)), "delete the fuzz thread")?;
+    if let Some(calls) = stalled {
+        let last = fuzz::LAST.each_ref().map(|word| word.load(Ordering::SeqCst));
+        fail!(
+            "the fuzz thread's call {} never returned: number {}, pointer {:#x}, header {:#x}, \
+             words {:#x?}",
+            calls + 1,
+            last[0],
+            last[1],
+            last[2],
+            &last[3..]
+        );
+    }
+    report(given_back)?;
+    whole_again(s, memory)
+}
+
+/// Yields to the fuzz thread until it is done, running `between` whenever it gets the
+/// CPU back: `None`, or the number of calls the thread had made when it stopped returning
+/// from one.
+fn watch(mut between: impl FnMut()) -> Option<u64> {
+    let (mut seen, mut still) = (0, 0);
+    while !fuzz::DONE.load(Ordering::SeqCst) {
+        libasi::ipc::yield_now();
+        between();
+        let progress = fuzz::PROGRESS.load(Ordering::SeqCst);
+        if progress != seen {
+            (seen, still) = (progress, 0);
+        } else if still == STALL_YIELDS {
+            return Some(progress);
+        } else {
+            still += 1;
+        }
+    }
+    None
+}
+
+/// Prints what the calls got, and fails unless enough of them did real work.
+fn report(given_back: u64) -> Outcome {
+    let statuses = fuzz::STATUSES.each_ref().map(|count| count.load(Ordering::SeqCst));
+    let retypes = fuzz::SUCCESSES[Invocation::UntypedRetype as usize].load(Ordering::SeqCst);
+    let invoked = fuzz::SUCCESSES.iter().filter(|count| count.load(Ordering::SeqCst) > 0).count();
+    println!(
+        "captest: fuzz: {CALLS} calls from seed {SEED:#x}: {} succeeded ({retypes} retypes, \
+         {invoked} kinds of invocation); by error code: {:?}; {given_back} capabilities given \
+         back",
+        statuses[0],
+        &statuses[1..]
+    );
+    ensure!(statuses.iter().sum::<u64>() == CALLS, "calls counted: {statuses:?}");
+    ensure!(
+        statuses[0] >= CALLS / 20 && retypes >= 20 && invoked >= 10,
+        "too few calls did anything to test much: {} succeeded, {retypes} retypes, {invoked} \
+         kinds of invocation",
+        statuses[0]
+    );
+    Ok(())
+}
+
+/// After the thread: one revoke takes the whole pageblock back (a region of its full
+/// size can be carved from it again), it can be made nonsensitive again, the restricted
+/// view agrees with the pageblocks, and the root task's capabilities are where they were.
+fn whole_again(s: &mut Scratch<'_>, memory: Cap<libasi::cap::Untyped>) -> Outcome {
+    ok(ROOT.revoke(Slot::root(memory.cptr().0)), "revoke the fuzzed memory")?;
+    ensure!(!s.has_children(memory)?, "the fuzzed memory still has children after a revoke");
+    ok(ASI.set_sensitivity(memory, Sensitivity::Nonsensitive), "make the memory nonsensitive")?;
+    let whole = s.slot()?;
+    ok(
+        memory.retype(ObjectKind::Untyped, 21, CNodeAt::ROOT, whole, 1),
+        "carve the whole pageblock again",
+    )?;
+    ok(ROOT.delete(Slot::root(whole)), "delete the whole region")?;
+    ok(ASI.verify(), "AsiControl::verify after the fuzzing")?;
+    holds(Cap::<CNode>::ROOT.cptr(), CapKind::CNode, "the root CNode")?;
+    holds(Cap::<Tcb>::ROOT_TCB.cptr(), CapKind::Tcb, "the root TCB")?;
+    holds(Cap::<VSpace>::ROOT_VSPACE.cptr(), CapKind::VSpace, "the root VSpace")?;
+    holds(ASI.cptr(), CapKind::AsiControl, "the ASI control capability")
+}
