@@ -3,7 +3,11 @@
 //! own. What it did goes into statics the root task reads (it shares the address space),
 //! so it needs no capability to report and may delete or revoke every one it holds.
 //!
-//! It never asks to block: before a call that could wait (a `Call`, `Send`, `Receive` or
+//! A partner thread ([`partner`]) waits on the thread's endpoint in a CSpace of its own,
+//! so that sends the fuzz thread makes there deliver messages and capabilities into
+//! receive slots the partner picks at random (and clears now and then).
+//!
+//! The fuzz thread never asks to block: before a call that could wait (a `Call`, `Send`, `Receive` or
 //! `ReplyReceive`) it identifies the capability, and an endpoint or notification gets the
 //! non-blocking `Send` or `Receive` instead. Nothing it does writes the root task's memory:
 //! its IPC buffer (at [`BUFFER`]; the words of long messages, capabilities to send and the
@@ -21,6 +25,18 @@ use syscall_abi::ipc::{MAX_CAPS, REGISTER_WORDS, ipc_buffer};
 /// Where the fuzz thread's IPC buffer is mapped: a part of the user half nothing else
 /// uses.
 pub const BUFFER: u64 = 0x0000_4000_0020_0000;
+/// The partner's IPC buffer, in the page after the fuzz thread's.
+pub const PARTNER_BUFFER: u64 = BUFFER + 0x1000;
+/// The partner's CSpace: the endpoint, and an unguarded capability to the CSpace itself,
+/// a CNode of radix [`PARTNER_RADIX`]; the slots after them receive capabilities.
+pub const PARTNER_ENDPOINT: u64 = 1;
+pub const PARTNER_CNODE: u64 = 2;
+pub const PARTNER_RADIX: u8 = 6;
+const PARTNER_FIRST_FREE: u64 = 3;
+/// Messages the partner received, and capabilities that came with them.
+pub static RECEIVED: AtomicU64 = AtomicU64::new(0);
+pub static RECEIVED_CAPS: AtomicU64 = AtomicU64::new(0);
+
 /// Where the thread's capabilities are when it starts: its memory, its CSpace root, a
 /// spare address space, an endpoint, a notification, a frame and the ASI control
 /// capability. Everything it makes goes where it says, mostly into the slots after these.
@@ -349,9 +365,57 @@ fn fill_buffer(rng: &mut Rng, message: &[u64; MESSAGE_WORDS]) {
 }
 
 fn put(offset: usize, word: u64) {
-    // SAFETY: the IPC buffer is mapped read-write at BUFFER for this thread alone, nothing
-    // holds a reference into it, and `offset` is below `ipc_buffer::WORDS`.
-    unsafe { write_word(BUFFER + offset as u64 * 8, word) };
+    put_at(BUFFER, offset, word);
+}
+
+/// Writes word `offset` of the IPC buffer at `buffer`: [`BUFFER`] or [`PARTNER_BUFFER`],
+/// each its thread's own.
+fn put_at(buffer: u64, offset: usize, word: u64) {
+    // SAFETY: both IPC buffers are mapped read-write, each written only by its own
+    // thread, nothing holds a reference into them, and `offset` is below
+    // `ipc_buffer::WORDS`.
+    unsafe { write_word(buffer + offset as u64 * 8, word) };
+}
+
+/// The partner thread: waits on the endpoint for ever, each time with a receive slot
+/// chosen from `seed` (now and then one that does not resolve), and every eighth message
+/// deletes one of its receive slots so that capabilities keep arriving.
+pub extern "C" fn partner(seed: u64, _: u64) -> ! {
+    let mut rng = Rng(seed | 1);
+    let receive_slots = (1 << PARTNER_RADIX) - PARTNER_FIRST_FREE;
+    loop {
+        let (cnode, depth) = if rng.one_in(16) {
+            (rng.cptr(), rng.argument(Arg::Depth))
+        } else {
+            (PARTNER_CNODE, u64::from(PARTNER_RADIX))
+        };
+        put_at(PARTNER_BUFFER, ipc_buffer::RECEIVE_CNODE, cnode);
+        put_at(
+            PARTNER_BUFFER,
+            ipc_buffer::RECEIVE_INDEX,
+            PARTNER_FIRST_FREE + rng.below(receive_slots),
+        );
+        put_at(PARTNER_BUFFER, ipc_buffer::RECEIVE_DEPTH, depth);
+        // SAFETY: the kernel writes no memory of this thread's but its IPC buffer, which
+        // no reference points into.
+        let ret =
+            unsafe { ipc(Syscall::Receive.number(), PARTNER_ENDPOINT, 0, [0; REGISTER_WORDS]) };
+        if ret.status != 0 {
+            // The endpoint is always there: this is not expected, and the root task's
+            // count of messages shows it.
+            libasi::ipc::yield_now();
+            continue;
+        }
+        let received = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
+        RECEIVED_CAPS.fetch_add((ret.info >> 7) & 0x3, Ordering::SeqCst);
+        if received.is_multiple_of(8) {
+            let slot = PARTNER_FIRST_FREE + rng.below(receive_slots);
+            let words = [slot, u64::from(PARTNER_RADIX), 0, 0];
+            let info = (Invocation::CNodeDelete as u64) << 12 | 2;
+            // SAFETY: as above.
+            let _ = unsafe { ipc(Syscall::Call.number(), PARTNER_CNODE, info, words) };
+        }
+    }
 }
 
 /// `number`, or its non-blocking form if `cptr` names an endpoint or a notification,

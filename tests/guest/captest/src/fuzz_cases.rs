@@ -9,14 +9,14 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use libasi::cap::{
     AsiControl, CNode, CNodeAt, Cap, CapData, CapKind, Endpoint, Frame, Notification, ObjectKind,
-    Rights, Sensitivity, Slot, SlotRef, Tcb, TcbConfig, UserRegisters, VSpace,
+    Rights, Sensitivity, Slot, SlotRef, Tcb, TcbConfig, Untyped, UserRegisters, VSpace,
 };
 use libasi::println;
 use syscall_abi::invocation::Invocation;
 
 use crate::env::{ROOT, Scratch};
 use crate::fuzz::{self, RADIX};
-use crate::report::{Outcome, holds, ok};
+use crate::report::{Failure, Outcome, holds, ok};
 use crate::{Case, ensure, fail};
 
 pub const CASES: &[Case] = &[("cap::fuzz::random_calls_leave_the_kernel_whole", random_calls)];
@@ -24,6 +24,8 @@ pub const CASES: &[Case] = &[("cap::fuzz::random_calls_leave_the_kernel_whole", 
 /// The calls of one run, and where they come from: a run repeats exactly.
 const CALLS: u64 = 20_000;
 const SEED: u64 = 0x6675_7a7a_6361_7073;
+/// Calls between the root task's revokes of the thread's memory.
+const EPOCH_CALLS: u64 = 2_500;
 /// Yields of the root task in a row without a call returning in the fuzz thread, which
 /// runs at the same priority, before the thread counts as stuck in the kernel.
 const STALL_YIELDS: u32 = 10_000;
@@ -33,7 +35,7 @@ const PRIORITY: u8 = u8::MAX;
 const STACK_WORDS: usize = 2048;
 #[repr(C, align(16))]
 struct Stack([AtomicU64; STACK_WORDS]);
-static STACK: Stack = Stack([const { AtomicU64::new(0) }; STACK_WORDS]);
+static STACKS: [Stack; 2] = [const { Stack([const { AtomicU64::new(0) }; STACK_WORDS]) }; 2];
 
 const ASI: Cap<AsiControl> = Cap::<AsiControl>::BOOT;
 
@@ -50,18 +52,10 @@ fn random_calls(s: &mut Scratch<'_>) -> Outcome {
     let endpoint: Cap<Endpoint> = s.object(own, ObjectKind::Endpoint, 0)?;
     let notification: Cap<Notification> = s.object(own, ObjectKind::Notification, 0)?;
     let frame: Cap<Frame> = s.object(own, ObjectKind::Frame4K, 0)?;
-    let buffer: Cap<Frame> = s.object(own, ObjectKind::Frame4K, 0)?;
-    s.map(buffer, fuzz::BUFFER, own)?;
-    // Its CSpace root resolves slot numbers at depth 64, as the root task's does.
-    let root = s.slot()?;
-    let Some(guard) = CapData::guard(0, 64 - RADIX) else { fail!("guard encoding") };
-    ok(
-        ROOT.mint(Slot::root(root), SlotRef::root(cnode.cptr().0), Rights::ALL, guard),
-        "mint the fuzz thread's CSpace root",
-    )?;
+    let root = guarded(s, cnode, RADIX)?;
     let holdings = [
         memory.cptr(),
-        Cap::<CNode>::from_slot(root).cptr(),
+        root.cptr(),
         vspace.cptr(),
         endpoint.cptr(),
         notification.cptr(),
@@ -74,28 +68,55 @@ fn random_calls(s: &mut Scratch<'_>) -> Outcome {
     for (&index, held) in fuzz::HOLDINGS.iter().zip(holdings) {
         ok(give(index, held), "give the fuzz thread a capability")?;
     }
-    let config = TcbConfig::new(Cap::from_slot(root), Cap::<VSpace>::ROOT_VSPACE)
-        .ipc_buffer(fuzz::BUFFER, buffer.cptr());
-    ok(tcb.configure(&config), "configure the fuzz thread")?;
-    let top = STACK.0.as_ptr() as u64 + (STACK_WORDS * 8) as u64;
+    // The partner: the endpoint and its own CNode, the rest of which receives.
+    let partner: Cap<Tcb> = s.object(own, ObjectKind::Tcb, 0)?;
+    let partner_cnode: Cap<CNode> = s.object(own, ObjectKind::CNode, fuzz::PARTNER_RADIX)?;
+    let partner_root = guarded(s, partner_cnode, fuzz::PARTNER_RADIX)?;
+    for (index, held) in
+        [(fuzz::PARTNER_ENDPOINT, endpoint.cptr()), (fuzz::PARTNER_CNODE, partner_cnode.cptr())]
+    {
+        ok(
+            partner_cnode.copy(
+                Slot::new(index, fuzz::PARTNER_RADIX),
+                SlotRef::root(held.0),
+                Rights::ALL,
+            ),
+            "give the partner a capability",
+        )?;
+    }
+    let partner_entry: extern "C" fn(u64, u64) -> ! = fuzz::partner;
+    start(
+        s,
+        partner,
+        partner_root,
+        fuzz::PARTNER_BUFFER,
+        (partner_entry, &STACKS[1]),
+        [!SEED, 0],
+        own,
+    )?;
     let entry: extern "C" fn(u64, u64) -> ! = fuzz::main;
-    let mut registers = UserRegisters::start(entry as usize as u64, top - 8);
-    (registers.rdi, registers.rsi) = (SEED, CALLS);
-    ok(tcb.write_registers(false, &registers), "write the fuzz thread's registers")?;
-    ok(tcb.set_priority(Cap::<Tcb>::ROOT_TCB, PRIORITY), "set the fuzz thread's priority")?;
-    ok(tcb.resume(), "start the fuzz thread")?;
+    start(s, tcb, root, fuzz::BUFFER, (entry, &STACKS[0]), [SEED, CALLS], own)?;
 
     // Whenever it runs, the root task puts back what the thread deleted, moved or revoked
     // of what it started with (where the slot is empty and a copy can be made), so that
     // the thread goes on finding work.
-    let mut given_back = 0;
-    let stalled = watch(|| {
+    // Every EPOCH_CALLS calls it also takes the memory back, with everything the thread
+    // made from it, so that the thread does not run out (and revokes see busy trees).
+    let (mut given_back, mut epochs, mut reset) = (0, 0, Ok(()));
+    let stalled = watch(|progress| {
+        if progress / EPOCH_CALLS > epochs && reset.is_ok() {
+            epochs = progress / EPOCH_CALLS;
+            reset = ROOT
+                .revoke(Slot::root(memory.cptr().0))
+                .and_then(|()| ASI.set_sensitivity(memory, Sensitivity::Nonsensitive));
+        }
         for (&index, held) in fuzz::HOLDINGS.iter().zip(holdings) {
             given_back += u64::from(give(index, held).is_ok());
         }
     });
     // Whatever it left running (threads it made, at priority 0) goes with the memory.
     ok(ROOT.delete(Slot::root(tcb.cptr().0)), "delete the fuzz thread")?;
+    ok(ROOT.delete(Slot::root(partner.cptr().0)), "delete the partner")?;
     if let Some(calls) = stalled {
         let last = fuzz::LAST.each_ref().map(|word| word.load(Ordering::SeqCst));
         fail!(
@@ -108,19 +129,57 @@ fn random_calls(s: &mut Scratch<'_>) -> Outcome {
             &last[3..]
         );
     }
-    report(given_back)?;
+    ok(reset, "take the memory back from the fuzz thread")?;
+    report(given_back, epochs)?;
     whole_again(s, memory)
 }
 
-/// Yields to the fuzz thread until it is done, running `between` whenever it gets the
-/// CPU back: `None`, or the number of calls the thread had made when it stopped returning
-/// from one.
-fn watch(mut between: impl FnMut()) -> Option<u64> {
+/// A copy of `cnode` (of radix `radix`) with a guard of zeros that makes it resolve slot
+/// numbers at depth 64, as the root task's CNode does: a thread's CSpace root.
+fn guarded(s: &mut Scratch<'_>, cnode: Cap<CNode>, radix: u8) -> Result<Cap<CNode>, Failure> {
+    let slot = s.slot()?;
+    let Some(guard) = CapData::guard(0, 64 - radix) else { fail!("guard encoding") };
+    ok(
+        ROOT.mint(Slot::root(slot), SlotRef::root(cnode.cptr().0), Rights::ALL, guard),
+        "mint a guarded CSpace root",
+    )?;
+    Ok(Cap::from_slot(slot))
+}
+
+/// Starts `tcb` in the root task's address space at its priority, with CSpace root
+/// `cspace` and an IPC buffer of its own at `buffer` (a frame from `memory`), running
+/// `entry(args)` on `stack`.
+fn start(
+    s: &mut Scratch<'_>,
+    tcb: Cap<Tcb>,
+    cspace: Cap<CNode>,
+    buffer: u64,
+    (entry, stack): (extern "C" fn(u64, u64) -> !, &Stack),
+    args: [u64; 2],
+    memory: Cap<Untyped>,
+) -> Outcome {
+    let frame: Cap<Frame> = s.object(memory, ObjectKind::Frame4K, 0)?;
+    s.map(frame, buffer, memory)?;
+    let config =
+        TcbConfig::new(cspace, Cap::<VSpace>::ROOT_VSPACE).ipc_buffer(buffer, frame.cptr());
+    ok(tcb.configure(&config), "configure a thread")?;
+    let top = stack.0.as_ptr() as u64 + (STACK_WORDS * 8) as u64;
+    let mut registers = UserRegisters::start(entry as usize as u64, top - 8);
+    [registers.rdi, registers.rsi] = args;
+    ok(tcb.write_registers(false, &registers), "write a thread's registers")?;
+    ok(tcb.set_priority(Cap::<Tcb>::ROOT_TCB, PRIORITY), "set a thread's priority")?;
+    ok(tcb.resume(), "start a thread")
+}
+
+/// Yields to the fuzz thread until it is done, running `between` with the number of calls
+/// made whenever it gets the CPU back: `None`, or the number of calls the thread had made
+/// when it stopped returning from one.
+fn watch(mut between: impl FnMut(u64)) -> Option<u64> {
     let (mut seen, mut still) = (0, 0);
     while !fuzz::DONE.load(Ordering::SeqCst) {
         libasi::ipc::yield_now();
-        between();
         let progress = fuzz::PROGRESS.load(Ordering::SeqCst);
+        between(progress);
         if progress != seen {
             (seen, still) = (progress, 0);
         } else if still == STALL_YIELDS {
@@ -133,14 +192,16 @@ fn watch(mut between: impl FnMut()) -> Option<u64> {
 }
 
 /// Prints what the calls got, and fails unless enough of them did real work.
-fn report(given_back: u64) -> Outcome {
+fn report(given_back: u64, epochs: u64) -> Outcome {
     let statuses = fuzz::STATUSES.each_ref().map(|count| count.load(Ordering::SeqCst));
     let retypes = fuzz::SUCCESSES[Invocation::UntypedRetype as usize].load(Ordering::SeqCst);
     let invoked = fuzz::SUCCESSES.iter().filter(|count| count.load(Ordering::SeqCst) > 0).count();
+    let received = fuzz::RECEIVED.load(Ordering::SeqCst);
+    let received_caps = fuzz::RECEIVED_CAPS.load(Ordering::SeqCst);
     println!(
         "captest: fuzz: {CALLS} calls from seed {SEED:#x}: {} succeeded ({retypes} retypes, \
          {invoked} kinds of invocation); by error code: {:?}; {given_back} capabilities given \
-         back",
+         back, the memory taken back {epochs} times; the partner received {received} messages and {received_caps} capabilities",
         statuses[0],
         &statuses[1..]
     );
@@ -151,13 +212,17 @@ fn report(given_back: u64) -> Outcome {
          kinds of invocation",
         statuses[0]
     );
+    ensure!(
+        received >= 20 && received_caps >= 1,
+        "too few messages reached the partner: {received}, with {received_caps} capabilities"
+    );
     Ok(())
 }
 
 /// After the thread: one revoke takes the whole pageblock back (a region of its full
 /// size can be carved from it again), it can be made nonsensitive again, the restricted
 /// view agrees with the pageblocks, and the root task's capabilities are where they were.
-fn whole_again(s: &mut Scratch<'_>, memory: Cap<libasi::cap::Untyped>) -> Outcome {
+fn whole_again(s: &mut Scratch<'_>, memory: Cap<Untyped>) -> Outcome {
     ok(ROOT.revoke(Slot::root(memory.cptr().0)), "revoke the fuzzed memory")?;
     ensure!(!s.has_children(memory)?, "the fuzzed memory still has children after a revoke");
     ok(ASI.set_sensitivity(memory, Sensitivity::Nonsensitive), "make the memory nonsensitive")?;
