@@ -20,7 +20,7 @@ use libasi::cap::{CPtr, CapKind};
 use libasi::syscall::{ipc, syscall0, syscall2, write_word};
 use syscall_abi::Syscall;
 use syscall_abi::invocation::{Invocation, ObjectKind};
-use syscall_abi::ipc::{MAX_CAPS, REGISTER_WORDS, ipc_buffer};
+use syscall_abi::ipc::{MAX_CAPS, MessageInfo, REGISTER_WORDS, ipc_buffer};
 
 /// Where the fuzz thread's IPC buffer is mapped: a part of the user half nothing else
 /// uses.
@@ -296,10 +296,16 @@ impl Rng {
         }
         let length =
             if self.one_in(8) { self.below(MESSAGE_WORDS as u64 + 1) } else { sorts.len() as u64 };
-        let caps = if self.one_in(10) { self.below(4) } else { 0 };
-        let info = if self.one_in(20) { self.next() } else { (label << 12) | (caps << 7) | length };
+        let caps = if self.one_in(10) { self.below(MAX_CAPS as u64 + 1) } else { 0 };
+        let header = MessageInfo { label, length: length as u8, caps: caps as u8, unwrapped: 0 };
+        let info = if self.one_in(20) { self.next() } else { header.to_word() };
         (info, words)
     }
+}
+
+/// The label a header carries (whatever its other bits).
+fn label_of(info: u64) -> u64 {
+    MessageInfo::from_word(info).map_or(u64::MAX, |header| header.label)
 }
 
 /// The longest message the thread sends.
@@ -318,7 +324,7 @@ pub extern "C" fn main(seed: u64, calls: u64) -> ! {
 
 fn one_call(rng: &mut Rng) {
     let (info, message) = rng.message();
-    let cptr = rng.target(info >> 12);
+    let cptr = rng.target(label_of(info));
     let number = match rng.below(100) {
         0..=64 => Syscall::Call,
         65..=72 => Syscall::DebugCapIdentify,
@@ -344,7 +350,7 @@ fn one_call(rng: &mut Rng) {
     // SAFETY: the kernel writes no memory of this thread's but its IPC buffer, which no
     // reference points into.
     let ret = unsafe { ipc(number.number(), cptr, info, words) };
-    count(ret.status, (number == Syscall::Call).then_some(info >> 12));
+    count(ret.status, (number == Syscall::Call).then_some(label_of(info)));
 }
 
 /// The message's words beyond the registers (all of them, whatever the header says),
@@ -407,11 +413,13 @@ pub extern "C" fn partner(seed: u64, _: u64) -> ! {
             continue;
         }
         let received = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
-        RECEIVED_CAPS.fetch_add((ret.info >> 7) & 0x3, Ordering::SeqCst);
+        let caps = MessageInfo::from_word(ret.info).map_or(0, |header| header.caps);
+        RECEIVED_CAPS.fetch_add(u64::from(caps), Ordering::SeqCst);
         if received.is_multiple_of(8) {
             let slot = PARTNER_FIRST_FREE + rng.below(receive_slots);
             let words = [slot, u64::from(PARTNER_RADIX), 0, 0];
-            let info = (Invocation::CNodeDelete as u64) << 12 | 2;
+            let label = Invocation::CNodeDelete as u64;
+            let info = MessageInfo { label, length: 2, caps: 0, unwrapped: 0 }.to_word();
             // SAFETY: as above.
             let _ = unsafe { ipc(Syscall::Call.number(), PARTNER_CNODE, info, words) };
         }
