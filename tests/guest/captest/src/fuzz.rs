@@ -38,15 +38,18 @@ pub static RECEIVED: AtomicU64 = AtomicU64::new(0);
 pub static RECEIVED_CAPS: AtomicU64 = AtomicU64::new(0);
 
 /// Where the thread's capabilities are when it starts: its memory, its CSpace root, a
-/// spare address space, an endpoint, a notification, a frame and the ASI control
-/// capability. Everything it makes goes where it says, mostly into the slots after these.
-pub const HOLDINGS: [u64; 7] = [1, 2, 3, 4, 5, 6, 7];
+/// spare address space, an endpoint, a notification, a frame, the ASI control capability
+/// and a thread that never runs but may hand out any priority (so that threads the fuzz
+/// thread makes can run beside it). Everything it makes goes where it says, mostly into
+/// the slots after these.
+pub const HOLDINGS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 const MEMORY: u64 = HOLDINGS[0];
 const ROOT: u64 = HOLDINGS[1];
 const VSPACE: u64 = HOLDINGS[2];
 const NOTIFICATION: u64 = HOLDINGS[4];
 const FRAME: u64 = HOLDINGS[5];
 const ASI: u64 = HOLDINGS[6];
+const AUTHORITY: u64 = HOLDINGS[7];
 
 /// Slots of the fuzz thread's CSpace root, a CNode of radix [`RADIX`].
 pub const SLOTS: u64 = 1 << RADIX;
@@ -136,6 +139,11 @@ enum Arg {
     Address,
     /// Rights or cap data.
     Bits64,
+    /// A reserved word, or an optional one: 0.
+    Zero,
+    /// A priority: mostly the fuzz thread's own, the highest, so that a thread given it
+    /// runs beside it.
+    Priority,
 }
 
 /// The words each invocation reads, in order, so that most invocations get words of the
@@ -151,11 +159,9 @@ fn arguments(label: u64) -> &'static [Arg] {
         }
         Some(I::CNodeMove) => &[Index, Depth, Usually(ROOT), Index, Depth],
         Some(I::CNodeDelete | I::CNodeRevoke) => &[Index, Depth],
-        Some(I::TcbConfigure) => {
-            &[Ptr, Usually(ROOT), Bits64, Usually(VSPACE), Small, Address, Usually(FRAME)]
-        }
+        Some(I::TcbConfigure) => &[Ptr, Usually(ROOT), Zero, Usually(VSPACE), Zero, Zero, Zero],
         Some(I::TcbWriteRegisters) => &[Small, Small, Address, Address, Bits64, Bits64, Bits64],
-        Some(I::TcbSetPriority | I::TcbSetMaxControlledPriority) => &[Ptr, Small],
+        Some(I::TcbSetPriority | I::TcbSetMaxControlledPriority) => &[Usually(AUTHORITY), Priority],
         Some(I::TcbBindNotification) => &[Usually(NOTIFICATION)],
         Some(I::FrameMap) => &[Usually(VSPACE), Address, Bits64, Small],
         Some(I::PageTableMap) => &[Usually(VSPACE), Address],
@@ -255,6 +261,14 @@ impl Rng {
             Arg::Address => {
                 let shift = 12 + 9 * self.below(2);
                 0x10_0000_0000 + (self.below(1 << 10) << shift)
+            }
+            Arg::Zero => 0,
+            Arg::Priority => {
+                if self.one_in(2) {
+                    u64::from(u8::MAX)
+                } else {
+                    self.below(256)
+                }
             }
             Arg::Bits64 => match self.below(3) {
                 0 => 0,

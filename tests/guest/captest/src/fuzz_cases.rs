@@ -1,7 +1,8 @@
 //! `cap::fuzz::*`: a thread of the root task makes thousands of system calls with random
 //! arguments ([`crate::fuzz`]) against capabilities of its own: a pageblock of untyped
-//! memory, its own CSpace root, a spare address space, an endpoint, a notification, a
-//! frame and the ASI control capability. The kernel must answer each one without a panic,
+//! memory, its own CSpace root, a spare address space, an endpoint (a partner thread
+//! receives on it), a notification, a frame, the ASI control capability and a TCB that
+//! hands out priorities. The kernel must answer each one without a panic,
 //! and afterwards be whole: the memory comes back entirely with one revoke, the
 //! restricted view is consistent, and the root task's own capabilities are untouched.
 
@@ -21,7 +22,8 @@ use crate::{Case, ensure, fail};
 
 pub const CASES: &[Case] = &[("cap::fuzz::random_calls_leave_the_kernel_whole", random_calls)];
 
-/// The calls of one run, and where they come from: a run repeats exactly.
+/// The calls of one run, and where they come from: every run makes the same calls (only
+/// where the timer interrupts the threads differs).
 const CALLS: u64 = 20_000;
 const SEED: u64 = 0x6675_7a7a_6361_7073;
 /// Calls between the root task's revokes of the thread's memory.
@@ -53,6 +55,11 @@ fn random_calls(s: &mut Scratch<'_>) -> Outcome {
     let notification: Cap<Notification> = s.object(own, ObjectKind::Notification, 0)?;
     let frame: Cap<Frame> = s.object(own, ObjectKind::Frame4K, 0)?;
     let root = guarded(s, cnode, RADIX)?;
+    let authority: Cap<Tcb> = s.object(own, ObjectKind::Tcb, 0)?;
+    ok(
+        authority.set_max_controlled_priority(Cap::<Tcb>::ROOT_TCB, PRIORITY),
+        "let the authority hand out any priority",
+    )?;
     let holdings = [
         memory.cptr(),
         root.cptr(),
@@ -61,6 +68,7 @@ fn random_calls(s: &mut Scratch<'_>) -> Outcome {
         notification.cptr(),
         frame.cptr(),
         ASI.cptr(),
+        authority.cptr(),
     ];
     let give = |index: u64, held: libasi::cap::CPtr| {
         cnode.copy(Slot::new(index, RADIX), SlotRef::root(held.0), Rights::ALL)
