@@ -41,6 +41,8 @@ pub struct Env {
     pub no_grant: Client,
     /// memsrv's endpoint with the first client's badge: for raw requests.
     pub raw: Cap<Endpoint>,
+    /// The same with the second client's.
+    pub second_raw: Cap<Endpoint>,
     pub unbadged: Cap<Endpoint>,
     /// Badged with a client number memsrv does not serve (`badge::CLIENTS`).
     pub unserved: Cap<Endpoint>,
@@ -104,6 +106,7 @@ pub fn setup() -> Result<Env, Failure> {
         third: Client::new(third, buffer, Cap::ROOT),
         no_grant: Client::new(no_grant, buffer, Cap::ROOT),
         raw,
+        second_raw: second,
         unbadged,
         unserved,
         pool,

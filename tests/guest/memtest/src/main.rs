@@ -21,6 +21,7 @@
 mod alloc_cases;
 mod env;
 mod kept_cases;
+mod random_cases;
 mod refuse_cases;
 mod workload_cases;
 
@@ -51,6 +52,7 @@ const CASES: &[Case] = &[
     ("memsrv::refuse::reclaim_needs_the_manager", refuse_cases::reclaim_needs_the_manager),
     ("memsrv::refuse::malformed_and_unbadged", refuse_cases::malformed_and_unbadged),
     ("memsrv::refuse::undelivered_capability_given_back", refuse_cases::undelivered_capability),
+    ("memsrv::refuse::random_messages_leave_nothing_held", random_cases::random_messages),
     ("memsrv::smoke::many_frames_mapped_or_not_as_asked", workload_cases::smoke),
     (
         "memsrv::alloc::cached_halves_give_way_when_slots_run_low",
