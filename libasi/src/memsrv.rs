@@ -313,7 +313,10 @@ fn hot_answer(ret: &IpcReturn) -> Option<FrameReply> {
 /// kept ones included.
 ///
 /// Free a frame here only once nothing maps it: a kept frame stays as it was, mappings
-/// included, until memsrv takes it back.
+/// included, until memsrv takes it back. memsrv keeps one list per client, so a client
+/// has one pool: frames it frees with keep by other means, or through a second pool, would
+/// come back where this pool does not expect them (it then answers
+/// [`Error::BadReply`]).
 ///
 /// ```ignore
 /// let mut pool = FramePool::new(client, frame_slots);

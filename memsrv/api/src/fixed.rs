@@ -429,7 +429,7 @@ mod tests {
     fn the_recognizers_take_nothing_the_decoders_refuse() {
         let firsts = (0..=u16::MAX).flat_map(|low| {
             let low = u64::from(low);
-            [low, low | (low & 0x1ff) << 16, low << 16, u64::MAX]
+            [low, low | (low & 0x1ff) << 16, low << 16, low | KEEP, u64::MAX]
         });
         for first in firsts {
             for length in 0..=REGISTER_WORDS {

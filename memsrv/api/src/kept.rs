@@ -201,6 +201,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
     }
 
     /// The entries, oldest first.
+    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
         (0..self.len()).map(|index| self.entries[(usize::from(self.oldest) + index) & Self::MASK])
     }

@@ -22,8 +22,7 @@
 //! A client is its badge ([`memsrv_api::badge`]): a number, a quota in pages and whether it
 //! is the manager. Every leaf records its holder; a free names the leaf by its handle and
 //! is refused unless that caller holds it. A 4 KiB frame freed with *keep* stays the
-//! client's, unrevoked, for its next allocation of that sensitivity
-//! ([`memsrv_api::kept`]); memsrv takes kept frames back, oldest first, when the client's
+//! client's, unrevoked, for its next `Reuse` of that sensitivity ([`memsrv_api::kept`]); memsrv takes kept frames back, oldest first, when the client's
 //! quota or memsrv's memory runs short. Every request that is not well formed gets
 //! [`Error::Malformed`]; nothing a client sends makes memsrv panic.
 //!
@@ -464,6 +463,11 @@ impl Server {
         let record = self.clients.get_mut(usize::from(client))?;
         let slot = record.kept.newest(sensitivity)?;
         let (handle, leaf) = self.records.leaf_at_mut(u64::from(slot))?;
+        // The list names only frames kept for this client; checked all the same, so that
+        // a broken list never hands out another client's frame.
+        if !leaf.kept || leaf.owner != client {
+            return None;
+        }
         record.kept.reuse(sensitivity);
         leaf.kept = false;
         record.usage.kept_frames -= 1;

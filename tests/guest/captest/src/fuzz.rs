@@ -59,6 +59,10 @@ pub const RADIX: u8 = 6;
 pub static PROGRESS: AtomicU64 = AtomicU64::new(0);
 /// Set once the last call returned.
 pub static DONE: AtomicBool = AtomicBool::new(false);
+/// Set from before the thread looks at a capability to decide whether a call could wait
+/// until that call returns: the root task must not put an endpoint or notification back
+/// into a slot the thread just saw empty.
+pub static IN_CALL: AtomicBool = AtomicBool::new(false);
 /// The call in progress, for a report if it never returns: number, pointer, header and
 /// the four register words.
 pub static LAST: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
@@ -364,6 +368,7 @@ fn one_call(rng: &mut Rng) {
     // SAFETY: the kernel writes no memory of this thread's but its IPC buffer, which no
     // reference points into.
     let ret = unsafe { ipc(number.number(), cptr, info, words) };
+    IN_CALL.store(false, Ordering::SeqCst);
     count(ret.status, (number == Syscall::Call).then_some(label_of(info)));
 }
 
@@ -448,6 +453,7 @@ fn never_blocking(number: Syscall, cptr: u64) -> Syscall {
     if !waits {
         return number;
     }
+    IN_CALL.store(true, Ordering::SeqCst);
     match libasi::debug::cap_identify(CPtr(cptr)) {
         Ok(CapKind::Endpoint | CapKind::Notification) => match number {
             Syscall::Send | Syscall::Call => Syscall::NonBlockingSend,

@@ -112,6 +112,10 @@ fn random_calls(s: &mut Scratch<'_>) -> Outcome {
     // made from it, so that the thread does not run out (and revokes see busy trees).
     let (mut given_back, mut epochs, mut reset) = (0, 0, Ok(()));
     let stalled = watch(|progress| {
+        // Never between the thread's look at a slot and its call (see `fuzz::IN_CALL`).
+        if fuzz::IN_CALL.load(Ordering::SeqCst) {
+            return;
+        }
         if progress / EPOCH_CALLS > epochs && reset.is_ok() {
             epochs = progress / EPOCH_CALLS;
             reset = ROOT
@@ -122,7 +126,7 @@ fn random_calls(s: &mut Scratch<'_>) -> Outcome {
             given_back += u64::from(give(index, held).is_ok());
         }
     });
-    // Whatever it left running (threads it made, at priority 0) goes with the memory.
+    // Whatever it left running (threads it made, at any priority) goes with the memory.
     ok(ROOT.delete(Slot::root(tcb.cptr().0)), "delete the fuzz thread")?;
     ok(ROOT.delete(Slot::root(partner.cptr().0)), "delete the partner")?;
     if let Some(calls) = stalled {
