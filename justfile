@@ -28,6 +28,11 @@ build: deps
 bench *ARGS: deps
     cargo run -q -p tests --bin bench -- {{ARGS}}
 
+# Fuzz the system calls longer than `just test` does: boots captest with only its fuzz
+# case, e.g. `just fuzz 0x1234 1000000` (seed, calls); fails unless the case passes.
+fuzz SEED="0x66757a7a63617073" CALLS="300000": deps
+    ASI_TEST_TIMEOUT="${ASI_TEST_TIMEOUT:-3600}" cargo run -q -p tests --bin run -- --module "captest fuzz_seed={{SEED}} fuzz_calls={{CALLS}}" | tee /dev/stderr | grep '^TEST PASS cap::fuzz::' >/dev/null
+
 # Run every test: host unit tests, then the in-kernel and user-mode tests in QEMU.
 test: deps
     cargo test -q {{host_crates}} --lib --bins

@@ -22,10 +22,37 @@ use crate::{Case, ensure, fail};
 
 pub const CASES: &[Case] = &[("cap::fuzz::random_calls_leave_the_kernel_whole", random_calls)];
 
-/// The calls of one run, and where they come from: every run makes the same calls (only
+/// How many calls, and from which seed: every run of a seed makes the same calls (only
 /// where the timer interrupts the threads differs).
-const CALLS: u64 = 20_000;
-const SEED: u64 = 0x6675_7a7a_6361_7073;
+#[derive(Clone, Copy, Debug)]
+pub struct Campaign {
+    pub seed: u64,
+    pub calls: u64,
+}
+
+impl Campaign {
+    /// What the test suite runs.
+    const SUITE: Self = Self { seed: 0x6675_7a7a_6361_7073, calls: 20_000 };
+
+    /// The campaign the boot arguments ask for (`fuzz_seed=` and `fuzz_calls=`, decimal or
+    /// `0x` hexadecimal, as `just fuzz` passes them), if they name one.
+    pub fn from_args() -> Option<Self> {
+        let mut buffer = [0u8; 128];
+        let args = libasi::boot::args(&mut buffer).ok()?;
+        let value = |key: &str| {
+            let word = args.split_whitespace().find_map(|arg| arg.strip_prefix(key))?;
+            match word.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16).ok(),
+                None => word.parse().ok(),
+            }
+        };
+        let (seed, calls) = (value("fuzz_seed="), value("fuzz_calls="));
+        (seed.is_some() || calls.is_some()).then(|| Self {
+            seed: seed.unwrap_or(Self::SUITE.seed),
+            calls: calls.unwrap_or(Self::SUITE.calls),
+        })
+    }
+}
 /// Calls between the root task's revokes of the thread's memory.
 const EPOCH_CALLS: u64 = 2_500;
 /// Yields of the root task in a row without a call returning in the fuzz thread, which
@@ -42,6 +69,7 @@ static STACKS: [Stack; 2] = [const { Stack([const { AtomicU64::new(0) }; STACK_W
 const ASI: Cap<AsiControl> = Cap::<AsiControl>::BOOT;
 
 fn random_calls(s: &mut Scratch<'_>) -> Outcome {
+    let campaign = Campaign::from_args().unwrap_or(Campaign::SUITE);
     // A pageblock for the thread (so that it may flip its sensitivity too) and one for
     // its own objects, both nonsensitive whatever earlier cases left in the pool.
     let [memory, own] = [s.untyped(21)?, s.untyped(21)?];
@@ -99,11 +127,11 @@ fn random_calls(s: &mut Scratch<'_>) -> Outcome {
         partner_root,
         fuzz::PARTNER_BUFFER,
         (partner_entry, &STACKS[1]),
-        [!SEED, 0],
+        [!campaign.seed, 0],
         own,
     )?;
     let entry: extern "C" fn(u64, u64) -> ! = fuzz::main;
-    start(s, tcb, root, fuzz::BUFFER, (entry, &STACKS[0]), [SEED, CALLS], own)?;
+    start(s, tcb, root, fuzz::BUFFER, (entry, &STACKS[0]), [campaign.seed, campaign.calls], own)?;
 
     // Whenever it runs, the root task puts back what the thread deleted, moved or revoked
     // of what it started with (where the slot is empty and a copy can be made), so that
@@ -142,7 +170,7 @@ fn random_calls(s: &mut Scratch<'_>) -> Outcome {
         );
     }
     ok(reset, "take the memory back from the fuzz thread")?;
-    report(given_back, epochs)?;
+    report(campaign, given_back, epochs)?;
     whole_again(s, memory)
 }
 
@@ -204,22 +232,22 @@ fn watch(mut between: impl FnMut(u64)) -> Option<u64> {
 }
 
 /// Prints what the calls got, and fails unless enough of them did real work.
-fn report(given_back: u64, epochs: u64) -> Outcome {
+fn report(Campaign { seed, calls }: Campaign, given_back: u64, epochs: u64) -> Outcome {
     let statuses = fuzz::STATUSES.each_ref().map(|count| count.load(Ordering::SeqCst));
     let retypes = fuzz::SUCCESSES[Invocation::UntypedRetype as usize].load(Ordering::SeqCst);
     let invoked = fuzz::SUCCESSES.iter().filter(|count| count.load(Ordering::SeqCst) > 0).count();
     let received = fuzz::RECEIVED.load(Ordering::SeqCst);
     let received_caps = fuzz::RECEIVED_CAPS.load(Ordering::SeqCst);
     println!(
-        "captest: fuzz: {CALLS} calls from seed {SEED:#x}: {} succeeded ({retypes} retypes, \
+        "captest: fuzz: {calls} calls from seed {seed:#x}: {} succeeded ({retypes} retypes, \
          {invoked} kinds of invocation); by error code: {:?}; {given_back} capabilities given \
          back, the memory taken back {epochs} times; the partner received {received} messages and {received_caps} capabilities",
         statuses[0],
         &statuses[1..]
     );
-    ensure!(statuses.iter().sum::<u64>() == CALLS, "calls counted: {statuses:?}");
+    ensure!(statuses.iter().sum::<u64>() == calls, "calls counted: {statuses:?}");
     ensure!(
-        statuses[0] >= CALLS / 20 && retypes >= 20 && invoked >= 10,
+        statuses[0] >= calls / 20 && retypes >= 20 && invoked >= 10,
         "too few calls did anything to test much: {} succeeded, {retypes} retypes, {invoked} \
          kinds of invocation",
         statuses[0]

@@ -9,8 +9,9 @@
 //! each takes fresh slots and regions and gives them back (revoked and deleted) when it
 //! ends, so a failing case does not disturb the next.
 //!
-//! Its one optional argument, `mitigations=blanket`, says the kernel was booted so
-//! (`cap::asi::*` then expects flushes).
+//! Its optional arguments: `mitigations=blanket` says the kernel was booted so
+//! (`cap::asi::*` then expects flushes); `fuzz_seed=` and `fuzz_calls=` run only the fuzz
+//! case, with that seed and that many calls (`just fuzz`).
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -69,6 +70,14 @@ fn main() -> u64 {
         }
     };
     println!("captest: pool is slot {} (2^{} bytes)", env.pool.cptr(), env.pool_bits);
+    // A fuzzing campaign (`just fuzz`) runs alone.
+    if fuzz_cases::Campaign::from_args().is_some() {
+        for &(name, case) in fuzz_cases::CASES {
+            run(&mut env, &mut tally, name, case);
+        }
+        tally.finish();
+        return 0;
+    }
     let groups: [&[Case]; 10] = [
         boot_cases::CASES,
         asi_cases::CASES,
