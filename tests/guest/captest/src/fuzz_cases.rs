@@ -32,7 +32,7 @@ pub struct Campaign {
 
 impl Campaign {
     /// What the test suite runs.
-    const SUITE: Self = Self { seed: 0x6675_7a7a_6361_7073, calls: 20_000 };
+    const SUITE: Self = Self { seed: 0x6675_7a7a_6361_7073, calls: 100_000 };
 
     /// The campaign the boot arguments ask for (`fuzz_seed=` and `fuzz_calls=`, decimal or
     /// `0x` hexadecimal, as `just fuzz` passes them), if they name one.
