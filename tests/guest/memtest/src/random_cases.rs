@@ -12,7 +12,7 @@ use memsrv_api::{Handle, LABEL, MESSAGE_WORDS, Object, Reply, Request, Sensitivi
 
 use crate::env::{ASI, Env, PAGEBLOCK, PAGEBLOCKS};
 
-const MESSAGES: u32 = 3_000;
+const MESSAGES: u32 = 10_000;
 const SEED: u64 = 0x6d65_6d73_7276;
 
 /// xorshift64*, so that a seed repeats its messages exactly.
