@@ -139,6 +139,49 @@ pub mod frame_attributes {
 }
 
 impl Invocation {
+    /// Every invocation, in label order.
+    pub const ALL: [Self; 39] = [
+        Self::UntypedRetype,
+        Self::UntypedDescribe,
+        Self::CNodeCopy,
+        Self::CNodeMint,
+        Self::CNodeMove,
+        Self::CNodeMutate,
+        Self::CNodeDelete,
+        Self::CNodeRevoke,
+        Self::TcbConfigure,
+        Self::TcbWriteRegisters,
+        Self::TcbReadRegisters,
+        Self::TcbResume,
+        Self::TcbSuspend,
+        Self::TcbSetPriority,
+        Self::TcbSetMaxControlledPriority,
+        Self::TcbSetAffinity,
+        Self::TcbBindNotification,
+        Self::TcbUnbindNotification,
+        Self::FrameMap,
+        Self::FrameUnmap,
+        Self::FrameGetAddress,
+        Self::PageTableMap,
+        Self::PageTableUnmap,
+        Self::FrameGetSensitivity,
+        Self::IoPortControlIssue,
+        Self::IoPortIn8,
+        Self::IoPortIn16,
+        Self::IoPortIn32,
+        Self::IoPortOut8,
+        Self::IoPortOut16,
+        Self::IoPortOut32,
+        Self::IrqControlGet,
+        Self::IrqHandlerAck,
+        Self::IrqHandlerSetNotification,
+        Self::IrqHandlerClear,
+        Self::AsiControlCounters,
+        Self::AsiControlSetSensitivity,
+        Self::AsiControlVerify,
+        Self::AsiControlRestrictedEntry,
+    ];
+
     pub const fn from_label(label: u64) -> Option<Self> {
         Some(match label {
             1 => Self::UntypedRetype,
@@ -380,52 +423,15 @@ mod tests {
 
     #[test]
     fn labels_round_trip() {
-        let all = [
-            Invocation::UntypedRetype,
-            Invocation::CNodeCopy,
-            Invocation::CNodeMint,
-            Invocation::CNodeMove,
-            Invocation::CNodeMutate,
-            Invocation::CNodeDelete,
-            Invocation::CNodeRevoke,
-            Invocation::TcbConfigure,
-            Invocation::TcbWriteRegisters,
-            Invocation::TcbReadRegisters,
-            Invocation::TcbResume,
-            Invocation::TcbSuspend,
-            Invocation::TcbSetPriority,
-            Invocation::TcbSetMaxControlledPriority,
-            Invocation::TcbSetAffinity,
-            Invocation::TcbBindNotification,
-            Invocation::TcbUnbindNotification,
-            Invocation::FrameMap,
-            Invocation::FrameUnmap,
-            Invocation::FrameGetAddress,
-            Invocation::PageTableMap,
-            Invocation::PageTableUnmap,
-            Invocation::IoPortControlIssue,
-            Invocation::IoPortIn8,
-            Invocation::IoPortIn16,
-            Invocation::IoPortIn32,
-            Invocation::IoPortOut8,
-            Invocation::IoPortOut16,
-            Invocation::IoPortOut32,
-            Invocation::IrqControlGet,
-            Invocation::IrqHandlerAck,
-            Invocation::IrqHandlerSetNotification,
-            Invocation::IrqHandlerClear,
-            Invocation::AsiControlCounters,
-            Invocation::AsiControlSetSensitivity,
-            Invocation::FrameGetSensitivity,
-            Invocation::AsiControlVerify,
-            Invocation::AsiControlRestrictedEntry,
-        ];
-        for invocation in all {
+        for invocation in Invocation::ALL {
             assert_eq!(Invocation::from_label(invocation.label()), Some(invocation));
             assert!(invocation.words() <= crate::ipc::MAX_WORDS);
         }
         assert_eq!(Invocation::from_label(0), None);
         assert_eq!(Invocation::from_label(u64::MAX), None);
+        // ALL lists every label there is, in order.
+        let labels = (0..=u8::MAX).filter(|&label| Invocation::from_label(label.into()).is_some());
+        assert!(labels.map(u64::from).eq(Invocation::ALL.map(Invocation::label)));
     }
 
     #[test]

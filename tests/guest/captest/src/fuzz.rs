@@ -16,6 +16,8 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use case_report::Rng;
+
 use libasi::cap::{CPtr, CapKind};
 use libasi::syscall::{ipc, syscall0, syscall2, write_word};
 use syscall_abi::Syscall;
@@ -81,46 +83,7 @@ const SINK_WORDS: usize = 1024;
 #[repr(C, align(4096))]
 struct Sink([AtomicU64; SINK_WORDS]);
 
-/// The labels of every invocation: most headers carry one of them.
-const INVOCATIONS: [Invocation; 35] = [
-    Invocation::UntypedRetype,
-    Invocation::UntypedDescribe,
-    Invocation::CNodeCopy,
-    Invocation::CNodeMint,
-    Invocation::CNodeMove,
-    Invocation::CNodeMutate,
-    Invocation::CNodeDelete,
-    Invocation::CNodeRevoke,
-    Invocation::TcbConfigure,
-    Invocation::TcbWriteRegisters,
-    Invocation::TcbReadRegisters,
-    Invocation::TcbResume,
-    Invocation::TcbSuspend,
-    Invocation::TcbSetPriority,
-    Invocation::TcbSetMaxControlledPriority,
-    Invocation::TcbSetAffinity,
-    Invocation::TcbBindNotification,
-    Invocation::TcbUnbindNotification,
-    Invocation::FrameMap,
-    Invocation::FrameUnmap,
-    Invocation::FrameGetAddress,
-    Invocation::FrameGetSensitivity,
-    Invocation::PageTableMap,
-    Invocation::PageTableUnmap,
-    Invocation::IoPortControlIssue,
-    Invocation::IoPortIn8,
-    Invocation::IoPortOut8,
-    Invocation::IrqControlGet,
-    Invocation::IrqHandlerAck,
-    Invocation::IrqHandlerSetNotification,
-    Invocation::IrqHandlerClear,
-    Invocation::AsiControlCounters,
-    Invocation::AsiControlSetSensitivity,
-    Invocation::AsiControlVerify,
-    Invocation::AsiControlRestrictedEntry,
-];
-
-/// What an argument word of an invocation is, for [`Rng::argument`].
+/// What an argument word of an invocation is, for [`Choices::argument`].
 #[derive(Clone, Copy)]
 enum Arg {
     /// A capability pointer, resolved in the thread's CSpace.
@@ -196,23 +159,20 @@ fn holder(label: u64) -> Option<u64> {
     }
 }
 
-/// xorshift64*, so that a seed repeats its calls exactly.
-struct Rng(u64);
+/// The fuzz thread's choices, from [`Rng`].
+struct Choices(Rng);
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+impl Choices {
+    fn word(&mut self) -> u64 {
+        self.0.word()
     }
 
     fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
+        self.0.below(bound)
     }
 
     fn one_in(&mut self, count: u64) -> bool {
-        self.below(count) == 0
+        self.0.one_in(count)
     }
 
     /// A capability pointer: mostly one of the first slots of the thread's CNode (where
@@ -224,7 +184,7 @@ impl Rng {
             0..=5 => self.below(16),
             6 | 7 => self.below(SLOTS),
             8 => self.below(1 << 12),
-            _ => self.next(),
+            _ => self.word(),
         }
     }
 
@@ -240,7 +200,7 @@ impl Rng {
     /// An argument of sort `arg`; one in ten is any word instead.
     fn argument(&mut self, arg: Arg) -> u64 {
         if self.one_in(10) {
-            return self.next();
+            return self.word();
         }
         match arg {
             Arg::Ptr => self.cptr(),
@@ -277,7 +237,7 @@ impl Rng {
             Arg::Bits64 => match self.below(3) {
                 0 => 0,
                 1 => self.below(1 << 8),
-                _ => self.next(),
+                _ => self.word(),
             },
         }
     }
@@ -300,7 +260,7 @@ impl Rng {
             0 => self.below(1 << 16),
             // Retypes a fifth of the time, so that there are objects to work on.
             1 | 2 => Invocation::UntypedRetype as u64,
-            _ => INVOCATIONS[self.below(INVOCATIONS.len() as u64) as usize] as u64,
+            _ => Invocation::ALL[self.below(Invocation::ALL.len() as u64) as usize] as u64,
         };
         let sorts = arguments(label);
         let mut words = [0; MESSAGE_WORDS];
@@ -316,7 +276,7 @@ impl Rng {
             if self.one_in(8) { self.below(MESSAGE_WORDS as u64 + 1) } else { sorts.len() as u64 };
         let caps = if self.one_in(10) { self.below(MAX_CAPS as u64 + 1) } else { 0 };
         let header = MessageInfo { label, length: length as u8, caps: caps as u8, unwrapped: 0 };
-        let info = if self.one_in(20) { self.next() } else { header.to_word() };
+        let info = if self.one_in(20) { self.word() } else { header.to_word() };
         (info, words)
     }
 }
@@ -331,7 +291,7 @@ const MESSAGE_WORDS: usize = 8;
 
 /// The fuzz thread: `calls` system calls from `seed`, then it ends.
 pub extern "C" fn main(seed: u64, calls: u64) -> ! {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Choices(Rng::new(seed));
     for call in 0..calls {
         one_call(&mut rng);
         PROGRESS.store(call + 1, Ordering::SeqCst);
@@ -340,7 +300,7 @@ pub extern "C" fn main(seed: u64, calls: u64) -> ! {
     libasi::thread::exit(0)
 }
 
-fn one_call(rng: &mut Rng) {
+fn one_call(rng: &mut Choices) {
     let (info, message) = rng.message();
     let cptr = rng.target(label_of(info));
     let number = match rng.below(100) {
@@ -374,7 +334,7 @@ fn one_call(rng: &mut Rng) {
 
 /// The message's words beyond the registers (all of them, whatever the header says),
 /// and now and then the capabilities to send and the receive slot, random.
-fn fill_buffer(rng: &mut Rng, message: &[u64; MESSAGE_WORDS]) {
+fn fill_buffer(rng: &mut Choices, message: &[u64; MESSAGE_WORDS]) {
     for (index, &word) in message.iter().enumerate().skip(REGISTER_WORDS) {
         put(ipc_buffer::MESSAGE + index, word);
     }
@@ -406,7 +366,7 @@ fn put_at(buffer: u64, offset: usize, word: u64) {
 /// chosen from `seed` (now and then one that does not resolve), and every eighth message
 /// deletes one of its receive slots so that capabilities keep arriving.
 pub extern "C" fn partner(seed: u64, _: u64) -> ! {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Choices(Rng::new(seed));
     let receive_slots = (1 << PARTNER_RADIX) - PARTNER_FIRST_FREE;
     loop {
         let (cnode, depth) = if rng.one_in(16) {
@@ -464,12 +424,12 @@ fn never_blocking(number: Syscall, cptr: u64) -> Syscall {
 }
 
 /// `BootArgs` or `BootInfo` into the sink, or to an address the kernel must refuse.
-fn boot_information(rng: &mut Rng) {
+fn boot_information(rng: &mut Choices) {
     let number = if rng.below(2) == 0 { Syscall::BootArgs } else { Syscall::BootInfo };
     let (address, length) = match rng.below(4) {
         0 => (SINK.0.as_ptr() as u64, rng.below(SINK_WORDS as u64 * 8 + 1)),
         1 => (0xffff_8000_0000_0000 + (rng.below(1 << 20) << 12), rng.below(1 << 13)),
-        2 => (rng.next() | 1 << 63, rng.next()),
+        2 => (rng.word() | 1 << 63, rng.word()),
         _ => (rng.below(0x800), rng.below(0x800) + 1),
     };
     LAST[0].store(number.number(), Ordering::SeqCst);
@@ -483,7 +443,7 @@ fn boot_information(rng: &mut Rng) {
 }
 
 /// A number no system call has.
-fn unknown_number(rng: &mut Rng) {
+fn unknown_number(rng: &mut Choices) {
     let number = [0, 15, 99, 1 << 32, u64::MAX][rng.below(5) as usize];
     LAST[0].store(number, Ordering::SeqCst);
     // SAFETY: no system call has the number, so the kernel touches no memory.

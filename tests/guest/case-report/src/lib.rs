@@ -1,16 +1,21 @@
 //! The `TEST` lines the host harness reads, and the checks every case is written with:
-//! shared by the guest test programs that run named cases (captest, ipctest, devtest).
+//! shared by the guest test programs that run named cases (captest, ipctest, devtest,
+//! memtest), with the random numbers of their randomized cases ([`Rng`]).
 #![no_std]
 #![forbid(unsafe_code)]
 // A failure carries its message in a fixed buffer (guest programs have no allocator), so
 // every case returns a Result with a 200-byte error: that is the design, not an accident.
 #![allow(clippy::result_large_err)]
 
+mod rng;
+
 use core::fmt::{self, Write};
 
 use libasi::Error;
 use libasi::cap::{CNode, CPtr, Cap, CapKind, Slot, SlotAllocator};
 use libasi::println;
+
+pub use rng::Rng;
 
 /// What a case found wrong, as one line of text.
 pub struct Failure {

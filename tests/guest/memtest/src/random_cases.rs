@@ -4,30 +4,27 @@
 //! client number. memsrv must answer every one, with a message its clients can decode, and
 //! afterwards hold nothing for anyone once what the answers handed out is freed.
 
-use case_report::{Failure, Outcome, ensure, fail, ok};
+use case_report::{Failure, Outcome, Rng, ensure, ok};
 use libasi::cap::{Cap, Endpoint};
-use libasi::message::Message;
 use memsrv_api::fixed::{self, FIXED_LABEL};
 use memsrv_api::{Handle, LABEL, MESSAGE_WORDS, Object, Reply, Request, Sensitivity};
 
 use crate::env::{ASI, Env, PAGEBLOCK, PAGEBLOCKS};
+use crate::refuse_cases::raw;
 
 const MESSAGES: u32 = 10_000;
 const SEED: u64 = 0x6d65_6d73_7276;
 
-/// xorshift64*, so that a seed repeats its messages exactly.
-struct Rng(u64);
+/// The messages' choices, from [`Rng`].
+struct Choices(Rng);
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+impl Choices {
+    fn word(&mut self) -> u64 {
+        self.0.word()
     }
 
     fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
+        self.0.below(bound)
     }
 
     fn sensitivity(&mut self) -> Sensitivity {
@@ -45,7 +42,7 @@ impl Rng {
             (2, count) if count > 0 => {
                 Handle(given[self.below(count) as usize].0 ^ 1 << self.below(64))
             }
-            _ => Handle(self.next()),
+            _ => Handle(self.word()),
         }
     }
 
@@ -95,7 +92,7 @@ impl Rng {
             _ => {
                 let new = self.below(words.len() as u64 + 1) as usize;
                 for word in &mut words[length.min(new)..new] {
-                    *word = self.next();
+                    *word = self.word();
                 }
                 length = new;
             }
@@ -116,25 +113,10 @@ impl Rng {
     }
 }
 
-/// The reply to a raw message, which memsrv must answer with one its clients decode.
-fn call(env: &Env, endpoint: Cap<Endpoint>, label: u64, words: &[u64]) -> Result<Reply, Failure> {
-    let Ok(message) = Message::with_words(label, words) else { fail!("message too long") };
-    let reply = ok(endpoint.call(env.buffer, &message), "call memsrv")?;
-    let decoded = match reply.label() {
-        FIXED_LABEL => fixed::decode_reply(reply.words()),
-        label => memsrv_api::decode::<Reply>(label, reply.words()),
-    };
-    decoded.map_err(|error| {
-        Failure::new(format_args!(
-            "memsrv's answer to {label:#x} {words:x?} is undecodable: {error:?}"
-        ))
-    })
-}
-
 pub fn random_messages(env: &mut Env) -> Outcome {
     let before = env.stats()?;
     let senders = [env.raw, env.second_raw, env.unbadged, env.unserved];
-    let mut rng = Rng(SEED);
+    let mut rng = Choices(Rng::new(SEED));
     let mut given: heapless::Vec<(usize, Handle), 64> = heapless::Vec::new();
     let mut words = [0; MESSAGE_WORDS + 2];
     let (mut answers, mut refusals, mut handed_out) = (0u32, 0u32, 0u32);
@@ -143,7 +125,7 @@ pub fn random_messages(env: &mut Env) -> Outcome {
         words.fill(0);
         let (label, length) = rng.message(&handles, &mut words);
         let sender = rng.below(senders.len() as u64) as usize;
-        let reply = call(env, senders[sender], label, &words[..length])?;
+        let reply = raw(env, senders[sender], label, &words[..length])?;
         match reply {
             Reply::Frame { handle, .. }
             | Reply::Reused { handle, .. }
@@ -168,7 +150,7 @@ pub fn random_messages(env: &mut Env) -> Outcome {
     for sender in [env.raw, env.second_raw] {
         let mut release = [0; MESSAGE_WORDS];
         let length = memsrv_api::encode(&Request::ReleaseKept, &mut release).unwrap_or(0);
-        call(env, sender, LABEL, &release[..length])?;
+        raw(env, sender, LABEL, &release[..length])?;
     }
     libasi::println!(
         "memtest: {MESSAGES} random messages from seed {SEED:#x}: {answers} answered \
@@ -197,5 +179,5 @@ fn free(env: &Env, endpoint: Cap<Endpoint>, handle: Handle) -> Result<Reply, Fai
     let mut words = [0; MESSAGE_WORDS];
     let request = Request::Free { handle, keep: false };
     let length = memsrv_api::encode(&request, &mut words).unwrap_or(0);
-    call(env, endpoint, LABEL, &words[..length])
+    raw(env, endpoint, LABEL, &words[..length])
 }

@@ -155,7 +155,14 @@ pub fn undelivered_capability(env: &mut Env) -> Outcome {
 
 /// Sends `words` with `label` to memsrv as `endpoint`; returns the reply, in whichever
 /// encoding it came.
-fn raw(env: &Env, endpoint: Cap<Endpoint>, label: u64, words: &[u64]) -> Result<Reply, Failure> {
+/// memsrv's answer to a message of `label` and `words` sent on `endpoint`, which must be
+/// one its clients decode.
+pub fn raw(
+    env: &Env,
+    endpoint: Cap<Endpoint>,
+    label: u64,
+    words: &[u64],
+) -> Result<Reply, Failure> {
     let Ok(message) = Message::with_words(label, words) else { fail!("message too long") };
     let reply = ok(endpoint.call(env.buffer, &message), "call memsrv")?;
     let decoded = match reply.label() {
